@@ -1,0 +1,295 @@
+/**
+ * The transport layer (RFC 3261 §18): UDP, TCP and WebSocket (RFC 7118) flows, parsing with
+ * limits, `received`/`rport` stamping (§18.2.1, RFC 3581), response routing (§18.2.2) and
+ * 400 answers for malformed requests. It reports upward through `onMessage` only.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { WebSocket } from 'ws';
+import { log } from '../../util/log.js';
+import { formatVia, parseVia } from '../headers.js';
+import { createResponse, type SipMessage, type SipRequest, type SipResponse } from '../message.js';
+import { DEFAULT_LIMITS, parseMessage, StreamFramer, type ParserLimits } from '../parser.js';
+import { TransportError, type FlowAuth, type MessageSender, type Source, type Target, type TransportName } from './types.js';
+
+/** An open path to a peer: a connection, or the UDP socket plus an address. */
+interface Flow {
+  id: string;
+  transport: TransportName;
+  address: string;
+  port: number;
+  auth?: FlowAuth;
+  send(data: Buffer): Promise<void>;
+  close(): void;
+}
+
+/** Options for {@link TransportLayer}. */
+export interface TransportOptions {
+  /** Address to bind listeners to. */
+  bindHost: string;
+  /** Host to advertise in Via/Contact (a public name or address). */
+  advertisedHost: string;
+  limits?: ParserLimits;
+  /** Close stream connections idle this long (ms). */
+  idleTimeoutMs?: number;
+}
+
+/** Counters exposed as metrics. */
+export interface TransportStats {
+  received: number;
+  sent: number;
+  malformed: number;
+  answered400: number;
+}
+
+/** The gateway's SIP transport layer. */
+export class TransportLayer implements MessageSender {
+  /** Receives every well-formed message. */
+  onMessage?: (msg: SipMessage, source: Source) => void;
+  /** Called when a flow closes (the registrar drops bindings that used it). */
+  onFlowClosed?: (flowId: string) => void;
+  readonly stats: TransportStats = { received: 0, sent: 0, malformed: 0, answered400: 0 };
+
+  private udp?: dgram.Socket;
+  private tcpServer?: net.Server;
+  private readonly flows = new Map<string, Flow>();
+  private readonly ports = new Map<TransportName, number>();
+  private nextFlow = 1;
+  private readonly limits: ParserLimits;
+
+  constructor(private readonly opts: TransportOptions) {
+    this.limits = opts.limits ?? DEFAULT_LIMITS;
+  }
+
+  /** Starts the UDP listener; returns the bound port. */
+  async listenUdp(port: number): Promise<number> {
+    const sock = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(port, this.opts.bindHost, () => {
+        sock.off('error', reject);
+        resolve();
+      });
+    });
+    sock.on('error', (err) => log.error('sip.udp', 'socket error', err));
+    sock.on('message', (data, rinfo) => {
+      this.receive(data, { transport: 'UDP', address: rinfo.address, port: rinfo.port, flowId: 'udp' });
+    });
+    this.udp = sock;
+    const bound = sock.address().port;
+    this.ports.set('UDP', bound);
+    return bound;
+  }
+
+  /** Starts the TCP listener; returns the bound port. */
+  async listenTcp(port: number): Promise<number> {
+    const server = net.createServer((socket) => this.adoptTcp(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.opts.bindHost, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.tcpServer = server;
+    const bound = (server.address() as net.AddressInfo).port;
+    this.ports.set('TCP', bound);
+    return bound;
+  }
+
+  /** Declares the port WebSocket clients reach us on (the HTTP server owns the socket). */
+  setWebSocketPort(port: number, secure = false): void {
+    this.ports.set(secure ? 'WSS' : 'WS', port);
+  }
+
+  private adoptTcp(socket: net.Socket): Flow {
+    const id = `tcp-${this.nextFlow++}`;
+    const framer = new StreamFramer(this.limits);
+    const flow: Flow = {
+      id,
+      transport: 'TCP',
+      address: socket.remoteAddress ?? '',
+      port: socket.remotePort ?? 0,
+      send: (data) =>
+        new Promise((resolve, reject) => {
+          if (socket.destroyed) return reject(new TransportError('TCP connection closed'));
+          socket.write(data, (err) => (err ? reject(new TransportError(err.message)) : resolve()));
+        }),
+      close: () => socket.destroy(),
+    };
+    this.flows.set(id, flow);
+    socket.setNoDelay(true);
+    socket.setTimeout(this.opts.idleTimeoutMs ?? 600_000, () => socket.destroy());
+    socket.on('data', (chunk) => {
+      const { messages, pings, error } = framer.push(chunk);
+      for (let i = 0; i < pings; i++) socket.write('\r\n'); // RFC 5626 §3.5.1 pong
+      for (const m of messages) this.receive(m, { transport: 'TCP', address: flow.address, port: flow.port, flowId: id });
+      if (error) {
+        log.warn('sip.tcp', `closing ${flow.address}:${flow.port}: ${error}`);
+        this.stats.malformed++;
+        socket.destroy();
+      }
+    });
+    socket.on('error', (err) => log.debug('sip.tcp', `socket error ${flow.address}:${flow.port}: ${err.message}`));
+    socket.on('close', () => this.dropFlow(id));
+    return flow;
+  }
+
+  /**
+   * Adopts an upgraded WebSocket (RFC 7118). Each frame carries exactly one message (§5);
+   * `auth` is the identity proven at the upgrade, if any.
+   */
+  attachWebSocket(ws: WebSocket, address: string, port: number, auth?: FlowAuth, secure = false): string {
+    const id = `ws-${this.nextFlow++}`;
+    const transport: TransportName = secure ? 'WSS' : 'WS';
+    const flow: Flow = {
+      id,
+      transport,
+      address,
+      port,
+      send: (data) =>
+        new Promise((resolve, reject) => {
+          if (ws.readyState !== ws.OPEN) return reject(new TransportError('WebSocket closed'));
+          ws.send(data.toString('utf8'), (err) => (err ? reject(new TransportError(err.message)) : resolve()));
+        }),
+      close: () => ws.close(1001, 'Gateway closing'),
+    };
+    if (auth) flow.auth = auth;
+    this.flows.set(id, flow);
+    ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+      const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      const source: Source = { transport, address, port, flowId: id };
+      if (auth) source.auth = auth;
+      this.receive(buf, source);
+    });
+    ws.on('close', () => this.dropFlow(id));
+    ws.on('error', (err) => log.debug('sip.ws', `error on ${id}: ${err.message}`));
+    return id;
+  }
+
+  private dropFlow(id: string): void {
+    if (this.flows.delete(id)) this.onFlowClosed?.(id);
+  }
+
+  /** Whether a flow is still open. */
+  hasFlow(id: string): boolean {
+    return id === 'udp' ? !!this.udp : this.flows.has(id);
+  }
+
+  private receive(data: Buffer, source: Source): void {
+    this.stats.received++;
+    // Keep-alive on UDP (RFC 5626 §4.4.1 uses STUN; a bare CRLF from old phones is ignored).
+    if (data.length <= 4 && /^[\r\n]*$/.test(data.toString('latin1'))) return;
+    const result = parseMessage(data, this.limits);
+    if (!result.ok) {
+      this.stats.malformed++;
+      log.warn('sip.parse', `malformed message from ${source.transport} ${source.address}:${source.port}: ${result.reason}`);
+      if (result.request) {
+        this.stamp(result.request, source);
+        this.stats.answered400++;
+        this.sendResponse(createResponse(result.request, 400, result.reason), source).catch(() => undefined);
+      }
+      return;
+    }
+    const msg = result.message;
+    if (msg.isRequest) this.stamp(msg, source);
+    try {
+      this.onMessage?.(msg, source);
+    } catch (err) {
+      // The layers above must never crash the transport; log and carry on.
+      log.error('sip.transport', `error handling ${msg.isRequest ? msg.method : msg.status} from ${source.address}`, err);
+    }
+  }
+
+  /** RFC 3261 §18.2.1 `received` and RFC 3581 §4 `rport` on the top Via. */
+  private stamp(req: SipRequest, source: Source): void {
+    const via = parseVia(req.get('via')!);
+    let changed = false;
+    if (via.host !== source.address) {
+      via.params.received = source.address;
+      changed = true;
+    }
+    if ('rport' in via.params && via.params.rport === null) {
+      via.params.rport = String(source.port);
+      changed = true;
+    }
+    if (changed) req.headers[req.headers.findIndex(([k]) => k === 'via')]![1] = formatVia(via);
+  }
+
+  viaFor(transport: TransportName): { host: string; port: number } {
+    const port = this.ports.get(transport) ?? this.ports.get('UDP') ?? 5060;
+    return { host: this.opts.advertisedHost, port };
+  }
+
+  /** The port a transport listens on, if it does. */
+  portOf(transport: TransportName): number | undefined {
+    return this.ports.get(transport);
+  }
+
+  async sendRequest(req: SipRequest, target: Target): Promise<void> {
+    const data = req.toBuffer();
+    if (target.flowId && target.flowId !== 'udp') {
+      const flow = this.flows.get(target.flowId);
+      if (flow) return this.count(flow.send(data));
+      if (target.transport === 'WS' || target.transport === 'WSS') throw new TransportError('WebSocket flow closed');
+    }
+    switch (target.transport) {
+      case 'UDP':
+        return this.count(this.sendUdp(data, target.host, target.port));
+      case 'TCP':
+        return this.count((await this.connectTcp(target.host, target.port)).send(data));
+      default:
+        throw new TransportError(`cannot open an outbound ${target.transport} connection`);
+    }
+  }
+
+  async sendResponse(res: SipResponse, source: Source): Promise<void> {
+    const data = res.toBuffer();
+    if (source.transport === 'UDP') {
+      // §18.2.2 with RFC 3581: received/rport, else sent-by.
+      const via = res.via;
+      const host = via.params.received ?? via.host;
+      const port = Number(via.params.rport) || via.port || 5060;
+      return this.count(this.sendUdp(data, host, port));
+    }
+    const flow = this.flows.get(source.flowId);
+    if (!flow) throw new TransportError(`${source.transport} connection to ${source.address}:${source.port} is closed`);
+    return this.count(flow.send(data));
+  }
+
+  private async count(p: Promise<void>): Promise<void> {
+    await p;
+    this.stats.sent++;
+  }
+
+  private sendUdp(data: Buffer, host: string, port: number): Promise<void> {
+    const sock = this.udp;
+    if (!sock) return Promise.reject(new TransportError('UDP transport not listening'));
+    return new Promise((resolve, reject) =>
+      sock.send(data, port, host.replace(/^\[|\]$/g, ''), (err) => (err ? reject(new TransportError(err.message)) : resolve())),
+    );
+  }
+
+  /** Reuses an open connection to host:port (§18.1.1) or opens one. */
+  private async connectTcp(host: string, port: number): Promise<Flow> {
+    for (const f of this.flows.values()) if (f.transport === 'TCP' && f.address === host && f.port === port) return f;
+    const socket = net.connect({ host, port });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', (err) => reject(new TransportError(`TCP connect to ${host}:${port} failed: ${err.message}`)));
+    });
+    return this.adoptTcp(socket);
+  }
+
+  /** Closes every listener and flow. */
+  async close(): Promise<void> {
+    for (const f of this.flows.values()) f.close();
+    this.flows.clear();
+    await Promise.all([
+      this.udp ? new Promise<void>((r) => this.udp!.close(() => r())) : undefined,
+      this.tcpServer ? new Promise<void>((r) => this.tcpServer!.close(() => r())) : undefined,
+    ]);
+    this.udp = undefined;
+    this.tcpServer = undefined;
+  }
+}
