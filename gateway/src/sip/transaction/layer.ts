@@ -60,10 +60,14 @@ export class TransactionLayer {
    * target's transport, then sends. ACK for 2xx must not come here (it has no transaction,
    * §17.1.1.3) — use {@link TransactionLayer.sendStateless}.
    */
-  request(req: SipRequest, target: Target, user: ClientTransactionUser): ClientTransaction {
-    const branch = BRANCH_COOKIE + randomToken(10);
-    const sentBy = this.sender.viaFor(target.transport);
-    req.prepend('via', formatVia({ protocol: '', transport: target.transport, host: sentBy.host, port: sentBy.port, params: { branch, rport: null } }));
+  request(req: SipRequest, target: Target, user: ClientTransactionUser, opts: { keepVia?: boolean } = {}): ClientTransaction {
+    // A CANCEL keeps the INVITE's top Via and branch (§9.1), so it is stamped by the caller.
+    let branch = req.has('via') && opts.keepVia ? req.via.params.branch ?? '' : '';
+    if (!opts.keepVia) {
+      branch = BRANCH_COOKIE + randomToken(10);
+      const sentBy = this.sender.viaFor(target.transport);
+      req.prepend('via', formatVia({ protocol: '', transport: target.transport, host: sentBy.host, port: sentBy.port, params: { branch, rport: null } }));
+    }
     const key = `${branch}|${req.method}`;
     const tx =
       req.method === 'INVITE'

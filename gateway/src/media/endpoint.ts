@@ -1,0 +1,22 @@
+/**
+ * What every endpoint implementation provides inside the engine (not a public contract).
+ */
+import type { EndpointKind, EndpointState } from './types.js';
+import type { CodecName } from './sdp.js';
+
+/** An endpoint as the engine drives it. */
+export interface Endpoint {
+  readonly id: string;
+  readonly kind: EndpointKind;
+  answer(offer: string, codec: CodecName): Promise<string>;
+  offer(codecs: readonly CodecName[]): Promise<string>;
+  acceptAnswer(answer: string): Promise<CodecName>;
+  /** Sends one RTP packet (header + payload, unencrypted). */
+  sendRtp(packet: Buffer): void;
+  /** Receives every RTP packet from the peer (SRTP already removed). */
+  onRtp: ((packet: Buffer) => void) | undefined;
+  onState: ((state: EndpointState) => void) | undefined;
+  /** Counts packets dropped for coming from an unverified address. */
+  readonly droppedUnverified: number;
+  close(): void;
+}

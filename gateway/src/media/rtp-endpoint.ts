@@ -1,0 +1,127 @@
+/**
+ * Plain RTP endpoint for SIP devices and trunks (RFC 3550, RFC 3551 G.711).
+ *
+ * Symmetric RTP: packets are accepted only from the IP address the peer's SDP named; the first
+ * one latches the port (phones behind NAT send from another port than they announce), and we
+ * send to the latched address from then on. Everything else is dropped and counted.
+ */
+import dgram from 'node:dgram';
+import { log } from '../util/log.js';
+import type { Endpoint } from './endpoint.js';
+import { buildPlainSdp, commonCodecs, parseAudio, SdpError, STATIC_PT, type CodecName } from './sdp.js';
+import type { EndpointState } from './types.js';
+
+/** A plain RTP endpoint on one UDP socket (RTCP, if any arrives multiplexed, is ignored). */
+export class RtpEndpoint implements Endpoint {
+  readonly kind = 'rtp' as const;
+  onRtp: ((packet: Buffer) => void) | undefined;
+  onState: ((state: EndpointState) => void) | undefined;
+  droppedUnverified = 0;
+  private remote?: { address: string; port: number; latched: boolean };
+  private sendPt = 0;
+  private closed = false;
+  private readonly sessionId = Math.floor(Math.random() * 1e9);
+  private version = 1;
+
+  private constructor(
+    readonly id: string,
+    private readonly socket: dgram.Socket,
+    private readonly announced: string,
+  ) {
+    socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
+    socket.on('error', (err) => log.warn('media.rtp', `${id} socket error: ${err.message}`));
+  }
+
+  /** Binds a socket (in the port range if given) and returns the endpoint. */
+  static async create(id: string, bindAddress: string, announced: string, portRange?: [number, number]): Promise<RtpEndpoint> {
+    const socket = dgram.createSocket('udp4');
+    const tryBind = (port: number) =>
+      new Promise<boolean>((resolve) => {
+        const onErr = () => resolve(false);
+        socket.once('error', onErr);
+        socket.bind(port, bindAddress, () => {
+          socket.off('error', onErr);
+          resolve(true);
+        });
+      });
+    if (portRange) {
+      const [lo, hi] = portRange;
+      const span = Math.floor((hi - lo + 1) / 2);
+      const start = Math.floor(Math.random() * span);
+      let bound = false;
+      // Even ports first (RFC 3550 §11 convention), then give up.
+      for (let k = 0; k < Math.min(span, 64) && !bound; k++) bound = await tryBind(lo + 2 * ((start + k) % span));
+      if (!bound) throw new Error(`no free RTP port in ${lo}-${hi}`);
+    } else {
+      await tryBind(0);
+    }
+    return new RtpEndpoint(id, socket, announced);
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  private setRemote(sdp: string): ReturnType<typeof parseAudio> {
+    const desc = parseAudio(sdp);
+    if (desc.webrtc) throw new SdpError('WebRTC SDP on a plain RTP endpoint');
+    this.remote = { address: desc.address, port: desc.port, latched: false };
+    this.onState?.('connected');
+    return desc;
+  }
+
+  async answer(offer: string, codec: CodecName): Promise<string> {
+    const desc = this.setRemote(offer);
+    const c = desc.codecs.find((x) => x.name === codec);
+    if (!c) throw new SdpError(`offer lacks ${codec}`);
+    this.sendPt = c.pt;
+    return buildPlainSdp({ address: this.announced, port: this.port, codecs: [codec], sessionId: this.sessionId, version: this.version++ });
+  }
+
+  async offer(codecs: readonly CodecName[]): Promise<string> {
+    return buildPlainSdp({ address: this.announced, port: this.port, codecs, sessionId: this.sessionId, version: this.version++ });
+  }
+
+  async acceptAnswer(answer: string): Promise<CodecName> {
+    const desc = this.setRemote(answer);
+    const chosen = commonCodecs(desc)[0];
+    if (!chosen) throw new SdpError('answer has no G.711 codec');
+    this.sendPt = desc.codecs.find((c) => c.name === chosen)!.pt;
+    return chosen;
+  }
+
+  sendRtp(packet: Buffer): void {
+    const r = this.remote;
+    if (!r || this.closed || r.port === 0) return;
+    // Relay as-is, with our negotiated payload type for the peer.
+    if ((packet[1]! & 0x7f) !== this.sendPt && (packet[1]! & 0x7f) <= STATIC_PT.PCMA) packet[1] = (packet[1]! & 0x80) | this.sendPt;
+    this.socket.send(packet, r.port, r.address);
+  }
+
+  private receive(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const r = this.remote;
+    if (!r || rinfo.address !== r.address) {
+      this.droppedUnverified++;
+      return;
+    }
+    if (!r.latched) {
+      r.port = rinfo.port;
+      r.latched = true;
+    } else if (rinfo.port !== r.port) {
+      this.droppedUnverified++;
+      return;
+    }
+    if (msg.length < 12 || msg[0]! >> 6 !== 2) return;
+    const pt = msg[1]! & 0x7f;
+    if (pt >= 72 && pt <= 76) return; // RTCP multiplexed on the RTP port (RFC 5761 §4)
+    this.onRtp?.(msg);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onRtp = undefined;
+    this.socket.close();
+    this.onState?.('closed');
+  }
+}

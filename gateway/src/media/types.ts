@@ -1,0 +1,65 @@
+/**
+ * The media engine contract. Call logic talks only to {@link MediaEngine}; the packet path lives
+ * behind it (in a worker thread by default) so a faster engine can replace it later without
+ * touching the B2BUA (DESIGN.md decision 4).
+ */
+import type { CodecName } from './sdp.js';
+
+/** A WebRTC endpoint (ICE + DTLS-SRTP, browsers) or a plain RTP endpoint (SIP devices, trunks). */
+export type EndpointKind = 'webrtc' | 'rtp';
+
+/** Connectivity of an endpoint, as reported by the engine. */
+export type EndpointState = 'new' | 'connecting' | 'connected' | 'failed' | 'closed';
+
+/** Engine-wide counters. */
+export interface MediaStats {
+  endpoints: number;
+  bridges: number;
+  packetsRelayed: number;
+  /** Packets dropped because they came from an address that did not pass ICE / is not the negotiated peer. */
+  packetsDroppedUnverified: number;
+}
+
+/** Events the engine reports. */
+export type MediaEngineEvents = {
+  endpointState: [endpointId: string, state: EndpointState];
+  /** The first RTP packet arrived on an endpoint (used to measure first audio). */
+  firstPacket: [endpointId: string];
+};
+
+/** Listener registration shared by every engine implementation. */
+export interface MediaEngineEventsApi {
+  on<K extends keyof MediaEngineEvents>(event: K, fn: (...args: MediaEngineEvents[K]) => void): unknown;
+  off<K extends keyof MediaEngineEvents>(event: K, fn: (...args: MediaEngineEvents[K]) => void): unknown;
+}
+
+/** The media engine. Every method is asynchronous so the engine can live in another thread. */
+export interface MediaEngine extends MediaEngineEventsApi {
+  /** Creates an endpoint and returns its id. */
+  createEndpoint(kind: EndpointKind): Promise<string>;
+  /** Answers a remote offer using exactly `codec`; returns the local answer SDP. */
+  answer(endpointId: string, offer: string, codec: CodecName): Promise<string>;
+  /** Creates a local offer with these codecs (preference order). */
+  offer(endpointId: string, codecs: readonly CodecName[]): Promise<string>;
+  /** Applies the remote answer to our offer; returns the codec it chose. */
+  acceptAnswer(endpointId: string, answer: string): Promise<CodecName>;
+  /** Relays packets between two endpoints in both directions (no decoding). */
+  connect(a: string, b: string): Promise<void>;
+  /** Sends every packet an endpoint receives back to it (the echo-test extension). */
+  echo(endpointId: string): Promise<void>;
+  /** Closes an endpoint (and its bridge). Idempotent. */
+  closeEndpoint(endpointId: string): Promise<void>;
+  stats(): Promise<MediaStats>;
+  /** Closes everything. */
+  close(): Promise<void>;
+}
+
+/** Options for engines. */
+export interface MediaOptions {
+  /** Local address media sockets bind to. */
+  bindAddress: string;
+  /** Address advertised in SDP and ICE candidates (defaults to bindAddress). */
+  announcedAddress?: string;
+  /** Inclusive UDP port range for media, e.g. [20000, 29999]; random ports when absent. */
+  portRange?: [number, number];
+}

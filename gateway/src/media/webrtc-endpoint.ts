@@ -1,0 +1,118 @@
+/**
+ * WebRTC endpoint for browsers, on werift (pure TypeScript ICE, DTLS-SRTP, RTP).
+ *
+ * ICE validates the browser's address before DTLS completes, and werift only delivers media
+ * from the selected candidate pair — so RTP from addresses that did not pass ICE never reaches
+ * the bridge. Audio is G.711 only (DESIGN.md: no Opus↔G.711 transcoding in JavaScript), offered
+ * as exactly the codec the other leg negotiated so packets relay untouched.
+ */
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCRtpTransceiver } from 'werift';
+import { log } from '../util/log.js';
+import type { Endpoint } from './endpoint.js';
+import { commonCodecs, parseAudio, SdpError, STATIC_PT, type CodecName } from './sdp.js';
+import type { EndpointState, MediaOptions } from './types.js';
+
+function codecParams(name: CodecName): RTCRtpCodecParameters {
+  return new RTCRtpCodecParameters({ mimeType: `audio/${name}`, clockRate: 8000, channels: 1, payloadType: STATIC_PT[name] });
+}
+
+/** Waits until ICE gathering completes, so the SDP carries every candidate (no trickle over SIP). */
+async function gathered(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return;
+  await new Promise<void>((resolve) => {
+    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((s) => {
+      if (s === 'complete') {
+        unSubscribe();
+        resolve();
+      }
+    });
+  });
+}
+
+/** A werift-backed WebRTC endpoint. */
+export class WebRtcEndpoint implements Endpoint {
+  readonly kind = 'webrtc' as const;
+  onRtp: ((packet: Buffer) => void) | undefined;
+  onState: ((state: EndpointState) => void) | undefined;
+  readonly droppedUnverified = 0;
+  private pc?: RTCPeerConnection;
+  private readonly track = new MediaStreamTrack({ kind: 'audio' });
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    private readonly opts: MediaOptions,
+  ) {}
+
+  private createPc(codecs: readonly CodecName[]): RTCPeerConnection {
+    const o = this.opts;
+    const specific = o.bindAddress !== '0.0.0.0';
+    const pc = new RTCPeerConnection({
+      codecs: { audio: codecs.map(codecParams) },
+      headerExtensions: { audio: [] },
+      iceUseIpv6: false,
+      iceUseTcp: false,
+      ...(specific ? { iceInterfaceAddresses: { udp4: o.bindAddress }, iceAdditionalHostAddresses: [o.announcedAddress ?? o.bindAddress] } : {}),
+      ...(o.portRange ? { icePortRange: o.portRange } : {}),
+      ...(specific ? { iceFilterCandidatePair: (pair) => pair.localCandidate.host === (o.announcedAddress ?? o.bindAddress) } : {}),
+    });
+    pc.connectionStateChange.subscribe((s) => {
+      const map: Record<string, EndpointState> = { new: 'new', connecting: 'connecting', connected: 'connected', failed: 'failed', closed: 'closed', disconnected: 'connecting' };
+      this.onState?.(map[s] ?? 'connecting');
+    });
+    pc.onTrack.subscribe((track) => {
+      track.onReceiveRtp.subscribe((rtp) => this.onRtp?.(rtp.serialize()));
+    });
+    this.pc = pc;
+    return pc;
+  }
+
+  private async attachTrack(t: RTCRtpTransceiver): Promise<void> {
+    t.setDirection('sendrecv');
+    await t.sender.replaceTrack(this.track);
+  }
+
+  async answer(offer: string, codec: CodecName): Promise<string> {
+    const desc = parseAudio(offer);
+    if (!desc.webrtc) throw new SdpError('plain RTP SDP on a WebRTC endpoint');
+    const pc = this.createPc([codec]);
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    const t = pc.getTransceivers().find((x) => x.kind === 'audio');
+    if (!t) throw new SdpError('offer has no audio');
+    await this.attachTrack(t);
+    await pc.setLocalDescription(await pc.createAnswer());
+    await gathered(pc);
+    return pc.localDescription!.sdp;
+  }
+
+  async offer(codecs: readonly CodecName[]): Promise<string> {
+    const pc = this.createPc(codecs);
+    pc.addTransceiver(this.track, { direction: 'sendrecv' });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    return pc.localDescription!.sdp;
+  }
+
+  async acceptAnswer(answer: string): Promise<CodecName> {
+    const desc = parseAudio(answer);
+    const chosen = commonCodecs(desc)[0];
+    if (!chosen) throw new SdpError('answer has no G.711 codec');
+    await this.pc!.setRemoteDescription({ type: 'answer', sdp: answer });
+    return chosen;
+  }
+
+  sendRtp(packet: Buffer): void {
+    if (this.closed) return;
+    // werift rewrites SSRC, sequence and timestamp offsets and the payload type for this sender.
+    this.track.writeRtp(packet);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onRtp = undefined;
+    this.track.stop();
+    this.pc?.close().catch((err: Error) => log.debug('media.webrtc', `${this.id} close: ${err.message}`));
+    this.onState?.('closed');
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * Media worker entry point: hosts a {@link LocalMediaEngine} off the signaling thread and
+ * answers RPC messages from {@link WorkerMediaEngine}.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { LocalMediaEngine } from './engine.js';
+import type { MediaOptions } from './types.js';
+import type { RpcRequest, RpcReply } from './worker-engine.js';
+
+const port = parentPort!;
+const engine = new LocalMediaEngine(workerData as MediaOptions);
+engine.on('endpointState', (...args) => port.postMessage({ event: 'endpointState', args } satisfies RpcReply));
+engine.on('firstPacket', (...args) => port.postMessage({ event: 'firstPacket', args } satisfies RpcReply));
+
+port.on('message', async (msg: RpcRequest) => {
+  try {
+    const fn = (engine as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[msg.method];
+    if (typeof fn !== 'function') throw new Error(`unknown media method ${msg.method}`);
+    const result = await fn.apply(engine, msg.args);
+    port.postMessage({ id: msg.id, result } satisfies RpcReply);
+  } catch (err) {
+    port.postMessage({ id: msg.id, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) } satisfies RpcReply);
+  }
+});

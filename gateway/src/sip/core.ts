@@ -1,0 +1,193 @@
+/**
+ * The SIP core (RFC 3261 §8, §10, §12–§15): the transaction user that answers OPTIONS, runs
+ * the registrar, authenticates requests, keeps dialogs, and turns INVITEs into
+ * {@link IncomingInvite}/{@link OutgoingInvite} objects for the B2BUA above it.
+ */
+import type { Clock } from '../util/clock.js';
+import { log } from '../util/log.js';
+import { Dialog, dialogId } from './dialog.js';
+import { DigestServer, type CredentialLookup, type DigestAlgorithm } from './digest.js';
+import { IncomingInvite, OutgoingInvite, type InviteOptions } from './invite.js';
+import { createResponse, randomToken, type SipRequest, type SipResponse } from './message.js';
+import { Registrar } from './registrar.js';
+import type { ServerTransaction, TransactionLayer, TransactionUser } from './transaction/layer.js';
+import type { MessageSender, Source, TransportName } from './transport/types.js';
+
+/** Methods the core accepts (Allow header, RFC 3261 §20.5). */
+export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'REGISTER', 'INFO'];
+
+/** Options for {@link SipCore}. */
+export interface SipCoreOptions {
+  clock: Clock;
+  realm: string;
+  digestAlgorithms: DigestAlgorithm[];
+  /** Looks up a SIP user's password. */
+  credentials: CredentialLookup;
+  /** Host to put in Contact. */
+  advertisedHost: string;
+  registrar: { minExpires: number; maxExpires: number; defaultExpires: number };
+  userAgent: string;
+}
+
+/** What the core hands to the layer above. */
+export interface SipCoreDelegate {
+  /** A new, authenticated INVITE outside any dialog. The delegate must answer it. */
+  onInvite(invite: IncomingInvite): void;
+}
+
+/** Counters exposed as metrics. */
+export interface SipCoreStats {
+  authFailures: number;
+  registrations: number;
+}
+
+/** The SIP core. */
+export class SipCore implements TransactionUser {
+  readonly registrar: Registrar;
+  readonly digest: DigestServer;
+  delegate?: SipCoreDelegate;
+  readonly stats: SipCoreStats = { authFailures: 0, registrations: 0 };
+  private readonly dialogs = new Map<string, Dialog>();
+
+  constructor(
+    readonly sender: MessageSender,
+    readonly txl: TransactionLayer,
+    readonly opts: SipCoreOptions,
+  ) {
+    this.registrar = new Registrar({ clock: opts.clock, ...opts.registrar });
+    this.digest = new DigestServer({ realm: opts.realm, algorithms: opts.digestAlgorithms, clock: opts.clock });
+    txl.user = this;
+  }
+
+  /** Our Contact header value for a transport (§8.1.1.8). */
+  contactFor(transport: TransportName): string {
+    const { host, port } = this.sender.viaFor(transport);
+    return `<sip:switchboard@${host}:${port};transport=${transport.toLowerCase()}>`;
+  }
+
+  /** Number of live dialogs. */
+  get dialogCount(): number {
+    return this.dialogs.size;
+  }
+
+  /** @internal Registers a dialog created by an invite helper. */
+  addDialog(d: Dialog): void {
+    this.dialogs.set(d.id, d);
+  }
+
+  /** @internal Called by dialogs when they end. */
+  removeDialog(d: Dialog): void {
+    this.dialogs.delete(d.id);
+  }
+
+  /** Answers a request with a stateful response; adds our Server header. */
+  respond(tx: ServerTransaction, status: number, reason?: string, headers: Array<[string, string]> = [], toTag?: string): void {
+    const res = createResponse(tx.request, status, reason, toTag ?? (status > 100 ? randomToken(6) : undefined));
+    for (const [k, v] of headers) res.add(k, v);
+    res.add('server', this.opts.userAgent);
+    tx.respond(res);
+  }
+
+  onRequest(req: SipRequest, tx: ServerTransaction | undefined, source: Source): void {
+    // In-dialog requests (§12.2.2): matched by Call-ID and both tags.
+    const toTag = req.toTag;
+    if (toTag) {
+      const dialog = this.dialogs.get(dialogId(req.callId, toTag, req.fromTag ?? ''));
+      if (dialog) dialog.receive(req, tx);
+      else if (tx) this.respond(tx, 481);
+      return;
+    }
+    if (!tx) return; // An ACK outside a dialog (for a 2xx we do not know): drop (§17.2.3).
+    // §16.3 / §8.2.2: loop protection.
+    const mf = req.get('max-forwards');
+    if (mf !== undefined && Number(mf) === 0 && req.method !== 'OPTIONS') return this.respond(tx, 483);
+    switch (req.method) {
+      case 'OPTIONS':
+        return this.respond(tx, 200, undefined, [['allow', ALLOWED_METHODS.join(', ')], ['accept', 'application/sdp']]);
+      case 'REGISTER':
+        return this.onRegister(req, tx, source);
+      case 'INVITE':
+        return this.onInvite(req, tx, source);
+      case 'BYE':
+      case 'INFO':
+        return this.respond(tx, 481);
+      default:
+        return this.respond(tx, 405, undefined, [['allow', ALLOWED_METHODS.join(', ')]]);
+    }
+  }
+
+  /** A 2xx retransmission after the INVITE transaction ended: re-send the dialog's ACK (§13.2.2.4). */
+  onStrayResponse(res: SipResponse): void {
+    if (res.cseq.method !== 'INVITE' || res.status < 200 || res.status >= 300) return;
+    const d = this.dialogs.get(dialogId(res.callId, res.fromTag ?? '', res.toTag ?? ''));
+    if (d?.ack) this.txl.sendStateless(d.ack, d.init.target, true);
+  }
+
+  /**
+   * Authenticates a request: the identity bound to its WebSocket flow (token checked at the
+   * upgrade), else digest (§22.3 with 401 for REGISTER, §22.3/§16 style 407 otherwise).
+   * Sends the challenge or 403 itself and returns undefined when not authenticated.
+   */
+  authenticate(req: SipRequest, tx: ServerTransaction, source: Source): string | undefined {
+    if (source.auth) return source.auth.user;
+    const proxy = req.method !== 'REGISTER';
+    const verdict = this.digest.verify(req.getAll(proxy ? 'proxy-authorization' : 'authorization'), req.method, this.opts.credentials);
+    if (verdict.ok) return verdict.username;
+    if (verdict.why === 'missing' || verdict.why === 'stale' || verdict.why === 'realm') {
+      const header = proxy ? 'proxy-authenticate' : 'www-authenticate';
+      const challenges = this.digest.challenges(verdict.why === 'stale');
+      this.respond(tx, proxy ? 407 : 401, undefined, challenges.map((c) => [header, c] as [string, string]));
+      return undefined;
+    }
+    this.stats.authFailures++;
+    log.warn('sip.auth', `${req.method} from ${source.transport} ${source.address}:${source.port} rejected: ${verdict.why}`);
+    this.respond(tx, 403, verdict.why === 'malformed' ? 'Malformed Credentials' : 'Bad Credentials');
+    return undefined;
+  }
+
+  private onRegister(req: SipRequest, tx: ServerTransaction, source: Source): void {
+    const user = this.authenticate(req, tx, source);
+    if (!user) return;
+    const aor = req.to.uri.user;
+    if (!aor || aor.toLowerCase() !== user.toLowerCase()) {
+      this.stats.authFailures++;
+      log.warn('sip.auth', `REGISTER for ${aor ?? '(none)'} by ${user} from ${source.address}: identity mismatch`);
+      return this.respond(tx, 403, 'Identity Does Not Match To');
+    }
+    const result = this.registrar.register(aor, req, source);
+    if (result.status === 423) return this.respond(tx, 423, undefined, [['min-expires', String(result.minExpires)]]);
+    if (result.status === 400) return this.respond(tx, 400, result.reason);
+    this.stats.registrations++;
+    const contacts = this.registrar.contactHeaders(result.bindings);
+    this.respond(tx, 200, undefined, [...contacts.map((c) => ['contact', c] as [string, string]), ['date', new Date().toUTCString()]]);
+  }
+
+  private onInvite(req: SipRequest, tx: ServerTransaction, source: Source): void {
+    if (!this.delegate) return this.respond(tx, 503, 'No Call Handler');
+    if (!req.body.length) return this.respond(tx, 488, 'Offerless INVITE Not Supported');
+    const ct = (req.get('content-type') ?? '').toLowerCase();
+    if (!ct.startsWith('application/sdp')) return this.respond(tx, 415, undefined, [['accept', 'application/sdp']]);
+    const user = this.authenticate(req, tx, source);
+    if (!user) return;
+    const invite = new IncomingInvite(this, req, tx as ServerTransactionOfInvite, source, user);
+    try {
+      this.delegate.onInvite(invite);
+    } catch (err) {
+      log.error('sip.core', `call handler failed for ${req.callId}`, err);
+      invite.reject(500, 'Internal Error');
+    }
+  }
+
+  /** Starts an outgoing INVITE (UAC, §13.2). */
+  invite(opts: InviteOptions): OutgoingInvite {
+    return new OutgoingInvite(this, opts);
+  }
+
+  /** Ends every dialog and transaction (shutdown). */
+  close(): void {
+    for (const d of [...this.dialogs.values()]) d.bye('SIP;cause=503;text="Gateway shutting down"').catch(() => undefined);
+    this.registrar.close();
+  }
+}
+
+type ServerTransactionOfInvite = import('./transaction/server-invite.js').InviteServerTransaction;

@@ -1,0 +1,161 @@
+/**
+ * Dialogs (RFC 3261 §12): identity, CSeq spaces, route set, and in-dialog requests.
+ *
+ * Deliberate deviation: in-dialog requests are sent back along the flow the dialog was created on
+ * (the connection or source address of the peer), not re-resolved from the remote target URI.
+ * Browsers on WebSocket (RFC 7118 §5) and phones behind NAT can only be reached that way; it is
+ * what session border controllers do, and it matches RFC 5626's flow reuse.
+ */
+import { Emitter } from '../util/emitter.js';
+import { log } from '../util/log.js';
+import { createResponse, SipRequest, type SipResponse } from './message.js';
+import type { InviteServerTransaction } from './transaction/server-invite.js';
+import type { ServerTransaction, TransactionLayer } from './transaction/layer.js';
+import type { Target } from './transport/types.js';
+
+/** Dialog state (§12). */
+export enum DialogState {
+  /** Established and usable. */
+  Confirmed = 'Confirmed',
+  /** BYE sent or received. */
+  Terminated = 'Terminated',
+}
+
+/** Events of a dialog. */
+export type DialogEvents = {
+  /** An in-dialog request other than ACK and BYE (re-INVITE, INFO, …); the listener must respond. */
+  request: [req: SipRequest, tx: ServerTransaction];
+  /** The dialog ended: the peer sent BYE, we sent one, or the ACK never came. */
+  terminated: [why: 'bye-received' | 'bye-sent' | 'ack-timeout' | 'transport-error'];
+};
+
+/** Values that identify and address a dialog. */
+export interface DialogInit {
+  callId: string;
+  localTag: string;
+  remoteTag: string;
+  /** Our From/To header value (with our tag). */
+  localUri: string;
+  /** Their From/To header value (with their tag). */
+  remoteUri: string;
+  localSeq: number;
+  remoteSeq: number;
+  /** Remote target: the Contact URI of the peer (§12.1.1, §12.1.2). */
+  remoteTarget: string;
+  /** Route set, in the order Route headers must be written. */
+  routeSet: string[];
+  /** Where in-dialog requests go. */
+  target: Target;
+  /** Our Contact header value. */
+  localContact: string;
+}
+
+/** A SIP dialog. */
+export class Dialog extends Emitter<DialogEvents> {
+  state = DialogState.Confirmed;
+  readonly id: string;
+  private localSeq: number;
+  private remoteSeq: number;
+  /** The INVITE server transaction awaiting our 2xx's ACK (UAS side). */
+  pendingAck?: InviteServerTransaction;
+  /** The ACK we sent for the 2xx (UAC side), re-sent when the 2xx is retransmitted (§13.2.2.4). */
+  ack?: SipRequest;
+
+  constructor(
+    readonly init: DialogInit,
+    private readonly txl: TransactionLayer,
+    private readonly onEnd: (d: Dialog) => void,
+  ) {
+    super();
+    this.id = dialogId(init.callId, init.localTag, init.remoteTag);
+    this.localSeq = init.localSeq;
+    this.remoteSeq = init.remoteSeq;
+  }
+
+  /** Builds an in-dialog request (§12.2.1.1). ACK reuses the INVITE's CSeq number. */
+  createRequest(method: string, cseq?: number): SipRequest {
+    const i = this.init;
+    const req = new SipRequest(method, i.remoteTarget);
+    for (const r of i.routeSet) req.add('route', r);
+    req.add('max-forwards', 70);
+    req.add('from', i.localUri);
+    req.add('to', i.remoteUri);
+    req.add('call-id', i.callId);
+    const seq = cseq ?? ++this.localSeq;
+    req.add('cseq', `${seq} ${method}`);
+    if (method === 'INVITE' || method === 'UPDATE' || method === 'SUBSCRIBE' || method === 'REFER' || method === 'NOTIFY') {
+      req.add('contact', i.localContact);
+    }
+    return req;
+  }
+
+  /** Sends an in-dialog non-INVITE request; resolves with the final response (408/503 on failure). */
+  request(method: string, opts: { body?: Buffer; contentType?: string; headers?: Array<[string, string]> } = {}): Promise<SipResponse | { status: number; reason: string }> {
+    const req = this.createRequest(method);
+    for (const [k, v] of opts.headers ?? []) req.add(k, v);
+    if (opts.body) {
+      req.body = opts.body;
+      req.add('content-type', opts.contentType ?? 'application/sdp');
+    }
+    return new Promise((resolve) => {
+      this.txl.request(req, this.init.target, {
+        onResponse: (res) => {
+          if (res.status >= 200) resolve(res);
+        },
+        onTimeout: () => resolve({ status: 408, reason: 'Request Timeout' }),
+        onTransportError: (err) => resolve({ status: 503, reason: err.message }),
+      });
+    });
+  }
+
+  /** Ends the dialog with a BYE (§15.1.1); idempotent. */
+  async bye(reasonHeader?: string): Promise<void> {
+    if (this.state === DialogState.Terminated) return;
+    this.end('bye-sent');
+    const res = await this.request('BYE', reasonHeader ? { headers: [['reason', reasonHeader]] } : {});
+    if (res.status >= 300) log.info('sip.dialog', `BYE for ${this.init.callId} answered ${res.status} ${res.reason}`);
+  }
+
+  /** Called by the core with an in-dialog request. */
+  receive(req: SipRequest, tx: ServerTransaction | undefined): void {
+    if (req.method === 'ACK') {
+      // §13.3.1.4: the ACK for our 2xx stops its retransmission.
+      if (this.pendingAck && req.cseq.seq === this.pendingAck.request.cseq.seq) {
+        this.pendingAck.ackReceived();
+        this.pendingAck = undefined;
+      }
+      return;
+    }
+    if (!tx) return;
+    // §12.2.2: a lower CSeq than the last one is out of order: 500.
+    if (req.cseq.seq < this.remoteSeq) {
+      tx.respond(createResponse(req, 500, 'CSeq Out of Order'));
+      return;
+    }
+    this.remoteSeq = req.cseq.seq;
+    if (req.method === 'BYE') {
+      tx.respond(createResponse(req, 200));
+      this.end('bye-received');
+      return;
+    }
+    if (this.state === DialogState.Terminated) {
+      tx.respond(createResponse(req, 481));
+      return;
+    }
+    this.emit('request', req, tx);
+  }
+
+  /** Marks the dialog terminated and reports it once. */
+  end(why: DialogEvents['terminated'][0]): void {
+    if (this.state === DialogState.Terminated) return;
+    this.state = DialogState.Terminated;
+    this.pendingAck = undefined;
+    this.onEnd(this);
+    this.emit('terminated', why);
+  }
+}
+
+/** The dialog map key. */
+export function dialogId(callId: string, localTag: string, remoteTag: string): string {
+  return `${callId}|${localTag}|${remoteTag}`;
+}

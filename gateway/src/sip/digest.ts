@@ -1,0 +1,176 @@
+/**
+ * HTTP Digest authentication for SIP (RFC 3261 §22, RFC 8760 for SHA-256, RFC 7616 §3.4).
+ *
+ * Server side: {@link DigestServer} issues challenges with stateless, HMAC-signed nonces that
+ * expire (an expired nonce gets `stale=true`, §3.3 of RFC 7616), and checks responses in
+ * constant time. Client side: {@link answerChallenge} computes an Authorization value.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../util/clock.js';
+import { parseParams, splitOutsideQuotes, unquote } from './uri.js';
+
+/** Supported digest algorithms. */
+export type DigestAlgorithm = 'MD5' | 'SHA-256';
+
+const HASH: Record<DigestAlgorithm, string> = { MD5: 'md5', 'SHA-256': 'sha256' };
+
+function h(alg: DigestAlgorithm, s: string): string {
+  return createHash(HASH[alg]).update(s, 'utf8').digest('hex');
+}
+
+/** A parsed `Digest` credentials or challenge value. */
+export type DigestParams = Record<string, string>;
+
+/** Parses `Digest a="b", c=d` into a map with lower-cased names; undefined if not Digest. */
+export function parseDigest(value: string): DigestParams | undefined {
+  const m = /^\s*Digest\s+(.*)$/is.exec(value);
+  if (!m) return undefined;
+  const out: DigestParams = {};
+  for (const part of splitOutsideQuotes(m[1]!, ',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    out[part.slice(0, eq).trim().toLowerCase()] = unquote(part.slice(eq + 1).trim());
+  }
+  return out;
+}
+
+/** The inputs of a digest response computation (RFC 7616 §3.4.1). */
+export interface DigestInput {
+  algorithm: DigestAlgorithm;
+  username: string;
+  realm: string;
+  password: string;
+  method: string;
+  uri: string;
+  nonce: string;
+  qop?: 'auth';
+  nc?: string;
+  cnonce?: string;
+}
+
+/** Computes the `response` value. */
+export function digestResponse(i: DigestInput): string {
+  const ha1 = h(i.algorithm, `${i.username}:${i.realm}:${i.password}`);
+  const ha2 = h(i.algorithm, `${i.method}:${i.uri}`);
+  return i.qop
+    ? h(i.algorithm, `${ha1}:${i.nonce}:${i.nc}:${i.cnonce}:${i.qop}:${ha2}`)
+    : h(i.algorithm, `${ha1}:${i.nonce}:${ha2}`);
+}
+
+/** Looks up a user's password (and anything else the caller wants back). */
+export type CredentialLookup = (username: string) => { password: string } | undefined;
+
+/** Result of checking an Authorization header. */
+export type DigestVerdict =
+  | { ok: true; username: string }
+  | { ok: false; why: 'missing' | 'malformed' | 'unknown-user' | 'wrong-password' | 'stale' | 'realm' };
+
+/** Options for {@link DigestServer}. */
+export interface DigestServerOptions {
+  realm: string;
+  /** Algorithms to challenge with, most preferred first (RFC 8760 §2.4: one challenge each). */
+  algorithms: DigestAlgorithm[];
+  /** Nonce lifetime in ms (default 5 minutes). */
+  nonceTtlMs?: number;
+  clock: Clock;
+  /** HMAC key for nonces; random per process when omitted. */
+  secret?: Buffer;
+}
+
+/** Server-side digest: challenge values and verification. */
+export class DigestServer {
+  private readonly secret: Buffer;
+  private readonly ttl: number;
+
+  constructor(private readonly opts: DigestServerOptions) {
+    this.secret = opts.secret ?? randomBytes(32);
+    this.ttl = opts.nonceTtlMs ?? 300_000;
+  }
+
+  get realm(): string {
+    return this.opts.realm;
+  }
+
+  private makeNonce(): string {
+    const ts = Math.floor(this.opts.clock.now()).toString(36) + '.' + randomBytes(6).toString('hex');
+    const mac = createHmac('sha256', this.secret).update(ts).digest('base64url').slice(0, 22);
+    return `${ts}.${mac}`;
+  }
+
+  /** Returns 'valid', 'stale' (well-signed but expired) or 'invalid'. */
+  private checkNonce(nonce: string): 'valid' | 'stale' | 'invalid' {
+    const last = nonce.lastIndexOf('.');
+    if (last < 0) return 'invalid';
+    const ts = nonce.slice(0, last);
+    const mac = createHmac('sha256', this.secret).update(ts).digest('base64url').slice(0, 22);
+    const given = Buffer.from(nonce.slice(last + 1));
+    if (given.length !== mac.length || !timingSafeEqual(given, Buffer.from(mac))) return 'invalid';
+    const issued = parseInt(ts.split('.')[0]!, 36);
+    return this.opts.clock.now() - issued > this.ttl ? 'stale' : 'valid';
+  }
+
+  /** One WWW-Authenticate / Proxy-Authenticate value per algorithm (RFC 8760 §2.4). */
+  challenges(stale = false): string[] {
+    const nonce = this.makeNonce();
+    return this.opts.algorithms.map(
+      (alg) => `Digest realm="${this.opts.realm}", nonce="${nonce}", algorithm=${alg}, qop="auth"${stale ? ', stale=true' : ''}`,
+    );
+  }
+
+  /**
+   * Verifies the credentials in `authorization` (the header values of Authorization or
+   * Proxy-Authorization) for a request with `method`.
+   */
+  verify(authorization: string[], method: string, lookup: CredentialLookup): DigestVerdict {
+    const mine = authorization.map(parseDigest).filter((p): p is DigestParams => !!p && p.realm === this.opts.realm);
+    if (!mine.length) return { ok: false, why: authorization.length ? 'realm' : 'missing' };
+    const p = mine[0]!;
+    const algorithm = (p.algorithm ?? 'MD5').toUpperCase() as DigestAlgorithm;
+    if (!this.opts.algorithms.includes(algorithm) || !p.username || !p.nonce || !p.uri || !p.response) {
+      return { ok: false, why: 'malformed' };
+    }
+    if (p.qop && (p.qop !== 'auth' || !p.nc || !p.cnonce)) return { ok: false, why: 'malformed' };
+    const nonceState = this.checkNonce(p.nonce);
+    if (nonceState === 'invalid') return { ok: false, why: 'stale' };
+    const creds = lookup(p.username);
+    if (!creds) return { ok: false, why: 'unknown-user' };
+    const expected = digestResponse({
+      algorithm, username: p.username, realm: this.opts.realm, password: creds.password, method, uri: p.uri,
+      nonce: p.nonce, ...(p.qop ? { qop: 'auth' as const, nc: p.nc!, cnonce: p.cnonce! } : {}),
+    });
+    const a = Buffer.from(expected);
+    const b = Buffer.from(p.response.toLowerCase());
+    if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, why: 'wrong-password' };
+    if (nonceState === 'stale') return { ok: false, why: 'stale' };
+    return { ok: true, username: p.username };
+  }
+}
+
+/**
+ * Client side: answers the first challenge whose algorithm we support (RFC 8760 §2.4), with
+ * qop=auth when offered. Returns the Authorization value, or undefined if none is usable.
+ */
+export function answerChallenge(
+  challenges: string[],
+  c: { username: string; password: string; method: string; uri: string; nc?: number },
+): string | undefined {
+  for (const value of challenges) {
+    const p = parseDigest(value);
+    if (!p || !p.nonce || p.realm === undefined) continue;
+    const algorithm = (p.algorithm ?? 'MD5').toUpperCase();
+    if (algorithm !== 'MD5' && algorithm !== 'SHA-256') continue;
+    const qops = p.qop ? parseParams(p.qop.replace(/,/g, ';')) : {};
+    const useQop = 'auth' in qops;
+    const nc = (c.nc ?? 1).toString(16).padStart(8, '0');
+    const cnonce = randomBytes(8).toString('hex');
+    const response = digestResponse({
+      algorithm: algorithm as DigestAlgorithm, username: c.username, realm: p.realm, password: c.password, method: c.method,
+      uri: c.uri, nonce: p.nonce, ...(useQop ? { qop: 'auth' as const, nc, cnonce } : {}),
+    });
+    let out = `Digest username="${c.username}", realm="${p.realm}", nonce="${p.nonce}", uri="${c.uri}", response="${response}", algorithm=${algorithm}`;
+    if (useQop) out += `, qop=auth, nc=${nc}, cnonce="${cnonce}"`;
+    if (p.opaque !== undefined) out += `, opaque="${p.opaque}"`;
+    return out;
+  }
+  return undefined;
+}

@@ -1,0 +1,271 @@
+/**
+ * INVITE helpers for the B2BUA: the UAS side ({@link IncomingInvite}, RFC 3261 §13.3) and the
+ * UAC side ({@link OutgoingInvite}, §13.2, CANCEL per §9.1).
+ */
+import { Emitter } from '../util/emitter.js';
+import { log } from '../util/log.js';
+import type { SipCore } from './core.js';
+import { Dialog } from './dialog.js';
+import { createResponse, randomToken, SipRequest, type SipResponse } from './message.js';
+import type { InviteServerTransaction } from './transaction/server-invite.js';
+import type { Source, Target } from './transport/types.js';
+import { formatNameAddr } from './uri.js';
+
+/** Events of an incoming INVITE before it is answered. */
+export type IncomingInviteEvents = {
+  /** The caller sent CANCEL; the core already answered 487. */
+  cancelled: [];
+};
+
+/** An INVITE received from a peer (UAS side), awaiting our answer. */
+export class IncomingInvite extends Emitter<IncomingInviteEvents> {
+  /** Our To tag for every response and the dialog. */
+  readonly toTag = randomToken(6);
+  private done = false;
+
+  constructor(
+    private readonly core: SipCore,
+    readonly request: SipRequest,
+    readonly tx: InviteServerTransaction,
+    readonly source: Source,
+    /** The authenticated user who sent it. */
+    readonly identity: string,
+  ) {
+    super();
+    tx.user = {
+      onCancel: () => {
+        if (this.done) return;
+        this.done = true;
+        this.respond(487);
+        this.emit('cancelled');
+      },
+    };
+  }
+
+  /** The SDP offer. */
+  get offer(): string {
+    return this.request.body.toString('utf8');
+  }
+
+  /** True once a final response was sent. */
+  get answered(): boolean {
+    return this.done;
+  }
+
+  private respond(status: number, reason?: string, body?: string, headers: Array<[string, string]> = []): SipResponse {
+    const res = createResponse(this.request, status, reason, this.toTag);
+    // §12.1.1: Record-Route is copied into responses that create a dialog.
+    if (status > 100 && status < 300) for (const rr of this.request.getAll('record-route')) res.add('record-route', rr);
+    if (status > 100 && status < 300) res.add('contact', this.core.contactFor(this.source.transport));
+    for (const [k, v] of headers) res.add(k, v);
+    res.add('server', this.core.opts.userAgent);
+    if (body !== undefined) {
+      res.body = Buffer.from(body, 'utf8');
+      res.add('content-type', 'application/sdp');
+    }
+    this.tx.respond(res);
+    return res;
+  }
+
+  /** Sends a provisional response (180 Ringing by default; 183 with early-media SDP). */
+  progress(status = 180, body?: string): void {
+    if (!this.done) this.respond(status, undefined, body);
+  }
+
+  /** Answers 200 OK with `answer` and returns the confirmed dialog (§13.3.1.4). */
+  accept(answer: string): Dialog {
+    if (this.done) throw new Error('INVITE already answered');
+    this.done = true;
+    this.respond(200, undefined, answer);
+    const req = this.request;
+    const from = req.get('from')!;
+    const to = req.get('to')!;
+    const contact = req.contacts[0];
+    const dialog = new Dialog(
+      {
+        callId: req.callId,
+        localTag: this.toTag,
+        remoteTag: req.fromTag ?? '',
+        localUri: `${to};tag=${this.toTag}`,
+        remoteUri: from,
+        localSeq: Math.floor(Math.random() * 10_000),
+        remoteSeq: req.cseq.seq,
+        remoteTarget: contact ? formatNameAddr({ uri: contact.uri, params: {} }).slice(1, -1) : req.from.uri.host,
+        routeSet: req.getAll('record-route'),
+        target: { transport: this.source.transport, host: this.source.address, port: this.source.port, flowId: this.source.flowId },
+        localContact: this.core.contactFor(this.source.transport),
+      },
+      this.core.txl,
+      (d) => this.core.removeDialog(d),
+    );
+    dialog.pendingAck = this.tx;
+    this.tx.user = {
+      onAckTimeout: () => {
+        log.warn('sip.invite', `no ACK for 200 OK on ${req.callId}; ending the call`);
+        dialog.bye().catch(() => undefined);
+        dialog.end('ack-timeout');
+      },
+    };
+    this.core.addDialog(dialog);
+    return dialog;
+  }
+
+  /** Rejects with a final non-2xx response. */
+  reject(status: number, reason?: string, headers: Array<[string, string]> = []): void {
+    if (this.done) return;
+    this.done = true;
+    this.respond(status, reason, undefined, headers);
+  }
+}
+
+/** What to call and how. */
+export interface InviteOptions {
+  /** Where to send the INVITE. */
+  target: Target;
+  /** Request-URI (the registered Contact, or the trunk's URI). */
+  requestUri: string;
+  /** Caller shown to the callee. */
+  from: { user: string; displayName?: string };
+  /** Callee's AOR user. */
+  to: { user: string };
+  /** SDP offer. */
+  offer: string;
+  headers?: Array<[string, string]>;
+}
+
+/** Events of an outgoing INVITE. */
+export type OutgoingInviteEvents = {
+  /** A provisional response other than 100 (180 Ringing, 183 Session Progress). */
+  progress: [res: SipResponse];
+  /** 2xx: the dialog is confirmed (we sent the ACK). */
+  accepted: [res: SipResponse, dialog: Dialog];
+  /** Final failure: the callee's status, 408 on timeout, 503 on transport error, 487 after cancel(). */
+  failed: [status: number, reason: string];
+};
+
+/** An INVITE we sent (UAC side). */
+export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
+  readonly request: SipRequest;
+  private provisional = false;
+  private cancelWanted = false;
+  private cancelSent = false;
+  private settled = false;
+  private dialog?: Dialog;
+
+  constructor(
+    private readonly core: SipCore,
+    private readonly opts: InviteOptions,
+  ) {
+    super();
+    const { host } = core.sender.viaFor(opts.target.transport);
+    const req = new SipRequest('INVITE', opts.requestUri);
+    req.add('max-forwards', 70);
+    req.add('from', formatNameAddr({ ...(opts.from.displayName ? { displayName: opts.from.displayName } : {}), uri: { scheme: 'sip', user: opts.from.user, host, params: {} }, params: { tag: randomToken(6) } }));
+    req.add('to', formatNameAddr({ uri: { scheme: 'sip', user: opts.to.user, host, params: {} }, params: {} }));
+    req.add('call-id', `${randomToken(12)}@${host}`);
+    req.add('cseq', '1 INVITE');
+    req.add('contact', core.contactFor(opts.target.transport));
+    req.add('allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO');
+    req.add('user-agent', core.opts.userAgent);
+    for (const [k, v] of opts.headers ?? []) req.add(k, v);
+    req.add('content-type', 'application/sdp');
+    req.body = Buffer.from(opts.offer, 'utf8');
+    this.request = req;
+  }
+
+  /** Sends the INVITE. Call after attaching listeners. */
+  start(): this {
+    this.core.txl.request(this.request, this.opts.target, {
+      onResponse: (res) => this.onResponse(res),
+      onTimeout: () => this.fail(408, 'Request Timeout'),
+      onTransportError: (err) => this.fail(503, `Transport Error: ${err.message}`),
+    });
+    return this;
+  }
+
+  private onResponse(res: SipResponse): void {
+    if (res.status < 200) {
+      this.provisional = true;
+      if (this.cancelWanted) this.sendCancel();
+      else if (res.status > 100) this.emit('progress', res);
+      return;
+    }
+    if (res.status < 300) {
+      if (this.dialog) {
+        // Retransmitted 2xx (RFC 6026 Accepted state): the same ACK again.
+        if (this.dialog.ack) this.core.txl.sendStateless(this.dialog.ack, this.opts.target, true);
+        return;
+      }
+      const dialog = this.makeDialog(res);
+      this.dialog = dialog;
+      const ack = dialog.createRequest('ACK', this.request.cseq.seq);
+      dialog.ack = ack;
+      this.core.txl.sendStateless(ack, this.opts.target);
+      this.core.addDialog(dialog);
+      if (this.cancelWanted || this.settled) {
+        // §9.1: the callee answered as we cancelled — end the call it created.
+        dialog.bye().catch(() => undefined);
+        return;
+      }
+      this.settled = true;
+      this.emit('accepted', res, dialog);
+      return;
+    }
+    this.fail(res.status, res.reason);
+  }
+
+  /** §12.1.2: the UAC dialog from a 2xx. */
+  private makeDialog(res: SipResponse): Dialog {
+    const contact = res.contacts[0];
+    const req = this.request;
+    return new Dialog(
+      {
+        callId: req.callId,
+        localTag: req.fromTag ?? '',
+        remoteTag: res.toTag ?? '',
+        localUri: req.get('from')!,
+        remoteUri: res.get('to')!,
+        localSeq: req.cseq.seq,
+        remoteSeq: 0,
+        remoteTarget: contact ? formatNameAddr({ uri: contact.uri, params: {} }).slice(1, -1) : req.uri,
+        routeSet: [...res.getAll('record-route')].reverse(),
+        target: this.opts.target,
+        localContact: this.core.contactFor(this.opts.target.transport),
+      },
+      this.core.txl,
+      (d) => this.core.removeDialog(d),
+    );
+  }
+
+  private fail(status: number, reason: string): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.emit('failed', status, reason);
+  }
+
+  /**
+   * Abandons the call attempt: reports `failed` 487 at once and sends CANCEL as soon as the
+   * callee has sent a provisional response (§9.1 forbids it before).
+   */
+  cancel(): void {
+    if (this.settled) return;
+    this.cancelWanted = true;
+    this.fail(487, 'Request Terminated');
+    if (this.provisional) this.sendCancel();
+  }
+
+  private sendCancel(): void {
+    if (this.cancelSent) return;
+    this.cancelSent = true;
+    const inv = this.request;
+    const cancel = new SipRequest('CANCEL', inv.uri);
+    cancel.add('via', inv.get('via')!);
+    for (const r of inv.getAll('route')) cancel.add('route', r);
+    cancel.add('max-forwards', 70);
+    cancel.add('from', inv.get('from')!);
+    cancel.add('to', inv.get('to')!);
+    cancel.add('call-id', inv.callId);
+    cancel.add('cseq', `${inv.cseq.seq} CANCEL`);
+    this.core.txl.request(cancel, this.opts.target, { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined }, { keepVia: true });
+  }
+}
