@@ -37,8 +37,12 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
     super();
     // Run the TypeScript source under tsx in development and tests, the compiled file otherwise.
     const here = import.meta.url;
-    const url = new URL(here.endsWith('.ts') ? './worker.ts' : './worker.js', here);
-    this.worker = new Worker(url, { workerData: opts });
+    // (tsx's loader does not reach worker threads by itself, so the dev worker registers it first.)
+    const dev = here.endsWith('.ts');
+    const url = new URL(dev ? './worker.ts' : './worker.js', here);
+    this.worker = dev
+      ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, { eval: true, workerData: opts })
+      : new Worker(url, { workerData: opts });
     this.worker.unref();
     this.worker.on('message', (msg: RpcReply) => this.onReply(msg));
     this.worker.on('error', (err) => this.fail(err));

@@ -1,0 +1,149 @@
+/**
+ * The HTTP front door: the demo page and SDK bundle, `POST /api/login` (credentials → token),
+ * `GET /api/health`, and the WebSocket upgrade for SIP (RFC 7118) on `/sip`, where the token
+ * (query `access_token`) and the Origin allow-list are checked before any SIP is spoken.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { WebSocketServer } from 'ws';
+import { log } from '../util/log.js';
+import type { FlowAuth } from '../sip/transport/types.js';
+import type { Role, TokenService } from './token.js';
+
+/** What the HTTP server needs from the rest of the gateway. */
+export interface HttpDeps {
+  tokens: TokenService;
+  /** Checks a user's password; returns their role or undefined. */
+  checkPassword(username: string, password: string): { role: Role } | undefined;
+  /** Allowed Origin values for the WebSocket upgrade; empty = same host as the request only. */
+  allowedOrigins: readonly string[];
+  /** Static files: URL prefix → directory. */
+  staticDirs: Array<{ prefix: string; dir: string }>;
+  /** Hands an accepted SIP WebSocket to the transport layer. */
+  onSipSocket(ws: import('ws').WebSocket, address: string, port: number, auth: FlowAuth | undefined): void;
+  /** Health/status document. */
+  status(): Promise<unknown>;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.map': 'application/json', '.svg': 'image/svg+xml',
+  '.wav': 'audio/wav', '.ico': 'image/x-icon', '.d.ts': 'text/plain',
+};
+
+/** Maximum JSON body accepted by the API. */
+const MAX_BODY = 16 * 1024;
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  const data = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(data) });
+  res.end(data);
+}
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new Error('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** Creates the HTTP server (not yet listening). */
+export function createHttpServer(deps: HttpDeps): http.Server {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 64 * 1024,
+    // RFC 7118 §4: the client must offer the "sip" subprotocol and we must select it.
+    handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
+  });
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      log.error('http', `${req.method} ${req.url} failed`, err);
+      if (!res.headersSent) json(res, 500, { error: { code: 'INTERNAL', message: 'Internal error' } });
+    });
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/api/login') {
+      if (req.method !== 'POST') return json(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'Use POST' } });
+      let body: { username?: unknown; password?: unknown };
+      try {
+        body = (await readJson(req)) as typeof body;
+      } catch {
+        return json(res, 400, { error: { code: 'BAD_REQUEST', message: 'Body must be JSON: {"username", "password"}' } });
+      }
+      if (typeof body?.username !== 'string' || typeof body.password !== 'string') {
+        return json(res, 400, { error: { code: 'BAD_REQUEST', message: 'username and password are required strings' } });
+      }
+      const user = deps.checkPassword(body.username, body.password);
+      if (!user) {
+        log.warn('http', `login failed for "${body.username.slice(0, 64)}" from ${req.socket.remoteAddress}`);
+        return json(res, 401, { error: { code: 'BAD_CREDENTIALS', message: 'Wrong user name or password' } });
+      }
+      const { token, expiresAt } = deps.tokens.issue(body.username, user.role);
+      return json(res, 200, { token, expiresAt, username: body.username, role: user.role });
+    }
+    if (url.pathname === '/api/health') return json(res, 200, await deps.status());
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'GET only' } });
+    return serveStatic(url.pathname, res);
+  }
+
+  async function serveStatic(pathname: string, res: http.ServerResponse): Promise<void> {
+    for (const { prefix, dir } of deps.staticDirs) {
+      if (!pathname.startsWith(prefix)) continue;
+      let rel = decodeURIComponent(pathname.slice(prefix.length));
+      if (rel === '' || rel.endsWith('/')) rel += 'index.html';
+      const file = path.resolve(dir, '.' + path.posix.normalize('/' + rel));
+      if (!file.startsWith(path.resolve(dir) + path.sep)) continue; // no path traversal
+      const st = await stat(file).catch(() => undefined);
+      if (!st?.isFile()) continue;
+      const ext = path.extname(file);
+      res.writeHead(200, { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'content-length': st.size, 'cache-control': 'no-cache' });
+      res.end(await readFile(file));
+      return;
+    }
+    json(res, 404, { error: { code: 'NOT_FOUND', message: `No such page: ${pathname}` } });
+  }
+
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const reject = (status: number, message: string) => {
+      log.warn('http', `WebSocket upgrade from ${req.socket.remoteAddress} refused: ${message}`);
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}\n`);
+    };
+    if (url.pathname !== '/sip') return reject(404, 'SIP WebSocket is at /sip');
+    const origin = req.headers.origin;
+    if (origin) {
+      const host = req.headers.host;
+      const allowed = deps.allowedOrigins.length ? deps.allowedOrigins.includes(origin) : sameHost(origin, host);
+      if (!allowed) return reject(403, `Origin ${origin} is not allowed`);
+    }
+    let auth: FlowAuth | undefined;
+    const token = url.searchParams.get('access_token');
+    if (token !== null) {
+      const v = deps.tokens.verify(token);
+      if (!v.ok) return reject(401, `Invalid access token (${v.reason})`);
+      auth = { user: v.claims.sub, role: v.claims.role };
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      deps.onSipSocket(ws, req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0, auth);
+    });
+  });
+
+  server.on('close', () => wss.close());
+  return server;
+}
+
+function sameHost(origin: string, host: string | undefined): boolean {
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * A call: the gateway-owned bridge between two legs (DESIGN.md decision 1). This object holds
+ * the call's one truth — its state and timeline — and closes its legs and media when it ends.
+ */
+import { Emitter } from '../util/emitter.js';
+import { log } from '../util/log.js';
+import type { Dialog } from '../sip/dialog.js';
+import type { MediaEngine } from '../media/types.js';
+
+/**
+ * Call states.
+ * ```
+ *  routing --> ringing --> connected --> ended
+ *     \___________\____________________/^
+ * ```
+ */
+export enum CallState {
+  Routing = 'routing',
+  Ringing = 'ringing',
+  Connected = 'connected',
+  Ended = 'ended',
+}
+
+const ALLOWED: Record<CallState, readonly CallState[]> = {
+  [CallState.Routing]: [CallState.Ringing, CallState.Connected, CallState.Ended],
+  [CallState.Ringing]: [CallState.Connected, CallState.Ended],
+  [CallState.Connected]: [CallState.Ended],
+  [CallState.Ended]: [],
+};
+
+/** One leg: a SIP dialog (once confirmed) and its media endpoint. */
+export interface Leg {
+  /** Who is on this leg (user name, or "echo"). */
+  party: string;
+  endpointId?: string;
+  dialog?: Dialog;
+}
+
+/** Why and by whom a call ended. */
+export interface CallEnd {
+  by: 'caller' | 'callee' | 'gateway';
+  status: number;
+  reason: string;
+}
+
+/** Events of a call. */
+export type CallEvents = {
+  stateChanged: [state: CallState, previous: CallState];
+};
+
+/** A bridged call. */
+export class Call extends Emitter<CallEvents> {
+  state = CallState.Routing;
+  readonly createdAt = Date.now();
+  answeredAt?: number;
+  endedAt?: number;
+  end?: CallEnd;
+  readonly caller: Leg;
+  readonly callee: Leg;
+
+  constructor(
+    readonly id: string,
+    caller: string,
+    callee: string,
+    private readonly media: MediaEngine,
+  ) {
+    super();
+    this.caller = { party: caller };
+    this.callee = { party: callee };
+  }
+
+  /** The one guarded state change; emits only on change and logs `old -> new`. */
+  setState(next: CallState): boolean {
+    const prev = this.state;
+    if (prev === next) return true;
+    if (!ALLOWED[prev].includes(next)) {
+      log.warn('call', `${this.id}: invalid transition ${prev} -> ${next}`);
+      return false;
+    }
+    this.state = next;
+    if (next === CallState.Connected) this.answeredAt = Date.now();
+    log.info('call', `${this.id} ${this.caller.party} -> ${this.callee.party}: ${prev} -> ${next}`);
+    this.emit('stateChanged', next, prev);
+    return true;
+  }
+
+  /** Ends the call once: BYE to every confirmed leg that is still up, media closed. */
+  hangup(end: CallEnd): void {
+    if (this.state === CallState.Ended) return;
+    this.end = end;
+    this.endedAt = Date.now();
+    this.setState(CallState.Ended);
+    for (const leg of [this.caller, this.callee]) {
+      leg.dialog?.bye().catch((err: Error) => log.warn('call', `${this.id}: BYE failed: ${err.message}`));
+      if (leg.endpointId) this.media.closeEndpoint(leg.endpointId).catch(() => undefined);
+    }
+  }
+}

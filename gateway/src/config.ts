@@ -1,0 +1,170 @@
+/**
+ * Gateway configuration: built-in demo defaults, a JSON file, then environment overrides,
+ * validated with messages that name the offending key.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { DigestAlgorithm } from './sip/digest.js';
+import type { Role } from './api/token.js';
+
+/** A user of the gateway: an agent, supervisor or admin, with a SIP identity. */
+export interface UserConfig {
+  username: string;
+  password: string;
+  role: Role;
+  displayName?: string;
+  /** Dialable number, e.g. "1001". */
+  extension?: string;
+}
+
+/** The whole configuration. */
+export interface GatewayConfig {
+  /** Address every listener binds to. */
+  host: string;
+  /** Host name or address to advertise in SIP and SDP (defaults to `host`). */
+  advertisedHost?: string;
+  http: { port: number };
+  sip: {
+    udpPort: number;
+    tcpPort: number;
+    realm: string;
+    /** Challenge algorithms, most preferred first. */
+    digestAlgorithms: DigestAlgorithm[];
+    minExpires: number;
+    maxExpires: number;
+    defaultExpires: number;
+  };
+  media: {
+    /** Media bind address (defaults to `host`). */
+    address?: string;
+    /** Media address announced in SDP/ICE (defaults to advertisedHost or the media address). */
+    announcedAddress?: string;
+    portRange?: [number, number];
+    /** Run the packet path in a worker thread (default true). */
+    worker: boolean;
+  };
+  auth: {
+    /** HMAC secret for access tokens; random per start when absent (tokens die with the process). */
+    tokenSecret?: string;
+    tokenTtlSeconds: number;
+    /** Allowed Origin values for the SIP WebSocket; empty = same host as the page. */
+    allowedOrigins: string[];
+  };
+  /** Extensions answered by the echo test. */
+  echoExtensions: string[];
+  users: UserConfig[];
+  /** Directories served over HTTP; defaults to the demo and the SDK bundle of this checkout. */
+  staticDirs?: Array<{ prefix: string; dir: string }>;
+}
+
+/** Built-in defaults: a demo that works with no PBX and no config file. */
+export function defaultConfig(): GatewayConfig {
+  return {
+    host: '127.0.0.1',
+    http: { port: 8080 },
+    sip: { udpPort: 5060, tcpPort: 5060, realm: 'switchboard', digestAlgorithms: ['SHA-256', 'MD5'], minExpires: 60, maxExpires: 3600, defaultExpires: 600 },
+    media: { worker: true },
+    auth: { tokenTtlSeconds: 3600, allowedOrigins: [] },
+    echoExtensions: ['600', 'echo'],
+    users: [
+      { username: 'alice', password: 'alice-demo', role: 'agent', displayName: 'Alice (agent)', extension: '1001' },
+      { username: 'bob', password: 'bob-demo', role: 'agent', displayName: 'Bob (agent)', extension: '1002' },
+      { username: 'carol', password: 'carol-demo', role: 'supervisor', displayName: 'Carol (supervisor)', extension: '1003' },
+      { username: 'deskphone', password: 'deskphone-demo', role: 'agent', displayName: 'Desk phone', extension: '2001' },
+    ],
+  };
+}
+
+/** A configuration problem; the message names the key and what is wrong. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<infer _U> ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** Merges a partial configuration over the defaults (arrays replace, objects merge). */
+export function mergeConfig(base: GatewayConfig, over: DeepPartial<GatewayConfig>): GatewayConfig {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const cur = (base as unknown as Record<string, unknown>)[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur) ? { ...cur, ...v } : v;
+  }
+  return out as unknown as GatewayConfig;
+}
+
+/** Environment overrides (documented in the README). */
+export function envOverrides(env: NodeJS.ProcessEnv): DeepPartial<GatewayConfig> {
+  const o: DeepPartial<GatewayConfig> = {};
+  const num = (name: string): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    if (!/^\d+$/.test(v)) throw new ConfigError(`${name} must be a whole number, got "${v}"`);
+    return Number(v);
+  };
+  if (env.SWITCHBOARD_HOST) o.host = env.SWITCHBOARD_HOST;
+  if (env.SWITCHBOARD_ADVERTISED_HOST) o.advertisedHost = env.SWITCHBOARD_ADVERTISED_HOST;
+  const http = num('SWITCHBOARD_HTTP_PORT');
+  if (http !== undefined) o.http = { port: http };
+  const sip = num('SWITCHBOARD_SIP_PORT');
+  if (sip !== undefined) o.sip = { udpPort: sip, tcpPort: sip };
+  if (env.SWITCHBOARD_TOKEN_SECRET) o.auth = { tokenSecret: env.SWITCHBOARD_TOKEN_SECRET };
+  return o;
+}
+
+/** Loads defaults ← file (SWITCHBOARD_CONFIG or `file`) ← environment, then validates. */
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let cfg = defaultConfig();
+  const path = file ?? env.SWITCHBOARD_CONFIG;
+  if (path) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${path} must hold a JSON object`);
+    cfg = mergeConfig(cfg, parsed as DeepPartial<GatewayConfig>);
+  }
+  cfg = mergeConfig(cfg, envOverrides(env));
+  validateConfig(cfg);
+  return cfg;
+}
+
+/** Throws {@link ConfigError} for the first problem found. */
+export function validateConfig(c: GatewayConfig): void {
+  const port = (key: string, v: unknown) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535) throw new ConfigError(`${key} must be a port number 0-65535, got ${JSON.stringify(v)}`);
+  };
+  if (typeof c.host !== 'string' || !c.host) throw new ConfigError('host must be a non-empty address');
+  port('http.port', c.http?.port);
+  port('sip.udpPort', c.sip?.udpPort);
+  port('sip.tcpPort', c.sip?.tcpPort);
+  if (!Array.isArray(c.sip.digestAlgorithms) || !c.sip.digestAlgorithms.length || c.sip.digestAlgorithms.some((a) => a !== 'MD5' && a !== 'SHA-256')) {
+    throw new ConfigError('sip.digestAlgorithms must list "SHA-256" and/or "MD5"');
+  }
+  if (!(c.sip.minExpires > 0 && c.sip.minExpires <= c.sip.defaultExpires && c.sip.defaultExpires <= c.sip.maxExpires)) {
+    throw new ConfigError('sip expiry must satisfy 0 < minExpires <= defaultExpires <= maxExpires');
+  }
+  if (c.media.portRange) {
+    const [lo, hi] = c.media.portRange;
+    if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1024 && hi <= 65535 && hi - lo >= 1)) throw new ConfigError('media.portRange must be [low, high] within 1024-65535');
+  }
+  if (!(c.auth.tokenTtlSeconds > 0 && c.auth.tokenTtlSeconds <= 86400)) throw new ConfigError('auth.tokenTtlSeconds must be 1-86400 (24 h maximum)');
+  if (!Array.isArray(c.users)) throw new ConfigError('users must be a list');
+  const seen = new Set<string>();
+  c.users.forEach((u, i) => {
+    if (!u || typeof u.username !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(u.username)) throw new ConfigError(`users[${i}].username must be 1-64 letters, digits, . _ -`);
+    if (typeof u.password !== 'string' || u.password.length < 6) throw new ConfigError(`users[${i}].password must be at least 6 characters`);
+    if (!['agent', 'supervisor', 'admin'].includes(u.role)) throw new ConfigError(`users[${i}].role must be agent, supervisor or admin`);
+    for (const key of [u.username.toLowerCase(), u.extension]) {
+      if (!key) continue;
+      if (seen.has(key)) throw new ConfigError(`users[${i}]: "${key}" is used twice`);
+      seen.add(key);
+    }
+  });
+}
+
+/** The token secret to use: configured, or a random one for this process. */
+export function tokenSecret(c: GatewayConfig): Buffer {
+  return c.auth.tokenSecret ? Buffer.from(c.auth.tokenSecret, 'utf8') : randomBytes(32);
+}

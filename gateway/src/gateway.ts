@@ -1,0 +1,172 @@
+/**
+ * Composition root: builds the layers bottom-up (transport → transactions → SIP core →
+ * B2BUA; media engine; HTTP/WebSocket front door) from one configuration.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHttpServer } from './api/http.js';
+import { TokenService } from './api/token.js';
+import { B2bua } from './calls/b2bua.js';
+import { Router, type Directory } from './calls/router.js';
+import { tokenSecret, validateConfig, type GatewayConfig, type UserConfig } from './config.js';
+import { LocalMediaEngine } from './media/engine.js';
+import type { MediaEngine } from './media/types.js';
+import { WorkerMediaEngine } from './media/worker-engine.js';
+import { SipCore } from './sip/core.js';
+import { TransactionLayer } from './sip/transaction/layer.js';
+import { TransportLayer } from './sip/transport/layer.js';
+import { systemClock, type Clock } from './util/clock.js';
+import { log } from './util/log.js';
+
+/** Addresses the gateway ended up listening on. */
+export interface GatewayAddresses {
+  httpUrl: string;
+  wsUrl: string;
+  sipUdpPort: number;
+  sipTcpPort: number;
+}
+
+/** A running (or startable) gateway. */
+export interface Gateway {
+  /** Binds every listener; resolves with the bound addresses. */
+  start(): Promise<GatewayAddresses>;
+  /** Ends calls, closes listeners and the media engine. Idempotent. */
+  stop(): Promise<void>;
+  readonly config: GatewayConfig;
+  /** Internals for tests and the CLI's status output. */
+  readonly sip: SipCore;
+  readonly b2bua: B2bua;
+  readonly media: MediaEngine;
+  readonly transport: TransportLayer;
+  readonly tokens: TokenService;
+}
+
+function defaultStaticDirs(): Array<{ prefix: string; dir: string }> {
+  // gateway/{src,dist}/gateway.(ts|js) → repository root
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  return [
+    { prefix: '/', dir: path.join(root, 'demo', 'public') },
+    { prefix: '/', dir: path.join(root, 'demo', 'dist') },
+    { prefix: '/sdk/', dir: path.join(root, 'sdk', 'dist') },
+  ].filter((d) => existsSync(d.dir));
+}
+
+function equalSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Builds a gateway from a configuration (see {@link loadConfig} / {@link defaultConfig}). */
+export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {}): Gateway {
+  validateConfig(config);
+  const clock = opts.clock ?? systemClock;
+  const users = new Map<string, UserConfig>();
+  for (const u of config.users) {
+    users.set(u.username.toLowerCase(), u);
+    if (u.extension) users.set(u.extension, u);
+  }
+  const byName = (name: string) => {
+    const u = users.get(name.toLowerCase());
+    return u && u.username.toLowerCase() === name.toLowerCase() ? u : undefined;
+  };
+  const advertised = config.advertisedHost ?? config.host;
+
+  const transport = new TransportLayer({ bindHost: config.host, advertisedHost: advertised });
+  const txl = new TransactionLayer(transport, clock);
+  const sip = new SipCore(transport, txl, {
+    clock,
+    realm: config.sip.realm,
+    digestAlgorithms: config.sip.digestAlgorithms,
+    credentials: (name) => byName(name),
+    advertisedHost: advertised,
+    registrar: { minExpires: config.sip.minExpires, maxExpires: config.sip.maxExpires, defaultExpires: config.sip.defaultExpires },
+    userAgent: 'Switchboard/0.1',
+  });
+  transport.onMessage = (msg, source) => txl.receive(msg, source);
+  transport.onFlowClosed = (flowId) => sip.registrar.flowClosed(flowId);
+  sip.registrar.on('registered', (b) => log.info('registrar', `${b.aor} registered from ${b.target.transport} ${b.target.host}:${b.target.port}${b.userAgent ? ` (${b.userAgent})` : ''}`));
+  sip.registrar.on('unregistered', (b, why) => log.info('registrar', `${b.aor} unregistered (${why})`));
+
+  const mediaAddress = config.media.address ?? config.host;
+  const mediaOpts = {
+    bindAddress: mediaAddress,
+    announcedAddress: config.media.announcedAddress ?? config.advertisedHost ?? mediaAddress,
+    ...(config.media.portRange ? { portRange: config.media.portRange } : {}),
+  };
+  const media: MediaEngine = config.media.worker ? new WorkerMediaEngine(mediaOpts) : new LocalMediaEngine(mediaOpts);
+
+  const directory: Directory = {
+    find: (n) => {
+      const u = users.get(n.toLowerCase());
+      return u ? { username: u.username, ...(u.displayName ? { displayName: u.displayName } : {}) } : undefined;
+    },
+  };
+  const b2bua = new B2bua(sip, media, new Router(directory, sip.registrar, config.echoExtensions));
+  const tokens = new TokenService(tokenSecret(config), config.auth.tokenTtlSeconds);
+  if (!config.auth.tokenSecret) log.warn('gateway', 'auth.tokenSecret is not set: using a random secret, tokens will not survive a restart');
+
+  let server: http.Server | undefined;
+  let stopped = false;
+
+  const gateway: Gateway = {
+    config,
+    sip,
+    b2bua,
+    media,
+    transport,
+    tokens,
+    async start() {
+      const udpPort = await transport.listenUdp(config.sip.udpPort);
+      const tcpPort = await transport.listenTcp(config.sip.tcpPort === config.sip.udpPort && config.sip.udpPort === 0 ? 0 : config.sip.tcpPort);
+      server = createHttpServer({
+        tokens,
+        checkPassword: (name, password) => {
+          const u = byName(name);
+          return u && equalSecret(u.password, password) ? { role: u.role } : undefined;
+        },
+        allowedOrigins: config.auth.allowedOrigins,
+        staticDirs: config.staticDirs ?? defaultStaticDirs(),
+        onSipSocket: (ws, address, port, auth) => {
+          const id = transport.attachWebSocket(ws, address, port, auth);
+          log.info('sip.ws', `${id} open from ${address}:${port}${auth ? ` as ${auth.user}` : ' (no token: digest required)'}`);
+        },
+        status: async () => ({
+          status: 'ok',
+          registrations: sip.registrar.aors.length,
+          dialogs: sip.dialogCount,
+          calls: b2bua.active.length,
+          transactions: txl.size,
+          sip: transport.stats,
+          auth: sip.stats,
+          media: await media.stats().catch((err: Error) => ({ error: err.message })),
+        }),
+      });
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(config.http.port, config.host, () => resolve());
+      });
+      const httpPort = (server.address() as import('node:net').AddressInfo).port;
+      transport.setWebSocketPort(httpPort);
+      const host = advertised.includes(':') ? `[${advertised}]` : advertised;
+      return { httpUrl: `http://${host}:${httpPort}/`, wsUrl: `ws://${host}:${httpPort}/sip`, sipUdpPort: udpPort, sipTcpPort: tcpPort };
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      b2bua.close();
+      sip.close();
+      // Give the BYEs a moment to leave before the sockets close.
+      await new Promise((r) => setTimeout(r, 50));
+      txl.close();
+      server?.closeAllConnections();
+      await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+      await transport.close();
+      await media.close();
+    },
+  };
+  return gateway;
+}
