@@ -99,6 +99,8 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
   };
   const media: MediaEngine = config.media.worker ? new WorkerMediaEngine(mediaOpts) : new LocalMediaEngine(mediaOpts);
 
+  media.on('endpointState', (id, state) => log.info('media', `${id} ${state}`));
+
   const directory: Directory = {
     find: (n) => {
       const u = users.get(n.toLowerCase());

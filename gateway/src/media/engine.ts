@@ -30,7 +30,12 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     const id = `${kind}-${this.nextId++}`;
     const announced = this.opts.announcedAddress ?? this.opts.bindAddress;
     const ep: Endpoint = kind === 'rtp' ? await RtpEndpoint.create(id, this.opts.bindAddress, announced, this.opts.portRange) : new WebRtcEndpoint(id, this.opts);
-    ep.onState = (s) => this.emit('endpointState', id, s);
+    let last: string | undefined;
+    ep.onState = (s) => {
+      if (s === last) return;
+      last = s;
+      this.emit('endpointState', id, s);
+    };
     this.endpoints.set(id, ep);
     return id;
   }

@@ -1,0 +1,168 @@
+/**
+ * The demo softphone: login, status, dial pad, incoming call, call timer, mute, hang up.
+ * Uses only the public API of @switchboard/sdk.
+ */
+import { CallState, login, RegistrationState, Softphone, SwitchboardError, type Call } from '@switchboard/sdk';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const gatewayUrl = location.origin;
+
+let phone: Softphone | undefined;
+let current: Call | undefined;
+let ringing: Call | undefined;
+let timer: ReturnType<typeof setInterval> | undefined;
+
+/** Exposed for automated tests and debugging in the console. */
+declare global {
+  interface Window {
+    demo: { readonly phone: Softphone | undefined; readonly call: Call | undefined };
+  }
+}
+window.demo = {
+  get phone() {
+    return phone;
+  },
+  get call() {
+    return current;
+  },
+};
+
+function showError(err: unknown): void {
+  const el = $('error');
+  if (!err) {
+    el.hidden = true;
+    return;
+  }
+  const message = err instanceof SwitchboardError ? `${err.message} — ${err.solution}` : String((err as Error)?.message ?? err);
+  el.textContent = message;
+  el.dataset.code = err instanceof SwitchboardError ? err.code : 'UNKNOWN';
+  el.hidden = false;
+}
+
+function setStatus(text: string, cls = ''): void {
+  const el = $('status');
+  el.textContent = text;
+  el.className = `status ${cls}`;
+}
+
+function renderCall(): void {
+  const call = current;
+  $('active').hidden = !call;
+  if (!call) {
+    clearInterval(timer);
+    timer = undefined;
+    return;
+  }
+  $('active-party').textContent = call.remoteDisplayName ?? call.remoteUser;
+  $('active-state').textContent = call.state;
+  $('mute').textContent = call.muted ? 'Unmute' : 'Mute';
+  if (call.state === CallState.Connected && !timer) {
+    timer = setInterval(() => {
+      const s = Math.floor((Date.now() - (call.connectedAt ?? Date.now())) / 1000);
+      $('timer').textContent = `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+    }, 250);
+  }
+}
+
+function adopt(call: Call): void {
+  current = call;
+  $('timer').textContent = '00:00';
+  call.on('stateChanged', renderCall);
+  call.on('muteChanged', renderCall);
+  call.on('ended', (info) => {
+    if (info.error) showError(info.error);
+    if (current === call) current = undefined;
+    renderCall();
+    setStatus('Online', 'online');
+  });
+  setStatus('On a call', 'busy');
+  renderCall();
+}
+
+$('login').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  showError(undefined);
+  const form = new FormData(ev.target as HTMLFormElement);
+  const username = String(form.get('username') ?? '');
+  const password = String(form.get('password') ?? '');
+  setStatus('Logging in…');
+  try {
+    const { token } = await login({ url: gatewayUrl, username, password });
+    phone = new Softphone({ url: gatewayUrl, token });
+    phone.on('registrationStateChanged', (state, error) => {
+      if (state === RegistrationState.Registered) setStatus('Online', 'online');
+      else if (state === RegistrationState.Unregistered) setStatus('Offline');
+      if (error) showError(error);
+    });
+    phone.on('incoming', (call) => {
+      ringing = call;
+      $('incoming-from').textContent = call.remoteDisplayName ?? call.remoteUser;
+      $('incoming').hidden = false;
+      call.on('stateChanged', (s) => {
+        if (s !== CallState.Ringing) {
+          $('incoming').hidden = true;
+          if (ringing === call) ringing = undefined;
+        }
+      });
+    });
+    await phone.connect();
+    $('me').textContent = phone.user ?? username;
+    $('login').hidden = true;
+    $('dialer').hidden = false;
+  } catch (err) {
+    setStatus('Logged out');
+    phone = undefined;
+    showError(err);
+  }
+});
+
+$('dial-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  showError(undefined);
+  if (!phone) return;
+  try {
+    adopt(await phone.dial(($('target') as HTMLInputElement).value));
+  } catch (err) {
+    showError(err);
+  }
+});
+
+$('answer').addEventListener('click', async () => {
+  const call = ringing;
+  if (!call) return;
+  showError(undefined);
+  try {
+    adopt(call);
+    await call.answer();
+  } catch (err) {
+    showError(err);
+  }
+});
+
+$('reject').addEventListener('click', () => ringing?.reject().catch(showError));
+$('hangup').addEventListener('click', () => current?.hangup().catch(showError));
+$('mute').addEventListener('click', () => {
+  if (!current) return;
+  try {
+    if (current.muted) current.unmute();
+    else current.mute();
+  } catch (err) {
+    showError(err);
+  }
+});
+$('logout').addEventListener('click', async () => {
+  await phone?.disconnect().catch(showError);
+  phone = undefined;
+  $('dialer').hidden = true;
+  $('login').hidden = false;
+  setStatus('Logged out');
+});
+
+const pad = $('pad');
+for (const d of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#']) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = d;
+  b.addEventListener('click', () => (($('target') as HTMLInputElement).value += d));
+  pad.append(b);
+}

@@ -1,0 +1,170 @@
+/**
+ * A call as an agent sees it: who, which state, and the buttons (answer, reject, hang up, mute).
+ */
+import { Emitter } from './emitter.js';
+import { SwitchboardError } from './errors.js';
+import type { SessionEnd, SignalingSession } from './signaling/types.js';
+import { StateMachine } from './state.js';
+
+/**
+ * Call states.
+ * ```
+ *  outgoing:  dialing --> alerting --> connected --> ended
+ *  incoming:  ringing ---------------> connected --> ended
+ *  (every state can go to ended)
+ * ```
+ */
+export enum CallState {
+  /** Outgoing: the request is on its way. */
+  Dialing = 'dialing',
+  /** Outgoing: the far end is ringing. */
+  Alerting = 'alerting',
+  /** Incoming: waiting for this agent to answer or reject. */
+  Ringing = 'ringing',
+  /** Talking. */
+  Connected = 'connected',
+  /** Over; see {@link CallEndInfo}. */
+  Ended = 'ended',
+}
+
+const ALLOWED: Record<CallState, readonly CallState[]> = {
+  [CallState.Dialing]: [CallState.Alerting, CallState.Connected, CallState.Ended],
+  [CallState.Alerting]: [CallState.Connected, CallState.Ended],
+  [CallState.Ringing]: [CallState.Connected, CallState.Ended],
+  [CallState.Connected]: [CallState.Ended],
+  [CallState.Ended]: [],
+};
+
+/** How a call ended. */
+export interface CallEndInfo {
+  /** `local`: this agent hung up or rejected; `remote`: the other party did; `error`: it failed. */
+  by: 'local' | 'remote' | 'error';
+  /** The coded reason when `by` is `error` (e.g. `SB_TARGET_NOT_FOUND`). */
+  error?: SwitchboardError;
+}
+
+/** Events of a {@link Call}. */
+export type CallEvents = {
+  /** The state changed. */
+  stateChanged: [state: CallState, previous: CallState];
+  /** Mute was turned on or off. */
+  muteChanged: [muted: boolean];
+  /** The call ended (also reflected as `stateChanged` to `ended`). */
+  ended: [info: CallEndInfo];
+};
+
+let nextCallId = 1;
+
+/** One call. Obtained from `Softphone.dial()` or the `incoming` event. */
+export class Call extends Emitter<CallEvents> {
+  /** Local id, unique within this page. */
+  readonly id = `call-${nextCallId++}`;
+  /** `outgoing` for dialled calls, `incoming` for offered ones. */
+  readonly direction: 'incoming' | 'outgoing';
+  /** The other party's user name or number. */
+  readonly remoteUser: string;
+  /** The other party's display name, when known. */
+  readonly remoteDisplayName: string | undefined;
+  /** When the call was created (ms since epoch). */
+  readonly startedAt = Date.now();
+  /** When it connected. */
+  connectedAt: number | undefined;
+  /** How it ended, once ended. */
+  endInfo: CallEndInfo | undefined;
+  private readonly machine: StateMachine<CallState>;
+  private isMuted = false;
+  private audio?: HTMLAudioElement;
+
+  /** @internal Created by the Softphone. */
+  constructor(
+    private readonly session: SignalingSession,
+    private readonly opts: { autoPlay: boolean },
+  ) {
+    super();
+    this.direction = session.direction;
+    this.remoteUser = session.remote.user;
+    this.remoteDisplayName = session.remote.displayName;
+    this.machine = new StateMachine<CallState>(session.direction === 'incoming' ? CallState.Ringing : CallState.Dialing, ALLOWED, (next, prev) => {
+      if (next === CallState.Connected) this.connectedAt = Date.now();
+      this.emit('stateChanged', next, prev);
+    });
+    session.on('progress', () => this.machine.to(CallState.Alerting));
+    session.on('accepted', () => {
+      this.machine.to(CallState.Connected);
+      this.playRemoteAudio();
+    });
+    session.on('ended', (end: SessionEnd) => this.finish(end));
+  }
+
+  /** Current state. */
+  get state(): CallState {
+    return this.machine.state;
+  }
+
+  /** Whether the microphone is muted for this call. */
+  get muted(): boolean {
+    return this.isMuted;
+  }
+
+  /** The other party's audio, once connected. */
+  get remoteStream(): MediaStream | undefined {
+    return this.session.remoteStream;
+  }
+
+  /** Answers a ringing incoming call. Rejects with `SB_INVALID_STATE` or `SB_MEDIA_DENIED`. */
+  async answer(): Promise<void> {
+    if (this.state !== CallState.Ringing) throw new SwitchboardError('SB_INVALID_STATE', `Cannot answer a call that is ${this.state}`);
+    await this.session.accept();
+  }
+
+  /** Rejects a ringing incoming call. */
+  async reject(): Promise<void> {
+    if (this.state !== CallState.Ringing) throw new SwitchboardError('SB_INVALID_STATE', `Cannot reject a call that is ${this.state}`);
+    await this.session.reject();
+  }
+
+  /** Hangs up (or cancels an unanswered outgoing call). Does nothing once ended. */
+  async hangup(): Promise<void> {
+    if (this.state === CallState.Ended) return;
+    await this.session.hangup();
+  }
+
+  /** Mutes the microphone for this call. */
+  mute(): void {
+    this.setMuted(true);
+  }
+
+  /** Unmutes the microphone. */
+  unmute(): void {
+    this.setMuted(false);
+  }
+
+  private setMuted(muted: boolean): void {
+    if (this.state === CallState.Ended) throw new SwitchboardError('SB_INVALID_STATE', 'The call has ended');
+    if (muted === this.isMuted) return;
+    this.isMuted = muted;
+    this.session.setMuted(muted);
+    this.emit('muteChanged', muted);
+  }
+
+  private playRemoteAudio(): void {
+    if (!this.opts.autoPlay || typeof Audio === 'undefined' || !this.remoteStream) return;
+    this.audio = new Audio();
+    this.audio.autoplay = true;
+    this.audio.srcObject = this.remoteStream;
+    this.audio.play().catch(() => {
+      // Autoplay can be blocked until the user interacts with the page; the next click resumes it.
+    });
+  }
+
+  private finish(end: SessionEnd): void {
+    if (this.state === CallState.Ended) return;
+    this.endInfo = { by: end.by, ...(end.error ? { error: end.error } : {}) };
+    if (this.audio) {
+      this.audio.srcObject = null;
+      this.audio = undefined;
+    }
+    this.machine.to(CallState.Ended);
+    this.emit('ended', this.endInfo);
+  }
+}

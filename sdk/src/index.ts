@@ -1,0 +1,20 @@
+/**
+ * `@switchboard/sdk` — a browser softphone for Switchboard contact centers.
+ *
+ * ```ts
+ * import { login, Softphone } from '@switchboard/sdk';
+ * const { token } = await login({ url: 'https://gw.example.com', username: 'alice', password });
+ * const phone = new Softphone({ url: 'https://gw.example.com', token });
+ * phone.on('incoming', (call) => call.answer());
+ * await phone.connect();
+ * const call = await phone.dial('1002');
+ * ```
+ * @packageDocumentation
+ */
+export { Softphone, ConnectionState, RegistrationState, login } from './softphone.js';
+export type { SoftphoneOptions, SoftphoneEvents, LoginResult } from './softphone.js';
+export { Call, CallState } from './call.js';
+export type { CallEvents, CallEndInfo } from './call.js';
+export { SwitchboardError, ERROR_CATALOG } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export type { SignalingClient, SignalingSession, SignalingFactory, SignalingConfig, SessionEnd } from './signaling/types.js';

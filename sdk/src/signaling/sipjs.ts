@@ -1,0 +1,205 @@
+/**
+ * The sip.js 0.21.2 implementation of {@link SignalingClient}: SIP over WebSocket (RFC 7118),
+ * REGISTER, INVITE with WebRTC media. Nothing from sip.js escapes this file.
+ */
+import { Invitation, Inviter, Registerer, RegistererState, SessionState, UserAgent, type Session } from 'sip.js';
+import type { SessionDescriptionHandler } from 'sip.js/lib/platform/web/session-description-handler/session-description-handler.js';
+import { Emitter } from '../emitter.js';
+import { errorFromStatus, SwitchboardError } from '../errors.js';
+import type { SessionEnd, SignalingClient, SignalingClientEvents, SignalingConfig, SignalingSession, SignalingSessionEvents } from './types.js';
+
+const MEDIA = { constraints: { audio: true, video: false } };
+
+function mediaError(err: unknown): SwitchboardError {
+  const name = (err as { name?: string })?.name;
+  if (name === 'NotAllowedError' || name === 'NotFoundError' || name === 'NotReadableError' || name === 'OverconstrainedError') {
+    return new SwitchboardError('SB_MEDIA_DENIED', undefined, { cause: err });
+  }
+  return new SwitchboardError('SB_MEDIA_FAILED', `Audio setup failed: ${(err as Error)?.message ?? err}`, { cause: err });
+}
+
+class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingSession {
+  private failure?: SwitchboardError;
+  private localEnd = false;
+  private wasEstablished = false;
+
+  constructor(
+    private readonly session: Session,
+    readonly direction: 'incoming' | 'outgoing',
+  ) {
+    super();
+    const id = session.remoteIdentity;
+    this.remote = { user: id.uri.user ?? '', ...(id.displayName ? { displayName: id.displayName } : {}) };
+    session.stateChange.addListener((state) => {
+      if (state === SessionState.Established) {
+        this.wasEstablished = true;
+        this.emit('accepted');
+      } else if (state === SessionState.Terminated) {
+        // sip.js moves to Terminated before it calls our onReject delegate; wait a microtask so
+        // the rejection's status is recorded before we report how the session ended.
+        queueMicrotask(() => {
+          const end: SessionEnd = this.failure ? { by: 'error', error: this.failure } : { by: this.localEnd ? 'local' : 'remote' };
+          this.emit('ended', end);
+        });
+      }
+    });
+  }
+
+  readonly remote: { user: string; displayName?: string };
+
+  /** @internal The far end is ringing. */
+  progress(code: number): void {
+    this.emit('progress', code);
+  }
+
+  /** @internal Records why the session is about to terminate. */
+  fail(err: SwitchboardError): void {
+    this.failure ??= err;
+  }
+
+  get remoteStream(): MediaStream | undefined {
+    return (this.session.sessionDescriptionHandler as SessionDescriptionHandler | undefined)?.remoteMediaStream;
+  }
+
+  async accept(): Promise<void> {
+    try {
+      await (this.session as Invitation).accept({ sessionDescriptionHandlerOptions: MEDIA });
+    } catch (err) {
+      throw mediaError(err);
+    }
+  }
+
+  async reject(): Promise<void> {
+    this.localEnd = true;
+    await (this.session as Invitation).reject({ statusCode: 486 });
+  }
+
+  async hangup(): Promise<void> {
+    this.localEnd = true;
+    const s = this.session;
+    switch (s.state) {
+      case SessionState.Initial:
+      case SessionState.Establishing:
+        if (s instanceof Inviter) await s.cancel();
+        else await (s as Invitation).reject({ statusCode: 486 });
+        return;
+      case SessionState.Established:
+        await s.bye();
+        return;
+      default:
+        return;
+    }
+  }
+
+  setMuted(muted: boolean): void {
+    const sdh = this.session.sessionDescriptionHandler as SessionDescriptionHandler | undefined;
+    sdh?.enableSenderTracks(!muted);
+  }
+
+  get established(): boolean {
+    return this.wasEstablished;
+  }
+}
+
+/** sip.js-backed signaling. */
+export class SipJsSignaling extends Emitter<SignalingClientEvents> implements SignalingClient {
+  private readonly ua: UserAgent;
+  private registerer?: Registerer;
+
+  constructor(private readonly config: SignalingConfig) {
+    super();
+    const uri = UserAgent.makeURI(`sip:${config.user}@${config.domain}`);
+    if (!uri) throw new SwitchboardError('SB_INVALID_ARGUMENT', `Cannot form a SIP URI for user "${config.user}"`);
+    this.ua = new UserAgent({
+      uri,
+      transportOptions: { server: config.server, connectionTimeout: 5 },
+      userAgentString: config.userAgent,
+      logBuiltinEnabled: false,
+      logLevel: 'error',
+      // Our gateway answers with host candidates only; no need to wait for STUN.
+      sessionDescriptionHandlerFactoryOptions: { iceGatheringTimeout: 500 },
+      delegate: {
+        onConnect: () => this.emit('connection', 'connected'),
+        onDisconnect: (error) => {
+          this.emit('connection', 'disconnected', error ? new SwitchboardError('SB_CONNECTION_FAILED', `Connection to the gateway lost: ${error.message}`, { cause: error }) : undefined);
+          this.emit('registration', 'unregistered');
+        },
+        onInvite: (invitation) => this.emit('incoming', new SipJsSession(invitation, 'incoming')),
+      },
+    });
+  }
+
+  async connect(): Promise<void> {
+    this.emit('connection', 'connecting');
+    try {
+      await this.ua.start();
+    } catch (err) {
+      const e = new SwitchboardError('SB_CONNECTION_FAILED', `Cannot reach the gateway at ${this.config.server.replace(/access_token=[^&]+/, 'access_token=…')}`, { cause: err });
+      this.emit('connection', 'disconnected', e);
+      throw e;
+    }
+    this.emit('registration', 'registering');
+    const registerer = new Registerer(this.ua, { expires: 300 });
+    this.registerer = registerer;
+    await new Promise<void>((resolve, reject) => {
+      let rejected: SwitchboardError | undefined;
+      registerer.stateChange.addListener((s) => {
+        if (s === RegistererState.Registered) {
+          this.emit('registration', 'registered');
+          resolve();
+        } else if (s === RegistererState.Unregistered || s === RegistererState.Terminated) {
+          const err = rejected ?? new SwitchboardError('SB_REGISTRATION_FAILED');
+          this.emit('registration', 'unregistered', err);
+          reject(err);
+        }
+      });
+      registerer
+        .register({
+          requestDelegate: {
+            onReject: (res) => {
+              const { statusCode, reasonPhrase } = res.message;
+              rejected = new SwitchboardError(statusCode === 401 || statusCode === 403 ? 'SB_AUTH_FAILED' : 'SB_REGISTRATION_FAILED', `Registration refused: ${statusCode} ${reasonPhrase}`, { status: statusCode });
+              this.emit('registration', 'unregistered', rejected);
+              reject(rejected);
+            },
+          },
+        })
+        .catch((err: unknown) => reject(new SwitchboardError('SB_REGISTRATION_FAILED', String(err), { cause: err })));
+    });
+  }
+
+  async disconnect(): Promise<void> {
+    try {
+      if (this.registerer?.state === RegistererState.Registered) await this.registerer.unregister();
+    } catch {
+      // Closing anyway.
+    }
+    await this.ua.stop();
+  }
+
+  async invite(target: string): Promise<SignalingSession> {
+    const uri = UserAgent.makeURI(`sip:${target}@${this.config.domain}`);
+    if (!uri) throw new SwitchboardError('SB_INVALID_ARGUMENT', `"${target}" is not a number or user name that can be dialled`);
+    const inviter = new Inviter(this.ua, uri, { sessionDescriptionHandlerOptions: MEDIA });
+    const session = new SipJsSession(inviter, 'outgoing');
+    inviter
+      .invite({
+        requestDelegate: {
+          onProgress: (res) => {
+            const code = res.message.statusCode;
+            if (code === 180 || code === 183) session.progress(code);
+          },
+          onReject: (res) => session.fail(errorFromStatus(res.message.statusCode ?? 500, res.message.reasonPhrase ?? "Error")),
+        },
+      })
+      .catch((err: unknown) => {
+        session.fail(mediaError(err));
+        // sip.js leaves the session terminated after a local failure; make sure it ends.
+        if (inviter.state !== SessionState.Terminated) inviter.cancel().catch(() => undefined);
+      });
+    return session;
+  }
+}
+
+/** The default {@link SignalingFactory}. */
+export const sipJsSignaling = (config: SignalingConfig): SignalingClient => new SipJsSignaling(config);

@@ -1,0 +1,71 @@
+/**
+ * The SDK's own signaling contract. `Softphone` and `Call` use only this; sip.js lives behind it
+ * in `sipjs.ts` and can be replaced (JsSIP, a thin UA of our own) without touching the public API.
+ */
+import type { SwitchboardError } from '../errors.js';
+
+/** Transport connection state. */
+export type SignalingConnectionState = 'disconnected' | 'connecting' | 'connected';
+/** Registration state. */
+export type SignalingRegistrationState = 'unregistered' | 'registering' | 'registered';
+
+/** How a session ended. */
+export interface SessionEnd {
+  /** Who ended it: this side, the far side, or a failure. */
+  by: 'local' | 'remote' | 'error';
+  /** Set when the session failed (a rejected INVITE, lost media, …). */
+  error?: SwitchboardError;
+}
+
+/** Events of a signaling session. */
+export type SignalingSessionEvents = {
+  /** The far end is ringing (180/183). */
+  progress: [status: number];
+  /** The session is established and media flows. */
+  accepted: [];
+  ended: [end: SessionEnd];
+};
+
+/** One call's signaling and media session. */
+export interface SignalingSession {
+  readonly direction: 'incoming' | 'outgoing';
+  readonly remote: { user: string; displayName?: string };
+  /** Remote audio, once established. */
+  readonly remoteStream: MediaStream | undefined;
+  accept(): Promise<void>;
+  reject(): Promise<void>;
+  /** Cancels, rejects or ends the session, whichever applies. */
+  hangup(): Promise<void>;
+  setMuted(muted: boolean): void;
+  on<K extends keyof SignalingSessionEvents>(event: K, fn: (...args: SignalingSessionEvents[K]) => void): unknown;
+}
+
+/** Events of the signaling client. */
+export type SignalingClientEvents = {
+  connection: [state: SignalingConnectionState, error?: SwitchboardError];
+  registration: [state: SignalingRegistrationState, error?: SwitchboardError];
+  incoming: [session: SignalingSession];
+};
+
+/** The signaling client. */
+export interface SignalingClient {
+  /** Opens the connection and registers; rejects with a coded error. */
+  connect(): Promise<void>;
+  /** Unregisters and closes. */
+  disconnect(): Promise<void>;
+  /** Starts an outgoing session (the INVITE is sent at once; failures arrive as `ended`). */
+  invite(target: string): Promise<SignalingSession>;
+  on<K extends keyof SignalingClientEvents>(event: K, fn: (...args: SignalingClientEvents[K]) => void): unknown;
+}
+
+/** What a signaling implementation is built from. */
+export interface SignalingConfig {
+  /** WebSocket URL including the access token. */
+  server: string;
+  user: string;
+  domain: string;
+  userAgent: string;
+}
+
+/** Creates a signaling client (swap this to replace sip.js). */
+export type SignalingFactory = (config: SignalingConfig) => SignalingClient;

@@ -1,0 +1,21 @@
+/** Starts an in-process gateway on random loopback ports for a test. */
+import { createGateway, defaultConfig, mergeConfig, type Gateway, type GatewayAddresses, type GatewayConfig } from '../../gateway/src/index.js';
+
+export interface TestGateway {
+  gw: Gateway;
+  addrs: GatewayAddresses;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(over: Partial<GatewayConfig> = {}): Promise<TestGateway> {
+  const base = defaultConfig();
+  const cfg = mergeConfig(base, {
+    http: { port: 0 },
+    sip: { ...base.sip, udpPort: 0, tcpPort: 0 },
+    auth: { ...base.auth, tokenSecret: 'test-secret-test-secret' },
+    ...over,
+  });
+  const gw = createGateway(cfg);
+  const addrs = await gw.start();
+  return { gw, addrs, stop: () => gw.stop() };
+}
