@@ -15,6 +15,11 @@ export interface UserConfig {
   displayName?: string;
   /** Dialable number, e.g. "1001". */
   extension?: string;
+  /**
+   * Digest algorithms for this user's SIP device, overriding `sip.digestAlgorithms`. Use
+   * `["MD5"]` for phones that fail on SHA-256 challenges (baresip 1.0, many older desk phones).
+   */
+  digestAlgorithms?: DigestAlgorithm[];
 }
 
 /** The whole configuration. */
@@ -70,7 +75,8 @@ export function defaultConfig(): GatewayConfig {
       { username: 'alice', password: 'alice-demo', role: 'agent', displayName: 'Alice (agent)', extension: '1001' },
       { username: 'bob', password: 'bob-demo', role: 'agent', displayName: 'Bob (agent)', extension: '1002' },
       { username: 'carol', password: 'carol-demo', role: 'supervisor', displayName: 'Carol (supervisor)', extension: '1003' },
-      { username: 'deskphone', password: 'deskphone-demo', role: 'agent', displayName: 'Desk phone', extension: '2001' },
+      // A SIP desk phone; MD5 because many deployed phones (and baresip 1.0) cannot do SHA-256.
+      { username: 'deskphone', password: 'deskphone-demo', role: 'agent', displayName: 'Desk phone', extension: '2001', digestAlgorithms: ['MD5'] },
     ],
   };
 }
@@ -156,6 +162,9 @@ export function validateConfig(c: GatewayConfig): void {
     if (!u || typeof u.username !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(u.username)) throw new ConfigError(`users[${i}].username must be 1-64 letters, digits, . _ -`);
     if (typeof u.password !== 'string' || u.password.length < 6) throw new ConfigError(`users[${i}].password must be at least 6 characters`);
     if (!['agent', 'supervisor', 'admin'].includes(u.role)) throw new ConfigError(`users[${i}].role must be agent, supervisor or admin`);
+    if (u.digestAlgorithms !== undefined && (!Array.isArray(u.digestAlgorithms) || !u.digestAlgorithms.length || u.digestAlgorithms.some((a) => a !== 'MD5' && a !== 'SHA-256'))) {
+      throw new ConfigError(`users[${i}].digestAlgorithms must list "SHA-256" and/or "MD5"`);
+    }
     for (const key of [u.username.toLowerCase(), u.extension]) {
       if (!key) continue;
       if (seen.has(key)) throw new ConfigError(`users[${i}]: "${key}" is used twice`);

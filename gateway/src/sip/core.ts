@@ -135,7 +135,9 @@ export class SipCore implements TransactionUser {
     if (verdict.ok) return verdict.username;
     if (verdict.why === 'missing' || verdict.why === 'stale' || verdict.why === 'realm') {
       const header = proxy ? 'proxy-authenticate' : 'www-authenticate';
-      const challenges = this.digest.challenges(verdict.why === 'stale');
+      // Challenge with the algorithms configured for the user the request claims to be.
+      const claimed = (req.method === 'REGISTER' ? req.to : req.from).uri.user ?? '';
+      const challenges = this.digest.challenges(verdict.why === 'stale', this.opts.credentials(claimed)?.digestAlgorithms);
       this.respond(tx, proxy ? 407 : 401, undefined, challenges.map((c) => [header, c] as [string, string]));
       return undefined;
     }

@@ -58,7 +58,7 @@ export function digestResponse(i: DigestInput): string {
 }
 
 /** Looks up a user's password (and anything else the caller wants back). */
-export type CredentialLookup = (username: string) => { password: string } | undefined;
+export type CredentialLookup = (username: string) => { password: string; digestAlgorithms?: DigestAlgorithm[] } | undefined;
 
 /** Result of checking an Authorization header. */
 export type DigestVerdict =
@@ -109,10 +109,14 @@ export class DigestServer {
     return this.opts.clock.now() - issued > this.ttl ? 'stale' : 'valid';
   }
 
-  /** One WWW-Authenticate / Proxy-Authenticate value per algorithm (RFC 8760 §2.4). */
-  challenges(stale = false): string[] {
+  /**
+   * One WWW-Authenticate / Proxy-Authenticate value per algorithm (RFC 8760 §2.4), most
+   * preferred first. `algorithms` overrides the server default for one user: some deployed
+   * phones (libre/baresip 1.0) fail outright when any SHA-256 challenge is present.
+   */
+  challenges(stale = false, algorithms: readonly DigestAlgorithm[] = this.opts.algorithms): string[] {
     const nonce = this.makeNonce();
-    return this.opts.algorithms.map(
+    return algorithms.map(
       (alg) => `Digest realm="${this.opts.realm}", nonce="${nonce}", algorithm=${alg}, qop="auth"${stale ? ', stale=true' : ''}`,
     );
   }
@@ -126,7 +130,7 @@ export class DigestServer {
     if (!mine.length) return { ok: false, why: authorization.length ? 'realm' : 'missing' };
     const p = mine[0]!;
     const algorithm = (p.algorithm ?? 'MD5').toUpperCase() as DigestAlgorithm;
-    if (!this.opts.algorithms.includes(algorithm) || !p.username || !p.nonce || !p.uri || !p.response) {
+    if ((algorithm !== 'MD5' && algorithm !== 'SHA-256') || !p.username || !p.nonce || !p.uri || !p.response) {
       return { ok: false, why: 'malformed' };
     }
     if (p.qop && (p.qop !== 'auth' || !p.nc || !p.cnonce)) return { ok: false, why: 'malformed' };
@@ -134,6 +138,8 @@ export class DigestServer {
     if (nonceState === 'invalid') return { ok: false, why: 'stale' };
     const creds = lookup(p.username);
     if (!creds) return { ok: false, why: 'unknown-user' };
+    // Only an algorithm we challenged this user with is acceptable (no downgrade to MD5).
+    if (!(creds.digestAlgorithms ?? this.opts.algorithms).includes(algorithm)) return { ok: false, why: 'malformed' };
     const expected = digestResponse({
       algorithm, username: p.username, realm: this.opts.realm, password: creds.password, method, uri: p.uri,
       nonce: p.nonce, ...(p.qop ? { qop: 'auth' as const, nc: p.nc!, cnonce: p.cnonce! } : {}),

@@ -1,0 +1,94 @@
+/**
+ * Interop with a real SIP phone (baresip): digest registration, and calls browser → phone and
+ * phone → browser through the gateway, with each side's tone checked where it is received.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { analyse, loudestWindow, readWav } from '../support/audio.js';
+import { Baresip } from '../support/baresip.js';
+import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
+import { startGateway, type TestGateway } from '../support/gateway.js';
+
+const ALICE_HZ = 500;
+const PHONE_HZ = 1700;
+
+let gw: TestGateway;
+let phone: Baresip;
+let alice: Agent;
+
+before(async () => {
+  gw = await startGateway();
+  phone = await Baresip.start({ name: 'deskphone', user: 'deskphone', password: 'deskphone-demo', gatewayPort: gw.addrs.sipUdpPort, toneHz: PHONE_HZ });
+  alice = await launchAgent(gw.addrs.httpUrl, ALICE_HZ);
+  await loginDemo(alice.page, 'alice', 'alice-demo');
+});
+
+after(async () => {
+  await alice?.close();
+  await phone?.stop();
+  await gw?.stop();
+});
+
+function assertHeard(file: string, hz: number): void {
+  const { samples, sampleRate } = readWav(file);
+  const got = analyse(loudestWindow(samples, sampleRate), sampleRate);
+  console.log(`# ${file.split('/').pop()}: ${got.frequency} Hz at ${got.levelDb.toFixed(1)} dBFS`);
+  assert.ok(Math.abs(got.frequency - hz) <= 20, `expected ${hz} Hz in ${file}, found ${got.frequency} Hz`);
+  assert.ok(got.levelDb > -35, `level too low in ${file}: ${got.levelDb} dBFS`);
+}
+
+test('baresip registers with digest authentication', async () => {
+  // baresip registers at start-up, before its control socket is ours: watch the registrar.
+  for (let i = 0; i < 100 && !gw.gw.sip.registrar.lookup('deskphone').length; i++) await new Promise((r) => setTimeout(r, 50));
+  const [binding] = gw.gw.sip.registrar.lookup('deskphone');
+  assert.ok(binding, `deskphone did not register:\n${phone.log}`);
+  assert.equal(binding.target.transport, 'UDP');
+  assert.equal(binding.target.port, phone.sipPort);
+  assert.match(binding.userAgent ?? '', /baresip/);
+});
+
+test('browser calls the phone; each hears the other', async () => {
+  await alice.page.getByTestId('target').fill('2001');
+  await alice.page.getByTestId('dial').click();
+  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  await phone.waitEvent((e) => e.type === 'CALL_ESTABLISHED');
+  const heard = await measureRemoteAudio(alice.page, 2000);
+  console.log(`# alice hears ${heard.frequency.toFixed(0)} Hz at ${heard.levelDb.toFixed(1)} dBFS`);
+  assert.ok(Math.abs(heard.frequency - PHONE_HZ) < 15 && heard.levelDb > -30, `alice should hear the phone's ${PHONE_HZ} Hz: ${JSON.stringify(heard)}`);
+  await alice.page.getByTestId('hangup').click();
+  await phone.waitEvent((e) => e.type === 'CALL_CLOSED');
+  const rec = phone.receivedRecordings();
+  assert.ok(rec.length >= 1, 'baresip recorded the call');
+  assertHeard(rec.at(-1)!, ALICE_HZ);
+});
+
+test('the phone calls the browser; each hears the other', async () => {
+  const before = phone.receivedRecordings().length;
+  const closedBefore = phone.events.filter((e) => e.type === 'CALL_CLOSED').length;
+  const dial = await phone.command('dial', `sip:1001@127.0.0.1:${gw.addrs.sipUdpPort}`);
+  assert.ok(dial.ok, `baresip refused to dial: ${dial.data}`);
+  await alice.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
+  assert.match((await alice.page.getByTestId('incoming-from').textContent()) ?? '', /deskphone/);
+  await alice.page.getByTestId('answer').click();
+  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  const heard = await measureRemoteAudio(alice.page, 2000);
+  console.log(`# alice hears ${heard.frequency.toFixed(0)} Hz at ${heard.levelDb.toFixed(1)} dBFS`);
+  assert.ok(Math.abs(heard.frequency - PHONE_HZ) < 15 && heard.levelDb > -30, `alice should hear the phone: ${JSON.stringify(heard)}`);
+  await phone.command('hangup');
+  await alice.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
+  await phone.waitEvent((e) => e.type === 'CALL_CLOSED' && phone.events.filter((x) => x.type === 'CALL_CLOSED').length > closedBefore);
+  const rec = phone.receivedRecordings();
+  assert.ok(rec.length > before, 'baresip recorded the second call');
+  assertHeard(rec.at(-1)!, ALICE_HZ);
+});
+
+test('a phone with a wrong password is refused (403) and the gateway keeps serving', async () => {
+  const bad = await Baresip.start({ name: 'wrongpass', user: 'deskphone', password: 'not-the-password', gatewayPort: gw.addrs.sipUdpPort, toneHz: 900 });
+  try {
+    for (let i = 0; i < 100 && !/403/.test(bad.log); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(bad.log, /deskphone.*403 Bad Credentials/, `the phone should show 403:\n${bad.log}`);
+  } finally {
+    await bad.stop();
+  }
+  assert.ok(gw.gw.sip.registrar.lookup('deskphone').length === 1, 'the good phone is still registered');
+});
