@@ -67,12 +67,21 @@ export function parseMessage(input: Buffer | string, limits: ParserLimits = DEFA
     msg = new SipResponse(Number(st[1]), st[2] ?? '');
   }
 
+  // A bad header line is remembered and skipped, so the dialog headers after it can still be
+  // read and the request answered with a 400 naming the problem.
+  let headerError: string | undefined;
   for (const line of lines) {
     if (!line) continue;
     const colon = line.indexOf(':');
-    if (colon <= 0) return fail(msg, `Malformed header line: ${line.slice(0, 40)}`);
+    if (colon <= 0) {
+      headerError ??= `Malformed header line: ${line.slice(0, 40)}`;
+      continue;
+    }
     const rawName = line.slice(0, colon).trim();
-    if (!TOKEN_RE.test(rawName)) return fail(msg, `Bad header name: ${rawName.slice(0, 40)}`);
+    if (!TOKEN_RE.test(rawName)) {
+      headerError ??= `Bad header name: ${rawName.slice(0, 40)}`;
+      continue;
+    }
     const name = normalizeHeaderName(rawName);
     const value = line.slice(colon + 1).trim();
     if (LIST_HEADERS.has(name)) {
@@ -85,6 +94,7 @@ export function parseMessage(input: Buffer | string, limits: ParserLimits = DEFA
     }
     if (msg.headers.length > limits.maxHeaders) return fail(msg, 'Too many headers');
   }
+  if (headerError) return fail(msg, headerError);
 
   // Body and Content-Length (§18.3, §20.14).
   let body = buf.subarray(bodyStart);

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, defaultConfig, loadConfig, mergeConfig, validateConfig } from './config.js';
+
+test('defaults are valid and describe the demo', () => {
+  const c = defaultConfig();
+  validateConfig(c);
+  assert.ok(c.users.some((u) => u.extension === '1001'));
+  assert.ok(c.echoExtensions.includes('600'));
+});
+
+test('file, then environment, override the defaults', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sbcfg-'));
+  const file = path.join(dir, 'gw.json');
+  writeFileSync(file, JSON.stringify({ http: { port: 9000 }, sip: { realm: 'acme' } }));
+  const c = loadConfig(file, { SWITCHBOARD_SIP_PORT: '5070' });
+  assert.equal(c.http.port, 9000);
+  assert.equal(c.sip.realm, 'acme');
+  assert.equal(c.sip.udpPort, 5070);
+  assert.equal(c.sip.minExpires, 60, 'unset keys keep their defaults');
+});
+
+test('clear errors that name the key', () => {
+  const bad: Array<[object, RegExp]> = [
+    [{ http: { port: 70000 } }, /http\.port must be a port number/],
+    [{ sip: { ...defaultConfig().sip, digestAlgorithms: ['SHA1'] } }, /sip\.digestAlgorithms/],
+    [{ auth: { tokenTtlSeconds: 90_000, allowedOrigins: [] } }, /24 h maximum/],
+    [{ users: [{ username: 'a b', password: 'xxxxxx', role: 'agent' }] }, /users\[0\]\.username/],
+    [{ users: [{ username: 'a', password: 'x', role: 'agent' }] }, /users\[0\]\.password/],
+    [{ users: [{ username: 'a', password: 'xxxxxx', role: 'boss' }] }, /users\[0\]\.role/],
+    [{ users: [{ username: 'a', password: 'xxxxxx', role: 'agent', extension: '1' }, { username: 'b', password: 'xxxxxx', role: 'agent', extension: '1' }] }, /"1" is used twice/],
+  ];
+  for (const [over, msg] of bad) assert.throws(() => validateConfig(mergeConfig(defaultConfig(), over)), (e: Error) => e instanceof ConfigError && msg.test(e.message));
+  assert.throws(() => loadConfig(undefined, { SWITCHBOARD_HTTP_PORT: 'eighty' }), /SWITCHBOARD_HTTP_PORT must be a whole number/);
+  assert.throws(() => loadConfig('/nonexistent/gw.json', {}), /cannot read config file/);
+});

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FakeClock } from '../util/clock.js';
+import { answerChallenge, digestResponse, DigestServer, parseDigest } from './digest.js';
+
+// RFC 7616 §3.9.1 example (the same computation SIP uses, RFC 8760 §2).
+const RFC7616 = {
+  username: 'Mufasa', realm: 'http-auth@example.org', password: 'Circle of Life', method: 'GET', uri: '/dir/index.html',
+  nonce: '7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v', nc: '00000001', cnonce: 'f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ', qop: 'auth' as const,
+};
+
+test('RFC 7616 §3.9.1 test vectors: MD5 and SHA-256', () => {
+  assert.equal(digestResponse({ ...RFC7616, algorithm: 'MD5' }), '8ca523f5e9506fed4657c9700eebdbec');
+  assert.equal(digestResponse({ ...RFC7616, algorithm: 'SHA-256' }), '753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1');
+});
+
+const users = (name: string) => (name === 'alice' ? { password: 'secret' } : name === 'phone' ? { password: 'pw', digestAlgorithms: ['MD5' as const] } : undefined);
+
+function server(clock = new FakeClock()) {
+  return { clock, srv: new DigestServer({ realm: 'switchboard', algorithms: ['SHA-256', 'MD5'], clock, nonceTtlMs: 60_000 }) };
+}
+
+test('challenges list SHA-256 then MD5 (RFC 8760 §2.4); a correct answer verifies with either', () => {
+  const { srv } = server();
+  const ch = srv.challenges();
+  assert.equal(ch.length, 2);
+  assert.match(ch[0]!, /algorithm=SHA-256/);
+  assert.match(ch[1]!, /algorithm=MD5/);
+  assert.equal(parseDigest(ch[0]!)!.qop, 'auth');
+  for (const c of ch) {
+    const auth = answerChallenge([c], { username: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:switchboard' })!;
+    assert.deepEqual(srv.verify([auth], 'REGISTER', users), { ok: true, username: 'alice' });
+  }
+});
+
+test('wrong password, unknown user, wrong method, missing header, foreign realm', () => {
+  const { srv } = server();
+  const [c] = srv.challenges();
+  const wrong = answerChallenge([c!], { username: 'alice', password: 'nope', method: 'REGISTER', uri: 'sip:x' })!;
+  assert.deepEqual(srv.verify([wrong], 'REGISTER', users), { ok: false, why: 'wrong-password' });
+  const ghost = answerChallenge([c!], { username: 'ghost', password: 'x', method: 'REGISTER', uri: 'sip:x' })!;
+  assert.deepEqual(srv.verify([ghost], 'REGISTER', users), { ok: false, why: 'unknown-user' });
+  const right = answerChallenge([c!], { username: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:x' })!;
+  assert.deepEqual(srv.verify([right], 'INVITE', users), { ok: false, why: 'wrong-password' });
+  assert.deepEqual(srv.verify([], 'REGISTER', users), { ok: false, why: 'missing' });
+  assert.deepEqual(srv.verify([right.replace('realm="switchboard"', 'realm="other"')], 'REGISTER', users), { ok: false, why: 'realm' });
+});
+
+test('an expired nonce is stale (re-challenge with stale=true), a forged one too', () => {
+  const { srv, clock } = server();
+  const [c] = srv.challenges();
+  const auth = answerChallenge([c!], { username: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:x' })!;
+  clock.advance(60_001);
+  assert.deepEqual(srv.verify([auth], 'REGISTER', users), { ok: false, why: 'stale' });
+  assert.match(srv.challenges(true)[0]!, /stale=true/);
+  const forged = auth.replace(/nonce="([^"]+)"/, (_m, n: string) => `nonce="${n.slice(0, -2)}xx"`);
+  assert.equal(srv.verify([forged], 'REGISTER', users).ok, false);
+});
+
+test('per-user algorithms: an MD5-only phone gets only MD5 and SHA-256-only users cannot be downgraded', () => {
+  const clock = new FakeClock();
+  const srv = new DigestServer({ realm: 'switchboard', algorithms: ['SHA-256'], clock });
+  const md5 = srv.challenges(false, ['MD5']);
+  assert.equal(md5.length, 1);
+  const phone = answerChallenge(md5, { username: 'phone', password: 'pw', method: 'REGISTER', uri: 'sip:x' })!;
+  assert.equal(srv.verify([phone], 'REGISTER', users).ok, true);
+  const aliceMd5 = answerChallenge(md5, { username: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:x' })!;
+  assert.deepEqual(srv.verify([aliceMd5], 'REGISTER', users), { ok: false, why: 'malformed' });
+});
+
+test('client side answers the first supported challenge and skips unknown algorithms', () => {
+  const auth = answerChallenge(['Digest realm="r", nonce="n", algorithm=SHA-512-256', 'Digest realm="r", nonce="n", algorithm=MD5, qop="auth,auth-int", opaque="o"'], {
+    username: 'u', password: 'p', method: 'INVITE', uri: 'sip:b@r',
+  })!;
+  const p = parseDigest(auth)!;
+  assert.equal(p.algorithm, 'MD5');
+  assert.equal(p.qop, 'auth');
+  assert.equal(p.nc, '00000001');
+  assert.equal(p.opaque, 'o');
+  assert.equal(p.response, digestResponse({ algorithm: 'MD5', username: 'u', realm: 'r', password: 'p', method: 'INVITE', uri: 'sip:b@r', nonce: 'n', qop: 'auth', nc: p.nc!, cnonce: p.cnonce! }));
+});

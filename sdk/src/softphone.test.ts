@@ -1,0 +1,199 @@
+/**
+ * SDK state machines (Softphone connection/registration, Call) driven through a fake
+ * signaling implementation — the same seam that keeps sip.js replaceable.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Call, CallState } from './call.js';
+import { Emitter } from './emitter.js';
+import { errorFromStatus, SwitchboardError } from './errors.js';
+import { ConnectionState, RegistrationState, Softphone } from './softphone.js';
+import type { SessionEnd, SignalingClient, SignalingClientEvents, SignalingConfig, SignalingSession, SignalingSessionEvents } from './signaling/types.js';
+
+class FakeSession extends Emitter<SignalingSessionEvents> implements SignalingSession {
+  remoteStream = undefined;
+  calls: string[] = [];
+  constructor(readonly direction: 'incoming' | 'outgoing', readonly remote = { user: 'bob' }) {
+    super();
+  }
+  fire<K extends keyof SignalingSessionEvents>(k: K, ...a: SignalingSessionEvents[K]) {
+    this.emit(k, ...a);
+  }
+  async accept() {
+    this.calls.push('accept');
+    this.fire('accepted');
+  }
+  async reject() {
+    this.calls.push('reject');
+    this.fire('ended', { by: 'local' });
+  }
+  async hangup() {
+    this.calls.push('hangup');
+    this.fire('ended', { by: 'local' });
+  }
+  setMuted(m: boolean) {
+    this.calls.push(`muted=${m}`);
+  }
+}
+
+class FakeSignaling extends Emitter<SignalingClientEvents> implements SignalingClient {
+  config?: SignalingConfig;
+  failWith?: SwitchboardError;
+  sessions: FakeSession[] = [];
+  async connect() {
+    this.emit('connection', 'connecting');
+    if (this.failWith) {
+      this.emit('connection', 'disconnected', this.failWith);
+      throw this.failWith;
+    }
+    this.emit('connection', 'connected');
+    this.emit('registration', 'registering');
+    this.emit('registration', 'registered');
+  }
+  async disconnect() {
+    this.emit('registration', 'unregistered');
+    this.emit('connection', 'disconnected');
+  }
+  async invite(_t: string) {
+    const s = new FakeSession('outgoing');
+    this.sessions.push(s);
+    return s;
+  }
+  ring(user = 'carol') {
+    const s = new FakeSession('incoming', { user });
+    this.sessions.push(s);
+    this.emit('incoming', s);
+    return s;
+  }
+}
+
+function token(sub: string, expInSeconds = 3600): string {
+  const b = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${b({ alg: 'HS256' })}.${b({ sub, role: 'agent', iat: 0, exp: Math.floor(Date.now() / 1000) + expInSeconds })}.sig`;
+}
+
+function phone(sig = new FakeSignaling()) {
+  const p = new Softphone({
+    url: 'https://gw.example.com:8443/',
+    token: token('alice'),
+    autoPlayRemoteAudio: false,
+    signaling: (c) => {
+      sig.config = c;
+      return sig;
+    },
+  });
+  const states: string[] = [];
+  p.on('connectionStateChanged', (s) => states.push(`conn:${s}`));
+  p.on('registrationStateChanged', (s) => states.push(`reg:${s}`));
+  return { p, sig, states };
+}
+
+test('connect: the token decides the user; states move connecting → connected, registering → registered', async () => {
+  const { p, sig, states } = phone();
+  await p.connect();
+  assert.equal(p.user, 'alice');
+  assert.equal(sig.config!.server.startsWith('wss://gw.example.com:8443/sip?access_token='), true);
+  assert.equal(sig.config!.domain, 'gw.example.com');
+  assert.deepEqual(states, ['conn:connecting', 'conn:connected', 'reg:registering', 'reg:registered']);
+  await assert.rejects(p.connect(), (e: SwitchboardError) => e.code === 'SB_INVALID_STATE');
+  await p.disconnect();
+  assert.equal(p.connectionState, ConnectionState.Disconnected);
+  assert.equal(p.registrationState, RegistrationState.Unregistered);
+});
+
+test('connect failures are coded; expired and malformed tokens are refused before any network', async () => {
+  const sig = new FakeSignaling();
+  sig.failWith = new SwitchboardError('SB_CONNECTION_FAILED');
+  const { p } = phone(sig);
+  await assert.rejects(p.connect(), (e: SwitchboardError) => e.code === 'SB_CONNECTION_FAILED');
+  assert.equal(p.connectionState, ConnectionState.Disconnected);
+  const expired = new Softphone({ url: 'http://x', token: token('a', -5), signaling: () => new FakeSignaling() });
+  await assert.rejects(expired.connect(), (e: SwitchboardError) => e.code === 'SB_AUTH_FAILED' && /expired/.test(e.message));
+  const junk = new Softphone({ url: 'http://x', token: 'not-a-jwt', signaling: () => new FakeSignaling() });
+  await assert.rejects(junk.connect(), (e: SwitchboardError) => e.code === 'SB_AUTH_FAILED');
+  assert.throws(() => new Softphone({ url: '', token: 't' }), (e: SwitchboardError) => e.code === 'SB_INVALID_ARGUMENT');
+});
+
+test('dial validates the target and needs a registration', async () => {
+  const { p } = phone();
+  await assert.rejects(p.dial('1002'), (e: SwitchboardError) => e.code === 'SB_NOT_CONNECTED');
+  await p.connect();
+  await assert.rejects(p.dial(''), (e: SwitchboardError) => e.code === 'SB_INVALID_ARGUMENT');
+  await assert.rejects(p.dial('bob@evil;x=1'), (e: SwitchboardError) => e.code === 'SB_INVALID_ARGUMENT');
+});
+
+test('outgoing call: dialing → alerting → connected → ended (remote)', async () => {
+  const { p, sig } = phone();
+  await p.connect();
+  const call = await p.dial('1002');
+  const seen: string[] = [];
+  call.on('stateChanged', (s, prev) => seen.push(`${prev}->${s}`));
+  let ended: SessionEnd | undefined;
+  call.on('ended', (i) => (ended = i));
+  assert.equal(call.state, CallState.Dialing);
+  assert.deepEqual(p.calls, [call]);
+  const s = sig.sessions[0]!;
+  s.fire('progress', 180);
+  s.fire('accepted');
+  assert.ok(call.connectedAt);
+  s.fire('ended', { by: 'remote' });
+  assert.deepEqual(seen, ['dialing->alerting', 'alerting->connected', 'connected->ended']);
+  assert.deepEqual(ended, { by: 'remote' });
+  assert.deepEqual(p.calls, []);
+  await call.hangup(); // idempotent once ended
+  assert.deepEqual(s.calls, []);
+});
+
+test('a rejected call ends with the coded error a user can read', async () => {
+  const { p, sig } = phone();
+  await p.connect();
+  const call = await p.dial('9999');
+  sig.sessions[0]!.fire('ended', { by: 'error', error: errorFromStatus(404, 'Not Found') });
+  assert.equal(call.state, CallState.Ended);
+  assert.equal(call.endInfo?.error?.code, 'SB_TARGET_NOT_FOUND');
+  assert.equal(call.endInfo?.error?.status, 404);
+  for (const [status, code] of [[480, 'SB_TARGET_UNAVAILABLE'], [486, 'SB_BUSY'], [603, 'SB_DECLINED'], [408, 'SB_NO_ANSWER'], [488, 'SB_MEDIA_FAILED'], [500, 'SB_CALL_FAILED']] as const) {
+    assert.equal(errorFromStatus(status, 'x').code, code);
+  }
+});
+
+test('incoming call: ringing → answer → connected; mute/unmute; hang up', async () => {
+  const { p, sig } = phone();
+  await p.connect();
+  let incoming: Call | undefined;
+  p.on('incoming', (c) => (incoming = c));
+  const s = sig.ring('carol');
+  assert.equal(incoming?.state, CallState.Ringing);
+  assert.equal(incoming.remoteUser, 'carol');
+  await incoming.answer();
+  assert.equal(incoming.state, CallState.Connected);
+  await assert.rejects(incoming.answer(), (e: SwitchboardError) => e.code === 'SB_INVALID_STATE');
+  const mutes: boolean[] = [];
+  incoming.on('muteChanged', (m) => mutes.push(m));
+  incoming.mute();
+  incoming.mute();
+  incoming.unmute();
+  assert.deepEqual(mutes, [true, false]);
+  await incoming.hangup();
+  assert.equal(incoming.state, CallState.Ended);
+  assert.deepEqual(s.calls, ['accept', 'muted=true', 'muted=false', 'hangup']);
+  assert.throws(() => incoming!.mute(), (e: SwitchboardError) => e.code === 'SB_INVALID_STATE');
+});
+
+test('reject only while ringing; a throwing listener does not break the state machine', async () => {
+  const { p, sig } = phone();
+  await p.connect();
+  let incoming: Call | undefined;
+  p.on('incoming', (c) => (incoming = c));
+  sig.ring();
+  const origError = console.error;
+  console.error = () => undefined;
+  incoming!.on('stateChanged', () => {
+    throw new Error('listener bug');
+  });
+  await incoming!.reject();
+  console.error = origError;
+  assert.equal(incoming!.state, CallState.Ended);
+  assert.deepEqual(incoming!.endInfo, { by: 'local' });
+  await assert.rejects(incoming!.reject(), (e: SwitchboardError) => e.code === 'SB_INVALID_STATE');
+});
