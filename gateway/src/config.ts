@@ -86,7 +86,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<infer _U> ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+/** A recursively optional configuration (arrays replace, objects merge). */
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<infer _U> ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 /** Merges a partial configuration over the defaults (arrays replace, objects merge). */
 export function mergeConfig(base: GatewayConfig, over: DeepPartial<GatewayConfig>): GatewayConfig {

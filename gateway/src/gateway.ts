@@ -36,12 +36,16 @@ export interface Gateway {
   /** Ends calls, closes listeners and the media engine. Idempotent. */
   stop(): Promise<void>;
   readonly config: GatewayConfig;
-  /** Internals for tests and the CLI's status output. */
-  readonly sip: SipCore;
-  readonly b2bua: B2bua;
-  readonly media: MediaEngine;
-  readonly transport: TransportLayer;
+  /** Issues access tokens (the same ones `POST /api/login` hands out). */
   readonly tokens: TokenService;
+  /** @internal The SIP core (registrar, dialogs), for tests and status. */
+  readonly sip: SipCore;
+  /** @internal The call layer, for tests and status. */
+  readonly b2bua: B2bua;
+  /** @internal The media engine, for tests and status. */
+  readonly media: MediaEngine;
+  /** @internal The SIP transports, for tests and status. */
+  readonly transport: TransportLayer;
 }
 
 function defaultStaticDirs(): Array<{ prefix: string; dir: string }> {

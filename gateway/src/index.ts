@@ -11,3 +11,6 @@ export type { Role, TokenClaims } from './api/token.js';
 export { setLogLevel, setLogSink } from './util/log.js';
 export type { LogLevel, LogRecord, LogSink } from './util/log.js';
 export { CallState } from './calls/call.js';
+export type { DeepPartial } from './config.js';
+export type { DigestAlgorithm } from './sip/digest.js';
+export type { Clock, TimerHandle } from './util/clock.js';

@@ -17,4 +17,4 @@ export { Call, CallState } from './call.js';
 export type { CallEvents, CallEndInfo } from './call.js';
 export { SwitchboardError, ERROR_CATALOG } from './errors.js';
 export type { ErrorCode } from './errors.js';
-export type { SignalingClient, SignalingSession, SignalingFactory, SignalingConfig, SessionEnd } from './signaling/types.js';
+export type { SignalingClient, SignalingClientEvents, SignalingSession, SignalingSessionEvents, SignalingFactory, SignalingConfig, SessionEnd, SignalingConnectionState, SignalingRegistrationState } from './signaling/types.js';

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `npm test`: builds, type-checks, then runs every test in one node:test run — unit tests, the
+# built-bundle checks, interop with real peers (baresip, sipp) and Chromium end-to-end.
+#
+# Browser media tests run inside a network namespace that has only loopback (see
+# ../shared/TESTBED.md: on the host Chromium pairs from the external interface). That needs
+# root; without it the tests run on the host network with a warning.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v baresip >/dev/null || missing+=(baresip)
+command -v sipp >/dev/null || missing+=(sip-tester)
+command -v ip >/dev/null || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing test peers: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "Missing test peers: ${missing[*]}. Install them (Debian: sudo apt-get install ${missing[*]}) and re-run." >&2
+    exit 1
+  fi
+fi
+
+npm run build --silent
+npm run typecheck --silent
+
+files=$(find gateway/src sdk/src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+cmd=(node --import tsx --test --test-concurrency=1 --test-reporter=spec $files)
+
+if [ "$(id -u)" = 0 ] && ip netns add "sbtest-$$" 2>/dev/null; then
+  trap 'ip netns del "sbtest-$$" 2>/dev/null || true' EXIT
+  ip netns exec "sbtest-$$" ip link set lo up
+  ip netns exec "sbtest-$$" "${cmd[@]}"
+else
+  echo "WARNING: cannot create a network namespace (needs root); running on the host network." >&2
+  "${cmd[@]}"
+fi
