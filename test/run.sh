@@ -27,6 +27,7 @@ fi
 
 npm run build --silent
 npm run typecheck --silent
+node scripts/check-imports.mjs
 
 files=$(find gateway/src sdk/src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 cmd=(node --import tsx --test --test-concurrency=1 --test-reporter=spec $files)
