@@ -80,9 +80,11 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     }
     const binding = route.bindings[0]!;
 
+    const t0 = performance.now();
     call.caller.endpointId = await this.media.createEndpoint(offer.webrtc ? 'webrtc' : 'rtp');
     call.callee.endpointId = await this.media.createEndpoint(binding.webrtc ? 'webrtc' : 'rtp');
     const calleeOffer = await this.media.offer(call.callee.endpointId, codecs);
+    call.timings.calleeOfferMs = performance.now() - t0;
     const contactUri = binding.contact.uri;
     const out = this.core.invite({
       target: binding.target,
@@ -122,8 +124,10 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   /** Callee answered: finish negotiation with both legs, answer the caller, bridge media. */
   private async connect(call: Call, invite: IncomingInvite, _offer: AudioDescription, calleeAnswer: string, calleeDialog: Dialog): Promise<void> {
     this.watch(call, calleeDialog, 'callee');
+    const t0 = performance.now();
     const codec = await this.media.acceptAnswer(call.callee.endpointId!, calleeAnswer);
     const callerAnswer = await this.media.answer(call.caller.endpointId!, invite.offer, codec);
+    call.timings.callerAnswerMs = performance.now() - t0;
     if (call.state === CallState.Ended || invite.answered) {
       call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' });
       return;
@@ -132,6 +136,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     call.caller.dialog = invite.accept(callerAnswer);
     this.watch(call, call.caller.dialog, 'caller');
     call.setState(CallState.Connected);
+    log.info('b2bua', `call ${call.id} media: callee offer ${call.timings.calleeOfferMs?.toFixed(1)} ms, caller answer after callee 200 ${call.timings.callerAnswerMs?.toFixed(1)} ms`);
   }
 
   private async answerEcho(call: Call, invite: IncomingInvite, offer: AudioDescription, codec: CodecName): Promise<void> {

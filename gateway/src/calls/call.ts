@@ -55,6 +55,8 @@ export class Call extends Emitter<CallEvents> {
   answeredAt?: number;
   endedAt?: number;
   end?: CallEnd;
+  /** Media negotiation costs at the gateway, for logs and benchmarks. */
+  readonly timings: { calleeOfferMs?: number; callerAnswerMs?: number } = {};
   readonly caller: Leg;
   readonly callee: Leg;
 
