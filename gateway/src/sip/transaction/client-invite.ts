@@ -16,8 +16,9 @@
  * ```
  */
 import type { SipRequest, SipResponse } from '../message.js';
-import { isReliable, type Target } from '../transport/types.js';
-import { TimerSet, transition, type ClientTransactionUser, type TransactionContext } from './types.js';
+import type { Target } from '../transport/types.js';
+import { ClientTransactionBase } from './base.js';
+import type { ClientTransactionUser, TransactionContext } from './types.js';
 
 /** States of an INVITE client transaction. */
 export enum InviteClientState {
@@ -38,21 +39,11 @@ const ALLOWED: Record<InviteClientState, readonly InviteClientState[]> = {
 };
 
 /** An INVITE client transaction. */
-export class InviteClientTransaction {
-  state = S.Calling;
-  private readonly timers: TimerSet;
+export class InviteClientTransaction extends ClientTransactionBase<InviteClientState> {
   private ack?: SipRequest;
-  private readonly reliable: boolean;
 
-  constructor(
-    readonly key: string,
-    readonly request: SipRequest,
-    readonly target: Target,
-    private readonly ctx: TransactionContext,
-    private readonly user: ClientTransactionUser,
-  ) {
-    this.timers = new TimerSet(ctx.clock);
-    this.reliable = isReliable(target.transport);
+  constructor(key: string, request: SipRequest, target: Target, ctx: TransactionContext, user: ClientTransactionUser) {
+    super('ict', key, S.Calling, ALLOWED, S.Terminated, ctx, request, target, user);
   }
 
   /** Sends the INVITE and starts Timers A and B (§17.1.1.2). */
@@ -74,16 +65,6 @@ export class InviteClientTransaction {
       this.send();
       this.scheduleA(interval * 2);
     });
-  }
-
-  private send(): void {
-    this.ctx.sender.sendRequest(this.request, this.target).catch((err: Error) => this.transportError(err));
-  }
-
-  private transportError(err: Error): void {
-    if (this.state === S.Terminated) return;
-    this.terminate();
-    this.user.onTransportError(err);
   }
 
   /** A response matched to this transaction (§17.1.3). */
@@ -140,17 +121,5 @@ export class InviteClientTransaction {
     ack.add('cseq', `${inv.cseq.seq} ACK`);
     this.ack = ack;
     this.ctx.sender.sendRequest(ack, this.target).catch(() => undefined);
-  }
-
-  /** Stops every timer and forgets the transaction (idempotent). */
-  terminate(): void {
-    if (this.state === S.Terminated) return;
-    this.setState(S.Terminated);
-    this.timers.stopAll();
-    this.ctx.onTerminated(this);
-  }
-
-  private setState(to: InviteClientState): void {
-    if (transition('ict', this.key, this.state, to, ALLOWED)) this.state = to;
   }
 }

@@ -13,8 +13,9 @@
  * ```
  */
 import type { SipRequest, SipResponse } from '../message.js';
-import { isReliable, type Target } from '../transport/types.js';
-import { TimerSet, transition, type ClientTransactionUser, type TransactionContext } from './types.js';
+import type { Target } from '../transport/types.js';
+import { ClientTransactionBase } from './base.js';
+import type { ClientTransactionUser, TransactionContext } from './types.js';
 
 /** States of a non-INVITE client transaction. */
 export enum NonInviteClientState {
@@ -33,20 +34,9 @@ const ALLOWED: Record<NonInviteClientState, readonly NonInviteClientState[]> = {
 };
 
 /** A non-INVITE client transaction. */
-export class NonInviteClientTransaction {
-  state = S.Trying;
-  private readonly timers: TimerSet;
-  private readonly reliable: boolean;
-
-  constructor(
-    readonly key: string,
-    readonly request: SipRequest,
-    readonly target: Target,
-    private readonly ctx: TransactionContext,
-    private readonly user: ClientTransactionUser,
-  ) {
-    this.timers = new TimerSet(ctx.clock);
-    this.reliable = isReliable(target.transport);
+export class NonInviteClientTransaction extends ClientTransactionBase<NonInviteClientState> {
+  constructor(key: string, request: SipRequest, target: Target, ctx: TransactionContext, user: ClientTransactionUser) {
+    super('nict', key, S.Trying, ALLOWED, S.Terminated, ctx, request, target, user);
   }
 
   /** Sends the request, starting Timer E (unreliable only) and Timer F. */
@@ -72,14 +62,6 @@ export class NonInviteClientTransaction {
     });
   }
 
-  private send(): void {
-    this.ctx.sender.sendRequest(this.request, this.target).catch((err: Error) => {
-      if (this.state === S.Terminated) return;
-      this.terminate();
-      this.user.onTransportError(err);
-    });
-  }
-
   receiveResponse(res: SipResponse): void {
     if (this.state !== S.Trying && this.state !== S.Proceeding) return; // Completed absorbs retransmissions.
     if (res.status < 200) {
@@ -92,16 +74,5 @@ export class NonInviteClientTransaction {
     this.setState(S.Completed);
     this.timers.start('K', this.reliable ? 0 : this.ctx.timers.T4, () => this.terminate());
     this.user.onResponse(res);
-  }
-
-  terminate(): void {
-    if (this.state === S.Terminated) return;
-    this.setState(S.Terminated);
-    this.timers.stopAll();
-    this.ctx.onTerminated(this);
-  }
-
-  private setState(to: NonInviteClientState): void {
-    if (transition('nict', this.key, this.state, to, ALLOWED)) this.state = to;
   }
 }

@@ -21,8 +21,10 @@
  */
 import type { SipRequest, SipResponse } from '../message.js';
 import { createResponse } from '../message.js';
-import { isReliable, type Source } from '../transport/types.js';
-import { TimerSet, transition, type TransactionContext } from './types.js';
+import type { Source } from '../transport/types.js';
+import { ServerTransactionBase } from './base.js';
+import type { TransactionContext } from './types.js';
+export type { ServerTransactionUser } from './types.js';
 
 /** States of an INVITE server transaction. */
 export enum InviteServerState {
@@ -33,15 +35,6 @@ export enum InviteServerState {
   Terminated = 'Terminated',
 }
 
-/** What the server transaction reports upward. */
-export interface ServerTransactionUser {
-  /** No ACK arrived for a final response (Timer H, or the 2xx retransmission gave up). */
-  onAckTimeout?(): void;
-  /** A response could not be sent. */
-  onTransportError?(err: Error): void;
-  /** A CANCEL matched this transaction while it was still Proceeding (§9.2). */
-  onCancel?(cancel: SipRequest): void;
-}
 
 const S = InviteServerState;
 const ALLOWED: Record<InviteServerState, readonly InviteServerState[]> = {
@@ -53,23 +46,12 @@ const ALLOWED: Record<InviteServerState, readonly InviteServerState[]> = {
 };
 
 /** An INVITE server transaction. */
-export class InviteServerTransaction {
-  state = S.Proceeding;
-  /** Set by the transaction user to receive timeouts, errors and CANCEL. */
-  user: ServerTransactionUser = {};
-  private readonly timers: TimerSet;
+export class InviteServerTransaction extends ServerTransactionBase<InviteServerState> {
   private last?: SipResponse;
-  private readonly reliable: boolean;
   private acked = false;
 
-  constructor(
-    readonly key: string,
-    readonly request: SipRequest,
-    readonly source: Source,
-    private readonly ctx: TransactionContext,
-  ) {
-    this.timers = new TimerSet(ctx.clock);
-    this.reliable = isReliable(source.transport);
+  constructor(key: string, request: SipRequest, source: Source, ctx: TransactionContext) {
+    super('ist', key, S.Proceeding, ALLOWED, S.Terminated, ctx, request, source);
     // §17.2.1: send 100 Trying unless the TU answers within 200 ms.
     this.timers.start('trying', 200, () => {
       if (this.state === S.Proceeding && !this.last) this.respond(createResponse(request, 100));
@@ -141,24 +123,5 @@ export class InviteServerTransaction {
   /** True once a final response was sent. */
   get answered(): boolean {
     return this.state !== S.Proceeding;
-  }
-
-  private send(res: SipResponse): void {
-    this.ctx.sender.sendResponse(res, this.source).catch((err: Error) => {
-      if (this.state === S.Terminated) return;
-      this.user.onTransportError?.(err);
-      this.terminate();
-    });
-  }
-
-  terminate(): void {
-    if (this.state === S.Terminated) return;
-    this.setState(S.Terminated);
-    this.timers.stopAll();
-    this.ctx.onTerminated(this);
-  }
-
-  private setState(to: InviteServerState): void {
-    if (transition('ist', this.key, this.state, to, ALLOWED)) this.state = to;
   }
 }

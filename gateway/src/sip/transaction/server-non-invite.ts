@@ -14,9 +14,9 @@
  * ```
  */
 import type { SipRequest, SipResponse } from '../message.js';
-import { isReliable, type Source } from '../transport/types.js';
-import type { ServerTransactionUser } from './server-invite.js';
-import { TimerSet, transition, type TransactionContext } from './types.js';
+import type { Source } from '../transport/types.js';
+import { ServerTransactionBase } from './base.js';
+import type { TransactionContext } from './types.js';
 
 /** States of a non-INVITE server transaction. */
 export enum NonInviteServerState {
@@ -35,19 +35,11 @@ const ALLOWED: Record<NonInviteServerState, readonly NonInviteServerState[]> = {
 };
 
 /** A non-INVITE server transaction. */
-export class NonInviteServerTransaction {
-  state = S.Trying;
-  user: ServerTransactionUser = {};
-  private readonly timers: TimerSet;
+export class NonInviteServerTransaction extends ServerTransactionBase<NonInviteServerState> {
   private last?: SipResponse;
 
-  constructor(
-    readonly key: string,
-    readonly request: SipRequest,
-    readonly source: Source,
-    private readonly ctx: TransactionContext,
-  ) {
-    this.timers = new TimerSet(ctx.clock);
+  constructor(key: string, request: SipRequest, source: Source, ctx: TransactionContext) {
+    super('nist', key, S.Trying, ALLOWED, S.Terminated, ctx, request, source);
   }
 
   /** A retransmission of the request. */
@@ -64,30 +56,10 @@ export class NonInviteServerTransaction {
       return;
     }
     this.setState(S.Completed);
-    const reliable = isReliable(this.source.transport);
-    this.timers.start('J', reliable ? 0 : 64 * this.ctx.timers.T1, () => this.terminate());
+    this.timers.start('J', this.reliable ? 0 : 64 * this.ctx.timers.T1, () => this.terminate());
   }
 
   get answered(): boolean {
     return this.state === S.Completed || this.state === S.Terminated;
-  }
-
-  private send(res: SipResponse): void {
-    this.ctx.sender.sendResponse(res, this.source).catch((err: Error) => {
-      if (this.state === S.Terminated) return;
-      this.user.onTransportError?.(err);
-      this.terminate();
-    });
-  }
-
-  terminate(): void {
-    if (this.state === S.Terminated) return;
-    this.setState(S.Terminated);
-    this.timers.stopAll();
-    this.ctx.onTerminated(this);
-  }
-
-  private setState(to: NonInviteServerState): void {
-    if (transition('nist', this.key, this.state, to, ALLOWED)) this.state = to;
   }
 }

@@ -3,7 +3,6 @@
  */
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import { log } from '../../util/log.js';
-import type { SipResponse } from '../message.js';
 import type { MessageSender } from '../transport/types.js';
 
 /** RFC 3261 §17.1.1.1 timer values (milliseconds). */
@@ -35,6 +34,18 @@ export interface ClientTransactionUser {
   onTimeout(): void;
   /** The transport could not deliver the request (§8.1.3.1: treat as 503). */
   onTransportError(err: Error): void;
+}
+
+import type { SipRequest, SipResponse } from '../message.js';
+
+/** What a server transaction reports to its transaction user. */
+export interface ServerTransactionUser {
+  /** No ACK arrived for a final response (Timer H, or the 2xx retransmission gave up). */
+  onAckTimeout?(): void;
+  /** A response could not be sent. */
+  onTransportError?(err: Error): void;
+  /** A CANCEL matched this transaction while it was still Proceeding (§9.2). */
+  onCancel?(cancel: SipRequest): void;
 }
 
 /**
