@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   }
   const gw = createGateway(config);
   const addrs = await gw.start();
-  log.info('gateway', `SIP on udp/${addrs.sipUdpPort} tcp/${addrs.sipTcpPort}, WebSocket ${addrs.wsUrl}`);
+  log.info('gateway', `SIP on udp/${addrs.sipUdpPort} tcp/${addrs.sipTcpPort}${addrs.sipTlsPort ? ` tls/${addrs.sipTlsPort}` : ''}, WebSocket ${addrs.wsUrl}${addrs.wssUrl ? ` and ${addrs.wssUrl}` : ''}`);
   const demoUsers = config.users.map((u) => `${u.username}/${u.password} (ext ${u.extension ?? '-'})`).join(', ');
   process.stdout.write(`\nSwitchboard is running. Open ${addrs.httpUrl} in two browser tabs.\nDemo users: ${demoUsers}. Echo test: dial 600.\n\n`);
   const shutdown = (sig: string) => {

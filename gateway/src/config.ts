@@ -3,8 +3,9 @@
  * validated with messages that name the offending key.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { DigestAlgorithm } from './sip/digest.js';
+import { DEFAULT_GUARD, type GuardOptions } from './sip/guard.js';
 import type { Role } from './api/token.js';
 
 /** A user of the gateway: an agent, supervisor or admin, with a SIP identity. */
@@ -28,10 +29,20 @@ export interface GatewayConfig {
   host: string;
   /** Host name or address to advertise in SIP and SDP (defaults to `host`). */
   advertisedHost?: string;
-  http: { port: number };
+  http: {
+    port: number;
+    /** HTTPS + WSS port, served when `tls` is set (default 8443). */
+    httpsPort?: number;
+  };
   sip: {
     udpPort: number;
     tcpPort: number;
+    /** SIP over TLS port, listened on when `tls` is set (default 5061). */
+    tlsPort?: number;
+    /** Stream connections (TCP, TLS, WebSocket) idle this long are closed. */
+    idleTimeoutSeconds: number;
+    /** Most inbound connections one address may hold. */
+    maxConnectionsPerIp: number;
     realm: string;
     /** Challenge algorithms, most preferred first. */
     digestAlgorithms: DigestAlgorithm[];
@@ -55,6 +66,17 @@ export interface GatewayConfig {
     /** Allowed Origin values for the SIP WebSocket; empty = same host as the page. */
     allowedOrigins: string[];
   };
+  /** Certificate and key (PEM files) for SIP over TLS and HTTPS/WSS; both off when absent. */
+  tls?: {
+    certFile: string;
+    keyFile: string;
+    /** Verify certificates of TLS peers we connect to (trunks); default true. */
+    verifyPeers?: boolean;
+    /** Extra CA certificates (PEM file) to trust for those peers. */
+    caFile?: string;
+  };
+  /** Abuse protection: rate limits, bans, scanner filtering (Kamailio-like defaults). */
+  protection: GuardOptions;
   /** Extensions answered by the echo test. */
   echoExtensions: string[];
   users: UserConfig[];
@@ -67,7 +89,11 @@ export function defaultConfig(): GatewayConfig {
   return {
     host: '127.0.0.1',
     http: { port: 8080 },
-    sip: { udpPort: 5060, tcpPort: 5060, realm: 'switchboard', digestAlgorithms: ['SHA-256', 'MD5'], minExpires: 60, maxExpires: 3600, defaultExpires: 600 },
+    sip: {
+      udpPort: 5060, tcpPort: 5060, realm: 'switchboard', digestAlgorithms: ['SHA-256', 'MD5'], minExpires: 60, maxExpires: 3600, defaultExpires: 600,
+      idleTimeoutSeconds: 600, maxConnectionsPerIp: 64,
+    },
+    protection: { ...DEFAULT_GUARD, scannerUserAgents: [...DEFAULT_GUARD.scannerUserAgents], trustedAddresses: [] },
     media: { worker: true },
     auth: { tokenTtlSeconds: 3600, allowedOrigins: [] },
     echoExtensions: ['600', 'echo'],
@@ -115,6 +141,14 @@ export function envOverrides(env: NodeJS.ProcessEnv): DeepPartial<GatewayConfig>
   const sip = num('SWITCHBOARD_SIP_PORT');
   if (sip !== undefined) o.sip = { udpPort: sip, tcpPort: sip };
   if (env.SWITCHBOARD_TOKEN_SECRET) o.auth = { tokenSecret: env.SWITCHBOARD_TOKEN_SECRET };
+  if (env.SWITCHBOARD_TLS_CERT || env.SWITCHBOARD_TLS_KEY) {
+    if (!env.SWITCHBOARD_TLS_CERT || !env.SWITCHBOARD_TLS_KEY) throw new ConfigError('SWITCHBOARD_TLS_CERT and SWITCHBOARD_TLS_KEY must be set together');
+    o.tls = { certFile: env.SWITCHBOARD_TLS_CERT, keyFile: env.SWITCHBOARD_TLS_KEY };
+  }
+  const tlsPort = num('SWITCHBOARD_SIP_TLS_PORT');
+  if (tlsPort !== undefined) o.sip = { ...o.sip, tlsPort };
+  const httpsPort = num('SWITCHBOARD_HTTPS_PORT');
+  if (httpsPort !== undefined) o.http = { ...o.http, httpsPort };
   return o;
 }
 
@@ -146,6 +180,31 @@ export function validateConfig(c: GatewayConfig): void {
   port('http.port', c.http?.port);
   port('sip.udpPort', c.sip?.udpPort);
   port('sip.tcpPort', c.sip?.tcpPort);
+  if (c.sip.tlsPort !== undefined) port('sip.tlsPort', c.sip.tlsPort);
+  if (c.http.httpsPort !== undefined) port('http.httpsPort', c.http.httpsPort);
+  if (c.tls !== undefined) {
+    for (const k of ['certFile', 'keyFile'] as const) {
+      if (typeof c.tls?.[k] !== 'string' || !c.tls[k]) throw new ConfigError(`tls.${k} must be the path of a PEM file`);
+      if (!existsSync(c.tls[k])) throw new ConfigError(`tls.${k}: no such file ${c.tls[k]}`);
+    }
+    if (c.tls.caFile !== undefined && !existsSync(c.tls.caFile)) throw new ConfigError(`tls.caFile: no such file ${c.tls.caFile}`);
+  }
+  const count = (key: string, v: unknown, min = 0) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ConfigError(`${key} must be a whole number >= ${min}, got ${JSON.stringify(v)}`);
+  };
+  count('sip.idleTimeoutSeconds', c.sip.idleTimeoutSeconds, 10);
+  count('sip.maxConnectionsPerIp', c.sip.maxConnectionsPerIp, 1);
+  const p = c.protection;
+  if (!p || typeof p !== 'object') throw new ConfigError('protection must be an object');
+  count('protection.rateLimit', p.rateLimit);
+  count('protection.rateWindowMs', p.rateWindowMs, 1);
+  count('protection.authFailureLimit', p.authFailureLimit);
+  count('protection.authFailureWindowMs', p.authFailureWindowMs, 1);
+  count('protection.banSeconds', p.banSeconds, 1);
+  count('protection.maxTrackedSources', p.maxTrackedSources, 100);
+  for (const k of ['scannerUserAgents', 'trustedAddresses'] as const) {
+    if (!Array.isArray(p[k]) || p[k].some((x) => typeof x !== 'string' || !x)) throw new ConfigError(`protection.${k} must be a list of strings`);
+  }
   if (!Array.isArray(c.sip.digestAlgorithms) || !c.sip.digestAlgorithms.length || c.sip.digestAlgorithms.some((a) => a !== 'MD5' && a !== 'SHA-256')) {
     throw new ConfigError('sip.digestAlgorithms must list "SHA-256" and/or "MD5"');
   }

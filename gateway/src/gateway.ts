@@ -3,11 +3,11 @@
  * B2BUA; media engine; HTTP/WebSocket front door) from one configuration.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createHttpServer } from './api/http.js';
+import { createHttpServer, type HttpDeps } from './api/http.js';
 import { TokenService } from './api/token.js';
 import { B2bua } from './calls/b2bua.js';
 import { Router, type Directory } from './calls/router.js';
@@ -16,6 +16,7 @@ import { LocalMediaEngine } from './media/engine.js';
 import type { MediaEngine } from './media/types.js';
 import { WorkerMediaEngine } from './media/worker-engine.js';
 import { SipCore } from './sip/core.js';
+import { SourceGuard } from './sip/guard.js';
 import { TransactionLayer } from './sip/transaction/layer.js';
 import { TransportLayer } from './sip/transport/layer.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -27,6 +28,10 @@ export interface GatewayAddresses {
   wsUrl: string;
   sipUdpPort: number;
   sipTcpPort: number;
+  /** With `tls` configured: SIP over TLS, and the HTTPS page / WSS endpoint. */
+  sipTlsPort?: number;
+  httpsUrl?: string;
+  wssUrl?: string;
 }
 
 /** A running (or startable) gateway. */
@@ -46,6 +51,8 @@ export interface Gateway {
   readonly media: MediaEngine;
   /** @internal The SIP transports, for tests and status. */
   readonly transport: TransportLayer;
+  /** @internal Abuse protection, for tests and status. */
+  readonly guard: SourceGuard;
 }
 
 function defaultStaticDirs(): Array<{ prefix: string; dir: string }> {
@@ -79,7 +86,16 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
   };
   const advertised = config.advertisedHost ?? config.host;
 
-  const transport = new TransportLayer({ bindHost: config.host, advertisedHost: advertised });
+  const guard = new SourceGuard(clock, config.protection);
+  const tlsCreds = config.tls ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } : undefined;
+  const transport = new TransportLayer({
+    bindHost: config.host,
+    advertisedHost: advertised,
+    guard,
+    idleTimeoutMs: config.sip.idleTimeoutSeconds * 1000,
+    maxConnectionsPerIp: config.sip.maxConnectionsPerIp,
+    tlsClient: { verify: config.tls?.verifyPeers ?? true, ...(config.tls?.caFile ? { ca: readFileSync(config.tls.caFile) } : {}) },
+  });
   const txl = new TransactionLayer(transport, clock);
   const sip = new SipCore(transport, txl, {
     clock,
@@ -89,6 +105,7 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
     advertisedHost: advertised,
     registrar: { minExpires: config.sip.minExpires, maxExpires: config.sip.maxExpires, defaultExpires: config.sip.defaultExpires },
     userAgent: 'Switchboard/0.1',
+    onAuthFailure: (source) => guard.authFailed(source),
   });
   transport.onMessage = (msg, source) => txl.receive(msg, source);
   transport.onFlowClosed = (flowId) => sip.registrar.flowClosed(flowId);
@@ -116,6 +133,7 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
   if (!config.auth.tokenSecret) log.warn('gateway', 'auth.tokenSecret is not set: using a random secret, tokens will not survive a restart');
 
   let server: http.Server | undefined;
+  let secureServer: http.Server | undefined;
   let stopped = false;
 
   const gateway: Gateway = {
@@ -124,11 +142,13 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
     b2bua,
     media,
     transport,
+    guard,
     tokens,
     async start() {
       const udpPort = await transport.listenUdp(config.sip.udpPort);
       const tcpPort = await transport.listenTcp(config.sip.tcpPort === config.sip.udpPort && config.sip.udpPort === 0 ? 0 : config.sip.tcpPort);
-      server = createHttpServer({
+      const tlsPort = tlsCreds ? await transport.listenTls(config.sip.tlsPort ?? 5061, tlsCreds) : undefined;
+      const httpDeps: HttpDeps = {
         tokens,
         checkPassword: (name, password) => {
           const u = byName(name);
@@ -136,9 +156,9 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
         },
         allowedOrigins: config.auth.allowedOrigins,
         staticDirs: config.staticDirs ?? defaultStaticDirs(),
-        onSipSocket: (ws, address, port, auth) => {
-          const id = transport.attachWebSocket(ws, address, port, auth);
-          log.info('sip.ws', `${id} open from ${address}:${port}${auth ? ` as ${auth.user}` : ' (no token: digest required)'}`);
+        onSipSocket: (ws, address, port, auth, secure) => {
+          const id = transport.attachWebSocket(ws, address, port, auth, secure);
+          if (id) log.info('sip.ws', `${id} open from ${address}:${port}${secure ? ' (secure)' : ''}${auth ? ` as ${auth.user}` : ' (no token: digest required)'}`);
         },
         status: async () => ({
           status: 'ok',
@@ -148,17 +168,31 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
           transactions: txl.size,
           sip: transport.stats,
           auth: sip.stats,
+          protection: guard.stats,
           media: await media.stats().catch((err: Error) => ({ error: err.message })),
         }),
-      });
-      await new Promise<void>((resolve, reject) => {
-        server!.once('error', reject);
-        server!.listen(config.http.port, config.host, () => resolve());
-      });
-      const httpPort = (server.address() as import('node:net').AddressInfo).port;
+      };
+      const listen = async (srv: http.Server, port: number): Promise<number> => {
+        await new Promise<void>((resolve, reject) => {
+          srv.once('error', reject);
+          srv.listen(port, config.host, () => resolve());
+        });
+        return (srv.address() as import('node:net').AddressInfo).port;
+      };
+      server = createHttpServer(httpDeps);
+      const httpPort = await listen(server, config.http.port);
       transport.setWebSocketPort(httpPort);
       const host = advertised.includes(':') ? `[${advertised}]` : advertised;
-      return { httpUrl: `http://${host}:${httpPort}/`, wsUrl: `ws://${host}:${httpPort}/sip`, sipUdpPort: udpPort, sipTcpPort: tcpPort };
+      const addrs: GatewayAddresses = { httpUrl: `http://${host}:${httpPort}/`, wsUrl: `ws://${host}:${httpPort}/sip`, sipUdpPort: udpPort, sipTcpPort: tcpPort };
+      if (tlsCreds) {
+        secureServer = createHttpServer({ ...httpDeps, tls: tlsCreds });
+        const httpsPort = await listen(secureServer, config.http.httpsPort ?? 8443);
+        transport.setWebSocketPort(httpsPort, true);
+        addrs.sipTlsPort = tlsPort!;
+        addrs.httpsUrl = `https://${host}:${httpsPort}/`;
+        addrs.wssUrl = `wss://${host}:${httpsPort}/sip`;
+      }
+      return addrs;
     },
     async stop() {
       if (stopped) return;
@@ -168,8 +202,11 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
       // Give the BYEs a moment to leave before the sockets close.
       await new Promise((r) => setTimeout(r, 50));
       txl.close();
-      server?.closeAllConnections();
-      await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+      for (const srv of [server, secureServer]) {
+        if (!srv) continue;
+        srv.closeAllConnections();
+        await new Promise<void>((r) => srv.close(() => r()));
+      }
       await transport.close();
       await media.close();
     },

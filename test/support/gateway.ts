@@ -13,6 +13,8 @@ export async function startGateway(over: Partial<GatewayConfig> = {}): Promise<T
     http: { port: 0 },
     sip: { ...base.sip, udpPort: 0, tcpPort: 0 },
     auth: { ...base.auth, tokenSecret: 'test-secret-test-secret' },
+    // Tests drive many calls from 127.0.0.1; the flood test uses other loopback addresses.
+    protection: { ...base.protection, trustedAddresses: ['127.0.0.1'] },
     ...over,
   });
   const gw = createGateway(cfg);

@@ -5,6 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import { log } from '../util/log.js';
@@ -21,7 +22,9 @@ export interface HttpDeps {
   /** Static files: URL prefix → directory. */
   staticDirs: Array<{ prefix: string; dir: string }>;
   /** Hands an accepted SIP WebSocket to the transport layer. */
-  onSipSocket(ws: import('ws').WebSocket, address: string, port: number, auth: FlowAuth | undefined): void;
+  onSipSocket(ws: import('ws').WebSocket, address: string, port: number, auth: FlowAuth | undefined, secure: boolean): void;
+  /** Serve HTTPS (and so WSS) with this PEM certificate and key instead of plain HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   /** Health/status document. */
   status(): Promise<unknown>;
 }
@@ -52,7 +55,7 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
-/** Creates the HTTP server (not yet listening). */
+/** Creates the HTTP (or, with `deps.tls`, HTTPS) server, not yet listening. */
 export function createHttpServer(deps: HttpDeps): http.Server {
   const wss = new WebSocketServer({
     noServer: true,
@@ -61,12 +64,14 @@ export function createHttpServer(deps: HttpDeps): http.Server {
     handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
   });
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch((err: Error) => {
       log.error('http', `${req.method} ${req.url} failed`, err);
       if (!res.headersSent) json(res, 500, { error: { code: 'INTERNAL', message: 'Internal error' } });
     });
-  });
+  };
+  const secure = !!deps.tls;
+  const server: http.Server = deps.tls ? https.createServer({ ...deps.tls, minVersion: 'TLSv1.2' }, onRequest) : http.createServer(onRequest);
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -132,7 +137,7 @@ export function createHttpServer(deps: HttpDeps): http.Server {
       auth = { user: v.claims.sub, role: v.claims.role };
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      deps.onSipSocket(ws, req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0, auth);
+      deps.onSipSocket(ws, req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0, auth, secure);
     });
   });
 

@@ -27,6 +27,8 @@ export interface SipCoreOptions {
   advertisedHost: string;
   registrar: { minExpires: number; maxExpires: number; defaultExpires: number };
   userAgent: string;
+  /** Told of every failed authentication (the abuse guard bans repeat offenders). */
+  onAuthFailure?: (source: Source) => void;
 }
 
 /** What the core hands to the layer above. */
@@ -142,6 +144,7 @@ export class SipCore implements TransactionUser {
       return undefined;
     }
     this.stats.authFailures++;
+    this.opts.onAuthFailure?.(source);
     log.warn('sip.auth', `${req.method} from ${source.transport} ${source.address}:${source.port} rejected: ${verdict.why}`);
     this.respond(tx, 403, verdict.why === 'malformed' ? 'Malformed Credentials' : 'Bad Credentials');
     return undefined;

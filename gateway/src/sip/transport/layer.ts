@@ -1,10 +1,11 @@
 /**
- * The transport layer (RFC 3261 §18): UDP, TCP and WebSocket (RFC 7118) flows, parsing with
+ * The transport layer (RFC 3261 §18): UDP, TCP, TLS (§26.2) and WebSocket (RFC 7118) flows, parsing with
  * limits, `received`/`rport` stamping (§18.2.1, RFC 3581), response routing (§18.2.2) and
  * 400 answers for malformed requests. It reports upward through `onMessage` only.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { WebSocket } from 'ws';
 import { log } from '../../util/log.js';
 import { formatVia, parseVia } from '../headers.js';
@@ -30,8 +31,22 @@ export interface TransportOptions {
   /** Host to advertise in Via/Contact (a public name or address). */
   advertisedHost: string;
   limits?: ParserLimits;
-  /** Close stream connections idle this long (ms). */
+  /** Close stream connections idle this long (ms); default 10 minutes. */
   idleTimeoutMs?: number;
+  /** Most inbound connections (TCP, TLS, WebSocket) one address may hold; default 64. */
+  maxConnectionsPerIp?: number;
+  /** For outbound TLS: verify the peer's certificate (default true) against these CAs (PEM). */
+  tlsClient?: { verify?: boolean; ca?: string | Buffer };
+  /** Screens sources and requests before they reach the transaction layer (rate limits, bans). */
+  guard?: IngressGuard;
+}
+
+/** What the transport layer asks of the abuse guard ({@link SourceGuard} implements it). */
+export interface IngressGuard {
+  /** False drops the message unparsed (a banned source). */
+  accepts(source: Source): boolean;
+  /** Anything but 'ok' drops the request without an answer. */
+  check(req: SipRequest, source: Source): string;
 }
 
 /** Counters exposed as metrics. */
@@ -40,6 +55,10 @@ export interface TransportStats {
   sent: number;
   malformed: number;
   answered400: number;
+  /** Inbound connections refused by the per-IP cap. */
+  refusedConnections: number;
+  /** Stream connections closed for idleness. */
+  idleClosed: number;
 }
 
 /** The gateway's SIP transport layer. */
@@ -48,13 +67,15 @@ export class TransportLayer implements MessageSender {
   onMessage?: (msg: SipMessage, source: Source) => void;
   /** Called when a flow closes (the registrar drops bindings that used it). */
   onFlowClosed?: (flowId: string) => void;
-  readonly stats: TransportStats = { received: 0, sent: 0, malformed: 0, answered400: 0 };
+  readonly stats: TransportStats = { received: 0, sent: 0, malformed: 0, answered400: 0, refusedConnections: 0, idleClosed: 0 };
 
   private udp?: dgram.Socket;
-  private tcpServer?: net.Server;
+  private readonly servers: net.Server[] = [];
+  private readonly perIp = new Map<string, number>();
   private readonly flows = new Map<string, Flow>();
   private readonly ports = new Map<TransportName, number>();
   private nextFlow = 1;
+  private readonly connecting = new Map<string, Promise<Flow>>();
   private readonly limits: ParserLimits;
 
   constructor(private readonly opts: TransportOptions) {
@@ -82,8 +103,19 @@ export class TransportLayer implements MessageSender {
   }
 
   /** Starts the TCP listener; returns the bound port. */
-  async listenTcp(port: number): Promise<number> {
-    const server = net.createServer((socket) => this.adoptTcp(socket));
+  listenTcp(port: number): Promise<number> {
+    return this.listenStream('TCP', net.createServer({ noDelay: true }, (socket) => this.acceptStream(socket, 'TCP')), port);
+  }
+
+  /** Starts the TLS listener (RFC 3261 §26.2, sips: and transport=tls) with a PEM certificate and key. */
+  listenTls(port: number, credentials: { cert: string | Buffer; key: string | Buffer }): Promise<number> {
+    const server = tls.createServer({ ...credentials, minVersion: 'TLSv1.2' }, (socket) => this.acceptStream(socket, 'TLS'));
+    // Handshake failures (scanners, wrong certificates) are the client's problem; log and go on.
+    server.on('tlsClientError', (err, socket) => log.debug('sip.tls', `handshake with ${socket.remoteAddress} failed: ${err.message}`));
+    return this.listenStream('TLS', server, port);
+  }
+
+  private async listenStream(transport: TransportName, server: net.Server, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, this.opts.bindHost, () => {
@@ -91,10 +123,43 @@ export class TransportLayer implements MessageSender {
         resolve();
       });
     });
-    this.tcpServer = server;
+    server.on('error', (err) => log.error(`sip.${transport.toLowerCase()}`, 'listener error', err));
+    this.servers.push(server);
     const bound = (server.address() as net.AddressInfo).port;
-    this.ports.set('TCP', bound);
+    this.ports.set(transport, bound);
     return bound;
+  }
+
+  /**
+   * Admits one more inbound connection from `address` under the per-IP cap; the returned
+   * function gives the slot back. Undefined when the cap is reached.
+   */
+  admitConnection(address: string): (() => void) | undefined {
+    const n = this.perIp.get(address) ?? 0;
+    if (n >= (this.opts.maxConnectionsPerIp ?? 64)) {
+      this.stats.refusedConnections++;
+      log.warn('sip.transport', `refused a connection from ${address}: ${n} already open (per-IP cap)`);
+      return undefined;
+    }
+    this.perIp.set(address, n + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.perIp.get(address) ?? 1) - 1;
+      if (left > 0) this.perIp.set(address, left);
+      else this.perIp.delete(address);
+    };
+  }
+
+  private acceptStream(socket: net.Socket, transport: 'TCP' | 'TLS'): void {
+    const release = this.admitConnection(socket.remoteAddress ?? '');
+    if (!release) {
+      socket.destroy();
+      return;
+    }
+    socket.once('close', release);
+    this.adoptStream(socket, transport);
   }
 
   /** Declares the port WebSocket clients reach us on (the HTTP server owns the socket). */
@@ -102,35 +167,42 @@ export class TransportLayer implements MessageSender {
     this.ports.set(secure ? 'WSS' : 'WS', port);
   }
 
-  private adoptTcp(socket: net.Socket): Flow {
-    const id = `tcp-${this.nextFlow++}`;
+  /** A TCP or TLS connection, inbound or outbound: framing, keep-alive pongs, idle timeout. */
+  private adoptStream(socket: net.Socket, transport: 'TCP' | 'TLS'): Flow {
+    const id = `${transport.toLowerCase()}-${this.nextFlow++}`;
     const framer = new StreamFramer(this.limits);
     const flow: Flow = {
       id,
-      transport: 'TCP',
+      transport,
       address: socket.remoteAddress ?? '',
       port: socket.remotePort ?? 0,
       send: (data) =>
         new Promise((resolve, reject) => {
-          if (socket.destroyed) return reject(new TransportError('TCP connection closed'));
+          if (socket.destroyed) return reject(new TransportError(`${transport} connection closed`));
           socket.write(data, (err) => (err ? reject(new TransportError(err.message)) : resolve()));
         }),
       close: () => socket.destroy(),
     };
     this.flows.set(id, flow);
+    const tag = `sip.${transport.toLowerCase()}`;
     socket.setNoDelay(true);
-    socket.setTimeout(this.opts.idleTimeoutMs ?? 600_000, () => socket.destroy());
+    socket.setTimeout(this.opts.idleTimeoutMs ?? 600_000, () => {
+      this.stats.idleClosed++;
+      log.info(tag, `closing idle connection ${flow.address}:${flow.port}`);
+      socket.destroy();
+    });
     socket.on('data', (chunk) => {
       const { messages, pings, error } = framer.push(chunk);
-      for (let i = 0; i < pings; i++) socket.write('\r\n'); // RFC 5626 §3.5.1 pong
-      for (const m of messages) this.receive(m, { transport: 'TCP', address: flow.address, port: flow.port, flowId: id });
+      // RFC 5626 §3.5.1 / §4.4.1: a double-CRLF ping gets a single-CRLF pong.
+      for (let i = 0; i < pings; i++) socket.write('\r\n');
+      for (const m of messages) this.receive(m, { transport, address: flow.address, port: flow.port, flowId: id });
       if (error) {
-        log.warn('sip.tcp', `closing ${flow.address}:${flow.port}: ${error}`);
+        log.warn(tag, `closing ${flow.address}:${flow.port}: ${error}`);
         this.stats.malformed++;
         socket.destroy();
       }
     });
-    socket.on('error', (err) => log.debug('sip.tcp', `socket error ${flow.address}:${flow.port}: ${err.message}`));
+    socket.on('error', (err) => log.debug(tag, `socket error ${flow.address}:${flow.port}: ${err.message}`));
     socket.on('close', () => this.dropFlow(id));
     return flow;
   }
@@ -139,7 +211,12 @@ export class TransportLayer implements MessageSender {
    * Adopts an upgraded WebSocket (RFC 7118). Each frame carries exactly one message (§5);
    * `auth` is the identity proven at the upgrade, if any.
    */
-  attachWebSocket(ws: WebSocket, address: string, port: number, auth?: FlowAuth, secure = false): string {
+  attachWebSocket(ws: WebSocket, address: string, port: number, auth?: FlowAuth, secure = false): string | undefined {
+    const release = this.admitConnection(address);
+    if (!release) {
+      ws.close(1008, 'Too many connections');
+      return undefined;
+    }
     const id = `ws-${this.nextFlow++}`;
     const transport: TransportName = secure ? 'WSS' : 'WS';
     const flow: Flow = {
@@ -156,13 +233,33 @@ export class TransportLayer implements MessageSender {
     };
     if (auth) flow.auth = auth;
     this.flows.set(id, flow);
+    // Idle detection: a ping every half idle period; no pong (and no message) by the next one closes it.
+    let alive = true;
+    const idleMs = this.opts.idleTimeoutMs ?? 600_000;
+    const heartbeat = setInterval(() => {
+      if (!alive) {
+        this.stats.idleClosed++;
+        log.info('sip.ws', `closing unresponsive ${id} from ${address}:${port}`);
+        ws.terminate();
+        return;
+      }
+      alive = false;
+      ws.ping();
+    }, idleMs / 2);
+    heartbeat.unref();
+    ws.on('pong', () => (alive = true));
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+      alive = true;
       const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       const source: Source = { transport, address, port, flowId: id };
       if (auth) source.auth = auth;
       this.receive(buf, source);
     });
-    ws.on('close', () => this.dropFlow(id));
+    ws.on('close', () => {
+      clearInterval(heartbeat);
+      release();
+      this.dropFlow(id);
+    });
     ws.on('error', (err) => log.debug('sip.ws', `error on ${id}: ${err.message}`));
     return id;
   }
@@ -180,11 +277,13 @@ export class TransportLayer implements MessageSender {
     this.stats.received++;
     // Keep-alive on UDP (RFC 5626 §4.4.1 uses STUN; a bare CRLF from old phones is ignored).
     if (data.length <= 4 && /^[\r\n]*$/.test(data.toString('latin1'))) return;
+    const guard = this.opts.guard;
+    if (guard && !guard.accepts(source)) return;
     const result = parseMessage(data, this.limits);
     if (!result.ok) {
       this.stats.malformed++;
       log.warn('sip.parse', `malformed message from ${source.transport} ${source.address}:${source.port}: ${result.reason}`);
-      if (result.request) {
+      if (result.request && (!guard || guard.check(result.request, source) === 'ok')) {
         this.stamp(result.request, source);
         this.stats.answered400++;
         this.sendResponse(createResponse(result.request, 400, result.reason), source).catch(() => undefined);
@@ -192,7 +291,10 @@ export class TransportLayer implements MessageSender {
       return;
     }
     const msg = result.message;
-    if (msg.isRequest) this.stamp(msg, source);
+    if (msg.isRequest) {
+      if (guard && guard.check(msg, source) !== 'ok') return;
+      this.stamp(msg, source);
+    }
     try {
       this.onMessage?.(msg, source);
     } catch (err) {
@@ -237,7 +339,8 @@ export class TransportLayer implements MessageSender {
       case 'UDP':
         return this.count(this.sendUdp(data, target.host, target.port));
       case 'TCP':
-        return this.count((await this.connectTcp(target.host, target.port)).send(data));
+      case 'TLS':
+        return this.count((await this.connectStream(target.transport, target.host, target.port)).send(data));
       default:
         throw new TransportError(`cannot open an outbound ${target.transport} connection`);
     }
@@ -270,15 +373,32 @@ export class TransportLayer implements MessageSender {
     );
   }
 
-  /** Reuses an open connection to host:port (§18.1.1) or opens one. */
-  private async connectTcp(host: string, port: number): Promise<Flow> {
-    for (const f of this.flows.values()) if (f.transport === 'TCP' && f.address === host && f.port === port) return f;
-    const socket = net.connect({ host, port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', (err) => reject(new TransportError(`TCP connect to ${host}:${port} failed: ${err.message}`)));
+  /** Reuses an open connection to host:port (§18.1.1) or opens one; concurrent sends share the attempt. */
+  private connectStream(transport: 'TCP' | 'TLS', host: string, port: number): Promise<Flow> {
+    for (const f of this.flows.values()) if (f.transport === transport && f.address === host && f.port === port) return Promise.resolve(f);
+    const key = `${transport}|${host}|${port}`;
+    const pending = this.connecting.get(key);
+    if (pending) return pending;
+    const attempt = new Promise<Flow>((resolve, reject) => {
+      const bare = host.replace(/^\[|\]$/g, '');
+      const c = this.opts.tlsClient;
+      const socket =
+        transport === 'TLS'
+          ? tls.connect({ host: bare, port, ...(net.isIP(bare) ? {} : { servername: bare }), rejectUnauthorized: c?.verify ?? true, ...(c?.ca ? { ca: c.ca } : {}) })
+          : net.connect({ host: bare, port });
+      const ready = transport === 'TLS' ? 'secureConnect' : 'connect';
+      socket.setTimeout(10_000, () => socket.destroy(new Error('connect timeout')));
+      socket.once(ready, () => {
+        socket.setTimeout(0);
+        socket.removeAllListeners('error');
+        resolve(this.adoptStream(socket, transport));
+      });
+      socket.once('error', (err) => reject(new TransportError(`${transport} connect to ${host}:${port} failed: ${err.message}`)));
     });
-    return this.adoptTcp(socket);
+    this.connecting.set(key, attempt);
+    const done = () => this.connecting.delete(key);
+    attempt.then(done, done);
+    return attempt;
   }
 
   /** Closes every listener and flow. */
@@ -287,9 +407,9 @@ export class TransportLayer implements MessageSender {
     this.flows.clear();
     await Promise.all([
       this.udp ? new Promise<void>((r) => this.udp!.close(() => r())) : undefined,
-      this.tcpServer ? new Promise<void>((r) => this.tcpServer!.close(() => r())) : undefined,
+      ...this.servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))),
     ]);
     this.udp = undefined;
-    this.tcpServer = undefined;
+    this.servers.length = 0;
   }
 }
