@@ -9,6 +9,8 @@ import { Emitter } from '../util/emitter.js';
 import type { SipCore, SipCoreDelegate } from '../sip/core.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { IncomingInvite } from '../sip/invite.js';
+import type { SipRequest } from '../sip/message.js';
+import type { InviteServerTransaction } from '../sip/transaction/server-invite.js';
 import { randomToken } from '../sip/message.js';
 import type { MediaEngine } from '../media/types.js';
 import { commonCodecs, parseAudio, SdpError, type AudioDescription, type CodecName } from '../media/sdp.js';
@@ -149,17 +151,47 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     call.setState(CallState.Connected);
   }
 
-  /** Ends the call when either dialog ends; refuses mid-call offers until hold exists. */
+  /** Ends the call when either dialog ends; answers mid-call requests on each leg. */
   private watch(call: Call, dialog: Dialog, side: 'caller' | 'callee'): void {
     dialog.on('terminated', (why) => {
       if (why === 'bye-sent') return;
       call.hangup({ by: why === 'bye-received' ? side : 'gateway', status: 200, reason: why });
     });
     dialog.on('request', (req, tx) => {
-      // Hold and other re-negotiation arrive with in-call control (issue 6); the call stays up.
-      if (req.method === 'INVITE' || req.method === 'UPDATE') this.core.respond(tx, 488, 'Re-negotiation Not Supported Yet', [], dialog.init.localTag);
-      else this.core.respond(tx, 200, undefined, [], dialog.init.localTag);
+      if (req.method === 'INVITE') {
+        this.reinvite(call, dialog, side, req, tx as InviteServerTransaction).catch((err: Error) => {
+          log.error('b2bua', `call ${call.id}: re-INVITE failed`, err);
+          this.core.respond(tx, 500, 'Internal Error', [], dialog.init.localTag);
+        });
+      } else if (req.method === 'UPDATE') {
+        this.core.respond(tx, 501, undefined, [], dialog.init.localTag);
+      } else {
+        this.core.respond(tx, 200, undefined, [], dialog.init.localTag);
+      }
     });
+  }
+
+  /**
+   * A re-INVITE on one leg (RFC 3261 §14.2, RFC 3264 §8): a session refresh, a new address or a
+   * direction change. The leg's endpoint answers it on its own — the other leg is not
+   * renegotiated, because the bridge relays whatever arrives. Hold with music is issue 6.
+   */
+  private async reinvite(call: Call, dialog: Dialog, side: 'caller' | 'callee', req: SipRequest, tx: InviteServerTransaction): Promise<void> {
+    const tag = dialog.init.localTag;
+    // §14.2: a second re-INVITE while one is in progress gets 500 with Retry-After 0-10 s.
+    if (dialog.inviteInProgress) return this.core.respond(tx, 500, 'Re-INVITE In Progress', [['retry-after', String(Math.floor(Math.random() * 11))]], tag);
+    if (!req.body.length) return this.core.respond(tx, 488, 'Offerless Re-INVITE Not Supported', [], tag);
+    const endpointId = (side === 'caller' ? call.caller : call.callee).endpointId;
+    if (!endpointId || call.state !== CallState.Connected) return this.core.respond(tx, 491, undefined, [], tag);
+    let answer: string;
+    try {
+      answer = await this.media.reanswer(endpointId, req.body.toString('utf8'));
+    } catch (err) {
+      log.info('b2bua', `call ${call.id}: re-INVITE from the ${side} refused: ${(err as Error).message}`);
+      return this.core.respond(tx, 488, 'Not Acceptable Here', [], tag);
+    }
+    dialog.acceptInvite(tx, answer, [['server', this.core.opts.userAgent]]);
+    log.info('b2bua', `call ${call.id}: re-INVITE from the ${side} answered`);
   }
 
   /** Ends every call (shutdown). */

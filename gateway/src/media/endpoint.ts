@@ -11,6 +11,8 @@ export interface Endpoint {
   answer(offer: string, codec: CodecName): Promise<string>;
   offer(codecs: readonly CodecName[]): Promise<string>;
   acceptAnswer(answer: string): Promise<CodecName>;
+  /** See {@link MediaEngine.reanswer}. */
+  reanswer(offer: string): Promise<string>;
   /** Sends one RTP packet (header + payload, unencrypted). */
   sendRtp(packet: Buffer): void;
   /** Receives every RTP packet from the peer (SRTP already removed). */

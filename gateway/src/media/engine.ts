@@ -48,6 +48,10 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     return this.get(id).offer(codecs);
   }
 
+  reanswer(id: string, offer: string): Promise<string> {
+    return this.get(id).reanswer(offer);
+  }
+
   acceptAnswer(id: string, answer: string): Promise<CodecName> {
     return this.get(id).acceptAnswer(answer);
   }

@@ -8,7 +8,10 @@
 import dgram from 'node:dgram';
 import { log } from '../util/log.js';
 import type { Endpoint } from './endpoint.js';
-import { buildPlainSdp, commonCodecs, parseAudio, SdpError, STATIC_PT, type CodecName } from './sdp.js';
+import { buildPlainSdp, commonCodecs, parseAudio, SdpError, STATIC_PT, type CodecName, type Direction } from './sdp.js';
+
+/** RFC 3264 §6.1: the answer's direction for an offered one. */
+const MIRROR: Record<Direction, Direction> = { sendrecv: 'sendrecv', sendonly: 'recvonly', recvonly: 'sendonly', inactive: 'inactive' };
 import type { EndpointState } from './types.js';
 
 /** A plain RTP endpoint on one UDP socket (RTCP, if any arrives multiplexed, is ignored). */
@@ -17,8 +20,9 @@ export class RtpEndpoint implements Endpoint {
   onRtp: ((packet: Buffer) => void) | undefined;
   onState: ((state: EndpointState) => void) | undefined;
   droppedUnverified = 0;
-  private remote?: { address: string; port: number; latched: boolean };
+  private remote?: { address: string; port: number; latched: boolean; sdpPort: number };
   private sendPt = 0;
+  private codec?: CodecName;
   private closed = false;
   private readonly sessionId = Math.floor(Math.random() * 1e9);
   private version = 1;
@@ -65,7 +69,7 @@ export class RtpEndpoint implements Endpoint {
   private setRemote(sdp: string): ReturnType<typeof parseAudio> {
     const desc = parseAudio(sdp);
     if (desc.webrtc) throw new SdpError('WebRTC SDP on a plain RTP endpoint');
-    this.remote = { address: desc.address, port: desc.port, latched: false };
+    this.remote = { address: desc.address, port: desc.port, latched: false, sdpPort: desc.port };
     this.onState?.('connected');
     return desc;
   }
@@ -75,7 +79,22 @@ export class RtpEndpoint implements Endpoint {
     const c = desc.codecs.find((x) => x.name === codec);
     if (!c) throw new SdpError(`offer lacks ${codec}`);
     this.sendPt = c.pt;
+    this.codec = codec;
     return buildPlainSdp({ address: this.announced, port: this.port, codecs: [codec], sessionId: this.sessionId, version: this.version++ });
+  }
+
+  async reanswer(offer: string): Promise<string> {
+    const desc = parseAudio(offer);
+    if (desc.webrtc) throw new SdpError('WebRTC SDP on a plain RTP endpoint');
+    // Keep the session's codec when still offered: the other leg's packets relay unchanged.
+    const codec = this.codec && desc.codecs.some((c) => c.name === this.codec) ? this.codec : commonCodecs(desc)[0];
+    if (!codec) throw new SdpError('re-offer has no G.711 codec');
+    // A new address or port in the SDP moves the stream (and re-latches); the same one keeps the latch.
+    const moved = !this.remote || this.remote.address !== desc.address || this.remote.sdpPort !== desc.port;
+    if (moved) this.remote = { address: desc.address, port: desc.port, latched: false, sdpPort: desc.port };
+    this.sendPt = desc.codecs.find((c) => c.name === codec)!.pt;
+    this.codec = codec;
+    return buildPlainSdp({ address: this.announced, port: this.port, codecs: [codec], sessionId: this.sessionId, version: this.version++, direction: MIRROR[desc.direction] });
   }
 
   async offer(codecs: readonly CodecName[]): Promise<string> {
@@ -87,6 +106,7 @@ export class RtpEndpoint implements Endpoint {
     const chosen = commonCodecs(desc)[0];
     if (!chosen) throw new SdpError('answer has no G.711 codec');
     this.sendPt = desc.codecs.find((c) => c.name === chosen)!.pt;
+    this.codec = chosen;
     return chosen;
   }
 

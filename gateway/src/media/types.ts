@@ -41,6 +41,12 @@ export interface MediaEngine extends MediaEngineEventsApi {
   answer(endpointId: string, offer: string, codec: CodecName): Promise<string>;
   /** Creates a local offer with these codecs (preference order). */
   offer(endpointId: string, codecs: readonly CodecName[]): Promise<string>;
+  /**
+   * Answers a new offer inside an established session (RFC 3264 §8: re-INVITE for a new address,
+   * a session refresh or hold): keeps our port and the session's codec, mirrors the direction.
+   * Rejects when the endpoint cannot renegotiate (the caller answers 488 and the session stays).
+   */
+  reanswer(endpointId: string, offer: string): Promise<string>;
   /** Applies the remote answer to our offer; returns the codec it chose. */
   acceptAnswer(endpointId: string, answer: string): Promise<CodecName>;
   /** Relays packets between two endpoints in both directions (no decoding). */

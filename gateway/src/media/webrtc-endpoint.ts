@@ -93,6 +93,11 @@ export class WebRtcEndpoint implements Endpoint {
     return pc.localDescription!.sdp;
   }
 
+  /** Browser renegotiation is not supported yet (in-call control, issue 6): the session stays as it is. */
+  async reanswer(_offer: string): Promise<string> {
+    throw new SdpError('renegotiation of a WebRTC leg is not supported');
+  }
+
   async acceptAnswer(answer: string): Promise<CodecName> {
     const desc = parseAudio(answer);
     const chosen = commonCodecs(desc)[0];

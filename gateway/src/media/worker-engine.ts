@@ -87,6 +87,10 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
   offer(id: string, codecs: readonly CodecName[]): Promise<string> {
     return this.call('offer', id, codecs);
   }
+  reanswer(id: string, offer: string): Promise<string> {
+    return this.call('reanswer', id, offer);
+  }
+
   acceptAnswer(id: string, answer: string): Promise<CodecName> {
     return this.call('acceptAnswer', id, answer);
   }

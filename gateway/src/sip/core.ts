@@ -40,6 +40,8 @@ export interface SipCoreDelegate {
 /** Counters exposed as metrics. */
 export interface SipCoreStats {
   authFailures: number;
+  /** Requests whose digest nonce-count was not above the last one (replays). */
+  replays: number;
   registrations: number;
 }
 
@@ -48,7 +50,7 @@ export class SipCore implements TransactionUser {
   readonly registrar: Registrar;
   readonly digest: DigestServer;
   delegate?: SipCoreDelegate;
-  readonly stats: SipCoreStats = { authFailures: 0, registrations: 0 };
+  readonly stats: SipCoreStats = { authFailures: 0, replays: 0, registrations: 0 };
   private readonly dialogs = new Map<string, Dialog>();
 
   constructor(
@@ -135,11 +137,15 @@ export class SipCore implements TransactionUser {
     const proxy = req.method !== 'REGISTER';
     const verdict = this.digest.verify(req.getAll(proxy ? 'proxy-authorization' : 'authorization'), req.method, this.opts.credentials);
     if (verdict.ok) return verdict.username;
-    if (verdict.why === 'missing' || verdict.why === 'stale' || verdict.why === 'realm') {
+    if (verdict.why === 'missing' || verdict.why === 'stale' || verdict.why === 'realm' || verdict.why === 'replay') {
+      if (verdict.why === 'replay') {
+        this.stats.replays++;
+        log.warn('sip.auth', `${req.method} from ${source.transport} ${source.address}:${source.port}: nonce-count replayed; challenging again`);
+      }
       const header = proxy ? 'proxy-authenticate' : 'www-authenticate';
       // Challenge with the algorithms configured for the user the request claims to be.
       const claimed = (req.method === 'REGISTER' ? req.to : req.from).uri.user ?? '';
-      const challenges = this.digest.challenges(verdict.why === 'stale', this.opts.credentials(claimed)?.digestAlgorithms);
+      const challenges = this.digest.challenges(verdict.why === 'stale' || verdict.why === 'replay', this.opts.credentials(claimed)?.digestAlgorithms);
       this.respond(tx, proxy ? 407 : 401, undefined, challenges.map((c) => [header, c] as [string, string]));
       return undefined;
     }

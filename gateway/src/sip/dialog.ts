@@ -116,6 +116,31 @@ export class Dialog extends Emitter<DialogEvents> {
     if (res.status >= 300) log.info('sip.dialog', `BYE for ${this.init.callId} answered ${res.status} ${res.reason}`);
   }
 
+  /**
+   * Answers a re-INVITE with 200 OK and an SDP answer, then waits for its ACK (§14.2,
+   * §13.3.1.4: with no ACK after 64·T1 the session is ended with a BYE).
+   */
+  acceptInvite(tx: InviteServerTransaction, sdp: string, headers: Array<[string, string]> = []): void {
+    const res = createResponse(tx.request, 200);
+    res.add('contact', this.init.localContact);
+    for (const [k, v] of headers) res.add(k, v);
+    res.add('content-type', 'application/sdp');
+    res.body = Buffer.from(sdp, 'utf8');
+    this.pendingAck = tx;
+    tx.user = {
+      onAckTimeout: () => {
+        log.warn('sip.dialog', `no ACK for the re-INVITE 200 OK on ${this.init.callId}; ending the session`);
+        this.bye().catch(() => undefined);
+      },
+    };
+    tx.respond(res);
+  }
+
+  /** True while a re-INVITE we answered waits for its ACK (a second one gets 500, §14.2). */
+  get inviteInProgress(): boolean {
+    return !!this.pendingAck;
+  }
+
   /** Called by the core with an in-dialog request. */
   receive(req: SipRequest, tx: ServerTransaction | undefined): void {
     if (req.method === 'ACK') {

@@ -27,8 +27,9 @@ test('challenges list SHA-256 then MD5 (RFC 8760 §2.4); a correct answer verifi
   assert.match(ch[0]!, /algorithm=SHA-256/);
   assert.match(ch[1]!, /algorithm=MD5/);
   assert.equal(parseDigest(ch[0]!)!.qop, 'auth');
-  for (const c of ch) {
-    const auth = answerChallenge([c], { username: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:switchboard' })!;
+  // Both challenges carry one nonce, so the second answer must count up (nc=2).
+  for (const [i, c] of ch.entries()) {
+    const auth = answerChallenge([c], { username: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:switchboard', nc: i + 1 })!;
     assert.deepEqual(srv.verify([auth], 'REGISTER', users), { ok: true, username: 'alice' });
   }
 });
@@ -44,6 +45,19 @@ test('wrong password, unknown user, wrong method, missing header, foreign realm'
   assert.deepEqual(srv.verify([right], 'INVITE', users), { ok: false, why: 'wrong-password' });
   assert.deepEqual(srv.verify([], 'REGISTER', users), { ok: false, why: 'missing' });
   assert.deepEqual(srv.verify([right.replace('realm="switchboard"', 'realm="other"')], 'REGISTER', users), { ok: false, why: 'realm' });
+});
+
+test('nonce-count replay protection: the same or a lower nc on a nonce is refused, a higher one accepted', () => {
+  const { srv } = server();
+  const [c] = srv.challenges();
+  const answer = (nc: number) => answerChallenge([c!], { username: 'alice', password: 'secret', method: 'INVITE', uri: 'sip:1002@x', nc })!;
+  const first = answer(1);
+  assert.deepEqual(srv.verify([first], 'INVITE', users), { ok: true, username: 'alice' });
+  assert.deepEqual(srv.verify([first], 'INVITE', users), { ok: false, why: 'replay' }, 'the captured request replayed');
+  assert.deepEqual(srv.verify([answer(3)], 'INVITE', users), { ok: true, username: 'alice' });
+  assert.deepEqual(srv.verify([answer(2)], 'INVITE', users), { ok: false, why: 'replay' }, 'counts must increase');
+  const bad = answer(4).replace(/nc=[0-9a-f]+/, 'nc=zz');
+  assert.equal(srv.verify([bad], 'INVITE', users).ok, false, 'a malformed nc never verifies');
 });
 
 test('an expired nonce is stale (re-challenge with stale=true), a forged one too', () => {

@@ -63,7 +63,7 @@ export type CredentialLookup = (username: string) => { password: string; digestA
 /** Result of checking an Authorization header. */
 export type DigestVerdict =
   | { ok: true; username: string }
-  | { ok: false; why: 'missing' | 'malformed' | 'unknown-user' | 'wrong-password' | 'stale' | 'realm' };
+  | { ok: false; why: 'missing' | 'malformed' | 'unknown-user' | 'wrong-password' | 'stale' | 'replay' | 'realm' };
 
 /** Options for {@link DigestServer}. */
 export interface DigestServerOptions {
@@ -81,6 +81,14 @@ export interface DigestServerOptions {
 export class DigestServer {
   private readonly secret: Buffer;
   private readonly ttl: number;
+  /**
+   * Highest nonce-count accepted per nonce (RFC 7616 §3.4: the server should check that nc
+   * increases, to stop replays). Entries leave with their nonce's lifetime; insertion order is
+   * issue order, so pruning walks from the front.
+   */
+  private readonly counts = new Map<string, { nc: number; issued: number }>();
+  /** Most nonces tracked at once (memory bound under a flood of valid logins). */
+  private readonly maxTracked = 100_000;
 
   constructor(private readonly opts: DigestServerOptions) {
     this.secret = opts.secret ?? randomBytes(32);
@@ -95,6 +103,25 @@ export class DigestServer {
     const ts = Math.floor(this.opts.clock.now()).toString(36) + '.' + randomBytes(6).toString('hex');
     const mac = createHmac('sha256', this.secret).update(ts).digest('base64url').slice(0, 22);
     return `${ts}.${mac}`;
+  }
+
+  /** Accepts `nc` for `nonce` only if it is higher than any accepted before (replay protection). */
+  private acceptCount(nonce: string, ncHex: string): boolean {
+    const nc = parseInt(ncHex, 16);
+    if (!/^[0-9a-fA-F]{8}$/.test(ncHex) || nc < 1) return false;
+    const now = this.opts.clock.now();
+    const seen = this.counts.get(nonce);
+    if (seen) {
+      if (nc <= seen.nc) return false;
+      seen.nc = nc;
+      return true;
+    }
+    for (const [k, v] of this.counts) {
+      if (now - v.issued <= this.ttl && this.counts.size < this.maxTracked) break;
+      this.counts.delete(k);
+    }
+    this.counts.set(nonce, { nc, issued: now });
+    return true;
   }
 
   /** Returns 'valid', 'stale' (well-signed but expired) or 'invalid'. */
@@ -148,6 +175,8 @@ export class DigestServer {
     const b = Buffer.from(p.response.toLowerCase());
     if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, why: 'wrong-password' };
     if (nonceState === 'stale') return { ok: false, why: 'stale' };
+    // A nonce-count not above the last one is a replayed (or duplicated) request: challenge again.
+    if (p.qop && !this.acceptCount(p.nonce, p.nc!)) return { ok: false, why: 'replay' };
     return { ok: true, username: p.username };
   }
 }

@@ -6,6 +6,7 @@ import { Emitter } from '../util/emitter.js';
 import { log } from '../util/log.js';
 import type { SipCore } from './core.js';
 import { Dialog } from './dialog.js';
+import { answerChallenge } from './digest.js';
 import { createResponse, randomToken, SipRequest, type SipResponse } from './message.js';
 import type { InviteServerTransaction } from './transaction/server-invite.js';
 import type { Source, Target } from './transport/types.js';
@@ -131,6 +132,8 @@ export interface InviteOptions {
   /** SDP offer. */
   offer: string;
   headers?: Array<[string, string]>;
+  /** Answers 401/407 challenges with these (trunks, RFC 3261 §22.2, RFC 8760). */
+  credentials?: { username: string; password: string };
 }
 
 /** Events of an outgoing INVITE. */
@@ -145,7 +148,9 @@ export type OutgoingInviteEvents = {
 
 /** An INVITE we sent (UAC side). */
 export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
-  readonly request: SipRequest;
+  /** The INVITE in flight (replaced by an authenticated copy after a 401/407). */
+  request: SipRequest;
+  private authAttempts = 0;
   private provisional = false;
   private cancelWanted = false;
   private cancelSent = false;
@@ -175,12 +180,47 @@ export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
 
   /** Sends the INVITE. Call after attaching listeners. */
   start(): this {
+    this.send();
+    return this;
+  }
+
+  private send(): void {
     this.core.txl.request(this.request, this.opts.target, {
       onResponse: (res) => this.onResponse(res),
       onTimeout: () => this.fail(408, 'Request Timeout'),
       onTransportError: (err) => this.fail(503, `Transport Error: ${err.message}`),
     });
-    return this;
+  }
+
+  /**
+   * §22.2: re-sends the INVITE with credentials for a 401/407 challenge — same Call-ID and From
+   * tag, CSeq + 1, a new branch. One retry, or a second when the first nonce was only stale.
+   * Returns false when the challenge cannot (or should no longer) be answered.
+   */
+  private retryWithCredentials(res: SipResponse): boolean {
+    const creds = this.opts.credentials;
+    if (!creds || this.cancelWanted) return false;
+    const proxy = res.status === 407;
+    const challenges = res.getAll(proxy ? 'proxy-authenticate' : 'www-authenticate');
+    const stale = challenges.some((c) => /stale\s*=\s*"?true/i.test(c));
+    if (this.authAttempts >= (stale ? 2 : 1)) return false;
+    const prev = this.request;
+    const value = answerChallenge(challenges, { ...creds, method: 'INVITE', uri: prev.uri });
+    if (!value) return false;
+    this.authAttempts++;
+    const req = new SipRequest('INVITE', prev.uri);
+    for (const [k, v] of prev.headers) {
+      if (k === 'via' || k === 'cseq' || k === 'authorization' || k === 'proxy-authorization') continue;
+      req.add(k, v);
+    }
+    req.set('cseq', `${prev.cseq.seq + 1} INVITE`);
+    req.add(proxy ? 'proxy-authorization' : 'authorization', value);
+    req.body = prev.body;
+    this.request = req;
+    this.provisional = false;
+    log.info('sip.invite', `${req.callId}: answering ${res.status} challenge as ${creds.username}`);
+    this.send();
+    return true;
   }
 
   private onResponse(res: SipResponse): void {
@@ -211,6 +251,7 @@ export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
       this.emit('accepted', res, dialog);
       return;
     }
+    if ((res.status === 401 || res.status === 407) && this.retryWithCredentials(res)) return;
     this.fail(res.status, res.reason);
   }
 
