@@ -21,6 +21,11 @@ export interface UserConfig {
    * `["MD5"]` for phones that fail on SHA-256 challenges (baresip 1.0, many older desk phones).
    */
   digestAlgorithms?: DigestAlgorithm[];
+  /**
+   * A SIP URI for a device that does not register (a static desk phone, an IVR, a test peer):
+   * calls to this user go there when no registration exists, e.g. `sip:3001@10.0.0.5:5060;transport=tcp`.
+   */
+  staticContact?: string;
 }
 
 /** The whole configuration. */
@@ -224,6 +229,12 @@ export function validateConfig(c: GatewayConfig): void {
     if (!['agent', 'supervisor', 'admin'].includes(u.role)) throw new ConfigError(`users[${i}].role must be agent, supervisor or admin`);
     if (u.digestAlgorithms !== undefined && (!Array.isArray(u.digestAlgorithms) || !u.digestAlgorithms.length || u.digestAlgorithms.some((a) => a !== 'MD5' && a !== 'SHA-256'))) {
       throw new ConfigError(`users[${i}].digestAlgorithms must list "SHA-256" and/or "MD5"`);
+    }
+    if (u.staticContact !== undefined) {
+      const m = /^sips?:(?:[^@;]+@)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?(;.*)?$/.exec(u.staticContact);
+      if (!m) throw new ConfigError(`users[${i}].staticContact must be a SIP URI like sip:user@host:port;transport=udp, got "${u.staticContact}"`);
+      const t = /;transport=([a-z]+)/i.exec(m[3] ?? '')?.[1]?.toLowerCase();
+      if (t && !['udp', 'tcp', 'tls'].includes(t)) throw new ConfigError(`users[${i}].staticContact: transport must be udp, tcp or tls`);
     }
     for (const key of [u.username.toLowerCase(), u.extension]) {
       if (!key) continue;

@@ -125,7 +125,7 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
   const directory: Directory = {
     find: (n) => {
       const u = users.get(n.toLowerCase());
-      return u ? { username: u.username, ...(u.displayName ? { displayName: u.displayName } : {}) } : undefined;
+      return u ? { username: u.username, ...(u.displayName ? { displayName: u.displayName } : {}), ...(u.staticContact ? { staticContact: u.staticContact } : {}) } : undefined;
     },
   };
   const b2bua = new B2bua(sip, media, new Router(directory, sip.registrar, config.echoExtensions));

@@ -3,11 +3,13 @@
  * extension. Queues and trunks plug in here later.
  */
 import type { Binding, Registrar } from '../sip/registrar.js';
+import type { TransportName } from '../sip/transport/types.js';
+import { parseNameAddr } from '../sip/uri.js';
 
 /** A user the gateway knows (agent, supervisor or SIP device owner). */
 export interface Directory {
   /** Finds a user by user name or extension number. */
-  find(nameOrExtension: string): { username: string; displayName?: string } | undefined;
+  find(nameOrExtension: string): { username: string; displayName?: string; staticContact?: string } | undefined;
 }
 
 /** Where a call goes. */
@@ -28,8 +30,26 @@ export class Router {
     if (this.echoExtensions.includes(target.toLowerCase())) return { kind: 'echo' };
     const user = this.directory.find(target);
     if (!user) return { kind: 'unknown', target };
-    const route: Route = { kind: 'user', username: user.username, bindings: this.registrar.lookup(user.username) };
+    let bindings = this.registrar.lookup(user.username);
+    if (!bindings.length && user.staticContact) bindings = [staticBinding(user.username, user.staticContact)];
+    const route: Route = { kind: 'user', username: user.username, bindings };
     if (user.displayName) route.displayName = user.displayName;
     return route;
   }
+}
+
+/** A binding for a device configured with a fixed address instead of registering. */
+export function staticBinding(aor: string, uriText: string): Binding {
+  const contact = parseNameAddr(`<${uriText}>`);
+  const u = contact.uri;
+  const transport = ((u.params.transport ?? (u.scheme === 'sips' ? 'tls' : 'udp')).toUpperCase()) as TransportName;
+  return {
+    aor,
+    contact,
+    target: { transport, host: u.host, port: u.port ?? (transport === 'TLS' ? 5061 : 5060) },
+    webrtc: false,
+    expiresAt: Number.POSITIVE_INFINITY,
+    callId: 'static',
+    cseq: 0,
+  };
 }
