@@ -117,3 +117,37 @@ test('udp loss toward the caller: 2 lost 200 OKs → Timer G re-sends the 2xx un
   const gaps = [oks[1]!.at - oks[0]!.at, oks[2]!.at - oks[1]!.at];
   assert.ok(Math.abs(gaps[0]! - 500) < 150 && Math.abs(gaps[1]! - 1000) < 200, `2xx retransmits at T1, 2·T1: gaps ${gaps.map((x) => x.toFixed(0)).join(', ')} ms`);
 });
+
+for (const [transport, status] of [['UDP', 401], ['TCP', 401], ['UDP', 407], ['TCP', 407]] as const) {
+  test(`${transport.toLowerCase()}: the gateway as UAC answers a ${status} challenge (digest checked by sipp)`, async () => {
+    const uasPort = await freePort();
+    const callee = sipp(['-sf', `uas-challenge-${status}.xml`, '-p', String(uasPort), '-i', '127.0.0.1', '-t', transport === 'UDP' ? 'u1' : 't1', '-m', '1', '-timeout', '20s']);
+    await settle();
+    gw = await startGateway();
+    const sdp = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+    const out = gw.gw.sip.invite({
+      target: { transport, host: '127.0.0.1', port: uasPort },
+      // No port in the URI: the 407 scenario checks a response value computed for exactly this URI.
+      requestUri: 'sip:pbx@127.0.0.1',
+      from: { user: 'trunk' },
+      to: { user: 'pbx' },
+      offer: sdp,
+      credentials: { username: 'trunk', password: 'trunk-secret' },
+    });
+    const outcome = await new Promise<string>((resolve) => {
+      out.on('accepted', (_res, dialog) => {
+        resolve('accepted');
+        setTimeout(() => dialog.bye().catch(() => undefined), 200);
+      });
+      out.on('failed', (st, reason) => resolve(`failed ${st} ${reason}`));
+      out.start();
+    });
+    assert.equal(outcome, 'accepted');
+    const header = out.request.get(status === 407 ? 'proxy-authorization' : 'authorization') ?? '';
+    assert.match(header, /^Digest username="trunk", realm="pbx.test"/);
+    if (status === 401) assert.match(header, /qop=auth, nc=00000001, cnonce="[0-9a-f]+"/, 'qop=auth answered with nc and cnonce');
+    assert.equal(out.request.cseq.seq, 2, 'the retried INVITE has CSeq + 1 (§22.2)');
+    const r = await callee.done;
+    assert.equal(r.code, 0, `sipp callee:\n${r.out.slice(-2500)}`);
+  });
+}
