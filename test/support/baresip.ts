@@ -24,7 +24,9 @@ export interface BaresipOptions {
   password: string;
   gatewayPort: number;
   toneHz: number;
-  transport?: 'udp' | 'tcp';
+  transport?: 'udp' | 'tcp' | 'tls';
+  /** CA file that signs the gateway's TLS certificate (for transport 'tls'). */
+  caFile?: string;
 }
 
 async function freePort(): Promise<number> {
@@ -82,6 +84,7 @@ export class Baresip {
         `snd_path ${path.join(dir, 'rec')}`,
         `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
         'rtp_timeout 0',
+        ...(o.caFile ? [`sip_cafile ${o.caFile}`] : []),
         '',
       ].join('\n'),
     );

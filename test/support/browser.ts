@@ -17,7 +17,7 @@ export interface Agent {
 }
 
 /** Launches Chromium whose microphone plays a sine at `toneHz`, and opens `url`. */
-export async function launchAgent(url: string, toneHz: number): Promise<Agent> {
+export async function launchAgent(url: string, toneHz: number, extraArgs: string[] = []): Promise<Agent> {
   const wav = path.join(WORK, `tone-${toneHz}.wav`);
   writeToneWav(wav, toneHz, 30);
   const browser = await chromium.launch({
@@ -26,6 +26,7 @@ export async function launchAgent(url: string, toneHz: number): Promise<Agent> {
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
       `--use-file-for-fake-audio-capture=${wav}`, '--autoplay-policy=no-user-gesture-required', '--allow-loopback-in-peer-connection',
+      ...extraArgs,
     ],
   });
   const page = await browser.newPage();
