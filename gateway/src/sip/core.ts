@@ -15,6 +15,8 @@ import type { MessageSender, Source, TransportName } from './transport/types.js'
 
 /** Methods the core accepts (Allow header, RFC 3261 §20.5). */
 export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'REGISTER', 'INFO'];
+/** Methods we recognise but do not accept outside a dialog: 405, not 501 (§8.2.1). */
+const KNOWN_METHODS = new Set([...ALLOWED_METHODS, 'SUBSCRIBE', 'NOTIFY', 'REFER', 'UPDATE', 'PRACK', 'MESSAGE', 'PUBLISH']);
 
 /** Options for {@link SipCore}. */
 export interface SipCoreOptions {
@@ -102,6 +104,9 @@ export class SipCore implements TransactionUser {
       return;
     }
     if (!tx) return; // An ACK outside a dialog (for a 2xx we do not know): drop (§17.2.3).
+    // §8.2.2.1: a Request-URI scheme we cannot serve gets 416 (tel: is routed by its number).
+    const scheme = req.requestUri.scheme;
+    if (scheme !== 'sip' && scheme !== 'sips' && scheme !== 'tel') return this.respond(tx, 416);
     // §16.3 / §8.2.2: loop protection.
     const mf = req.get('max-forwards');
     if (mf !== undefined && Number(mf) === 0 && req.method !== 'OPTIONS') return this.respond(tx, 483);
@@ -116,7 +121,8 @@ export class SipCore implements TransactionUser {
       case 'INFO':
         return this.respond(tx, 481);
       default:
-        return this.respond(tx, 405, undefined, [['allow', ALLOWED_METHODS.join(', ')]]);
+        // §8.2.1: 405 for a method we know but do not take here, 501 for one we do not know.
+        return this.respond(tx, KNOWN_METHODS.has(req.method) ? 405 : 501, undefined, [['allow', ALLOWED_METHODS.join(', ')]]);
     }
   }
 

@@ -193,7 +193,7 @@ export const REASON_PHRASES: Record<number, string> = {
   420: 'Bad Extension', 423: 'Interval Too Brief', 480: 'Temporarily Unavailable',
   481: 'Call/Transaction Does Not Exist', 482: 'Loop Detected', 483: 'Too Many Hops', 484: 'Address Incomplete',
   486: 'Busy Here', 487: 'Request Terminated', 488: 'Not Acceptable Here', 491: 'Request Pending',
-  500: 'Server Internal Error', 501: 'Not Implemented', 503: 'Service Unavailable', 504: 'Server Time-out',
+  500: 'Server Internal Error', 501: 'Not Implemented', 503: 'Service Unavailable', 504: 'Server Time-out', 505: 'Version Not Supported',
   513: 'Message Too Large', 603: 'Decline',
 };
 

@@ -24,11 +24,14 @@ export const DEFAULT_LIMITS: ParserLimits = { maxMessageBytes: 65_535, maxHeader
 /** Result of {@link parseMessage}. */
 export type ParseResult =
   | { ok: true; message: SipMessage }
-  | { ok: false; reason: string; request?: SipRequest };
+  /** `status`: the response to send with `request` (400, or 505 for another SIP version). */
+  | { ok: false; reason: string; request?: SipRequest; status?: number };
 
 const TOKEN_RE = /^[A-Za-z0-9.!%*_+`'~-]+$/;
 const REQUEST_LINE_RE = /^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP\/2\.0$/;
-const STATUS_LINE_RE = /^SIP\/2\.0 ([1-6]\d\d) ?(.*)$/;
+/** A line that is a request line in intent but not in form (extra spaces, other version). */
+const LOOSE_REQUEST_LINE_RE = /^([A-Za-z0-9.!%*_+`'~-]+)[ \t]+(\S+)[ \t]+SIP\/(\d+\.\d+)[ \t]*$/i;
+const STATUS_LINE_RE = /^SIP\/2\.0 ([1-6]\d\d)(?: (.*))?$/;
 
 /** Finds the blank line ending the head; returns [headEnd, bodyStart] or undefined. */
 function findHeadEnd(buf: Buffer, from = 0): [number, number] | undefined {
@@ -54,13 +57,21 @@ export function parseMessage(input: Buffer | string, limits: ParserLimits = DEFA
   if (head.includes('\0')) return { ok: false, reason: 'NUL byte in message head' };
   // §7.3.1: header folding — a line starting with whitespace continues the previous one.
   const lines = head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/);
-  const startLine = lines.shift()?.trim() ?? '';
+  // The start line is taken as is: RFC 4475 §3.1.2.6/§3.1.2.7 (extra or trailing SP) are errors.
+  const startLine = lines.shift() ?? '';
 
   let msg: SipMessage;
+  /** A start-line problem found after the request could be built, so it can still be answered. */
+  let lineError: { reason: string; status: number } | undefined;
   const req = REQUEST_LINE_RE.exec(startLine);
   if (req) {
     // Method names are case-sensitive (RFC 3261 §7.1).
     msg = new SipRequest(req[1]!, req[2]!);
+  } else if (LOOSE_REQUEST_LINE_RE.test(startLine)) {
+    const loose = LOOSE_REQUEST_LINE_RE.exec(startLine)!;
+    msg = new SipRequest(loose[1]!, loose[2]!);
+    // §8.2.2 / §21.5.6: another SIP version gets 505; bad spacing gets 400.
+    lineError = loose[3] !== '2.0' ? { reason: 'Version Not Supported', status: 505 } : { reason: 'Malformed Request-Line', status: 400 };
   } else {
     const st = STATUS_LINE_RE.exec(startLine);
     if (!st) return { ok: false, reason: /SIP\/(?!2\.0)/.test(startLine) ? 'Version Not Supported' : 'Malformed start line' };
@@ -94,6 +105,7 @@ export function parseMessage(input: Buffer | string, limits: ParserLimits = DEFA
     }
     if (msg.headers.length > limits.maxHeaders) return fail(msg, 'Too many headers');
   }
+  if (lineError) return fail(msg, lineError.reason, lineError.status);
   if (headerError) return fail(msg, headerError);
 
   // Body and Content-Length (§18.3, §20.14).
@@ -113,8 +125,8 @@ export function parseMessage(input: Buffer | string, limits: ParserLimits = DEFA
   return { ok: true, message: msg };
 }
 
-function fail(msg: SipMessage, reason: string): ParseResult {
-  if (msg instanceof SipRequest && msg.method !== 'ACK' && answerable(msg)) return { ok: false, reason, request: msg };
+function fail(msg: SipMessage, reason: string, status = 400): ParseResult {
+  if (msg instanceof SipRequest && msg.method !== 'ACK' && answerable(msg)) return { ok: false, reason, request: msg, status };
   return { ok: false, reason };
 }
 
@@ -140,9 +152,12 @@ function validate(msg: SipMessage): string | undefined {
     const cseq = parseCSeq(msg.get('cseq')!);
     if (msg instanceof SipRequest) {
       if (cseq.method !== msg.method) return 'CSeq method does not match request method';
-      parseUri(msg.uri);
+      const ruri = parseUri(msg.uri);
+      // §19.1.1 table: headers (`?…`) are not allowed in a Request-URI (RFC 4475 §3.1.2.10).
+      if (ruri.headers !== undefined) return 'Request-URI must not contain headers';
       const mf = msg.get('max-forwards');
-      if (mf !== undefined && !/^\d{1,3}$/.test(mf)) return 'Bad Max-Forwards';
+      // §20.22: 0-255 (RFC 4475 §3.1.2.4 sends 300).
+      if (mf !== undefined && (!/^\d{1,10}$/.test(mf) || Number(mf) > 255)) return 'Bad Max-Forwards';
     }
   } catch (err) {
     if (err instanceof SipSyntaxError) return err.message;

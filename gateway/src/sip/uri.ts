@@ -6,9 +6,14 @@
  * just for their scheme, the routing layer decides).
  */
 
-/** A parsed SIP or SIPS URI. */
+/**
+ * A parsed URI. For `sip:`/`sips:` every field applies; any other scheme (`tel:`, `urn:`, …) is
+ * kept opaque: `user` holds the part before the first `;` (the number, for tel: URIs, RFC 3966),
+ * `host` is empty, and `params` holds what follows.
+ */
 export interface SipUri {
-  scheme: 'sip' | 'sips';
+  /** Lower-cased scheme: `sip`, `sips`, or another RFC 3986 scheme. */
+  scheme: string;
   user?: string;
   password?: string;
   host: string;
@@ -25,15 +30,32 @@ export class SipSyntaxError extends Error {
 }
 
 const HOST_RE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$/;
+/** RFC 3986 §3.1 scheme. */
+const SCHEME_RE = /^[A-Za-z][A-Za-z0-9+.-]*$/;
 
-/** Parses `sip:`/`sips:` URIs; throws {@link SipSyntaxError} on anything else. */
+/** True for the schemes this gateway can route (sip, sips; tel by its number). */
+export function isSipScheme(uri: SipUri): boolean {
+  return uri.scheme === 'sip' || uri.scheme === 'sips';
+}
+
+/**
+ * Parses a URI: `sip:`/`sips:` fully (RFC 3261 §19.1.1), other schemes as opaque absolute URIs
+ * (§19.1.6). Throws {@link SipSyntaxError} when it is not a URI at all.
+ */
 export function parseUri(text: string): SipUri {
   const raw = text.trim();
   const colon = raw.indexOf(':');
   if (colon < 0) throw new SipSyntaxError(`Bad URI: ${raw.slice(0, 60)}`);
   const scheme = raw.slice(0, colon).toLowerCase();
-  if (scheme !== 'sip' && scheme !== 'sips') throw new SipSyntaxError(`Unsupported URI scheme: ${scheme}`);
+  if (!SCHEME_RE.test(scheme)) throw new SipSyntaxError(`Bad URI scheme: ${scheme.slice(0, 30)}`);
   let rest = raw.slice(colon + 1);
+  if (scheme !== 'sip' && scheme !== 'sips') {
+    if (!rest || /\s/.test(rest)) throw new SipSyntaxError(`Bad ${scheme} URI`);
+    const semi = rest.indexOf(';');
+    const opaque: SipUri = { scheme, host: '', params: semi >= 0 ? parseParams(rest.slice(semi + 1)) : {} };
+    opaque.user = decodeUriPart(semi >= 0 ? rest.slice(0, semi) : rest);
+    return opaque;
+  }
   let headers: string | undefined;
   const q = rest.indexOf('?');
   if (q >= 0) {
@@ -81,6 +103,7 @@ function decodeUriPart(s: string): string {
 
 /** Serializes a URI; the user part is escaped per RFC 3261 §25.1 `user` (unreserved + user-unreserved). */
 export function formatUri(uri: SipUri): string {
+  if (!isSipScheme(uri)) return `${uri.scheme}:${escapeUser(uri.user ?? '')}${formatParams(uri.params)}`;
   let s = `${uri.scheme}:`;
   if (uri.user !== undefined) {
     s += escapeUser(uri.user);
@@ -163,11 +186,19 @@ export interface NameAddr {
 /** Parses a name-addr or addr-spec with header parameters. `*` is not accepted here. */
 export function parseNameAddr(text: string): NameAddr {
   const s = text.trim();
-  const lt = s.indexOf('<');
+  if ((s.replace(/\\./g, '').match(/"/g)?.length ?? 0) % 2) throw new SipSyntaxError('Unbalanced quotes in display name');
+  const lt = indexOutsideQuotes(s, '<');
   if (lt >= 0) {
     const gt = s.indexOf('>', lt);
     if (gt < 0) throw new SipSyntaxError('Unterminated <URI>');
-    const display = unquote(s.slice(0, lt).trim());
+    const rawDisplay = s.slice(0, lt).trim();
+    // §25.1: display-name = *(token LWS) / quoted-string.
+    if (rawDisplay.startsWith('"')) {
+      if (!/^"(?:[^"\\]|\\.)*"$/s.test(rawDisplay)) throw new SipSyntaxError('Unbalanced quotes in display name');
+    } else if (rawDisplay && !/^[A-Za-z0-9.!%*_+`'~\- \t]+$/.test(rawDisplay)) {
+      throw new SipSyntaxError('Display name must be quoted');
+    }
+    const display = unquote(rawDisplay);
     const tail = s.slice(gt + 1).trim();
     if (tail && !tail.startsWith(';')) throw new SipSyntaxError('Garbage after >');
     const out: NameAddr = { uri: parseUri(s.slice(lt + 1, gt)), params: tail ? parseParams(tail.slice(1)) : {} };
@@ -178,6 +209,20 @@ export function parseNameAddr(text: string): NameAddr {
   const semi = s.indexOf(';');
   const uriText = semi >= 0 ? s.slice(0, semi) : s;
   return { uri: parseUri(uriText), params: semi >= 0 ? parseParams(s.slice(semi + 1)) : {} };
+}
+
+/** Index of `ch` outside double-quoted strings, or -1. */
+function indexOutsideQuotes(s: string, ch: string): number {
+  let quoted = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === ch) return i;
+  }
+  return -1;
 }
 
 /** Formats a name-addr, always with angle brackets. */

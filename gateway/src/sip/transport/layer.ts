@@ -273,7 +273,8 @@ export class TransportLayer implements MessageSender {
     return id === 'udp' ? !!this.udp : this.flows.has(id);
   }
 
-  private receive(data: Buffer, source: Source): void {
+  /** @internal Takes one message as if it arrived on `source` (every listener calls this; tests and fuzzers too). */
+  receive(data: Buffer, source: Source): void {
     this.stats.received++;
     // Keep-alive on UDP (RFC 5626 §4.4.1 uses STUN; a bare CRLF from old phones is ignored).
     if (data.length <= 4 && /^[\r\n]*$/.test(data.toString('latin1'))) return;
@@ -286,7 +287,7 @@ export class TransportLayer implements MessageSender {
       if (result.request && (!guard || guard.check(result.request, source) === 'ok')) {
         this.stamp(result.request, source);
         this.stats.answered400++;
-        this.sendResponse(createResponse(result.request, 400, result.reason), source).catch(() => undefined);
+        this.sendResponse(createResponse(result.request, result.status ?? 400, result.reason), source).catch(() => undefined);
       }
       return;
     }
