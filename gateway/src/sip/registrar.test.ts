@@ -93,5 +93,6 @@ test('WebSocket bindings are WebRTC and vanish when their connection closes', ()
 test('bad Expires and bad Contact are 400', () => {
   const { reg } = setup();
   assert.deepEqual(reg.register('bob', register(['<sip:bob@10.0.0.2>'], 'soon'), SRC), { status: 400, reason: 'Bad Expires' });
-  assert.deepEqual(reg.register('bob', register(['<mailto:bob@x>']), SRC), { status: 400, reason: 'Bad Contact header' });
+  assert.deepEqual(reg.register('bob', register(['<sip:bob@>']), SRC), { status: 400, reason: 'Bad Contact header' });
+  assert.deepEqual(reg.register('bob', register(['<mailto:bob@x>']), SRC), { status: 400, reason: 'Contact must be a SIP URI' });
 });

@@ -87,6 +87,8 @@ export class Registrar extends Emitter<RegistrarEvents> {
     } catch {
       return { status: 400, reason: 'Bad Contact header' };
     }
+    // Calls are delivered to bindings, so only SIP contacts make sense here (mailto:, tel: … do not).
+    if (contacts.some((c) => c.uri.scheme !== 'sip' && c.uri.scheme !== 'sips')) return { status: 400, reason: 'Contact must be a SIP URI' };
     for (const c of contacts) {
       const expires = this.expiresOf(c, headerExpires);
       if (expires > 0 && expires < this.opts.minExpires) return { status: 423, minExpires: this.opts.minExpires };
