@@ -125,7 +125,9 @@ export function parseMessage(input: Buffer | string, limits: ParserLimits = DEFA
   return { ok: true, message: msg };
 }
 
-function fail(msg: SipMessage, reason: string, status = 400): ParseResult {
+function fail(msg: SipMessage, rawReason: string, status = 400): ParseResult {
+  // The reason becomes a status line: control characters from the input must not reach it.
+  const reason = rawReason.replace(/[\x00-\x1f\x7f]/g, '?');
   if (msg instanceof SipRequest && msg.method !== 'ACK' && answerable(msg)) return { ok: false, reason, request: msg, status };
   return { ok: false, reason };
 }
