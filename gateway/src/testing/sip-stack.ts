@@ -3,7 +3,7 @@
  * off) whose wire is a list, driven by a fake clock — for torture and fuzz tests that feed raw
  * bytes and look at exactly what the gateway would answer.
  */
-import { FakeClock } from '../util/clock.js';
+import { FakeClock, type Clock } from '../util/clock.js';
 import { SipCore } from '../sip/core.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { TransactionLayer } from '../sip/transaction/layer.js';
@@ -29,9 +29,8 @@ class RecordingTransport extends TransportLayer {
   }
 }
 
-/** Builds the stack; INVITEs reaching the call layer are rejected with 486. */
-export function recordingStack() {
-  const clock = new FakeClock();
+/** Builds the stack; INVITEs reaching the call layer are rejected with 486. Fake clock unless given one. */
+export function recordingStack<C extends Clock = FakeClock>(clock: C = new FakeClock() as unknown as C) {
   const transport = new RecordingTransport({ bindHost: '127.0.0.1', advertisedHost: '192.0.2.1' });
   const txl = new TransactionLayer(transport, clock);
   const core = new SipCore(transport, txl, {

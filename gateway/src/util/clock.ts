@@ -36,7 +36,9 @@ interface FakeTimer {
 export class FakeClock implements Clock {
   private time = 0;
   private seq = 0;
-  private timers: FakeTimer[] = [];
+  /** Binary min-heap on (at, seq): tens of thousands of timers advance in O(n log n). */
+  private heap: FakeTimer[] = [];
+  private live = 0;
 
   now(): number {
     return this.time;
@@ -44,33 +46,71 @@ export class FakeClock implements Clock {
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const timer: FakeTimer = { at: this.time + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
-    this.timers.push(timer);
+    this.push(timer);
+    this.live++;
     return timer;
   }
 
   clearTimeout(handle: TimerHandle): void {
-    (handle as FakeTimer).cancelled = true;
+    const t = handle as FakeTimer;
+    if (!t.cancelled) {
+      t.cancelled = true;
+      this.live--;
+    }
   }
 
   /** Number of timers still scheduled. */
   get pending(): number {
-    return this.timers.filter((t) => !t.cancelled).length;
+    return this.live;
   }
 
   /** Moves time forward by `ms`, firing due timers in order (including ones they schedule). */
   advance(ms: number): void {
     const end = this.time + ms;
     for (;;) {
-      this.timers = this.timers.filter((t) => !t.cancelled);
-      let next: FakeTimer | undefined;
-      for (const t of this.timers) {
-        if (t.at <= end && (!next || t.at < next.at || (t.at === next.at && t.seq < next.seq))) next = t;
-      }
-      if (!next) break;
-      this.time = next.at;
+      const next = this.heap[0];
+      if (!next || next.at > end) break;
+      this.pop();
+      if (next.cancelled) continue;
       next.cancelled = true;
+      this.live--;
+      this.time = next.at;
       next.fn();
     }
     this.time = end;
+  }
+
+  private static before(a: FakeTimer, b: FakeTimer): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+
+  private push(t: FakeTimer): void {
+    const h = this.heap;
+    h.push(t);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!FakeClock.before(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop()!;
+    if (!h.length) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && FakeClock.before(h[l]!, h[m]!)) m = l;
+      if (r < h.length && FakeClock.before(h[r]!, h[m]!)) m = r;
+      if (m === i) return;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
   }
 }
