@@ -75,8 +75,14 @@ export class Dialog extends Emitter<DialogEvents> {
   /** Builds an in-dialog request (§12.2.1.1). ACK reuses the INVITE's CSeq number. */
   createRequest(method: string, cseq?: number): SipRequest {
     const i = this.init;
-    const req = new SipRequest(method, i.remoteTarget);
-    for (const r of i.routeSet) req.add('route', r);
+    // §12.2.1.1: with a loose-routing first hop (;lr) the Request-URI is the remote target and
+    // the route set is copied as is; with a strict router it becomes the Request-URI, and the
+    // remote target goes last in the Route set.
+    const firstUri = i.routeSet[0] !== undefined ? routeUri(i.routeSet[0]) : undefined;
+    const strict = firstUri !== undefined && !/;\s*lr(?:[;=]|$)/i.test(firstUri);
+    const req = new SipRequest(method, strict ? firstUri! : i.remoteTarget);
+    const routes = strict ? [...i.routeSet.slice(1), `<${i.remoteTarget}>`] : i.routeSet;
+    for (const r of routes) req.add('route', r);
     req.add('max-forwards', 70);
     req.add('from', i.localUri);
     req.add('to', i.remoteUri);
@@ -178,6 +184,12 @@ export class Dialog extends Emitter<DialogEvents> {
     this.onEnd(this);
     this.emit('terminated', why);
   }
+}
+
+/** The URI of a Route/Record-Route value (`<uri>;params` or a bare URI). */
+function routeUri(value: string): string {
+  const m = /<([^>]*)>/.exec(value);
+  return (m ? m[1]! : value.split(';')[0]!).trim();
 }
 
 /** The dialog map key. */
