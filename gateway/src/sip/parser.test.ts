@@ -142,3 +142,13 @@ test('URIs: parse, escape, IPv6, params, name-addr forms', () => {
   assert.deepEqual(na.uri.params, {});
   assert.throws(() => parseUri('sip:bob@b.example:99999'));
 });
+
+test('stream framer: pings coalesced into one chunk or split across two are each counted', () => {
+  const f = new StreamFramer();
+  assert.equal(f.push(Buffer.from('\r\n\r\n\r\n\r\n')).pings, 2, 'two pings in one TCP segment');
+  assert.equal(f.push(Buffer.from('\r\n')).pings, 0, 'half a ping');
+  assert.equal(f.push(Buffer.from('\r\n')).pings, 1, 'the other half completes it');
+  const r = f.push(Buffer.from('\r\n' + INVITE));
+  assert.equal(r.pings, 0, 'a stray CRLF before a message is no ping');
+  assert.equal(r.messages.length, 1);
+});

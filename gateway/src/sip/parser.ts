@@ -189,7 +189,15 @@ export class StreamFramer {
       let skip = 0;
       while (skip < this.buf.length && (this.buf[skip] === 0x0d || this.buf[skip] === 0x0a)) skip++;
       if (skip) {
-        if (this.buf.subarray(0, skip).toString('latin1').includes('\r\n\r\n')) pings++;
+        // Each double CRLF is one ping, however TCP split or coalesced them.
+        const parts = this.buf.subarray(0, skip).toString('latin1').split('\r\n\r\n');
+        pings += parts.length - 1;
+        if (skip === this.buf.length) {
+          // Only CRLFs so far: keep a ping cut in two for the next chunk.
+          const tail = parts[parts.length - 1]!;
+          this.buf = tail && '\r\n\r\n'.startsWith(tail) ? Buffer.from(tail, 'latin1') : Buffer.alloc(0);
+          break;
+        }
         this.buf = this.buf.subarray(skip);
       }
       if (!this.buf.length) break;
