@@ -14,6 +14,7 @@ const GATEWAY_LAYERS = [
   ['sip/transaction/'],
   ['sip/'],
   ['media/'],
+  ['trunks/'],
   ['calls/'],
   ['api/', 'config.ts'],
   [''],

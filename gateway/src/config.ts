@@ -28,6 +28,47 @@ export interface UserConfig {
   staticContact?: string;
 }
 
+/** A SIP trunk to a PBX or carrier (docs/trunks.md). */
+export interface TrunkConfig {
+  /** Unique name, used in logs, metrics and `/api/health`. */
+  name: string;
+  /** Host (name or address) and port of the PBX/carrier. */
+  host: string;
+  port?: number;
+  transport?: 'udp' | 'tcp' | 'tls';
+  /** Send everything via this proxy instead (`host:port`). */
+  outboundProxy?: string;
+  /** SIP domain for From/To and REGISTER (defaults to `host`). */
+  domain?: string;
+  /** User part we register as and call from. */
+  username: string;
+  /** Digest user name when it differs from `username`. */
+  authUsername?: string;
+  password?: string;
+  /** Only answer challenges for this realm (any realm when absent). */
+  realm?: string;
+  /** Register to the trunk (default true when a password is set). */
+  register?: boolean;
+  /** Requested registration lifetime in seconds (default 600). */
+  expires?: number;
+  /** Inbound: dialled number (To / Request-URI user, any format) → local user or extension. */
+  dids?: Record<string, string>;
+  /** Inbound: extra source addresses calls from this trunk may come from. */
+  matchAddresses?: string[];
+  /** Outbound caller ID (user part of From); defaults to `username`. */
+  callerId?: string;
+  /** Outbound number format: as dialled (default), or E.164 with this country code (`"1"`, `"44"`). */
+  e164CountryCode?: string;
+  /** Codec preference toward the trunk. */
+  codecs?: Array<'PCMU' | 'PCMA'>;
+  /** Lower is tried first (default 10); ties by weight, higher first. */
+  priority?: number;
+  weight?: number;
+  /** OPTIONS keep-alive interval (s, default 30; 0 = off) and misses before the trunk is down (default 3). */
+  optionsInterval?: number;
+  optionsMisses?: number;
+}
+
 /** The whole configuration. */
 export interface GatewayConfig {
   /** Address every listener binds to. */
@@ -84,6 +125,8 @@ export interface GatewayConfig {
   protection: GuardOptions;
   /** Extensions answered by the echo test. */
   echoExtensions: string[];
+  /** PBX/carrier trunks (none by default). */
+  trunks: TrunkConfig[];
   users: UserConfig[];
   /** Directories served over HTTP; defaults to the demo and the SDK bundle of this checkout. */
   staticDirs?: Array<{ prefix: string; dir: string }>;
@@ -102,6 +145,7 @@ export function defaultConfig(): GatewayConfig {
     media: { worker: true },
     auth: { tokenTtlSeconds: 3600, allowedOrigins: [] },
     echoExtensions: ['600', 'echo'],
+    trunks: [],
     users: [
       { username: 'alice', password: 'alice-demo', role: 'agent', displayName: 'Alice (agent)', extension: '1001' },
       { username: 'bob', password: 'bob-demo', role: 'agent', displayName: 'Bob (agent)', extension: '1002' },
@@ -221,6 +265,24 @@ export function validateConfig(c: GatewayConfig): void {
     if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1024 && hi <= 65535 && hi - lo >= 1)) throw new ConfigError('media.portRange must be [low, high] within 1024-65535');
   }
   if (!(c.auth.tokenTtlSeconds > 0 && c.auth.tokenTtlSeconds <= 86400)) throw new ConfigError('auth.tokenTtlSeconds must be 1-86400 (24 h maximum)');
+  if (!Array.isArray(c.trunks)) throw new ConfigError('trunks must be a list');
+  const trunkNames = new Set<string>();
+  c.trunks.forEach((t, i) => {
+    const k = `trunks[${i}]`;
+    if (!t || typeof t.name !== 'string' || !/^[A-Za-z0-9._-]{1,40}$/.test(t.name)) throw new ConfigError(`${k}.name must be 1-40 letters, digits, . _ -`);
+    if (trunkNames.has(t.name)) throw new ConfigError(`${k}.name "${t.name}" is used twice`);
+    trunkNames.add(t.name);
+    if (typeof t.host !== 'string' || !t.host) throw new ConfigError(`${k}.host is required`);
+    if (t.port !== undefined) port(`${k}.port`, t.port);
+    if (t.transport !== undefined && !['udp', 'tcp', 'tls'].includes(t.transport)) throw new ConfigError(`${k}.transport must be udp, tcp or tls`);
+    if (typeof t.username !== 'string' || !t.username) throw new ConfigError(`${k}.username is required`);
+    if (t.register && !t.password) throw new ConfigError(`${k}: register needs a password`);
+    if (t.expires !== undefined && !(Number.isInteger(t.expires) && t.expires >= 30 && t.expires <= 86400)) throw new ConfigError(`${k}.expires must be 30-86400 seconds`);
+    if (t.e164CountryCode !== undefined && !/^[1-9]\d{0,2}$/.test(t.e164CountryCode)) throw new ConfigError(`${k}.e164CountryCode must be 1-3 digits, e.g. "1" or "44"`);
+    if (t.codecs !== undefined && (!Array.isArray(t.codecs) || !t.codecs.length || t.codecs.some((x) => x !== 'PCMU' && x !== 'PCMA'))) throw new ConfigError(`${k}.codecs must list PCMU and/or PCMA`);
+    if (t.outboundProxy !== undefined && !/^[A-Za-z0-9.:[\]-]+$/.test(t.outboundProxy)) throw new ConfigError(`${k}.outboundProxy must be host or host:port`);
+    if (t.dids !== undefined && (typeof t.dids !== 'object' || Array.isArray(t.dids))) throw new ConfigError(`${k}.dids must map numbers to users or extensions`);
+  });
   if (!Array.isArray(c.users)) throw new ConfigError('users must be a list');
   const seen = new Set<string>();
   c.users.forEach((u, i) => {

@@ -17,6 +17,7 @@ import type { MediaEngine } from './media/types.js';
 import { WorkerMediaEngine } from './media/worker-engine.js';
 import { SipCore } from './sip/core.js';
 import { SourceGuard } from './sip/guard.js';
+import { TrunkManager } from './trunks/manager.js';
 import { TransactionLayer } from './sip/transaction/layer.js';
 import { TransportLayer } from './sip/transport/layer.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -53,6 +54,8 @@ export interface Gateway {
   readonly transport: TransportLayer;
   /** @internal Abuse protection, for tests and status. */
   readonly guard: SourceGuard;
+  /** @internal PBX trunks, for tests and status. */
+  readonly trunks: TrunkManager;
 }
 
 function defaultStaticDirs(): Array<{ prefix: string; dir: string }> {
@@ -97,7 +100,7 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
     tlsClient: { verify: config.tls?.verifyPeers ?? true, ...(config.tls?.caFile ? { ca: readFileSync(config.tls.caFile) } : {}) },
   });
   const txl = new TransactionLayer(transport, clock);
-  const sip = new SipCore(transport, txl, {
+  const sip: SipCore = new SipCore(transport, txl, {
     clock,
     realm: config.sip.realm,
     digestAlgorithms: config.sip.digestAlgorithms,
@@ -106,7 +109,12 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
     registrar: { minExpires: config.sip.minExpires, maxExpires: config.sip.maxExpires, defaultExpires: config.sip.defaultExpires },
     userAgent: 'Switchboard/0.1',
     onAuthFailure: (source) => guard.authFailed(source),
+    trustedSource: (req, source): string | undefined => {
+      const t = trunks.match(req, source);
+      return t ? `trunk:${t.name}` : undefined;
+    },
   });
+  const trunks: TrunkManager = new TrunkManager(config.trunks, sip, clock);
   transport.onMessage = (msg, source) => txl.receive(msg, source);
   transport.onFlowClosed = (flowId) => sip.registrar.flowClosed(flowId);
   sip.registrar.on('registered', (b) => log.info('registrar', `${b.aor} registered from ${b.target.transport} ${b.target.host}:${b.target.port}${b.userAgent ? ` (${b.userAgent})` : ''}`));
@@ -128,7 +136,7 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
       return u ? { username: u.username, ...(u.displayName ? { displayName: u.displayName } : {}), ...(u.staticContact ? { staticContact: u.staticContact } : {}) } : undefined;
     },
   };
-  const b2bua = new B2bua(sip, media, new Router(directory, sip.registrar, config.echoExtensions));
+  const b2bua = new B2bua(sip, media, new Router(directory, sip.registrar, config.echoExtensions, trunks.size > 0), trunks);
   const tokens = new TokenService(tokenSecret(config), config.auth.tokenTtlSeconds);
   if (!config.auth.tokenSecret) log.warn('gateway', 'auth.tokenSecret is not set: using a random secret, tokens will not survive a restart');
 
@@ -143,6 +151,7 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
     media,
     transport,
     guard,
+    trunks,
     tokens,
     async start() {
       const udpPort = await transport.listenUdp(config.sip.udpPort);
@@ -169,6 +178,7 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
           sip: transport.stats,
           auth: sip.stats,
           protection: guard.stats,
+          trunks: trunks.status(),
           media: await media.stats().catch((err: Error) => ({ error: err.message })),
         }),
       };
@@ -192,12 +202,14 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
         addrs.httpsUrl = `https://${host}:${httpsPort}/`;
         addrs.wssUrl = `wss://${host}:${httpsPort}/sip`;
       }
+      trunks.start();
       return addrs;
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       b2bua.close();
+      trunks.stop();
       sip.close();
       // Give the BYEs a moment to leave before the sockets close.
       await new Promise((r) => setTimeout(r, 50));

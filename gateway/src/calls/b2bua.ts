@@ -8,7 +8,9 @@ import { log } from '../util/log.js';
 import { Emitter } from '../util/emitter.js';
 import type { SipCore, SipCoreDelegate } from '../sip/core.js';
 import type { Dialog } from '../sip/dialog.js';
-import type { IncomingInvite } from '../sip/invite.js';
+import type { IncomingInvite, InviteOptions, OutgoingInvite } from '../sip/invite.js';
+import type { Trunk } from '../trunks/trunk.js';
+import type { TrunkManager } from '../trunks/manager.js';
 import type { SipRequest } from '../sip/message.js';
 import type { InviteServerTransaction } from '../sip/transaction/server-invite.js';
 import { randomToken } from '../sip/message.js';
@@ -16,6 +18,18 @@ import type { MediaEngine } from '../media/types.js';
 import { commonCodecs, parseAudio, SdpError, type AudioDescription, type CodecName } from '../media/sdp.js';
 import { Call, CallState } from './call.js';
 import type { Router } from './router.js';
+
+/** How long a trunk may stay silent after our INVITE before the next trunk is tried. */
+const SETUP_TIMEOUT_MS = 3000;
+
+/** One way to reach the callee. */
+interface Attempt {
+  label: string;
+  webrtc: boolean;
+  codecs: CodecName[];
+  trunk?: Trunk;
+  options: Omit<InviteOptions, 'offer'>;
+}
 
 /** Events of the B2BUA. */
 export type B2buaEvents = {
@@ -31,6 +45,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     private readonly core: SipCore,
     private readonly media: MediaEngine,
     private readonly router: Router,
+    private readonly trunks?: TrunkManager,
   ) {
     super();
     core.delegate = this;
@@ -58,13 +73,31 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     }
     const codecs = commonCodecs(offer);
     if (!codecs.length) return invite.reject(488, 'No Common Codec (PCMU or PCMA required)');
-    const dialled = invite.request.requestUri.user ?? invite.request.to.uri.user ?? '';
+
+    // Who is calling, and what did they dial? A trunk call is routed by its DID.
+    const fromTrunk = invite.identity.startsWith('trunk:') ? this.trunks?.byName(invite.identity.slice(6)) : undefined;
+    let dialled = invite.request.requestUri.user ?? invite.request.to.uri.user ?? '';
+    let callerParty = invite.identity;
+    if (fromTrunk) {
+      callerParty = invite.request.from.uri.user ?? 'anonymous';
+      // A PBX sends to our registered Contact (user = trunk user): the DID is then in To.
+      const candidates = [invite.request.requestUri.user, invite.request.to.uri.user].filter((x): x is string => !!x);
+      const did = candidates.find((c) => fromTrunk.didTarget(c) !== undefined);
+      if (!did) {
+        log.warn('b2bua', `trunk ${fromTrunk.name}: call from ${callerParty} to unknown DID ${candidates.join(' / ')}`);
+        return invite.reject(404, 'Unknown DID');
+      }
+      fromTrunk.callsIn++;
+      dialled = fromTrunk.didTarget(did)!;
+      log.info('b2bua', `trunk ${fromTrunk.name}: DID ${did} → ${dialled}`);
+    }
     const route = this.router.resolve(dialled);
-    if (route.kind === 'unknown') {
+    if (route.kind === 'unknown' || (route.kind === 'external' && fromTrunk)) {
       log.info('b2bua', `${invite.identity} dialled unknown target "${dialled}"`);
       return invite.reject(404, 'No Such User Or Extension');
     }
-    const call = new Call(randomToken(8), invite.identity, route.kind === 'echo' ? 'echo' : route.username, this.media);
+    const calleeParty = route.kind === 'echo' ? 'echo' : route.kind === 'external' ? route.number : route.username;
+    const call = new Call(randomToken(8), callerParty, calleeParty, this.media);
     this.calls.set(call.id, call);
     call.on('stateChanged', (s) => {
       if (s === CallState.Ended) {
@@ -76,51 +109,130 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     invite.progress(100);
 
     if (route.kind === 'echo') return this.answerEcho(call, invite, offer, codecs[0]!);
-    if (!route.bindings.length) {
-      call.hangup({ by: 'gateway', status: 480, reason: 'User Not Registered' });
-      return invite.reject(480, 'User Not Registered');
+
+    // The attempts, in order: the user's freshest binding, or every live trunk (failover).
+    const displayName = invite.request.from.displayName;
+    const from = { user: callerParty, ...(displayName ? { displayName } : {}) };
+    let attempts: Attempt[];
+    if (route.kind === 'external') {
+      const trunks = this.trunks?.candidates() ?? [];
+      if (!trunks.length) {
+        call.hangup({ by: 'gateway', status: 503, reason: 'No Trunk Available' });
+        return invite.reject(503, 'No Trunk Available');
+      }
+      attempts = trunks.map((t) => {
+        const number = t.normalize(route.number);
+        return {
+          label: `trunk ${t.name}`,
+          webrtc: false,
+          codecs: codecs.filter((c) => (t.config.codecs ?? codecs).includes(c)),
+          trunk: t,
+          options: {
+            target: t.target,
+            requestUri: t.requestUri(number),
+            from: { user: t.config.callerId ?? t.config.username, ...(displayName ? { displayName } : {}) },
+            to: { user: number },
+            domain: t.domain,
+            ...(t.credentials ? { credentials: t.credentials } : {}),
+          },
+        };
+      });
+    } else {
+      if (!route.bindings.length) {
+        call.hangup({ by: 'gateway', status: 480, reason: 'User Not Registered' });
+        return invite.reject(480, 'User Not Registered');
+      }
+      const binding = route.bindings[0]!;
+      const contactUri = binding.contact.uri;
+      attempts = [{
+        label: route.username,
+        webrtc: binding.webrtc,
+        codecs,
+        options: {
+          target: binding.target,
+          requestUri: `sip:${contactUri.user ?? route.username}@${contactUri.host}${contactUri.port ? ':' + contactUri.port : ''}${contactUri.params.transport ? ';transport=' + contactUri.params.transport : ''}`,
+          from,
+          to: { user: route.username },
+        },
+      }];
     }
-    const binding = route.bindings[0]!;
 
-    const t0 = performance.now();
     call.caller.endpointId = await this.media.createEndpoint(offer.webrtc ? 'webrtc' : 'rtp');
-    call.callee.endpointId = await this.media.createEndpoint(binding.webrtc ? 'webrtc' : 'rtp');
-    const calleeOffer = await this.media.offer(call.callee.endpointId, codecs);
-    call.timings.calleeOfferMs = performance.now() - t0;
-    const contactUri = binding.contact.uri;
-    const out = this.core.invite({
-      target: binding.target,
-      requestUri: `sip:${contactUri.user ?? route.username}@${contactUri.host}${contactUri.port ? ':' + contactUri.port : ''}${contactUri.params.transport ? ';transport=' + contactUri.params.transport : ''}`,
-      from: { user: invite.identity, ...(invite.request.from.displayName ? { displayName: invite.request.from.displayName } : {}) },
-      to: { user: route.username },
-      offer: calleeOffer,
-    });
-
+    let cancelled = false;
+    let current: OutgoingInvite | undefined;
     invite.on('cancelled', () => {
-      out.cancel();
+      cancelled = true;
+      current?.cancel();
       call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' });
     });
-    out.on('progress', (res) => {
-      if (res.status === 180 || res.status === 183) {
-        call.setState(CallState.Ringing);
-        invite.progress(180);
-      }
-    });
-    out.on('failed', (status, reason) => {
-      // Authentication challenges from the callee are the gateway's problem, not the caller's.
-      const forward = status === 401 || status === 407 ? 502 : status;
-      invite.reject(forward, reason);
-      call.hangup({ by: 'callee', status: forward, reason });
-    });
-    out.on('accepted', (res, calleeDialog) => {
-      call.callee.dialog = calleeDialog;
-      this.connect(call, invite, offer, res.body.toString('utf8'), calleeDialog).catch((err: Error) => {
-        log.error('b2bua', `call ${call.id}: bridging failed`, err);
-        invite.reject(500, 'Media Setup Failed');
-        call.hangup({ by: 'gateway', status: 500, reason: err.message });
+
+    const tryAttempt = async (i: number): Promise<void> => {
+      const a = attempts[i]!;
+      const t0 = performance.now();
+      if (call.callee.endpointId) await this.media.closeEndpoint(call.callee.endpointId);
+      call.callee.endpointId = await this.media.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
+      const calleeOffer = await this.media.offer(call.callee.endpointId, a.codecs.length ? a.codecs : codecs);
+      call.timings.calleeOfferMs = performance.now() - t0;
+      if (cancelled) return;
+      const out = this.core.invite({ ...a.options, offer: calleeOffer });
+      current = out;
+      let answeredAtAll = false;
+      // A trunk that does not answer at all within the setup timeout is skipped (UDP to a dead
+      // PBX would otherwise hold the caller for Timer B, 32 s).
+      const setupTimer = a.trunk && i + 1 < attempts.length
+        ? setTimeout(() => {
+          if (!answeredAtAll) {
+            log.warn('b2bua', `call ${call.id}: ${a.label} did not answer the INVITE in ${SETUP_TIMEOUT_MS} ms; failing over`);
+            a.trunk!.reportFailure();
+            out.removeAllListeners();
+            out.cancel();
+            tryAttempt(i + 1).catch((err: Error) => fail(500, err.message));
+          }
+        }, SETUP_TIMEOUT_MS)
+        : undefined;
+      const fail = (status: number, reason: string) => {
+        invite.reject(status, reason);
+        call.hangup({ by: 'callee', status, reason });
+      };
+      out.on('progress', (res) => {
+        answeredAtAll = true;
+        if (res.status === 180 || res.status === 183) {
+          call.setState(CallState.Ringing);
+          invite.progress(180);
+        }
       });
-    });
-    out.start();
+      out.on('failed', (status, reason) => {
+        answeredAtAll = true;
+        clearTimeout(setupTimer);
+        if (cancelled) return;
+        // Failover on what says "this trunk cannot take calls now" (408, 503, transport errors).
+        if (a.trunk && (status === 408 || status === 503 || status === 500) && i + 1 < attempts.length) {
+          log.warn('b2bua', `call ${call.id}: ${a.label} failed ${status} ${reason}; trying ${attempts[i + 1]!.label}`);
+          a.trunk.reportFailure();
+          tryAttempt(i + 1).catch((err: Error) => fail(500, err.message));
+          return;
+        }
+        // Authentication challenges from the callee are the gateway's problem, not the caller's.
+        const forward = status === 401 || status === 407 ? 502 : status;
+        fail(forward, reason);
+      });
+      out.on('accepted', (res, calleeDialog) => {
+        answeredAtAll = true;
+        clearTimeout(setupTimer);
+        if (a.trunk) {
+          a.trunk.callsOut++;
+          call.trunk = a.trunk.name;
+        }
+        call.callee.dialog = calleeDialog;
+        this.connect(call, invite, offer, res.body.toString('utf8'), calleeDialog).catch((err: Error) => {
+          log.error('b2bua', `call ${call.id}: bridging failed`, err);
+          invite.reject(500, 'Media Setup Failed');
+          call.hangup({ by: 'gateway', status: 500, reason: err.message });
+        });
+      });
+      out.start();
+    };
+    await tryAttempt(0);
   }
 
   /** Callee answered: finish negotiation with both legs, answer the caller, bridge media. */

@@ -57,6 +57,8 @@ export class Call extends Emitter<CallEvents> {
   end?: CallEnd;
   /** Media negotiation costs at the gateway, for logs and benchmarks. */
   readonly timings: { calleeOfferMs?: number; callerAnswerMs?: number } = {};
+  /** The trunk that carried the outbound leg, if any. */
+  trunk?: string;
   readonly caller: Leg;
   readonly callee: Leg;
 

@@ -16,6 +16,7 @@ export interface Directory {
 export type Route =
   | { kind: 'echo' }
   | { kind: 'user'; username: string; displayName?: string; bindings: Binding[] }
+  | { kind: 'external'; number: string }
   | { kind: 'unknown'; target: string };
 
 /** Resolves dialled targets. */
@@ -24,12 +25,19 @@ export class Router {
     private readonly directory: Directory,
     private readonly registrar: Registrar,
     private readonly echoExtensions: readonly string[],
+    /** Whether numbers that are no local user may leave through a trunk. */
+    private readonly hasTrunks = false,
   ) {}
 
   resolve(target: string): Route {
     if (this.echoExtensions.includes(target.toLowerCase())) return { kind: 'echo' };
     const user = this.directory.find(target);
-    if (!user) return { kind: 'unknown', target };
+    if (!user) {
+      // A phone number (digits, optional +, common separators) that is nobody here goes out.
+      const number = target.replace(/[\s().-]/g, '');
+      if (this.hasTrunks && /^\+?[0-9*#]{3,20}$/.test(number)) return { kind: 'external', number };
+      return { kind: 'unknown', target };
+    }
     let bindings = this.registrar.lookup(user.username);
     if (!bindings.length && user.staticContact) bindings = [staticBinding(user.username, user.staticContact)];
     const route: Route = { kind: 'user', username: user.username, bindings };

@@ -29,6 +29,11 @@ export interface SipCoreOptions {
   advertisedHost: string;
   registrar: { minExpires: number; maxExpires: number; defaultExpires: number };
   userAgent: string;
+  /**
+   * Identifies requests from trusted peers (PBX trunks) that are not challenged; returns the
+   * identity to use (e.g. `trunk:pbx1`).
+   */
+  trustedSource?: (req: SipRequest, source: Source) => string | undefined;
   /** Told of every failed authentication (the abuse guard bans repeat offenders). */
   onAuthFailure?: (source: Source) => void;
 }
@@ -140,6 +145,10 @@ export class SipCore implements TransactionUser {
    */
   authenticate(req: SipRequest, tx: ServerTransaction, source: Source): string | undefined {
     if (source.auth) return source.auth.user;
+    if (req.method !== 'REGISTER') {
+      const trusted = this.opts.trustedSource?.(req, source);
+      if (trusted) return trusted;
+    }
     const proxy = req.method !== 'REGISTER';
     const verdict = this.digest.verify(req.getAll(proxy ? 'proxy-authorization' : 'authorization'), req.method, this.opts.credentials);
     if (verdict.ok) return verdict.username;

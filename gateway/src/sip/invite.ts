@@ -132,6 +132,8 @@ export interface InviteOptions {
   /** SDP offer. */
   offer: string;
   headers?: Array<[string, string]>;
+  /** Host part of From and To (a trunk's SIP domain); our advertised host when absent. */
+  domain?: string;
   /** Answers 401/407 challenges with these (trunks, RFC 3261 §22.2, RFC 8760). */
   credentials?: { username: string; password: string };
 }
@@ -162,7 +164,7 @@ export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
     private readonly opts: InviteOptions,
   ) {
     super();
-    const { host } = core.sender.viaFor(opts.target.transport);
+    const host = opts.domain ?? core.sender.viaFor(opts.target.transport).host;
     const req = new SipRequest('INVITE', opts.requestUri);
     req.add('max-forwards', 70);
     req.add('from', formatNameAddr({ ...(opts.from.displayName ? { displayName: opts.from.displayName } : {}), uri: { scheme: 'sip', user: opts.from.user, host, params: {} }, params: { tag: randomToken(6) } }));
