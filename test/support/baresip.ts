@@ -27,6 +27,8 @@ export interface BaresipOptions {
   transport?: 'udp' | 'tcp' | 'tls';
   /** CA file that signs the gateway's TLS certificate (for transport 'tls'). */
   caFile?: string;
+  /** Register the same user at these extra registrar ports too (UDP), e.g. a second PBX. */
+  extraRegistrarPorts?: number[];
 }
 
 async function freePort(): Promise<number> {
@@ -88,10 +90,8 @@ export class Baresip {
         '',
       ].join('\n'),
     );
-    writeFileSync(
-      path.join(dir, 'accounts'),
-      `<sip:${o.user}@127.0.0.1:${o.gatewayPort};transport=${transport}>;auth_pass=${o.password};answermode=auto;regint=600;audio_codecs=PCMA,PCMU\n`,
-    );
+    const account = (port: number, t: string) => `<sip:${o.user}@127.0.0.1:${port};transport=${t}>;auth_pass=${o.password};answermode=auto;regint=600;audio_codecs=PCMA,PCMU\n`;
+    writeFileSync(path.join(dir, 'accounts'), [account(o.gatewayPort, transport), ...(o.extraRegistrarPorts ?? []).map((p) => account(p, 'udp'))].join(''));
     const proc = spawn('baresip', ['-f', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
     const b = new Baresip(dir, proc, sipPort);
     proc.stdout!.on('data', (d: Buffer) => (b.log += d.toString()));

@@ -1,0 +1,177 @@
+/**
+ * PBX trunks against real Kamailio (the PBX: digest 401 for REGISTER, 407 for INVITE) with a
+ * real baresip "customer" registered to it that auto-answers and plays a tone:
+ *  - the gateway registers its trunk (UDP, TCP, TLS);
+ *  - a customer calls the DID → Kamailio → gateway → browser agent: both hear each other;
+ *  - the agent dials the customer → gateway → trunk → Kamailio → baresip: both hear each other;
+ *  - failover: two Kamailios as trunks; the first stops → new calls go through the second within
+ *    the detection time; it comes back → it is used again.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { TrunkConfig } from '../../gateway/src/config.js';
+import { analyse, loudestWindow, readWav } from '../support/audio.js';
+import { Baresip } from '../support/baresip.js';
+import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
+import { startGateway, type TestGateway } from '../support/gateway.js';
+import { Kamailio } from '../support/kamailio.js';
+import { settle, sipp } from '../support/sipp.js';
+import { testCertificate } from '../support/tls.js';
+import { defaultConfig } from '../../gateway/src/index.js';
+
+const AGENT_HZ = 500;
+const CUSTOMER_HZ = 1700;
+let pbxA: Kamailio;
+let pbxB: Kamailio;
+let customer: Baresip;
+
+before(async () => {
+  pbxA = await Kamailio.start('pbx-a', { tls: true });
+  pbxB = await Kamailio.start('pbx-b');
+  // The customer's phone: registered at both PBXs as 5552000 (first account: PBX A).
+  customer = await Baresip.start({
+    name: 'customer', user: '5552000', password: 'customer-secret', gatewayPort: pbxA.port, toneHz: CUSTOMER_HZ, extraRegistrarPorts: [pbxB.port],
+  });
+  await waitFor(() => /5552000.*200 OK|registered/i.test(customer.log) || customer.log.split('200 OK').length > 2, 5000, 'customer registered at both PBXs').catch(() => undefined);
+  await settle(500);
+});
+
+after(async () => {
+  await customer?.stop();
+  await pbxA?.stop();
+  await pbxB?.stop();
+});
+
+async function waitFor(pred: () => boolean, ms: number, what: string): Promise<number> {
+  const t0 = performance.now();
+  while (!pred()) {
+    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await settle(25);
+  }
+  return performance.now() - t0;
+}
+
+function trunk(name: string, pbx: Kamailio, transport: 'udp' | 'tcp' | 'tls', over: Partial<TrunkConfig> = {}): TrunkConfig {
+  return {
+    name, host: '127.0.0.1', port: transport === 'tls' ? pbx.tlsPort : pbx.port, transport, username: 'switchboard', password: 'trunk-secret',
+    realm: 'pbx.test', expires: 120, dids: { '5551000': '1001' }, optionsInterval: 1, optionsMisses: 2, ...over,
+  };
+}
+
+async function gatewayWith(trunks: TrunkConfig[]): Promise<TestGateway> {
+  const cert = testCertificate();
+  const base = defaultConfig();
+  return startGateway({
+    trunks,
+    tls: { certFile: cert.certFile, keyFile: cert.keyFile, caFile: cert.certFile },
+    http: { port: 0, httpsPort: 0 },
+    sip: { ...base.sip, udpPort: 0, tcpPort: 0, tlsPort: 0 },
+  });
+}
+
+function assertHeard(file: string, hz: number): void {
+  const { samples, sampleRate } = readWav(file);
+  const got = analyse(loudestWindow(samples, sampleRate), sampleRate);
+  console.log(`# customer hears ${got.frequency} Hz at ${got.levelDb.toFixed(1)} dBFS`);
+  assert.ok(Math.abs(got.frequency - hz) <= 20 && got.levelDb > -35, `expected ${hz} Hz, found ${JSON.stringify(got)}`);
+}
+
+for (const transport of ['udp', 'tcp', 'tls'] as const) {
+  test(`${transport}: trunk registers; the customer calls the DID and the agent dials the customer, audio both ways`, async () => {
+    const gw = await gatewayWith([trunk(`pbx-a-${transport}`, pbxA, transport)]);
+    let agent: Agent | undefined;
+    try {
+      const t = gw.gw.trunks.trunks[0]!;
+      await waitFor(() => t.registration === 'registered', 8000, `trunk registration over ${transport}: ${t.registrationDetail}`);
+      console.log(`# ${transport}: trunk registered in ${t.status().lastRegistrationMs} ms (REGISTER, 401, REGISTER with digest, 200)`);
+
+      agent = await launchAgent(gw.addrs.httpUrl, AGENT_HZ);
+      await loginDemo(agent.page, 'alice', 'alice-demo');
+
+      // Inbound: customer → DID 5551000 at the PBX → trunk → alice.
+      const recBefore = customer.receivedRecordings().length;
+      const closedBefore = customer.events.filter((e) => e.type === 'CALL_CLOSED').length;
+      const dial = await customer.command('dial', `sip:5551000@127.0.0.1:${pbxA.port}`);
+      assert.ok(dial.ok, `baresip refused to dial: ${dial.data}`);
+      await agent.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
+      assert.match((await agent.page.getByTestId('incoming-from').textContent()) ?? '', /5552000/, 'the agent sees the customer number');
+      await agent.page.getByTestId('answer').click();
+      await agent.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+      const heardIn = await measureRemoteAudio(agent.page, 2000);
+      console.log(`# ${transport} inbound: agent hears ${heardIn.frequency.toFixed(0)} Hz at ${heardIn.levelDb.toFixed(1)} dBFS`);
+      assert.ok(Math.abs(heardIn.frequency - CUSTOMER_HZ) < 15 && heardIn.levelDb > -30, `agent should hear the customer: ${JSON.stringify(heardIn)}`);
+      await agent.page.getByTestId('hangup').click();
+      await customer.waitEvent(() => customer.events.filter((e) => e.type === 'CALL_CLOSED').length > closedBefore);
+      assert.ok(customer.receivedRecordings().length > recBefore);
+      assertHeard(customer.receivedRecordings().at(-1)!, AGENT_HZ);
+      assert.equal(t.callsIn, 1);
+
+      // Outbound: alice dials the customer's number → trunk (407 answered) → PBX → customer.
+      const recBefore2 = customer.receivedRecordings().length;
+      const closed2 = customer.events.filter((e) => e.type === 'CALL_CLOSED').length;
+      await agent.page.getByTestId('target').fill('5552000');
+      await agent.page.getByTestId('dial').click();
+      await agent.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+      const heardOut = await measureRemoteAudio(agent.page, 2000);
+      console.log(`# ${transport} outbound: agent hears ${heardOut.frequency.toFixed(0)} Hz at ${heardOut.levelDb.toFixed(1)} dBFS`);
+      assert.ok(Math.abs(heardOut.frequency - CUSTOMER_HZ) < 15 && heardOut.levelDb > -30, `agent should hear the customer: ${JSON.stringify(heardOut)}`);
+      await agent.page.getByTestId('hangup').click();
+      await customer.waitEvent(() => customer.events.filter((e) => e.type === 'CALL_CLOSED').length > closed2);
+      assert.ok(customer.receivedRecordings().length > recBefore2);
+      assertHeard(customer.receivedRecordings().at(-1)!, AGENT_HZ);
+      assert.equal(t.callsOut, 1);
+    } finally {
+      await agent?.close();
+      await gw.stop();
+    }
+  });
+}
+
+test('an unknown DID from the trunk is rejected with 404 and a log line', async () => {
+  const gw = await gatewayWith([trunk('pbx-a', pbxA, 'udp', { dids: { '5551999': '1002' } })]);
+  try {
+    const t = gw.gw.trunks.trunks[0]!;
+    await waitFor(() => t.registration === 'registered', 8000, 'registration');
+    const closed = customer.events.filter((e) => e.type === 'CALL_CLOSED').length;
+    await customer.command('dial', `sip:5551000@127.0.0.1:${pbxA.port}`);
+    await customer.waitEvent(() => customer.events.filter((e) => e.type === 'CALL_CLOSED').length > closed, 10_000);
+    const last = customer.events.filter((e) => e.type === 'CALL_CLOSED').at(-1)!;
+    assert.match(String(last.param ?? ''), /404|Unknown DID/i, `customer sees the rejection: ${JSON.stringify(last)}`);
+    assert.equal(t.callsIn, 0);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('failover: PBX A stops → calls go through PBX B within the detection time; A returns → used again', async () => {
+  const gw = await gatewayWith([trunk('pbx-a', pbxA, 'udp', { priority: 1 }), trunk('pbx-b', pbxB, 'udp', { priority: 2 })]);
+  const carried: string[] = [];
+  gw.gw.b2bua.on('callEnded', (c) => carried.push(c.trunk ?? 'none'));
+  const [a, b] = gw.gw.trunks.trunks as [typeof gw.gw.trunks.trunks[0], typeof gw.gw.trunks.trunks[0]];
+  const callCustomer = async () => {
+    const r = await sipp([`127.0.0.1:${gw.addrs.sipUdpPort}`, '-sf', 'uac-reinvite-bye.xml', '-s', '5552000', '-au', 'deskphone', '-ap', 'deskphone-demo',
+      '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-m', '1', '-timeout', '20s']).done;
+    assert.equal(r.code, 0, `call to the customer failed:\n${r.out.slice(-2500)}`);
+    await waitFor(() => carried.length > 0, 3000, 'call record');
+    return carried.pop();
+  };
+  try {
+    await waitFor(() => a.registration === 'registered' && b.registration === 'registered', 8000, 'both trunks registered');
+    assert.equal(await callCustomer(), 'pbx-a', 'the preferred trunk carries calls');
+
+    await pbxA.stop();
+    const detect = await waitFor(() => a.health === 'down', 10_000, 'PBX A marked down');
+    console.log(`# failover: PBX A marked down ${detect.toFixed(0)} ms after it stopped (OPTIONS every 1 s, 2 misses)`);
+    assert.ok(detect <= 4000, `detected within the configured time (2 × 1 s + probe timeout), took ${detect} ms`);
+    assert.equal(await callCustomer(), 'pbx-b', 'new calls complete through PBX B');
+
+    await pbxA.start();
+    const back = await waitFor(() => a.health === 'up' && a.registration === 'registered', 15_000, 'PBX A up and registered again');
+    console.log(`# failover: PBX A up and registered again ${back.toFixed(0)} ms after restart`);
+    assert.equal(await callCustomer(), 'pbx-a', 'the restored trunk is used again');
+    const status = (await (await fetch(new URL('/api/health', gw.addrs.httpUrl))).json()) as { trunks: Array<{ name: string; health: string; registration: string; callsOut: number }> };
+    assert.deepEqual(status.trunks.map((t) => [t.name, t.health, t.registration, t.callsOut]), [['pbx-a', 'up', 'registered', 2], ['pbx-b', 'up', 'registered', 1]]);
+  } finally {
+    await gw.stop();
+  }
+});
