@@ -40,6 +40,7 @@ export interface TrunkStatus {
   optionsMisses: number;
   callsOut: number;
   callsIn: number;
+  registrations: number;
 }
 
 const MAX_BACKOFF_MS = 300_000;
@@ -51,6 +52,8 @@ export class Trunk extends Emitter<TrunkEvents> {
   registrationDetail = '';
   callsOut = 0;
   callsIn = 0;
+  /** Successful registrations since start (refreshes included). */
+  registrations = 0;
   private misses = 0;
   private cseq = 1;
   private readonly callId = `${randomToken(10)}@switchboard`;
@@ -169,7 +172,7 @@ export class Trunk extends Emitter<TrunkEvents> {
   status(): TrunkStatus {
     const s: TrunkStatus = {
       name: this.name, health: this.health, registration: this.registration, registrationDetail: this.registrationDetail,
-      optionsMisses: this.misses, callsOut: this.callsOut, callsIn: this.callsIn,
+      optionsMisses: this.misses, callsOut: this.callsOut, callsIn: this.callsIn, registrations: this.registrations,
     };
     if (this.registeredUntil !== undefined) s.registeredUntil = new Date(Date.now() + (this.registeredUntil - this.clock.now())).toISOString();
     if (this.lastRegistrationMs !== undefined) s.lastRegistrationMs = Math.round(this.lastRegistrationMs);
@@ -206,6 +209,7 @@ export class Trunk extends Emitter<TrunkEvents> {
         this.lastRegistrationMs = performance.now() - t0;
         this.registeredUntil = this.clock.now() + granted * 1000;
         this.backoffMs = 2000;
+        this.registrations++;
         this.setRegistration('registered', `${granted} s`);
         this.setHealth('up', 'registered');
         const refresh = granted >= 120 ? granted - 60 : granted / 2;
@@ -292,13 +296,16 @@ export class Trunk extends Emitter<TrunkEvents> {
     req.add('cseq', '1 OPTIONS');
     req.add('user-agent', this.core.opts.userAgent);
     const interval = (this.config.optionsInterval ?? 30) * 1000;
+    const started = this.clock.now();
     const finish = (alive: boolean, why: string) => {
       this.probing = false;
       if (alive) {
         this.misses = 0;
+        const wasDown = this.health === 'down';
         this.setHealth('up', why);
-        // A trunk that came back: register again at once rather than at the next backoff.
-        if (this.registers && this.registration === 'failed') {
+        // A trunk that came back (maybe restarted, its registrations lost), or whose registration
+        // failed: register again at once rather than at the next refresh or backoff.
+        if (this.registers && (wasDown || this.registration === 'failed')) {
           if (this.regTimer) this.clock.clearTimeout(this.regTimer);
           this.backoffMs = 2000;
           this.register();
@@ -307,7 +314,8 @@ export class Trunk extends Emitter<TrunkEvents> {
         this.misses++;
         if (this.misses >= (this.config.optionsMisses ?? 3)) this.setHealth('down', `${this.misses} OPTIONS unanswered (${why})`);
       }
-      if (interval > 0) this.scheduleOptions(interval);
+      // Probes start every `interval` whatever their outcome took, so detection takes misses × interval.
+      if (interval > 0) this.scheduleOptions(Math.max(0, interval - (this.clock.now() - started)));
     };
     // Do not wait the full 32 s of Timer F for a verdict: a probe unanswered within the interval is a miss.
     let settled = false;
@@ -316,7 +324,7 @@ export class Trunk extends Emitter<TrunkEvents> {
         settled = true;
         finish(false, 'no answer');
       }
-    }, Math.max(500, Math.min(interval || 5000, 5000)));
+    }, Math.max(400, Math.min((interval || 5000) * 0.8, 5000)));
     this.core.txl.request(req, this.target, {
       onResponse: (res) => {
         if (res.status < 200 || settled) return;
