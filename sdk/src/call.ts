@@ -88,7 +88,11 @@ export class Call extends Emitter<CallEvents> {
       if (next === CallState.Connected) this.connectedAt = Date.now();
       this.emit('stateChanged', next, prev);
     });
-    session.on('progress', () => this.machine.to(CallState.Alerting));
+    session.on('progress', (code: number) => {
+      this.machine.to(CallState.Alerting);
+      // 183 Session Progress carries early media (ringback, an announcement): play it now.
+      if (code === 183) this.playRemoteAudio();
+    });
     session.on('accepted', () => {
       this.machine.to(CallState.Connected);
       this.playRemoteAudio();
@@ -148,7 +152,7 @@ export class Call extends Emitter<CallEvents> {
   }
 
   private playRemoteAudio(): void {
-    if (!this.opts.autoPlay || typeof Audio === 'undefined' || !this.remoteStream) return;
+    if (this.audio || !this.opts.autoPlay || typeof Audio === 'undefined' || !this.remoteStream) return;
     this.audio = new Audio();
     this.audio.autoplay = true;
     this.audio.srcObject = this.remoteStream;

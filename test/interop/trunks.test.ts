@@ -15,7 +15,7 @@ import { Baresip } from '../support/baresip.js';
 import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { Kamailio } from '../support/kamailio.js';
-import { settle, sipp } from '../support/sipp.js';
+import { freePort, settle, sipp } from '../support/sipp.js';
 import { testCertificate } from '../support/tls.js';
 import { defaultConfig } from '../../gateway/src/index.js';
 
@@ -24,9 +24,11 @@ const CUSTOMER_HZ = 1700;
 let pbxA: Kamailio;
 let pbxB: Kamailio;
 let customer: Baresip;
+let announcePort: number;
 
 before(async () => {
-  pbxA = await Kamailio.start('pbx-a', { tls: true });
+  announcePort = await freePort();
+  pbxA = await Kamailio.start('pbx-a', { tls: true, earlyMediaPort: announcePort });
   pbxB = await Kamailio.start('pbx-b');
   // The customer's phone: registered at both PBXs as 5552000 (first account: PBX A).
   customer = await Baresip.start({
@@ -126,6 +128,33 @@ for (const transport of ['udp', 'tcp', 'tls'] as const) {
     }
   });
 }
+
+test('early media: a 183 announcement from the PBX reaches the agent before the answer', async () => {
+  const gw = await gatewayWith([trunk('pbx-a', pbxA, 'udp')]);
+  const announcer = sipp(['-sf', 'uas-early-media.xml', '-p', String(announcePort), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-m', '1', '-timeout', '30s']);
+  let agent: Agent | undefined;
+  try {
+    await waitFor(() => gw.gw.trunks.trunks[0]!.registration === 'registered', 8000, 'registration');
+    agent = await launchAgent(gw.addrs.httpUrl, AGENT_HZ);
+    await loginDemo(agent.page, 'alice', 'alice-demo');
+    await agent.page.getByTestId('target').fill('5553000');
+    await agent.page.getByTestId('dial').click();
+    await agent.page.getByTestId('call-state').filter({ hasText: 'alerting' }).waitFor({ timeout: 10_000 });
+    const early = await measureRemoteAudio(agent.page, 1500);
+    const stateDuring = await agent.page.getByTestId('call-state').textContent();
+    console.log(`# early media: agent hears ${early.levelDb.toFixed(1)} dBFS (peak ${early.frequency.toFixed(0)} Hz) while "${stateDuring}"`);
+    assert.match(stateDuring ?? '', /alerting/, 'still before the answer');
+    assert.ok(early.levelDb > -40, `the announcement is audible before the answer: ${JSON.stringify(early)}`);
+    await agent.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+    await agent.page.getByTestId('hangup').click();
+    const r = await announcer.done;
+    assert.equal(r.code, 0, `announcement service:\n${r.out.slice(-2000)}`);
+  } finally {
+    announcer.proc.kill();
+    await agent?.close();
+    await gw.stop();
+  }
+});
 
 test('an unknown DID from the trunk is rejected with 404 and a log line', async () => {
   const gw = await gatewayWith([trunk('pbx-a', pbxA, 'udp', { dids: { '5551999': '1002' } })]);

@@ -25,14 +25,14 @@ export class Kamailio {
   ) {}
 
   /** Writes the configuration and starts Kamailio; resolves once it answers OPTIONS. */
-  static async start(name: string, opts: { tls?: boolean } = {}): Promise<Kamailio> {
+  static async start(name: string, opts: { tls?: boolean; earlyMediaPort?: number } = {}): Promise<Kamailio> {
     const dir = path.join(WORK, `kamailio-${name}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const port = await freePort();
     const tlsPort = await freePort();
     const cert = testCertificate();
-    const cfg = readFileSync(TEMPLATE, 'utf8').replaceAll('%PORT%', String(port)).replaceAll('%TLSPORT%', String(tlsPort)).replaceAll('%RUNDIR%', dir);
+    const cfg = readFileSync(TEMPLATE, 'utf8').replaceAll('%PORT%', String(port)).replaceAll('%TLSPORT%', String(tlsPort)).replaceAll('%RUNDIR%', dir).replaceAll('%EARLYPORT%', String(opts.earlyMediaPort ?? 9));
     writeFileSync(path.join(dir, 'pbx.cfg'), cfg);
     if (opts.tls) {
       // "TLSv1.2+": with the default method every handshake failed on Debian 12's OpenSSL (TESTBED.md).

@@ -196,9 +196,15 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       };
       out.on('progress', (res) => {
         answeredAtAll = true;
-        if (res.status === 180 || res.status === 183) {
+        clearTimeout(setupTimer);
+        if (res.status === 183 && res.body.length && !call.earlyMedia) {
+          // Early media (ringback or an announcement from the PBX): bridge now and pass it on.
           call.setState(CallState.Ringing);
-          invite.progress(180);
+          call.earlyMedia = this.startEarlyMedia(call, invite, res.body.toString('utf8'));
+          call.earlyMedia.catch((err: Error) => log.warn('b2bua', `call ${call.id}: early media refused: ${err.message}`));
+        } else if (res.status === 180 || res.status === 183) {
+          call.setState(CallState.Ringing);
+          if (!call.earlyMedia) invite.progress(180);
         }
       });
       out.on('failed', (status, reason) => {
@@ -206,7 +212,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         clearTimeout(setupTimer);
         if (cancelled) return;
         // Failover on what says "this trunk cannot take calls now" (408, 503, transport errors).
-        if (a.trunk && (status === 408 || status === 503 || status === 500) && i + 1 < attempts.length) {
+        if (a.trunk && !call.earlyMedia && (status === 408 || status === 503 || status === 500) && i + 1 < attempts.length) {
           log.warn('b2bua', `call ${call.id}: ${a.label} failed ${status} ${reason}; trying ${attempts[i + 1]!.label}`);
           a.trunk.reportFailure();
           tryAttempt(i + 1).catch((err: Error) => fail(500, err.message));
@@ -235,18 +241,36 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     await tryAttempt(0);
   }
 
+  /** A 183 with SDP: negotiate both legs, bridge, and send the caller a 183 with our answer. */
+  private async startEarlyMedia(call: Call, invite: IncomingInvite, calleeSdp: string): Promise<string> {
+    const codec = await this.media.acceptAnswer(call.callee.endpointId!, calleeSdp);
+    const callerAnswer = await this.media.answer(call.caller.endpointId!, invite.offer, codec);
+    await this.media.connect(call.caller.endpointId!, call.callee.endpointId!);
+    invite.progress(183, callerAnswer);
+    log.info('b2bua', `call ${call.id}: early media from the callee passed to the caller`);
+    return callerAnswer;
+  }
+
   /** Callee answered: finish negotiation with both legs, answer the caller, bridge media. */
   private async connect(call: Call, invite: IncomingInvite, _offer: AudioDescription, calleeAnswer: string, calleeDialog: Dialog): Promise<void> {
     this.watch(call, calleeDialog, 'callee');
     const t0 = performance.now();
-    const codec = await this.media.acceptAnswer(call.callee.endpointId!, calleeAnswer);
-    const callerAnswer = await this.media.answer(call.caller.endpointId!, invite.offer, codec);
+    const early = call.earlyMedia ? await call.earlyMedia.catch(() => undefined) : undefined;
+    let callerAnswer: string;
+    if (early) {
+      // Already bridged during early media; the final answer may move the far end's address.
+      await this.media.acceptAnswer(call.callee.endpointId!, calleeAnswer);
+      callerAnswer = early;
+    } else {
+      const codec = await this.media.acceptAnswer(call.callee.endpointId!, calleeAnswer);
+      callerAnswer = await this.media.answer(call.caller.endpointId!, invite.offer, codec);
+    }
     call.timings.callerAnswerMs = performance.now() - t0;
     if (call.state === CallState.Ended || invite.answered) {
       call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' });
       return;
     }
-    await this.media.connect(call.caller.endpointId!, call.callee.endpointId!);
+    if (!early) await this.media.connect(call.caller.endpointId!, call.callee.endpointId!);
     call.caller.dialog = invite.accept(callerAnswer);
     this.watch(call, call.caller.dialog, 'caller');
     call.setState(CallState.Connected);

@@ -57,6 +57,11 @@ export class Call extends Emitter<CallEvents> {
   end?: CallEnd;
   /** Media negotiation costs at the gateway, for logs and benchmarks. */
   readonly timings: { calleeOfferMs?: number; callerAnswerMs?: number } = {};
+  /**
+   * The caller-side answer sent with a 183 when the callee sent early media (ringback, an
+   * announcement): the 200 OK must carry the same SDP (RFC 3261 §13.2.1, no 100rel).
+   */
+  earlyMedia?: Promise<string>;
   /** The trunk that carried the outbound leg, if any. */
   trunk?: string;
   readonly caller: Leg;

@@ -180,7 +180,8 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
   async invite(target: string): Promise<SignalingSession> {
     const uri = UserAgent.makeURI(`sip:${target}@${this.config.domain}`);
     if (!uri) throw new SwitchboardError('SB_INVALID_ARGUMENT', `"${target}" is not a number or user name that can be dialled`);
-    const inviter = new Inviter(this.ua, uri, { sessionDescriptionHandlerOptions: MEDIA });
+    // earlyMedia: a 183 with SDP (ringback, a PBX announcement) is played before the answer.
+    const inviter = new Inviter(this.ua, uri, { sessionDescriptionHandlerOptions: MEDIA, earlyMedia: true });
     const session = new SipJsSession(inviter, 'outgoing');
     inviter
       .invite({
