@@ -133,6 +133,22 @@ export class Call extends Emitter<CallEvents> {
     await this.session.hangup();
   }
 
+  /**
+   * Sends DTMF digits (`0-9`, `*`, `#`, `A-D`; `,` pauses 2 s) to the far end as RFC 4733
+   * telephone-events, e.g. to navigate an IVR. Digits are queued and played in order.
+   * @param opts.durationMs tone length, 40-6000 ms (default 100)
+   * @param opts.gapMs pause between tones, at least 30 ms (default 70)
+   * @throws SB_INVALID_STATE unless connected; SB_INVALID_ARGUMENT for other characters;
+   *         SB_DTMF_FAILED when the call cannot carry digits.
+   */
+  sendDigits(digits: string, opts: { durationMs?: number; gapMs?: number } = {}): void {
+    if (this.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'Digits can be sent only on a connected call');
+    if (!/^[0-9A-Da-d*#,]+$/.test(digits)) throw new SwitchboardError('SB_INVALID_ARGUMENT', `"${digits}" is not a DTMF string (0-9, *, #, A-D, comma)`);
+    const duration = Math.min(6000, Math.max(40, opts.durationMs ?? 100));
+    const gap = Math.max(30, opts.gapMs ?? 70);
+    if (!this.session.sendDtmf(digits.toUpperCase(), duration, gap)) throw new SwitchboardError('SB_DTMF_FAILED');
+  }
+
   /** Mutes the microphone for this call. */
   mute(): void {
     this.setMuted(true);

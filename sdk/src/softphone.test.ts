@@ -34,6 +34,11 @@ class FakeSession extends Emitter<SignalingSessionEvents> implements SignalingSe
   setMuted(m: boolean) {
     this.calls.push(`muted=${m}`);
   }
+  dtmfOk = true;
+  sendDtmf(d: string, duration: number, gap: number) {
+    this.calls.push(`dtmf=${d}/${duration}/${gap}`);
+    return this.dtmfOk;
+  }
 }
 
 class FakeSignaling extends Emitter<SignalingClientEvents> implements SignalingClient {
@@ -196,4 +201,20 @@ test('reject only while ringing; a throwing listener does not break the state ma
   assert.equal(incoming!.state, CallState.Ended);
   assert.deepEqual(incoming!.endInfo, { by: 'local' });
   await assert.rejects(incoming!.reject(), (e: SwitchboardError) => e.code === 'SB_INVALID_STATE');
+});
+
+test('sendDigits: validated, clamped, only when connected, coded failure when not negotiated', async () => {
+  const { p, sig } = phone();
+  await p.connect();
+  let incoming: Call | undefined;
+  p.on('incoming', (c) => (incoming = c));
+  const s = sig.ring('carol');
+  assert.throws(() => incoming!.sendDigits('1'), (e: SwitchboardError) => e.code === 'SB_INVALID_STATE');
+  await incoming!.answer();
+  incoming!.sendDigits('12#*a', { durationMs: 10, gapMs: 5 });
+  incoming!.sendDigits('9');
+  assert.throws(() => incoming!.sendDigits('12x'), (e: SwitchboardError) => e.code === 'SB_INVALID_ARGUMENT');
+  s.dtmfOk = false;
+  assert.throws(() => incoming!.sendDigits('5'), (e: SwitchboardError) => e.code === 'SB_DTMF_FAILED');
+  assert.deepEqual(s.calls.filter((c) => c.startsWith('dtmf')), ['dtmf=12#*A/40/30', 'dtmf=9/100/70', 'dtmf=5/100/70']);
 });

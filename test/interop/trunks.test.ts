@@ -156,6 +156,33 @@ test('early media: a 183 announcement from the PBX reaches the agent before the 
   }
 });
 
+test('DTMF: digits the agent sends reach the customer behind the trunk as RFC 4733 events, in order, none lost or doubled', async () => {
+  const gw = await gatewayWith([trunk('pbx-a', pbxA, 'udp')]);
+  let agent: Agent | undefined;
+  try {
+    await waitFor(() => gw.gw.trunks.trunks[0]!.registration === 'registered', 8000, 'registration');
+    agent = await launchAgent(gw.addrs.httpUrl, AGENT_HZ);
+    await loginDemo(agent.page, 'alice', 'alice-demo');
+    const closed = customer.events.filter((e) => e.type === 'CALL_CLOSED').length;
+    const seenBefore = customer.events.length;
+    await agent.page.getByTestId('target').fill('5552000');
+    await agent.page.getByTestId('dial').click();
+    await agent.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+    await settle(800);
+    await agent.page.evaluate(() => window.demo.call!.sendDigits('159#*0', { durationMs: 120, gapMs: 80 }));
+    await waitFor(() => customer.events.slice(seenBefore).filter((e) => e.type === 'CALL_DTMF_START').length >= 6, 8000, 'six digits at the customer').catch(() => undefined);
+    await settle(500);
+    const digits = customer.events.slice(seenBefore).filter((e) => e.type === 'CALL_DTMF_START').map((e) => String(e.param));
+    console.log(`# DTMF: customer's phone detected ${JSON.stringify(digits)}`);
+    assert.deepEqual(digits, ['1', '5', '9', '#', '*', '0']);
+    await agent.page.getByTestId('hangup').click();
+    await customer.waitEvent(() => customer.events.filter((e) => e.type === 'CALL_CLOSED').length > closed);
+  } finally {
+    await agent?.close();
+    await gw.stop();
+  }
+});
+
 test('an unknown DID from the trunk is rejected with 404 and a log line', async () => {
   const gw = await gatewayWith([trunk('pbx-a', pbxA, 'udp', { dids: { '5551999': '1002' } })]);
   try {

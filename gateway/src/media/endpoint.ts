@@ -13,8 +13,14 @@ export interface Endpoint {
   acceptAnswer(answer: string): Promise<CodecName>;
   /** See {@link MediaEngine.reanswer}. */
   reanswer(offer: string): Promise<string>;
-  /** Sends one RTP packet (header + payload, unencrypted). */
-  sendRtp(packet: Buffer): void;
+  /**
+   * Sends one RTP packet (header + payload, unencrypted). `dtmf` marks an RFC 4733
+   * telephone-event packet: it goes out with this leg's negotiated event payload type, or is
+   * dropped when the leg did not negotiate telephone-event.
+   */
+  sendRtp(packet: Buffer, dtmf?: boolean): void;
+  /** The payload type this leg's peer sends RFC 4733 events with, when negotiated. */
+  readonly telephoneEventPt: number | undefined;
   /** Receives every RTP packet from the peer (SRTP already removed). */
   onRtp: ((packet: Buffer) => void) | undefined;
   onState: ((state: EndpointState) => void) | undefined;

@@ -65,7 +65,8 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
         this.emit('firstPacket', from.id);
       }
       this.relayed++;
-      to.sendRtp(packet);
+      const te = from.telephoneEventPt;
+      to.sendRtp(packet, te !== undefined && (packet[1]! & 0x7f) === te);
     };
   }
 

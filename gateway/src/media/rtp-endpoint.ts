@@ -8,7 +8,7 @@
 import dgram from 'node:dgram';
 import { log } from '../util/log.js';
 import type { Endpoint } from './endpoint.js';
-import { buildPlainSdp, commonCodecs, parseAudio, SdpError, STATIC_PT, type CodecName, type Direction } from './sdp.js';
+import { buildPlainSdp, commonCodecs, parseAudio, SdpError, STATIC_PT, TELEPHONE_EVENT_PT, type CodecName, type Direction } from './sdp.js';
 
 /** RFC 3264 §6.1: the answer's direction for an offered one. */
 const MIRROR: Record<Direction, Direction> = { sendrecv: 'sendrecv', sendonly: 'recvonly', recvonly: 'sendonly', inactive: 'inactive' };
@@ -23,6 +23,8 @@ export class RtpEndpoint implements Endpoint {
   private remote?: { address: string; port: number; latched: boolean; sdpPort: number };
   private sendPt = 0;
   private codec?: CodecName;
+  /** The peer's telephone-event payload type (RFC 4733), once negotiated. */
+  telephoneEventPt: number | undefined;
   private closed = false;
   private readonly sessionId = Math.floor(Math.random() * 1e9);
   private version = 1;
@@ -80,7 +82,11 @@ export class RtpEndpoint implements Endpoint {
     if (!c) throw new SdpError(`offer lacks ${codec}`);
     this.sendPt = c.pt;
     this.codec = codec;
-    return buildPlainSdp({ address: this.announced, port: this.port, codecs: [codec], sessionId: this.sessionId, version: this.version++ });
+    this.telephoneEventPt = desc.telephoneEvent;
+    return buildPlainSdp({
+      address: this.announced, port: this.port, codecs: [codec], sessionId: this.sessionId, version: this.version++,
+      ...(desc.telephoneEvent !== undefined ? { telephoneEvent: desc.telephoneEvent } : {}),
+    });
   }
 
   async reanswer(offer: string): Promise<string> {
@@ -94,11 +100,15 @@ export class RtpEndpoint implements Endpoint {
     if (moved) this.remote = { address: desc.address, port: desc.port, latched: false, sdpPort: desc.port };
     this.sendPt = desc.codecs.find((c) => c.name === codec)!.pt;
     this.codec = codec;
-    return buildPlainSdp({ address: this.announced, port: this.port, codecs: [codec], sessionId: this.sessionId, version: this.version++, direction: MIRROR[desc.direction] });
+    this.telephoneEventPt = desc.telephoneEvent;
+    return buildPlainSdp({
+      address: this.announced, port: this.port, codecs: [codec], sessionId: this.sessionId, version: this.version++, direction: MIRROR[desc.direction],
+      ...(desc.telephoneEvent !== undefined ? { telephoneEvent: desc.telephoneEvent } : {}),
+    });
   }
 
   async offer(codecs: readonly CodecName[]): Promise<string> {
-    return buildPlainSdp({ address: this.announced, port: this.port, codecs, sessionId: this.sessionId, version: this.version++ });
+    return buildPlainSdp({ address: this.announced, port: this.port, codecs, sessionId: this.sessionId, version: this.version++, telephoneEvent: TELEPHONE_EVENT_PT });
   }
 
   async acceptAnswer(answer: string): Promise<CodecName> {
@@ -107,12 +117,20 @@ export class RtpEndpoint implements Endpoint {
     if (!chosen) throw new SdpError('answer has no G.711 codec');
     this.sendPt = desc.codecs.find((c) => c.name === chosen)!.pt;
     this.codec = chosen;
+    this.telephoneEventPt = desc.telephoneEvent;
     return chosen;
   }
 
-  sendRtp(packet: Buffer): void {
+  sendRtp(packet: Buffer, dtmf = false): void {
     const r = this.remote;
     if (!r || this.closed || r.port === 0) return;
+    if (dtmf) {
+      // RFC 4733 events keep their payload, with the peer's event payload type.
+      if (this.telephoneEventPt === undefined) return;
+      packet[1] = (packet[1]! & 0x80) | this.telephoneEventPt;
+      this.socket.send(packet, r.port, r.address);
+      return;
+    }
     // Relay as-is, with our negotiated payload type for the peer.
     if ((packet[1]! & 0x7f) !== this.sendPt && (packet[1]! & 0x7f) <= STATIC_PT.PCMA) packet[1] = (packet[1]! & 0x80) | this.sendPt;
     this.socket.send(packet, r.port, r.address);

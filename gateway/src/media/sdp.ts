@@ -93,9 +93,13 @@ export function commonCodecs(desc: AudioDescription, allowed: readonly CodecName
   return desc.codecs.map((c) => c.name).filter((n, i, a) => allowed.includes(n) && a.indexOf(n) === i);
 }
 
+/** The payload type we offer for telephone-event on plain RTP legs (RFC 4733; dynamic). */
+export const TELEPHONE_EVENT_PT = 101;
+
 /** Writes a plain RTP/AVP audio description. */
-export function buildPlainSdp(o: { address: string; port: number; codecs: readonly CodecName[]; sessionId: number; version: number; direction?: Direction }): string {
-  const pts = o.codecs.map((c) => STATIC_PT[c]);
+export function buildPlainSdp(o: { address: string; port: number; codecs: readonly CodecName[]; sessionId: number; version: number; direction?: Direction; telephoneEvent?: number }): string {
+  const pts: number[] = o.codecs.map((c) => STATIC_PT[c]);
+  if (o.telephoneEvent !== undefined) pts.push(o.telephoneEvent);
   const lines = [
     'v=0',
     `o=switchboard ${o.sessionId} ${o.version} IN IP4 ${o.address}`,
@@ -104,6 +108,8 @@ export function buildPlainSdp(o: { address: string; port: number; codecs: readon
     't=0 0',
     `m=audio ${o.port} RTP/AVP ${pts.join(' ')}`,
     ...o.codecs.map((c) => `a=rtpmap:${STATIC_PT[c]} ${c}/8000`),
+    // RFC 4733 DTMF events 0-15 (digits, *, #, A-D).
+    ...(o.telephoneEvent !== undefined ? [`a=rtpmap:${o.telephoneEvent} telephone-event/8000`, `a=fmtp:${o.telephoneEvent} 0-16`] : []),
     'a=ptime:20',
     `a=${o.direction ?? 'sendrecv'}`,
   ];

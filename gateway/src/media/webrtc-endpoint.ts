@@ -9,7 +9,7 @@
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type RTCRtpTransceiver } from 'werift';
 import { log } from '../util/log.js';
 import type { Endpoint } from './endpoint.js';
-import { commonCodecs, parseAudio, SdpError, STATIC_PT, type CodecName } from './sdp.js';
+import { commonCodecs, parseAudio, SdpError, STATIC_PT, TELEPHONE_EVENT_PT, type CodecName } from './sdp.js';
 import type { EndpointState, MediaOptions } from './types.js';
 
 function codecParams(name: CodecName): RTCRtpCodecParameters {
@@ -35,8 +35,11 @@ export class WebRtcEndpoint implements Endpoint {
   onRtp: ((packet: Buffer) => void) | undefined;
   onState: ((state: EndpointState) => void) | undefined;
   readonly droppedUnverified = 0;
+  /** The browser's telephone-event payload type (its RTCDTMFSender sends RFC 4733 with it). */
+  telephoneEventPt: number | undefined;
   private pc?: RTCPeerConnection;
   private readonly track = new MediaStreamTrack({ kind: 'audio' });
+  private offeredTePt?: number;
   private closed = false;
 
   constructor(
@@ -48,7 +51,8 @@ export class WebRtcEndpoint implements Endpoint {
     const o = this.opts;
     const specific = o.bindAddress !== '0.0.0.0';
     const pc = new RTCPeerConnection({
-      codecs: { audio: codecs.map(codecParams) },
+      // telephone-event lets the browser's RTCDTMFSender send RFC 4733 digits (relayed to SIP legs).
+      codecs: { audio: [...codecs.map(codecParams), new RTCRtpCodecParameters({ mimeType: 'audio/telephone-event', clockRate: 8000, channels: 1, payloadType: this.offeredTePt ?? TELEPHONE_EVENT_PT })] },
       headerExtensions: { audio: [] },
       iceUseIpv6: false,
       iceUseTcp: false,
@@ -75,6 +79,8 @@ export class WebRtcEndpoint implements Endpoint {
   async answer(offer: string, codec: CodecName): Promise<string> {
     const desc = parseAudio(offer);
     if (!desc.webrtc) throw new SdpError('plain RTP SDP on a WebRTC endpoint');
+    this.offeredTePt = desc.telephoneEvent;
+    this.telephoneEventPt = desc.telephoneEvent;
     const pc = this.createPc([codec]);
     await pc.setRemoteDescription({ type: 'offer', sdp: offer });
     const t = pc.getTransceivers().find((x) => x.kind === 'audio');
@@ -102,12 +108,15 @@ export class WebRtcEndpoint implements Endpoint {
     const desc = parseAudio(answer);
     const chosen = commonCodecs(desc)[0];
     if (!chosen) throw new SdpError('answer has no G.711 codec');
+    this.telephoneEventPt = desc.telephoneEvent;
     await this.pc!.setRemoteDescription({ type: 'answer', sdp: answer });
     return chosen;
   }
 
-  sendRtp(packet: Buffer): void {
-    if (this.closed) return;
+  sendRtp(packet: Buffer, dtmf = false): void {
+    // werift would stamp an event packet with the audio payload type; digits toward a browser
+    // are signalled, not played (in-call control, issue 6).
+    if (this.closed || dtmf) return;
     // werift rewrites SSRC, sequence and timestamp offsets and the payload type for this sender.
     this.track.writeRtp(packet);
   }

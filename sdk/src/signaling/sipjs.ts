@@ -96,6 +96,12 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
     sdh?.enableSenderTracks(!muted);
   }
 
+  sendDtmf(digits: string, durationMs: number, gapMs: number): boolean {
+    const sdh = this.session.sessionDescriptionHandler as SessionDescriptionHandler | undefined;
+    // RTCDTMFSender (RFC 4733 telephone-event in the RTP stream, W3C WebRTC §7).
+    return sdh?.sendDtmf(digits, { duration: durationMs, interToneGap: gapMs }) ?? false;
+  }
+
   get established(): boolean {
     return this.wasEstablished;
   }

@@ -37,6 +37,8 @@ export interface SignalingSession {
   /** Cancels, rejects or ends the session, whichever applies. */
   hangup(): Promise<void>;
   setMuted(muted: boolean): void;
+  /** Sends RFC 4733 digits in the media stream; false when the session cannot (not negotiated). */
+  sendDtmf(digits: string, durationMs: number, gapMs: number): boolean;
   on<K extends keyof SignalingSessionEvents>(event: K, fn: (...args: SignalingSessionEvents[K]) => void): unknown;
 }
 
