@@ -163,6 +163,18 @@ for (const d of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#']) {
   const b = document.createElement('button');
   b.type = 'button';
   b.textContent = d;
-  b.addEventListener('click', () => (($('target') as HTMLInputElement).value += d));
+  b.dataset.testid = `key-${d}`;
+  // During a connected call the pad sends DTMF (an IVR's menu); otherwise it types the number.
+  b.addEventListener('click', () => {
+    if (current?.state === CallState.Connected) {
+      try {
+        current.sendDigits(d);
+      } catch (err) {
+        showError(err);
+      }
+    } else {
+      ($('target') as HTMLInputElement).value += d;
+    }
+  });
   pad.append(b);
 }
