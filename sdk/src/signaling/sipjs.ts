@@ -98,8 +98,12 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
 
   sendDtmf(digits: string, durationMs: number, gapMs: number): boolean {
     const sdh = this.session.sessionDescriptionHandler as SessionDescriptionHandler | undefined;
-    // RTCDTMFSender (RFC 4733 telephone-event in the RTP stream, W3C WebRTC §7).
-    return sdh?.sendDtmf(digits, { duration: durationMs, interToneGap: gapMs }) ?? false;
+    // RTCDTMFSender (RFC 4733 telephone-event in the RTP stream, W3C WebRTC §7). insertDTMF
+    // replaces what is still queued, so append to the tone buffer: digits play in order.
+    const dtmf = sdh?.peerConnection?.getSenders().find((x) => x.track?.kind === 'audio')?.dtmf;
+    if (!dtmf || !dtmf.canInsertDTMF) return false;
+    dtmf.insertDTMF(dtmf.toneBuffer + digits, durationMs, gapMs);
+    return true;
   }
 
   get established(): boolean {
