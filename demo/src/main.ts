@@ -1,5 +1,6 @@
 /**
- * The demo softphone: login, status, dial pad, incoming call, call timer, mute, hang up.
+ * The demo softphone: login, status, dial pad (DTMF during a call), incoming call, call timer,
+ * mute, hold with music, hang up.
  * Uses only the public API of @switchboard/sdk.
  */
 import { CallState, login, RegistrationState, Softphone, SwitchboardError, type Call } from '@switchboard/sdk';
@@ -56,6 +57,11 @@ function renderCall(): void {
   $('active-party').textContent = call.remoteDisplayName ?? call.remoteUser;
   $('active-state').textContent = call.state;
   $('mute').textContent = call.muted ? 'Unmute' : 'Mute';
+  const h = call.holdState;
+  $('hold').textContent = h.onHold && h.by === 'local' ? 'Resume' : 'Hold';
+  ($('hold') as HTMLButtonElement).disabled = call.state !== CallState.Connected || (h.onHold && h.by === 'remote');
+  $('hold-state').hidden = !h.onHold;
+  $('hold-state').textContent = h.by === 'local' ? 'On hold — the caller hears music' : 'You are on hold';
   if (call.state === CallState.Connected && !timer) {
     timer = setInterval(() => {
       const s = Math.floor((Date.now() - (call.connectedAt ?? Date.now())) / 1000);
@@ -69,6 +75,7 @@ function adopt(call: Call): void {
   $('timer').textContent = '00:00';
   call.on('stateChanged', renderCall);
   call.on('muteChanged', renderCall);
+  call.on('holdChanged', renderCall);
   call.on('ended', (info) => {
     if (info.error) showError(info.error);
     if (current === call) current = undefined;
@@ -149,6 +156,11 @@ $('mute').addEventListener('click', () => {
   } catch (err) {
     showError(err);
   }
+});
+$('hold').addEventListener('click', () => {
+  if (!current) return;
+  const h = current.holdState;
+  (h.onHold && h.by === 'local' ? current.resume() : current.hold()).catch(showError);
 });
 $('logout').addEventListener('click', async () => {
   await phone?.disconnect().catch(showError);

@@ -104,6 +104,8 @@ export interface GatewayConfig {
     portRange?: [number, number];
     /** Run the packet path in a worker thread (default true). */
     worker: boolean;
+    /** Music on hold: an 8 kHz mono 16-bit PCM WAV file; a built-in loop when absent. */
+    musicOnHold?: string;
   };
   auth: {
     /** HMAC secret for access tokens; random per start when absent (tokens die with the process). */
@@ -264,6 +266,7 @@ export function validateConfig(c: GatewayConfig): void {
     const [lo, hi] = c.media.portRange;
     if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1024 && hi <= 65535 && hi - lo >= 1)) throw new ConfigError('media.portRange must be [low, high] within 1024-65535');
   }
+  if (c.media.musicOnHold !== undefined && !existsSync(c.media.musicOnHold)) throw new ConfigError(`media.musicOnHold: no such file ${c.media.musicOnHold}`);
   if (!(c.auth.tokenTtlSeconds > 0 && c.auth.tokenTtlSeconds <= 86400)) throw new ConfigError('auth.tokenTtlSeconds must be 1-86400 (24 h maximum)');
   if (!Array.isArray(c.trunks)) throw new ConfigError('trunks must be a list');
   const trunkNames = new Set<string>();

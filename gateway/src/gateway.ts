@@ -125,6 +125,7 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
     bindAddress: mediaAddress,
     announcedAddress: config.media.announcedAddress ?? config.advertisedHost ?? mediaAddress,
     ...(config.media.portRange ? { portRange: config.media.portRange } : {}),
+    ...(config.media.musicOnHold ? { musicOnHold: config.media.musicOnHold } : {}),
   };
   const media: MediaEngine = config.media.worker ? new WorkerMediaEngine(mediaOpts) : new LocalMediaEngine(mediaOpts);
 

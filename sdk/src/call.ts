@@ -49,9 +49,20 @@ export type CallEvents = {
   stateChanged: [state: CallState, previous: CallState];
   /** Mute was turned on or off. */
   muteChanged: [muted: boolean];
+  /**
+   * Hold changed. `by: 'local'` — this agent held the other party (they hear music, neither
+   * hears the other); `by: 'remote'` — the other party held this one.
+   */
+  holdChanged: [hold: HoldState];
   /** The call ended (also reflected as `stateChanged` to `ended`). */
   ended: [info: CallEndInfo];
 };
+
+/** Who holds whom; `onHold: false` when the call is not on hold. */
+export interface HoldState {
+  onHold: boolean;
+  by?: 'local' | 'remote';
+}
 
 let nextCallId = 1;
 
@@ -73,6 +84,9 @@ export class Call extends Emitter<CallEvents> {
   endInfo: CallEndInfo | undefined;
   private readonly machine: StateMachine<CallState>;
   private isMuted = false;
+  private holdInfo: HoldState = { onHold: false };
+  /** Serializes hold/resume: one in-call operation at a time. */
+  private pending?: Promise<void>;
   private audio?: HTMLAudioElement;
 
   /** @internal Created by the Softphone. */
@@ -98,6 +112,9 @@ export class Call extends Emitter<CallEvents> {
       this.playRemoteAudio();
     });
     session.on('ended', (end: SessionEnd) => this.finish(end));
+    session.on('control', (msg) => {
+      if (msg.type === 'hold' && typeof msg.onHold === 'boolean') this.setHold(msg.onHold ? { onHold: true, by: 'remote' } : { onHold: false });
+    });
   }
 
   /** Current state. */
@@ -147,6 +164,47 @@ export class Call extends Emitter<CallEvents> {
     const duration = Math.min(6000, Math.max(40, opts.durationMs ?? 100));
     const gap = Math.max(30, opts.gapMs ?? 70);
     if (!this.session.sendDtmf(digits.toUpperCase(), duration, gap)) throw new SwitchboardError('SB_DTMF_FAILED');
+  }
+
+  /** Whether the call is on hold, and by whom. */
+  get holdState(): HoldState {
+    return { ...this.holdInfo };
+  }
+
+  /**
+   * Puts the other party on hold: the gateway plays them music on hold and stops the audio both
+   * ways. The browser's media session stays up, so {@link Call.resume} is instant.
+   * @throws SB_INVALID_STATE unless connected and not already on hold or busy with another
+   *         hold/resume; SB_CALL_FAILED if the gateway refuses.
+   */
+  async hold(): Promise<void> {
+    await this.holdRequest(true);
+  }
+
+  /** Takes the other party off hold (see {@link Call.hold}). */
+  async resume(): Promise<void> {
+    await this.holdRequest(false);
+  }
+
+  private async holdRequest(onHold: boolean): Promise<void> {
+    if (this.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'Only a connected call can be held or resumed');
+    if (this.pending) throw new SwitchboardError('SB_INVALID_STATE', 'Another hold or resume is in progress');
+    if (onHold && this.holdInfo.onHold) throw new SwitchboardError('SB_INVALID_STATE', this.holdInfo.by === 'remote' ? 'The other party has put this call on hold' : 'The call is already on hold');
+    if (!onHold && !(this.holdInfo.onHold && this.holdInfo.by === 'local')) throw new SwitchboardError('SB_INVALID_STATE', 'The call is not on hold by this agent');
+    const p = this.session.control({ type: onHold ? 'hold' : 'resume' });
+    this.pending = p;
+    try {
+      await p;
+      this.setHold(onHold ? { onHold: true, by: 'local' } : { onHold: false });
+    } finally {
+      this.pending = undefined;
+    }
+  }
+
+  private setHold(next: HoldState): void {
+    if (next.onHold === this.holdInfo.onHold && next.by === this.holdInfo.by) return;
+    this.holdInfo = next;
+    this.emit('holdChanged', { ...next });
   }
 
   /** Mutes the microphone for this call. */

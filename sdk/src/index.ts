@@ -14,7 +14,7 @@
 export { Softphone, ConnectionState, RegistrationState, login } from './softphone.js';
 export type { SoftphoneOptions, SoftphoneEvents, LoginResult } from './softphone.js';
 export { Call, CallState } from './call.js';
-export type { CallEvents, CallEndInfo } from './call.js';
+export type { CallEvents, CallEndInfo, HoldState } from './call.js';
 export { SwitchboardError, ERROR_CATALOG } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export type { SignalingClient, SignalingClientEvents, SignalingSession, SignalingSessionEvents, SignalingFactory, SignalingConfig, SessionEnd, SignalingConnectionState, SignalingRegistrationState } from './signaling/types.js';

@@ -34,6 +34,13 @@ class FakeSession extends Emitter<SignalingSessionEvents> implements SignalingSe
   setMuted(m: boolean) {
     this.calls.push(`muted=${m}`);
   }
+  controls: Array<Record<string, unknown>> = [];
+  controlFails = false;
+  async control(m: Record<string, unknown>) {
+    this.controls.push(m);
+    await new Promise((r) => setTimeout(r, 5));
+    if (this.controlFails) throw new SwitchboardError('SB_CALL_FAILED', 'refused');
+  }
   dtmfOk = true;
   sendDtmf(d: string, duration: number, gap: number) {
     this.calls.push(`dtmf=${d}/${duration}/${gap}`);
@@ -217,4 +224,30 @@ test('sendDigits: validated, clamped, only when connected, coded failure when no
   s.dtmfOk = false;
   assert.throws(() => incoming!.sendDigits('5'), (e: SwitchboardError) => e.code === 'SB_DTMF_FAILED');
   assert.deepEqual(s.calls.filter((c) => c.startsWith('dtmf')), ['dtmf=12#*A/40/30', 'dtmf=9/100/70', 'dtmf=5/100/70']);
+});
+
+test('hold/resume: one at a time, local and remote hold reported as events, refusals leave the state alone', async () => {
+  const { p, sig } = phone();
+  await p.connect();
+  let call: Call | undefined;
+  p.on('incoming', (c) => (call = c));
+  const s = sig.ring('carol');
+  await assert.rejects(call!.hold(), (e: SwitchboardError) => e.code === 'SB_INVALID_STATE');
+  await call!.answer();
+  const seen: string[] = [];
+  call!.on('holdChanged', (h) => seen.push(h.onHold ? `held-by-${h.by}` : 'resumed'));
+  const first = call!.hold();
+  await assert.rejects(call!.hold(), (e: SwitchboardError) => e.code === 'SB_INVALID_STATE', 'a second request while one is pending');
+  await first;
+  assert.deepEqual(call!.holdState, { onHold: true, by: 'local' });
+  await assert.rejects(call!.hold(), (e: SwitchboardError) => e.code === 'SB_INVALID_STATE');
+  await call!.resume();
+  s.controlFails = true;
+  await assert.rejects(call!.hold(), (e: SwitchboardError) => e.code === 'SB_CALL_FAILED');
+  assert.deepEqual(call!.holdState, { onHold: false }, 'a refused hold changes nothing');
+  s.fire('control', { type: 'hold', onHold: true });
+  await assert.rejects(call!.resume(), (e: SwitchboardError) => e.code === 'SB_INVALID_STATE', 'cannot resume a hold the other side made');
+  s.fire('control', { type: 'hold', onHold: false });
+  assert.deepEqual(seen, ['held-by-local', 'resumed', 'held-by-remote', 'resumed']);
+  assert.deepEqual(s.controls, [{ type: 'hold' }, { type: 'resume' }, { type: 'hold' }]);
 });

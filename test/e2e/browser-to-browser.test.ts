@@ -74,6 +74,26 @@ test('mute silences alice for bob, unmute restores it', async () => {
   assert.ok(Math.abs(back.frequency - ALICE_HZ) < 15 && back.levelDb > -30, `bob should hear alice again: ${JSON.stringify(back)}`);
 });
 
+test('hold: bob hears music on hold and not alice, alice hears nothing; resume restores both ways', async () => {
+  const MUSIC = [262, 330, 392];
+  await alice.page.getByTestId('hold').click();
+  await alice.page.getByTestId('hold').filter({ hasText: 'Resume' }).waitFor({ timeout: 5000 });
+  await bob.page.getByTestId('hold-state').filter({ hasText: 'You are on hold' }).waitFor({ timeout: 5000 });
+  await new Promise((r) => setTimeout(r, 300));
+  const [bobHears, aliceHears] = await Promise.all([measureRemoteAudio(bob.page, 1200), measureRemoteAudio(alice.page, 1200)]);
+  console.log(`# on hold: bob hears ${bobHears.frequency.toFixed(0)} Hz at ${bobHears.levelDb.toFixed(1)} dBFS; alice hears ${aliceHears.levelDb.toFixed(1)} dBFS`);
+  assert.ok(MUSIC.some((f) => Math.abs(bobHears.frequency - f) < 15) && bobHears.levelDb > -40, `bob should hear the music (262/330/392 Hz): ${JSON.stringify(bobHears)}`);
+  assert.ok(aliceHears.levelDb < -50, `alice should hear nothing from bob while he is held: ${JSON.stringify(aliceHears)}`);
+  // The held side cannot take over the hold.
+  assert.equal(await bob.page.getByTestId('hold').isDisabled(), true);
+  await alice.page.getByTestId('hold').click();
+  await bob.page.getByTestId('hold-state').waitFor({ state: 'hidden', timeout: 5000 });
+  await new Promise((r) => setTimeout(r, 300));
+  const [bobBack, aliceBack] = await Promise.all([measureRemoteAudio(bob.page, 1000), measureRemoteAudio(alice.page, 1000)]);
+  assert.ok(Math.abs(bobBack.frequency - ALICE_HZ) < 15 && bobBack.levelDb > -30, `bob hears alice again: ${JSON.stringify(bobBack)}`);
+  assert.ok(Math.abs(aliceBack.frequency - BOB_HZ) < 15 && aliceBack.levelDb > -30, `alice hears bob again: ${JSON.stringify(aliceBack)}`);
+});
+
 test('bob hangs up; both pages show the call gone and the gateway frees it', async () => {
   await bob.page.getByTestId('hangup').click();
   await alice.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });

@@ -13,11 +13,15 @@ import type { Trunk } from '../trunks/trunk.js';
 import type { TrunkManager } from '../trunks/manager.js';
 import type { SipRequest } from '../sip/message.js';
 import type { InviteServerTransaction } from '../sip/transaction/server-invite.js';
+import type { ServerTransaction } from '../sip/transaction/layer.js';
 import { randomToken } from '../sip/message.js';
 import type { MediaEngine } from '../media/types.js';
 import { commonCodecs, parseAudio, SdpError, type AudioDescription, type CodecName } from '../media/sdp.js';
 import { Call, CallState } from './call.js';
 import type { Router } from './router.js';
+
+/** In-dialog INFO bodies the SDK uses for call control (docs/protocol.md). */
+const CONTROL_TYPE = 'application/x-switchboard-control+json';
 
 /** How long a trunk may stay silent after our INVITE before the next trunk is tried. */
 const SETUP_TIMEOUT_MS = 3000;
@@ -299,12 +303,62 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
           log.error('b2bua', `call ${call.id}: re-INVITE failed`, err);
           this.core.respond(tx, 500, 'Internal Error', [], dialog.init.localTag);
         });
+      } else if (req.method === 'INFO' && (req.get('content-type') ?? '').toLowerCase().startsWith(CONTROL_TYPE)) {
+        this.control(call, dialog, side, req, tx);
       } else if (req.method === 'UPDATE') {
         this.core.respond(tx, 501, undefined, [], dialog.init.localTag);
       } else {
         this.core.respond(tx, 200, undefined, [], dialog.init.localTag);
       }
     });
+  }
+
+  /** A control request from a browser leg (hold, resume), answered after it took effect. */
+  private control(call: Call, dialog: Dialog, side: 'caller' | 'callee', req: SipRequest, tx: ServerTransaction): void {
+    const tag = dialog.init.localTag;
+    let msg: { type?: unknown };
+    try {
+      msg = JSON.parse(req.body.toString('utf8')) as { type?: unknown };
+    } catch {
+      return this.core.respond(tx, 400, 'Bad Control Message', [], tag);
+    }
+    if (msg.type !== 'hold' && msg.type !== 'resume') return this.core.respond(tx, 488, 'Unknown Control Request', [], tag);
+    this.setHold(call, side, msg.type === 'hold').then(
+      () => this.core.respond(tx, 200, undefined, [], tag),
+      (err: Error & { status?: number }) => this.core.respond(tx, err.status ?? 500, err.message, [], tag),
+    );
+  }
+
+  /**
+   * Hold is one truth per call, here: `side` holds the other party, who hears music on hold;
+   * neither hears the other. The held party's SDK (if a browser) is told by INFO; a SIP device
+   * just hears the music. Operations on one call are serialized.
+   */
+  setHold(call: Call, side: 'caller' | 'callee', on: boolean): Promise<void> {
+    const run = async () => {
+      const other = side === 'caller' ? 'callee' : 'caller';
+      const held = call[other];
+      if (call.state !== CallState.Connected || !held.endpointId) throw Object.assign(new Error('Call Not Connected'), { status: 491 });
+      if (on && call.heldBy === side) return;
+      if (on && call.heldBy) throw Object.assign(new Error('Held By The Other Party'), { status: 491 });
+      if (!on && call.heldBy !== side) {
+        if (!call.heldBy) return;
+        throw Object.assign(new Error('Held By The Other Party'), { status: 491 });
+      }
+      if (on) await this.media.hold(held.endpointId);
+      else await this.media.resume(held.endpointId);
+      if (on) call.heldBy = side;
+      else delete call.heldBy;
+      log.info('b2bua', `call ${call.id}: ${call[side].party} ${on ? 'holds' : 'resumes'} ${held.party}`);
+      if (held.endpointId.startsWith('webrtc') && held.dialog) {
+        held.dialog
+          .request('INFO', { body: Buffer.from(JSON.stringify({ type: 'hold', onHold: on })), contentType: CONTROL_TYPE })
+          .catch(() => undefined);
+      }
+    };
+    const next = (call.busy ?? Promise.resolve()).then(run, run);
+    call.busy = next.catch(() => undefined);
+    return next;
   }
 
   /**
@@ -328,6 +382,11 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     }
     dialog.acceptInvite(tx, answer, [['server', this.core.opts.userAgent]]);
     log.info('b2bua', `call ${call.id}: re-INVITE from the ${side} answered`);
+    // RFC 3264 §8.4 hold from a SIP device: sendonly/inactive holds the other party (who then hears
+    // music on hold), sendrecv again resumes.
+    const dir = /\r?\na=(sendonly|inactive|sendrecv|recvonly)/.exec(req.body.toString('utf8'))?.[1] ?? 'sendrecv';
+    const wantsHold = dir === 'sendonly' || dir === 'inactive';
+    if (wantsHold !== (call.heldBy === side)) this.setHold(call, side, wantsHold).catch((err: Error) => log.info('b2bua', `call ${call.id}: hold from the ${side} not applied: ${err.message}`));
   }
 
   /** Ends every call (shutdown). */

@@ -62,6 +62,10 @@ export class Call extends Emitter<CallEvents> {
    * announcement): the 200 OK must carry the same SDP (RFC 3261 §13.2.1, no 100rel).
    */
   earlyMedia?: Promise<string>;
+  /** Which side put the call on hold (the other side hears music), if any. */
+  heldBy?: 'caller' | 'callee';
+  /** The in-call operation in progress (hold, resume…): the next one waits for it. */
+  busy?: Promise<void>;
   /** The trunk that carried the outbound leg, if any. */
   trunk?: string;
   readonly caller: Leg;

@@ -19,6 +19,8 @@ export interface Endpoint {
    * dropped when the leg did not negotiate telephone-event.
    */
   sendRtp(packet: Buffer, dtmf?: boolean): void;
+  /** The negotiated audio codec, once known. */
+  readonly codec: CodecName | undefined;
   /** The payload type this leg's peer sends RFC 4733 events with, when negotiated. */
   readonly telephoneEventPt: number | undefined;
   /** Receives every RTP packet from the peer (SRTP already removed). */

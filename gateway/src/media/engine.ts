@@ -4,10 +4,54 @@
  */
 import { Emitter } from '../util/emitter.js';
 import type { Endpoint } from './endpoint.js';
+import { builtInMusic, FRAME, MusicSource, readMusicWav } from './music.js';
 import { RtpEndpoint } from './rtp-endpoint.js';
-import type { CodecName } from './sdp.js';
+import { STATIC_PT, type CodecName } from './sdp.js';
 import type { EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats } from './types.js';
 import { WebRtcEndpoint } from './webrtc-endpoint.js';
+
+/**
+ * One outgoing RTP stream per endpoint (RFC 3550 §5.1, §8): whatever feeds it — the bridged
+ * party, music on hold, the party again after resume — the far end sees one SSRC with
+ * continuous sequence numbers and timestamps. Without this a browser's jitter buffer discards
+ * the party's packets after hold as "old" (found by the hold e2e test).
+ */
+export class OutputStream {
+  private readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
+  private source?: number;
+  private seqDelta = 0;
+  private tsDelta = 0;
+  private lastSeq = 0;
+  private lastTs = 0;
+  private started = false;
+
+  /** Rewrites SSRC, sequence number and timestamp in place; marks the first packet of each new source. */
+  write(pkt: Buffer): Buffer {
+    const ssrc = pkt.readUInt32BE(8);
+    const seq = pkt.readUInt16BE(2);
+    const ts = pkt.readUInt32BE(4);
+    if (ssrc !== this.source) {
+      this.source = ssrc;
+      const nextSeq = this.started ? (this.lastSeq + 1) & 0xffff : seq;
+      const nextTs = this.started ? (this.lastTs + FRAME) >>> 0 : ts;
+      this.seqDelta = (nextSeq - seq) & 0xffff;
+      this.tsDelta = (nextTs - ts) >>> 0;
+      pkt[1] = pkt[1]! | 0x80; // marker: a new talkspurt (RFC 3551 §4.1)
+    }
+    const outSeq = (seq + this.seqDelta) & 0xffff;
+    const outTs = (ts + this.tsDelta) >>> 0;
+    pkt.writeUInt16BE(outSeq, 2);
+    pkt.writeUInt32BE(outTs, 4);
+    pkt.writeUInt32BE(this.ssrc, 8);
+    // Remember the newest packet (sequence arithmetic modulo 2^16).
+    if (!this.started || ((outSeq - this.lastSeq) & 0xffff) < 0x8000) {
+      this.lastSeq = outSeq;
+      this.lastTs = outTs;
+      this.started = true;
+    }
+    return pkt;
+  }
+}
 
 /** Media engine running in the current thread. */
 export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements MediaEngine {
@@ -15,9 +59,82 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   private readonly partners = new Map<string, string>();
   private nextId = 1;
   private relayed = 0;
+  private readonly players = new Map<string, NodeJS.Timeout>();
+  private readonly outputs = new Map<string, OutputStream>();
+
+  private output(id: string): OutputStream {
+    let o = this.outputs.get(id);
+    if (!o) this.outputs.set(id, (o = new OutputStream()));
+    return o;
+  }
+  private music?: MusicSource;
 
   constructor(private readonly opts: MediaOptions) {
     super();
+  }
+
+  private musicSource(): MusicSource {
+    this.music ??= new MusicSource(this.opts.musicOnHold ? readMusicWav(this.opts.musicOnHold) : builtInMusic());
+    return this.music;
+  }
+
+  async hold(id: string): Promise<void> {
+    const ep = this.get(id);
+    if (this.players.has(id)) return;
+    const partner = this.partners.get(id);
+    // Neither side hears the other while on hold.
+    ep.onRtp = undefined;
+    if (partner) {
+      const p = this.endpoints.get(partner);
+      if (p) p.onRtp = undefined;
+    }
+    this.players.set(id, this.playMusic(ep));
+  }
+
+  async resume(id: string): Promise<void> {
+    const timer = this.players.get(id);
+    if (timer) clearInterval(timer);
+    this.players.delete(id);
+    const partner = this.partners.get(id);
+    const ep = this.endpoints.get(id);
+    const p = partner ? this.endpoints.get(partner) : undefined;
+    if (ep && p) {
+      this.route(ep, p);
+      this.route(p, ep);
+    }
+  }
+
+  /**
+   * Sends the music to `ep` as its own RTP stream (new SSRC), 20 ms per packet, catching up on
+   * timer drift from the wall clock so the pace stays 50 packets/s.
+   */
+  private playMusic(ep: Endpoint): NodeJS.Timeout {
+    const music = this.musicSource();
+    const codec = ep.codec ?? 'PCMU';
+    const ssrc = (Math.random() * 0xffffffff) >>> 0;
+    let seq = (Math.random() * 0xffff) | 0;
+    let ts = (Math.random() * 0xffffffff) >>> 0;
+    let sent = 0;
+    const start = performance.now();
+    const timer = setInterval(() => {
+      const due = Math.floor((performance.now() - start) / 20) + 1;
+      for (let n = 0; sent < due && n < 5; n++, sent++) {
+        const payload = music.frame(codec, sent);
+        const pkt = Buffer.alloc(12 + payload.length);
+        pkt[0] = 0x80;
+        pkt[1] = (sent === 0 ? 0x80 : 0) | STATIC_PT[codec];
+        pkt.writeUInt16BE(seq, 2);
+        pkt.writeUInt32BE(ts >>> 0, 4);
+        pkt.writeUInt32BE(ssrc, 8);
+        payload.copy(pkt, 12);
+        seq = (seq + 1) & 0xffff;
+        ts = (ts + FRAME) >>> 0;
+        ep.sendRtp(this.output(ep.id).write(pkt));
+      }
+      sent = Math.max(sent, due - 5);
+    }, 20);
+    timer.unref?.();
+    return timer;
   }
 
   private get(id: string): Endpoint {
@@ -66,7 +183,8 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
       }
       this.relayed++;
       const te = from.telephoneEventPt;
-      to.sendRtp(packet, te !== undefined && (packet[1]! & 0x7f) === te);
+      const dtmf = te !== undefined && (packet[1]! & 0x7f) === te;
+      to.sendRtp(this.output(to.id).write(packet), dtmf);
     };
   }
 
@@ -87,6 +205,10 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   async closeEndpoint(id: string): Promise<void> {
     const ep = this.endpoints.get(id);
     if (!ep) return;
+    const player = this.players.get(id);
+    if (player) clearInterval(player);
+    this.players.delete(id);
+    this.outputs.delete(id);
     this.endpoints.delete(id);
     const partner = this.partners.get(id);
     this.partners.delete(id);

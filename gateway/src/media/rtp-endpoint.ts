@@ -22,7 +22,7 @@ export class RtpEndpoint implements Endpoint {
   droppedUnverified = 0;
   private remote?: { address: string; port: number; latched: boolean; sdpPort: number };
   private sendPt = 0;
-  private codec?: CodecName;
+  codec: CodecName | undefined;
   /** The peer's telephone-event payload type (RFC 4733), once negotiated. */
   telephoneEventPt: number | undefined;
   private closed = false;

@@ -51,6 +51,13 @@ export interface MediaEngine extends MediaEngineEventsApi {
   acceptAnswer(endpointId: string, answer: string): Promise<CodecName>;
   /** Relays packets between two endpoints in both directions (no decoding). */
   connect(a: string, b: string): Promise<void>;
+  /**
+   * Puts the party on `endpointId` on hold: the bridge stops in both directions (neither side
+   * hears the other) and music on hold plays to that party. Idempotent.
+   */
+  hold(endpointId: string): Promise<void>;
+  /** Ends the hold: music stops and the bridge relays both ways again. Idempotent. */
+  resume(endpointId: string): Promise<void>;
   /** Sends every packet an endpoint receives back to it (the echo-test extension). */
   echo(endpointId: string): Promise<void>;
   /** Closes an endpoint (and its bridge). Idempotent. */
@@ -68,4 +75,6 @@ export interface MediaOptions {
   announcedAddress?: string;
   /** Inclusive UDP port range for media, e.g. [20000, 29999]; random ports when absent. */
   portRange?: [number, number];
+  /** Music on hold: an 8 kHz mono 16-bit WAV file; a built-in loop when absent. */
+  musicOnHold?: string;
 }

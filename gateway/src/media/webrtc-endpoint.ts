@@ -40,6 +40,7 @@ export class WebRtcEndpoint implements Endpoint {
   private pc?: RTCPeerConnection;
   private readonly track = new MediaStreamTrack({ kind: 'audio' });
   private offeredTePt?: number;
+  codec: CodecName | undefined;
   private closed = false;
 
   constructor(
@@ -81,6 +82,7 @@ export class WebRtcEndpoint implements Endpoint {
     if (!desc.webrtc) throw new SdpError('plain RTP SDP on a WebRTC endpoint');
     this.offeredTePt = desc.telephoneEvent;
     this.telephoneEventPt = desc.telephoneEvent;
+    this.codec = codec;
     const pc = this.createPc([codec]);
     await pc.setRemoteDescription({ type: 'offer', sdp: offer });
     const t = pc.getTransceivers().find((x) => x.kind === 'audio');
@@ -109,6 +111,7 @@ export class WebRtcEndpoint implements Endpoint {
     const chosen = commonCodecs(desc)[0];
     if (!chosen) throw new SdpError('answer has no G.711 codec');
     this.telephoneEventPt = desc.telephoneEvent;
+    this.codec = chosen;
     await this.pc!.setRemoteDescription({ type: 'answer', sdp: answer });
     return chosen;
   }

@@ -87,6 +87,14 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
   offer(id: string, codecs: readonly CodecName[]): Promise<string> {
     return this.call('offer', id, codecs);
   }
+  hold(id: string): Promise<void> {
+    return this.call('hold', id);
+  }
+
+  resume(id: string): Promise<void> {
+    return this.call('resume', id);
+  }
+
   reanswer(id: string, offer: string): Promise<string> {
     return this.call('reanswer', id, offer);
   }

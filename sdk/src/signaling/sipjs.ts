@@ -18,6 +18,9 @@ function mediaError(err: unknown): SwitchboardError {
   return new SwitchboardError('SB_MEDIA_FAILED', `Audio setup failed: ${(err as Error)?.message ?? err}`, { cause: err });
 }
 
+/** Content type of gateway control messages (docs/protocol.md). */
+const CONTROL_TYPE = 'application/x-switchboard-control+json';
+
 class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingSession {
   private failure?: SwitchboardError;
   private localEnd = false;
@@ -28,6 +31,25 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
     readonly direction: 'incoming' | 'outgoing',
   ) {
     super();
+    // Control messages from the gateway (hold state, …) arrive as in-dialog INFO.
+    session.delegate = {
+      onInfo: (info) => {
+        const req = info.request;
+        if (!String(req.getHeader('Content-Type') ?? '').startsWith(CONTROL_TYPE)) {
+          info.accept().catch(() => undefined);
+          return;
+        }
+        let msg: unknown;
+        try {
+          msg = JSON.parse(req.body);
+        } catch {
+          info.reject({ statusCode: 400 }).catch(() => undefined);
+          return;
+        }
+        info.accept().catch(() => undefined);
+        if (msg && typeof msg === 'object') this.emit('control', msg as Record<string, unknown>);
+      },
+    };
     const id = session.remoteIdentity;
     this.remote = { user: id.uri.user ?? '', ...(id.displayName ? { displayName: id.displayName } : {}) };
     session.stateChange.addListener((state) => {
@@ -94,6 +116,24 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
   setMuted(muted: boolean): void {
     const sdh = this.session.sessionDescriptionHandler as SessionDescriptionHandler | undefined;
     sdh?.enableSenderTracks(!muted);
+  }
+
+  control(message: Record<string, unknown>): Promise<void> {
+    if (this.session.state !== SessionState.Established) return Promise.reject(new SwitchboardError('SB_INVALID_STATE', 'The call is not established'));
+    return new Promise((resolve, reject) => {
+      this.session
+        .info({
+          requestOptions: { body: { contentDisposition: 'render', contentType: CONTROL_TYPE, content: JSON.stringify(message) } },
+          requestDelegate: {
+            onAccept: () => resolve(),
+            onReject: (res) => {
+              const m = res.message;
+              reject(new SwitchboardError(m.statusCode === 491 ? 'SB_INVALID_STATE' : 'SB_CALL_FAILED', `The gateway refused: ${m.statusCode} ${m.reasonPhrase}`, { status: m.statusCode ?? 500 }));
+            },
+          },
+        })
+        .catch((err: unknown) => reject(new SwitchboardError('SB_CONNECTION_FAILED', 'The request could not be sent', { cause: err })));
+    });
   }
 
   sendDtmf(digits: string, durationMs: number, gapMs: number): boolean {

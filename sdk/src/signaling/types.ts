@@ -23,6 +23,8 @@ export type SignalingSessionEvents = {
   progress: [status: number];
   /** The session is established and media flows. */
   accepted: [];
+  /** A control message from the gateway (e.g. `{ type: 'hold', onHold: true }`). */
+  control: [message: Record<string, unknown>];
   ended: [end: SessionEnd];
 };
 
@@ -37,6 +39,8 @@ export interface SignalingSession {
   /** Cancels, rejects or ends the session, whichever applies. */
   hangup(): Promise<void>;
   setMuted(muted: boolean): void;
+  /** Sends a control request to the gateway (in-dialog INFO); rejects with a coded error. */
+  control(message: Record<string, unknown>): Promise<void>;
   /** Sends RFC 4733 digits in the media stream; false when the session cannot (not negotiated). */
   sendDtmf(digits: string, durationMs: number, gapMs: number): boolean;
   on<K extends keyof SignalingSessionEvents>(event: K, fn: (...args: SignalingSessionEvents[K]) => void): unknown;
