@@ -157,6 +157,10 @@ $('mute').addEventListener('click', () => {
     showError(err);
   }
 });
+$('transfer').addEventListener('click', () => {
+  const target = ($('transfer-target') as HTMLInputElement).value;
+  current?.transfer(target).catch(showError);
+});
 $('hold').addEventListener('click', () => {
   if (!current) return;
   const h = current.holdState;

@@ -201,6 +201,28 @@ export class Call extends Emitter<CallEvents> {
     }
   }
 
+  /**
+   * Blind transfer: the other party hears music while `target` (an agent, extension or number)
+   * is called; when it answers they are connected and this call ends. If the target fails, the
+   * caller comes back to this call and the promise rejects with `SB_TRANSFER_FAILED` (its
+   * `status` says why: 404 unknown, 486 busy, 408 no answer…).
+   */
+  async transfer(target: string): Promise<void> {
+    if (typeof target !== 'string' || !target.trim()) throw new SwitchboardError('SB_INVALID_ARGUMENT', 'A transfer needs a target');
+    if (this.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'Only a connected call can be transferred');
+    if (this.pending) throw new SwitchboardError('SB_INVALID_STATE', 'Another operation is in progress on this call');
+    const p = this.session.control({ type: 'transfer', target: target.trim() });
+    this.pending = p;
+    try {
+      await p;
+    } catch (err) {
+      const status = (err as SwitchboardError).status;
+      throw new SwitchboardError('SB_TRANSFER_FAILED', `Transfer to ${target} failed: ${(err as Error).message}`, { ...(status !== undefined ? { status } : {}), cause: err });
+    } finally {
+      this.pending = undefined;
+    }
+  }
+
   private setHold(next: HoldState): void {
     if (next.onHold === this.holdInfo.onHold && next.by === this.holdInfo.by) return;
     this.holdInfo = next;

@@ -19,6 +19,7 @@ export const ERROR_CATALOG = {
   SB_CALL_FAILED: { description: 'The call failed for another reason (see the status and message).', solution: 'Retry; if it persists, report the status code.' },
   SB_MEDIA_DENIED: { description: 'The microphone could not be opened (permission denied or no device).', solution: 'Allow microphone access and check the headset.' },
   SB_MEDIA_FAILED: { description: 'Audio could not be negotiated or connected.', solution: 'Check the network (UDP must reach the gateway).' },
+  SB_TRANSFER_FAILED: { description: 'The transfer target could not be reached; the caller is back on this call.', solution: 'Check the target, or try another agent or queue.' },
   SB_DTMF_FAILED: { description: 'The digits could not be sent on this call (telephone-event not negotiated).', solution: 'The far end does not accept RFC 4733 digits; nothing was sent.' },
 } as const;
 

@@ -18,10 +18,13 @@ import { randomToken } from '../sip/message.js';
 import type { MediaEngine } from '../media/types.js';
 import { commonCodecs, parseAudio, SdpError, type AudioDescription, type CodecName } from '../media/sdp.js';
 import { Call, CallState } from './call.js';
-import type { Router } from './router.js';
+import type { Route, Router } from './router.js';
 
 /** In-dialog INFO bodies the SDK uses for call control (docs/protocol.md). */
 const CONTROL_TYPE = 'application/x-switchboard-control+json';
+
+/** How long a transfer target may ring before the call returns to the agent. */
+const TRANSFER_RING_MS = 20_000;
 
 /** How long a trunk may stay silent after our INVITE before the next trunk is tried. */
 const SETUP_TIMEOUT_MS = 3000;
@@ -114,52 +117,13 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
 
     if (route.kind === 'echo') return this.answerEcho(call, invite, offer, codecs[0]!);
 
-    // The attempts, in order: the user's freshest binding, or every live trunk (failover).
     const displayName = invite.request.from.displayName;
-    const from = { user: callerParty, ...(displayName ? { displayName } : {}) };
-    let attempts: Attempt[];
-    if (route.kind === 'external') {
-      const trunks = this.trunks?.candidates() ?? [];
-      if (!trunks.length) {
-        call.hangup({ by: 'gateway', status: 503, reason: 'No Trunk Available' });
-        return invite.reject(503, 'No Trunk Available');
-      }
-      attempts = trunks.map((t) => {
-        const number = t.normalize(route.number);
-        return {
-          label: `trunk ${t.name}`,
-          webrtc: false,
-          codecs: codecs.filter((c) => (t.config.codecs ?? codecs).includes(c)),
-          trunk: t,
-          options: {
-            target: t.target,
-            requestUri: t.requestUri(number),
-            from: { user: t.config.callerId ?? t.config.username, ...(displayName ? { displayName } : {}) },
-            to: { user: number },
-            domain: t.domain,
-            ...(t.credentials ? { credentials: t.credentials } : {}),
-          },
-        };
-      });
-    } else {
-      if (!route.bindings.length) {
-        call.hangup({ by: 'gateway', status: 480, reason: 'User Not Registered' });
-        return invite.reject(480, 'User Not Registered');
-      }
-      const binding = route.bindings[0]!;
-      const contactUri = binding.contact.uri;
-      attempts = [{
-        label: route.username,
-        webrtc: binding.webrtc,
-        codecs,
-        options: {
-          target: binding.target,
-          requestUri: `sip:${contactUri.user ?? route.username}@${contactUri.host}${contactUri.port ? ':' + contactUri.port : ''}${contactUri.params.transport ? ';transport=' + contactUri.params.transport : ''}`,
-          from,
-          to: { user: route.username },
-        },
-      }];
+    const planned = this.attemptsFor(route, { user: callerParty, ...(displayName ? { displayName } : {}) }, codecs);
+    if ('status' in planned) {
+      call.hangup({ by: 'gateway', status: planned.status, reason: planned.reason });
+      return invite.reject(planned.status, planned.reason);
     }
+    const attempts = planned;
 
     call.caller.endpointId = await this.media.createEndpoint(offer.webrtc ? 'webrtc' : 'rtp');
     let cancelled = false;
@@ -245,9 +209,50 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     await tryAttempt(0);
   }
 
+  /** The ways to reach a routed target, in order: the user's freshest binding, or every live trunk (failover). */
+  private attemptsFor(route: Route, from: { user: string; displayName?: string }, codecs: CodecName[]): Attempt[] | { status: number; reason: string } {
+    if (route.kind === 'external') {
+      const trunks = this.trunks?.candidates() ?? [];
+      if (!trunks.length) return { status: 503, reason: 'No Trunk Available' };
+      return trunks.map((t) => {
+        const number = t.normalize(route.number);
+        return {
+          label: `trunk ${t.name}`,
+          webrtc: false,
+          codecs: codecs.filter((c) => (t.config.codecs ?? codecs).includes(c)),
+          trunk: t,
+          options: {
+            target: t.target,
+            requestUri: t.requestUri(number),
+            from: { user: t.config.callerId ?? t.config.username, ...(from.displayName ? { displayName: from.displayName } : {}) },
+            to: { user: number },
+            domain: t.domain,
+            ...(t.credentials ? { credentials: t.credentials } : {}),
+          },
+        };
+      });
+    }
+    if (route.kind !== 'user') return { status: 404, reason: 'No Such User Or Extension' };
+    if (!route.bindings.length) return { status: 480, reason: 'User Not Registered' };
+    const binding = route.bindings[0]!;
+    const contactUri = binding.contact.uri;
+    return [{
+      label: route.username,
+      webrtc: binding.webrtc,
+      codecs,
+      options: {
+        target: binding.target,
+        requestUri: `sip:${contactUri.user ?? route.username}@${contactUri.host}${contactUri.port ? ':' + contactUri.port : ''}${contactUri.params.transport ? ';transport=' + contactUri.params.transport : ''}`,
+        from,
+        to: { user: route.username },
+      },
+    }];
+  }
+
   /** A 183 with SDP: negotiate both legs, bridge, and send the caller a 183 with our answer. */
   private async startEarlyMedia(call: Call, invite: IncomingInvite, calleeSdp: string): Promise<string> {
     const codec = await this.media.acceptAnswer(call.callee.endpointId!, calleeSdp);
+    call.codec = codec;
     const callerAnswer = await this.media.answer(call.caller.endpointId!, invite.offer, codec);
     await this.media.connect(call.caller.endpointId!, call.callee.endpointId!);
     invite.progress(183, callerAnswer);
@@ -267,6 +272,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       callerAnswer = early;
     } else {
       const codec = await this.media.acceptAnswer(call.callee.endpointId!, calleeAnswer);
+      call.codec = codec;
       callerAnswer = await this.media.answer(call.caller.endpointId!, invite.offer, codec);
     }
     call.timings.callerAnswerMs = performance.now() - t0;
@@ -294,7 +300,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   /** Ends the call when either dialog ends; answers mid-call requests on each leg. */
   private watch(call: Call, dialog: Dialog, side: 'caller' | 'callee'): void {
     dialog.on('terminated', (why) => {
-      if (why === 'bye-sent') return;
+      // A leg replaced by a transfer ends without ending the call.
+      if (why === 'bye-sent' || call[side].dialog !== dialog) return;
       call.hangup({ by: why === 'bye-received' ? side : 'gateway', status: 200, reason: why });
     });
     dialog.on('request', (req, tx) => {
@@ -322,6 +329,15 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     } catch {
       return this.core.respond(tx, 400, 'Bad Control Message', [], tag);
     }
+    if (msg.type === 'transfer') {
+      const target = (msg as { target?: unknown }).target;
+      if (typeof target !== 'string' || !target.trim()) return this.core.respond(tx, 400, 'Transfer Needs A Target', [], tag);
+      this.blindTransfer(call, side, target.trim()).then(
+        () => this.core.respond(tx, 200, undefined, [], tag),
+        (err: Error & { status?: number }) => this.core.respond(tx, err.status ?? 500, err.message, [], tag),
+      );
+      return;
+    }
     if (msg.type !== 'hold' && msg.type !== 'resume') return this.core.respond(tx, 488, 'Unknown Control Request', [], tag);
     this.setHold(call, side, msg.type === 'hold').then(
       () => this.core.respond(tx, 200, undefined, [], tag),
@@ -335,10 +351,12 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
    * just hears the music. Operations on one call are serialized.
    */
   setHold(call: Call, side: 'caller' | 'callee', on: boolean): Promise<void> {
+    if (call.transferring) return Promise.reject(Object.assign(new Error('Transfer In Progress'), { status: 491 }));
     const run = async () => {
       const other = side === 'caller' ? 'callee' : 'caller';
       const held = call[other];
       if (call.state !== CallState.Connected || !held.endpointId) throw Object.assign(new Error('Call Not Connected'), { status: 491 });
+      if (call.transferring) throw Object.assign(new Error('Transfer In Progress'), { status: 491 });
       if (on && call.heldBy === side) return;
       if (on && call.heldBy) throw Object.assign(new Error('Held By The Other Party'), { status: 491 });
       if (!on && call.heldBy !== side) {
@@ -357,6 +375,97 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       }
     };
     const next = (call.busy ?? Promise.resolve()).then(run, run);
+    call.busy = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Blind transfer requested by `side`: the other party (kept) hears music on hold while the
+   * target is called; when the target answers, kept ↔ target are bridged and the requester's leg
+   * ends with BYE. If the target fails (unknown, busy, no answer in {@link TRANSFER_RING_MS}),
+   * the kept party comes back to the requester and the error is returned — the call is never
+   * dropped by a failed transfer.
+   */
+  blindTransfer(call: Call, side: 'caller' | 'callee', target: string): Promise<void> {
+    const fail = (status: number, reason: string) => Object.assign(new Error(reason), { status });
+    const run = async () => {
+      const keptSide = side === 'caller' ? 'callee' : 'caller';
+      const kept = call[keptSide];
+      const requester = call[side];
+      if (call.state !== CallState.Connected || !kept.endpointId || !requester.dialog) throw fail(491, 'Call Not Connected');
+      const route = this.router.resolve(target);
+      const codec = call.codec ?? 'PCMU';
+      const planned = route.kind === 'user' || route.kind === 'external' ? this.attemptsFor(route, { user: kept.party }, [codec]) : { status: 404, reason: 'No Such User Or Extension' };
+      if ('status' in planned) {
+        call.transfers.push({ at: Date.now(), by: requester.party, to: target, result: `${planned.status} ${planned.reason}` });
+        throw fail(planned.status === 404 ? 404 : planned.status, planned.reason);
+      }
+      const wasHeld = call.heldBy;
+      if (!wasHeld) await this.media.hold(kept.endpointId);
+      log.info('b2bua', `call ${call.id}: ${requester.party} transfers ${kept.party} to ${target}`);
+      let lastFailure = { status: 480, reason: 'Temporarily Unavailable' };
+      try {
+        for (const a of planned) {
+          const ep = await this.media.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
+          const offer = await this.media.offer(ep, [codec]);
+          const out = this.core.invite({ ...a.options, offer });
+          const outcome = await new Promise<{ ok: true; body: string; dialog: Dialog } | { ok: false; status: number; reason: string }>((resolve) => {
+            const timer = setTimeout(() => {
+              out.cancel();
+              resolve({ ok: false, status: 408, reason: 'Transfer Target Did Not Answer' });
+            }, TRANSFER_RING_MS);
+            out.on('accepted', (res, dialog) => {
+              clearTimeout(timer);
+              resolve({ ok: true, body: res.body.toString('utf8'), dialog });
+            });
+            out.on('failed', (status, reason) => {
+              clearTimeout(timer);
+              resolve({ ok: false, status, reason });
+            });
+            out.start();
+          });
+          if (!outcome.ok) {
+            await this.media.closeEndpoint(ep);
+            lastFailure = { status: outcome.status, reason: outcome.reason };
+            if (a.trunk && (outcome.status === 408 || outcome.status === 503)) continue;
+            break;
+          }
+          // The target answered: bridge it to the kept party, release the requester.
+          await this.media.acceptAnswer(ep, outcome.body);
+          await this.media.connect(kept.endpointId, ep);
+          await this.media.resume(kept.endpointId);
+          const old = { dialog: requester.dialog, endpointId: requester.endpointId, party: requester.party };
+          requester.party = route.kind === 'user' ? route.username : route.kind === 'external' ? route.number : target;
+          requester.endpointId = ep;
+          requester.dialog = outcome.dialog;
+          delete call.heldBy;
+          if (a.trunk) call.trunk = a.trunk.name;
+          this.watch(call, outcome.dialog, side);
+          old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
+          if (old.endpointId) await this.media.closeEndpoint(old.endpointId);
+          call.transfers.push({ at: Date.now(), by: old.party, to: requester.party, result: 'completed' });
+          log.info('b2bua', `call ${call.id}: transferred to ${requester.party}`);
+          return;
+        }
+        // Every attempt failed: the kept party returns to the requester.
+        call.transfers.push({ at: Date.now(), by: requester.party, to: target, result: `${lastFailure.status} ${lastFailure.reason}` });
+        log.info('b2bua', `call ${call.id}: transfer to ${target} failed (${lastFailure.status} ${lastFailure.reason}); back to ${requester.party}`);
+        if (!wasHeld) await this.media.resume(kept.endpointId);
+        throw fail(lastFailure.status === 486 || lastFailure.status === 404 || lastFailure.status === 480 ? lastFailure.status : 480, `Transfer Failed: ${lastFailure.status} ${lastFailure.reason}`);
+      } catch (err) {
+        // Whatever broke (a media error, a dead leg), the kept party is not left on hold.
+        if (!(err as { status?: number }).status) {
+          log.error('b2bua', `call ${call.id}: transfer failed`, err);
+          if (!wasHeld && call.state === CallState.Connected) await this.media.resume(kept.endpointId).catch(() => undefined);
+        }
+        throw err;
+      }
+    };
+    if (call.transferring) return Promise.reject(fail(491, 'Transfer In Progress'));
+    call.transferring = true;
+    const next = (call.busy ?? Promise.resolve()).then(run, run).finally(() => {
+      call.transferring = false;
+    });
     call.busy = next.catch(() => undefined);
     return next;
   }

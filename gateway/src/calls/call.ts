@@ -64,6 +64,12 @@ export class Call extends Emitter<CallEvents> {
   earlyMedia?: Promise<string>;
   /** Which side put the call on hold (the other side hears music), if any. */
   heldBy?: 'caller' | 'callee';
+  /** The negotiated G.711 codec of the bridge (new legs must use it: no transcoding). */
+  codec?: import('../media/sdp.js').CodecName;
+  /** Set while a transfer is in progress (hold is refused meanwhile). */
+  transferring?: boolean;
+  /** Transfer hops, for the call record: who sent the call where, and how it went. */
+  readonly transfers: Array<{ at: number; by: string; to: string; result: string }> = [];
   /** The in-call operation in progress (hold, resume…): the next one waits for it. */
   busy?: Promise<void>;
   /** The trunk that carried the outbound leg, if any. */

@@ -191,6 +191,15 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   async connect(a: string, b: string): Promise<void> {
     const ea = this.get(a);
     const eb = this.get(b);
+    // Re-bridging (a transfer): the endpoints' previous partners stop feeding them.
+    for (const [x, y] of [[a, b], [b, a]] as const) {
+      const old = this.partners.get(x);
+      if (old !== undefined && old !== y) {
+        this.partners.delete(old);
+        const o = this.endpoints.get(old);
+        if (o) o.onRtp = undefined;
+      }
+    }
     this.partners.set(a, b);
     this.partners.set(b, a);
     this.route(ea, eb);
