@@ -82,6 +82,36 @@ test('the phone calls the browser; each hears the other', async () => {
   assertHeard(rec.at(-1)!, ALICE_HZ);
 });
 
+test('the phone transfers the browser to another agent with REFER; the call lands at the target', async () => {
+  const BOB_HZ = 1100;
+  const bob = await launchAgent(gw.addrs.httpUrl, BOB_HZ);
+  try {
+    await loginDemo(bob.page, 'bob', 'bob-demo');
+    const closed = phone.events.filter((e) => e.type === 'CALL_CLOSED').length;
+    await alice.page.getByTestId('target').fill('2001');
+    await alice.page.getByTestId('dial').click();
+    await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+    await phone.waitEvent((e) => e.type === 'CALL_ESTABLISHED' && phone.events.filter((x) => x.type === 'CALL_CLOSED').length === closed);
+    // baresip's own blind transfer: REFER with Refer-To the target (RFC 3515).
+    const r = await phone.command('transfer', `sip:1002@127.0.0.1:${gw.addrs.sipUdpPort}`);
+    assert.ok(r.ok, `baresip refused to transfer: ${r.data}`);
+    await bob.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match((await bob.page.getByTestId('incoming-from').textContent()) ?? '', /alice/, 'bob is offered the transferred caller');
+    await bob.page.getByTestId('answer').click();
+    await bob.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+    await phone.waitEvent(() => phone.events.filter((e) => e.type === 'CALL_CLOSED').length > closed, 10_000);
+    await new Promise((res) => setTimeout(res, 500));
+    const heard = await measureRemoteAudio(alice.page, 1200);
+    console.log(`# after the phone's REFER: alice hears ${heard.frequency.toFixed(0)} Hz at ${heard.levelDb.toFixed(1)} dBFS`);
+    assert.ok(Math.abs(heard.frequency - BOB_HZ) < 15 && heard.levelDb > -30, `alice now hears bob: ${JSON.stringify(heard)}`);
+    assert.deepEqual(gw.gw.b2bua.active[0]?.transfers.map((t) => [t.by, t.to, t.result]), [['deskphone', 'bob', 'completed']]);
+    await alice.page.getByTestId('hangup').click();
+    await bob.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
+  } finally {
+    await bob.close();
+  }
+});
+
 test('a phone with a wrong password is refused (403) and the gateway keeps serving', async () => {
   const bad = await Baresip.start({ name: 'wrongpass', user: 'deskphone', password: 'not-the-password', gatewayPort: gw.addrs.sipUdpPort, toneHz: 900 });
   try {

@@ -12,6 +12,7 @@ import type { IncomingInvite, InviteOptions, OutgoingInvite } from '../sip/invit
 import type { Trunk } from '../trunks/trunk.js';
 import type { TrunkManager } from '../trunks/manager.js';
 import type { SipRequest } from '../sip/message.js';
+import { parseNameAddr } from '../sip/uri.js';
 import type { InviteServerTransaction } from '../sip/transaction/server-invite.js';
 import type { ServerTransaction } from '../sip/transaction/layer.js';
 import { randomToken } from '../sip/message.js';
@@ -312,6 +313,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         });
       } else if (req.method === 'INFO' && (req.get('content-type') ?? '').toLowerCase().startsWith(CONTROL_TYPE)) {
         this.control(call, dialog, side, req, tx);
+      } else if (req.method === 'REFER') {
+        this.refer(call, dialog, side, req, tx);
       } else if (req.method === 'UPDATE') {
         this.core.respond(tx, 501, undefined, [], dialog.init.localTag);
       } else {
@@ -380,13 +383,44 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   }
 
   /**
+   * REFER from a SIP device (RFC 3515): blind transfer of the other party to the Refer-To
+   * target, with progress as NOTIFY `message/sipfrag` (100 Trying, then the final outcome).
+   * REFER with Replaces (attended transfer from a device) is not supported yet: 501.
+   */
+  private refer(call: Call, dialog: Dialog, side: 'caller' | 'callee', req: SipRequest, tx: ServerTransaction): void {
+    const tag = dialog.init.localTag;
+    const referTo = req.get('refer-to');
+    let target: string | undefined;
+    try {
+      const na = referTo ? parseNameAddr(referTo) : undefined;
+      if (na?.uri.headers && /replaces=/i.test(na.uri.headers)) return this.core.respond(tx, 501, 'Attended Transfer By REFER Not Supported Yet', [], tag);
+      target = na?.uri.user;
+    } catch {
+      target = undefined;
+    }
+    if (!target) return this.core.respond(tx, 400, 'Bad Refer-To', [], tag);
+    this.core.respond(tx, 202, undefined, [], tag);
+    const notify = (frag: string, terminated: boolean) =>
+      dialog.request('NOTIFY', {
+        body: Buffer.from(`${frag}\r\n`),
+        contentType: 'message/sipfrag;version=2.0',
+        headers: [['event', 'refer'], ['subscription-state', terminated ? 'terminated;reason=noresource' : 'active;expires=60']],
+      });
+    notify('SIP/2.0 100 Trying', false).catch(() => undefined);
+    this.blindTransfer(call, side, target, () => notify('SIP/2.0 200 OK', true)).catch((err: Error & { status?: number }) => {
+      const status = err.status ?? 500;
+      notify(`SIP/2.0 ${status} ${err.message.replace(/[\r\n]/g, ' ')}`, true).catch(() => undefined);
+    });
+  }
+
+  /**
    * Blind transfer requested by `side`: the other party (kept) hears music on hold while the
    * target is called; when the target answers, kept ↔ target are bridged and the requester's leg
    * ends with BYE. If the target fails (unknown, busy, no answer in {@link TRANSFER_RING_MS}),
    * the kept party comes back to the requester and the error is returned — the call is never
    * dropped by a failed transfer.
    */
-  blindTransfer(call: Call, side: 'caller' | 'callee', target: string): Promise<void> {
+  blindTransfer(call: Call, side: 'caller' | 'callee', target: string, beforeRelease?: () => Promise<unknown>): Promise<void> {
     const fail = (status: number, reason: string) => Object.assign(new Error(reason), { status });
     const run = async () => {
       const keptSide = side === 'caller' ? 'callee' : 'caller';
@@ -441,6 +475,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
           delete call.heldBy;
           if (a.trunk) call.trunk = a.trunk.name;
           this.watch(call, outcome.dialog, side);
+          await beforeRelease?.().catch(() => undefined);
           old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
           if (old.endpointId) await this.media.closeEndpoint(old.endpointId);
           call.transfers.push({ at: Date.now(), by: old.party, to: requester.party, result: 'completed' });

@@ -14,7 +14,7 @@ import type { ServerTransaction, TransactionLayer, TransactionUser } from './tra
 import type { MessageSender, Source, TransportName } from './transport/types.js';
 
 /** Methods the core accepts (Allow header, RFC 3261 §20.5). */
-export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'REGISTER', 'INFO'];
+export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'REGISTER', 'INFO', 'REFER', 'NOTIFY'];
 /** Methods we recognise but do not accept outside a dialog: 405, not 501 (§8.2.1). */
 const KNOWN_METHODS = new Set([...ALLOWED_METHODS, 'SUBSCRIBE', 'NOTIFY', 'REFER', 'UPDATE', 'PRACK', 'MESSAGE', 'PUBLISH']);
 
