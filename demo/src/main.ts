@@ -16,7 +16,7 @@ let timer: ReturnType<typeof setInterval> | undefined;
 /** Exposed for automated tests and debugging in the console. */
 declare global {
   interface Window {
-    demo: { readonly phone: Softphone | undefined; readonly call: Call | undefined };
+    demo: { readonly phone: Softphone | undefined; readonly call: Call | undefined; readonly consult: Call | undefined };
   }
 }
 window.demo = {
@@ -25,6 +25,9 @@ window.demo = {
   },
   get call() {
     return current;
+  },
+  get consult() {
+    return consultCall;
   },
 };
 
@@ -156,6 +159,41 @@ $('mute').addEventListener('click', () => {
   } catch (err) {
     showError(err);
   }
+});
+let consultCall: Call | undefined;
+function renderConsult(): void {
+  $('consult-panel').hidden = !consultCall;
+  if (!consultCall) return;
+  $('consult-party').textContent = consultCall.remoteDisplayName ?? consultCall.remoteUser;
+  const h = consultCall.holdState;
+  $('consult-state').textContent = h.onHold ? `${consultCall.state}, on hold` : consultCall.state;
+}
+$('consult').addEventListener('click', async () => {
+  const target = ($('transfer-target') as HTMLInputElement).value;
+  if (!current) return;
+  try {
+    const c = await current.consult(target);
+    consultCall = c;
+    c.on('stateChanged', renderConsult);
+    c.on('holdChanged', renderConsult);
+    c.on('ended', (info) => {
+      if (info.error) showError(info.error);
+      if (consultCall === c) consultCall = undefined;
+      renderConsult();
+    });
+    renderConsult();
+  } catch (err) {
+    showError(err);
+  }
+});
+$('swap').addEventListener('click', () => {
+  if (current && consultCall) current.swap(consultCall).catch(showError);
+});
+$('complete').addEventListener('click', () => {
+  if (current && consultCall) current.completeTransfer(consultCall).catch(showError);
+});
+$('cancel-consult').addEventListener('click', () => {
+  if (current && consultCall) current.cancelConsult(consultCall).catch(showError);
 });
 $('transfer').addEventListener('click', () => {
   const target = ($('transfer-target') as HTMLInputElement).value;

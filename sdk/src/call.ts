@@ -92,7 +92,7 @@ export class Call extends Emitter<CallEvents> {
   /** @internal Created by the Softphone. */
   constructor(
     private readonly session: SignalingSession,
-    private readonly opts: { autoPlay: boolean },
+    private readonly opts: { autoPlay: boolean; dial?: (target: string) => Promise<Call> },
   ) {
     super();
     this.direction = session.direction;
@@ -221,6 +221,61 @@ export class Call extends Emitter<CallEvents> {
     } finally {
       this.pending = undefined;
     }
+  }
+
+  /**
+   * Attended (consult) transfer, step 1: puts this call on hold (the caller hears music) and
+   * calls `target`. Talk privately on the returned call; then {@link Call.completeTransfer},
+   * {@link Call.swap} or {@link Call.cancelConsult}.
+   */
+  async consult(target: string): Promise<Call> {
+    if (!this.opts.dial) throw new SwitchboardError('SB_INVALID_STATE', 'This call cannot start a consultation');
+    if (this.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'Only a connected call can be consulted on');
+    if (!(this.holdInfo.onHold && this.holdInfo.by === 'local')) await this.hold();
+    try {
+      return await this.opts.dial(target);
+    } catch (err) {
+      await this.resume().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Switches the conversation between this call and `other`: the one talking goes on hold. */
+  async swap(other: Call): Promise<void> {
+    const mineHeld = this.holdInfo.onHold && this.holdInfo.by === 'local';
+    if (mineHeld) {
+      await other.hold();
+      await this.resume();
+    } else {
+      await this.hold();
+      await other.resume();
+    }
+  }
+
+  /**
+   * Attended transfer, final step: connects the other party of this call with the other party
+   * of `consult` (the target), and this agent leaves both calls.
+   * @throws SB_TRANSFER_FAILED when the gateway cannot join them (both calls stay as they were).
+   */
+  async completeTransfer(consult: Call): Promise<void> {
+    if (this.state !== CallState.Connected || consult.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'Both calls must be connected');
+    if (this.pending) throw new SwitchboardError('SB_INVALID_STATE', 'Another operation is in progress on this call');
+    const p = this.session.control({ type: 'complete-transfer', with: consult.session.callId });
+    this.pending = p;
+    try {
+      await p;
+    } catch (err) {
+      const status = (err as SwitchboardError).status;
+      throw new SwitchboardError('SB_TRANSFER_FAILED', `The transfer could not be completed: ${(err as Error).message}`, { ...(status !== undefined ? { status } : {}), cause: err });
+    } finally {
+      this.pending = undefined;
+    }
+  }
+
+  /** Attended transfer abandoned: ends the consultation and takes this call off hold. */
+  async cancelConsult(consult: Call): Promise<void> {
+    if (consult.state !== CallState.Ended) await consult.hangup();
+    if (this.holdInfo.onHold && this.holdInfo.by === 'local') await this.resume();
   }
 
   private setHold(next: HoldState): void {

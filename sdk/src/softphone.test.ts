@@ -41,6 +41,7 @@ class FakeSession extends Emitter<SignalingSessionEvents> implements SignalingSe
     await new Promise((r) => setTimeout(r, 5));
     if (this.controlFails) throw new SwitchboardError('SB_CALL_FAILED', 'refused');
   }
+  readonly callId = `fake-${Math.random()}`;
   dtmfOk = true;
   sendDtmf(d: string, duration: number, gap: number) {
     this.calls.push(`dtmf=${d}/${duration}/${gap}`);

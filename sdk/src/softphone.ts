@@ -166,7 +166,7 @@ export class Softphone extends Emitter<SoftphoneEvents> {
       this.registration.to(state as RegistrationState);
     });
     signaling.on('incoming', (session) => {
-      const call = this.track(new Call(session, { autoPlay: this.options.autoPlayRemoteAudio ?? true }));
+      const call = this.track(new Call(session, { autoPlay: this.options.autoPlayRemoteAudio ?? true, dial: (t) => this.dial(t) }));
       this.emit('incoming', call);
     });
     try {
@@ -199,7 +199,7 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     if (!t || !/^[A-Za-z0-9.+_*#-]{1,64}$/.test(t)) throw new SwitchboardError('SB_INVALID_ARGUMENT', `"${String(target)}" is not a number or user name that can be dialled`);
     if (!this.signaling || this.registration.state !== RegistrationState.Registered) throw new SwitchboardError('SB_NOT_CONNECTED');
     const session = await this.signaling.invite(t);
-    return this.track(new Call(session, { autoPlay: this.options.autoPlayRemoteAudio ?? true }));
+    return this.track(new Call(session, { autoPlay: this.options.autoPlayRemoteAudio ?? true, dial: (x) => this.dial(x) }));
   }
 
   private track(call: Call): Call {

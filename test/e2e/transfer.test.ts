@@ -88,3 +88,64 @@ test('transfer the target declines: hold is refused while it rings, then the cus
   await carol.page.getByTestId('hangup').click();
   await bob.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
 });
+
+test('consult transfer: hold → consult → swap → complete; the customer and the target hear each other', async () => {
+  // Fresh call: carol (customer) → alice.
+  await carol.page.getByTestId('target').fill('1001');
+  await carol.page.getByTestId('dial').click();
+  await alice.page.getByTestId('answer').click({ timeout: 10_000 });
+  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+
+  // Consult bob: carol goes on hold with music, alice talks to bob privately.
+  await alice.page.getByTestId('transfer-target').fill('1002');
+  await alice.page.getByTestId('consult').click();
+  await bob.page.getByTestId('answer').click({ timeout: 10_000 });
+  await alice.page.getByTestId('consult-state').filter({ hasText: /^connected$/ }).waitFor({ timeout: 10_000 });
+  await new Promise((r) => setTimeout(r, 500));
+  const music = [262, 330, 392];
+  const [carolWaits, aliceWithBob] = await Promise.all([
+    measureRemoteAudio(carol.page, 1000),
+    alice.page.evaluate(async () => {
+      // The consult call's audio (window.demo.consult), analysed like measureRemoteAudio.
+      const stream = window.demo.consult!.remoteStream!;
+      const ctx = new AudioContext();
+      const an = ctx.createAnalyser();
+      an.fftSize = 8192;
+      ctx.createMediaStreamSource(stream).connect(an);
+      await new Promise((r) => setTimeout(r, 1000));
+      const f = new Float32Array(an.frequencyBinCount);
+      an.getFloatFrequencyData(f);
+      let best = 0;
+      for (let i = 1; i < f.length; i++) if (f[i]! > f[best]!) best = i;
+      await ctx.close();
+      return (best * ctx.sampleRate) / an.fftSize;
+    }),
+  ]);
+  console.log(`# consult: customer hears ${carolWaits.frequency.toFixed(0)} Hz (music); alice hears ${aliceWithBob.toFixed(0)} Hz on the consult call`);
+  assert.ok(music.some((f) => near(carolWaits.frequency, f)), `the customer hears music while alice consults: ${JSON.stringify(carolWaits)}`);
+  assert.ok(near(aliceWithBob, BOB_HZ), `alice talks to bob privately: ${aliceWithBob} Hz`);
+
+  // Swap: back to carol (bob hears music), then back to bob.
+  await alice.page.getByTestId('swap').click();
+  await alice.page.getByTestId('consult-state').filter({ hasText: 'on hold' }).waitFor({ timeout: 5000 });
+  await new Promise((r) => setTimeout(r, 400));
+  const [bobWaits, aliceWithCarol] = await Promise.all([measureRemoteAudio(bob.page, 1000), measureRemoteAudio(alice.page, 1000)]);
+  assert.ok(music.some((f) => near(bobWaits.frequency, f)), `after swap bob hears music: ${JSON.stringify(bobWaits)}`);
+  assert.ok(near(aliceWithCarol.frequency, CAROL_HZ), `after swap alice hears carol: ${JSON.stringify(aliceWithCarol)}`);
+  await alice.page.getByTestId('swap').click();
+  await alice.page.getByTestId('consult-state').filter({ hasText: /^connected$/ }).waitFor({ timeout: 5000 });
+
+  // Complete: carol and bob are connected, alice has no call left.
+  await alice.page.getByTestId('complete').click();
+  await alice.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 10_000 });
+  await alice.page.getByTestId('consult-panel').waitFor({ state: 'hidden', timeout: 10_000 });
+  await new Promise((r) => setTimeout(r, 500));
+  const [carolHears, bobHears] = await Promise.all([measureRemoteAudio(carol.page, 1200), measureRemoteAudio(bob.page, 1200)]);
+  console.log(`# consult complete: customer hears ${carolHears.frequency.toFixed(0)} Hz, target hears ${bobHears.frequency.toFixed(0)} Hz`);
+  assert.ok(near(carolHears.frequency, BOB_HZ) && carolHears.levelDb > -30, `customer hears the target: ${JSON.stringify(carolHears)}`);
+  assert.ok(near(bobHears.frequency, CAROL_HZ) && bobHears.levelDb > -30, `target hears the customer: ${JSON.stringify(bobHears)}`);
+  assert.equal(gw.gw.b2bua.active.length, 1, 'one call left: customer ↔ target');
+  assert.deepEqual(gw.gw.b2bua.active[0]!.transfers.map((t) => [t.by, t.to, t.result]), [['alice', 'bob', 'completed (attended)']]);
+  await carol.page.getByTestId('hangup').click();
+  await bob.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
+});

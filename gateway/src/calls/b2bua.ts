@@ -341,6 +341,14 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       );
       return;
     }
+    if (msg.type === 'complete-transfer') {
+      const other = (msg as { with?: unknown }).with;
+      if (typeof other !== 'string' || !other) return this.core.respond(tx, 400, 'Complete-Transfer Needs The Consult Call', [], tag);
+      this.completeTransfer(call, side, other, () => this.core.respond(tx, 200, undefined, [], tag)).catch((err: Error & { status?: number }) =>
+        this.core.respond(tx, err.status ?? 500, err.message, [], tag),
+      );
+      return;
+    }
     if (msg.type !== 'hold' && msg.type !== 'resume') return this.core.respond(tx, 488, 'Unknown Control Request', [], tag);
     this.setHold(call, side, msg.type === 'hold').then(
       () => this.core.respond(tx, 200, undefined, [], tag),
@@ -380,6 +388,48 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     const next = (call.busy ?? Promise.resolve()).then(run, run);
     call.busy = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * Attended transfer, completed: the agent on `side` of `call` also has a consultation call
+   * (SIP Call-ID `consultCallId`) with the target. The kept party of `call` and the target are
+   * bridged, the target's leg moves into `call`, and both of the agent's legs end. Only a party
+   * of both calls may join them.
+   */
+  async completeTransfer(call: Call, side: 'caller' | 'callee', consultCallId: string, beforeRelease: () => void): Promise<void> {
+    const fail = (status: number, reason: string) => Object.assign(new Error(reason), { status });
+    const consult = [...this.calls.values()].find((c) => c !== call && [c.caller, c.callee].some((l) => l.dialog?.init.callId === consultCallId));
+    if (!consult) throw fail(481, 'No Such Consultation Call');
+    const agentSide2 = consult.caller.dialog?.init.callId === consultCallId ? 'caller' : 'callee';
+    const targetSide2 = agentSide2 === 'caller' ? 'callee' : 'caller';
+    const agent1 = call[side];
+    const kept = call[side === 'caller' ? 'callee' : 'caller'];
+    const target = consult[targetSide2];
+    if (consult[agentSide2].party.toLowerCase() !== agent1.party.toLowerCase()) throw fail(403, 'Not Your Consultation Call');
+    if (call.state !== CallState.Connected || consult.state !== CallState.Connected || !kept.endpointId || !target.endpointId || !target.dialog) throw fail(491, 'Both Calls Must Be Connected');
+    if (call.transferring || consult.transferring) throw fail(491, 'Transfer In Progress');
+    if (call.codec && consult.codec && call.codec !== consult.codec) throw fail(488, 'Calls Use Different Codecs');
+    // Bridge kept ↔ target; either may have been on hold (music stops, relay starts).
+    await this.media.connect(kept.endpointId, target.endpointId);
+    await this.media.resume(kept.endpointId);
+    await this.media.resume(target.endpointId);
+    // The target's leg moves into this call, in the agent's place.
+    const targetDialog = target.dialog;
+    targetDialog.removeAllListeners();
+    const old = { dialog: agent1.dialog, endpointId: agent1.endpointId, party: agent1.party };
+    agent1.party = target.party;
+    agent1.endpointId = target.endpointId;
+    agent1.dialog = targetDialog;
+    delete call.heldBy;
+    this.watch(call, targetDialog, side);
+    delete target.dialog;
+    delete target.endpointId;
+    call.transfers.push({ at: Date.now(), by: old.party, to: agent1.party, result: 'completed (attended)' });
+    log.info('b2bua', `call ${call.id}: attended transfer by ${old.party}: ${kept.party} now with ${agent1.party}`);
+    beforeRelease();
+    consult.hangup({ by: 'gateway', status: 200, reason: 'Transferred' });
+    old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
+    if (old.endpointId) await this.media.closeEndpoint(old.endpointId);
   }
 
   /**

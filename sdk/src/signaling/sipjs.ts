@@ -69,6 +69,10 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
 
   readonly remote: { user: string; displayName?: string };
 
+  get callId(): string {
+    return (this.session as Inviter | Invitation).request.callId;
+  }
+
   /** @internal The far end is ringing. */
   progress(code: number): void {
     this.emit('progress', code);

@@ -32,6 +32,8 @@ export type SignalingSessionEvents = {
 export interface SignalingSession {
   readonly direction: 'incoming' | 'outgoing';
   readonly remote: { user: string; displayName?: string };
+  /** The SIP Call-ID of this session (names it to the gateway, e.g. to complete a transfer). */
+  readonly callId: string;
   /** Remote audio, once established. */
   readonly remoteStream: MediaStream | undefined;
   accept(): Promise<void>;
