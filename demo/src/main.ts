@@ -79,6 +79,8 @@ function adopt(call: Call): void {
   call.on('stateChanged', renderCall);
   call.on('muteChanged', renderCall);
   call.on('holdChanged', renderCall);
+  $('dtmf-received').textContent = '';
+  call.on('dtmf', (d) => ($('dtmf-received').textContent += d));
   call.on('ended', (info) => {
     if (info.error) showError(info.error);
     if (current === call) current = undefined;

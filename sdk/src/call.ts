@@ -54,6 +54,8 @@ export type CallEvents = {
    * hears the other); `by: 'remote'` — the other party held this one.
    */
   holdChanged: [hold: HoldState];
+  /** The other party pressed a key (DTMF from a phone or trunk), in the order pressed. */
+  dtmf: [digit: string];
   /** The call ended (also reflected as `stateChanged` to `ended`). */
   ended: [info: CallEndInfo];
 };
@@ -114,6 +116,7 @@ export class Call extends Emitter<CallEvents> {
     session.on('ended', (end: SessionEnd) => this.finish(end));
     session.on('control', (msg) => {
       if (msg.type === 'hold' && typeof msg.onHold === 'boolean') this.setHold(msg.onHold ? { onHold: true, by: 'remote' } : { onHold: false });
+      else if (msg.type === 'dtmf' && typeof msg.digit === 'string' && /^[0-9*#A-D]$/.test(msg.digit)) this.emit('dtmf', msg.digit);
     });
   }
 

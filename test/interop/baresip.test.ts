@@ -82,6 +82,34 @@ test('the phone calls the browser; each hears the other', async () => {
   assertHeard(rec.at(-1)!, ALICE_HZ);
 });
 
+test('DTMF both ways: keys pressed on the phone reach the SDK as events; the browser\'s digits reach the phone', async () => {
+  const closed = phone.events.filter((e) => e.type === 'CALL_CLOSED').length;
+  const before = phone.events.length;
+  await alice.page.getByTestId('target').fill('2001');
+  await alice.page.getByTestId('dial').click();
+  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  await phone.waitEvent((e) => e.type === 'CALL_ESTABLISHED' && phone.events.indexOf(e) >= before);
+  await new Promise((r) => setTimeout(r, 800));
+  // The phone's keypad (baresip's "sndcode" sends one key as RFC 4733 events).
+  for (const key of ['4', '7', '*', '0', '#']) {
+    const r = await phone.command('sndcode', key);
+    assert.ok(r.ok, `baresip refused key ${key}: ${r.data}`);
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  await alice.page.getByTestId('dtmf-received').filter({ hasText: '47*0#' }).waitFor({ timeout: 5000 }).catch(() => undefined);
+  const shown = await alice.page.getByTestId('dtmf-received').textContent();
+  console.log(`# the SDK reported keys "${shown}" from the phone`);
+  assert.equal(shown, '47*0#', 'every key once, in order');
+  // And the other way: the demo pad during the call.
+  const seen = phone.events.length;
+  for (const d of ['9', '8', '#']) await alice.page.getByTestId(`key-${d}`).click();
+  await new Promise((r) => setTimeout(r, 1500));
+  const got = phone.events.slice(seen).filter((e) => e.type === 'CALL_DTMF_START').map((e) => String(e.param));
+  assert.deepEqual(got, ['9', '8', '#']);
+  await alice.page.getByTestId('hangup').click();
+  await phone.waitEvent(() => phone.events.filter((e) => e.type === 'CALL_CLOSED').length > closed);
+});
+
 test('the phone transfers the browser to another agent with REFER; the call lands at the target', async () => {
   const BOB_HZ = 1100;
   const bob = await launchAgent(gw.addrs.httpUrl, BOB_HZ);

@@ -57,6 +57,12 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   ) {
     super();
     core.delegate = this;
+    media.on('dtmf', (endpointId, digit) => {
+      for (const call of this.calls.values()) {
+        if (call.caller.endpointId === endpointId) return this.deliverDigit(call, 'callee', digit);
+        if (call.callee.endpointId === endpointId) return this.deliverDigit(call, 'caller', digit);
+      }
+    });
   }
 
   /** Calls in progress. */
@@ -313,6 +319,13 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         });
       } else if (req.method === 'INFO' && (req.get('content-type') ?? '').toLowerCase().startsWith(CONTROL_TYPE)) {
         this.control(call, dialog, side, req, tx);
+      } else if (req.method === 'INFO' && /^application\/(dtmf-relay|dtmf)\b/i.test(req.get('content-type') ?? '')) {
+        // SIP INFO DTMF from a device (application/dtmf-relay "Signal=5", or application/dtmf "5").
+        const body = req.body.toString('utf8');
+        const m = /signal\s*=\s*([0-9*#A-Da-d])/i.exec(body) ?? /^\s*([0-9*#A-Da-d])\s*$/.exec(body);
+        if (!m) return this.core.respond(tx, 400, 'Bad DTMF Body', [], dialog.init.localTag);
+        this.core.respond(tx, 200, undefined, [], dialog.init.localTag);
+        this.deliverDigit(call, side === 'caller' ? 'callee' : 'caller', m[1]!.toUpperCase());
       } else if (req.method === 'REFER') {
         this.refer(call, dialog, side, req, tx);
       } else if (req.method === 'UPDATE') {
@@ -388,6 +401,22 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     const next = (call.busy ?? Promise.resolve()).then(run, run);
     call.busy = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * A digit from one leg, for the party on `to`: a browser gets it as a control event (its SDK
+   * emits `dtmf`). RFC 4733 packets between RTP legs are relayed as they are; an INFO digit
+   * toward a plain RTP leg is not converted to RFC 4733 yet (logged).
+   */
+  private deliverDigit(call: Call, to: 'caller' | 'callee', digit: string): void {
+    const leg = call[to];
+    if (leg.endpointId?.startsWith('webrtc') && leg.dialog) {
+      leg.dialog
+        .request('INFO', { body: Buffer.from(JSON.stringify({ type: 'dtmf', digit })), contentType: CONTROL_TYPE })
+        .catch(() => undefined);
+    } else {
+      log.debug('b2bua', `call ${call.id}: digit ${digit} for ${leg.party} (RTP leg: relayed in-band only)`);
+    }
   }
 
   /**

@@ -53,6 +53,9 @@ export class OutputStream {
   }
 }
 
+/** RFC 4733 §3.2 event codes 0-15. */
+const DTMF_EVENTS = '0123456789*#ABCD';
+
 /** Media engine running in the current thread. */
 export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements MediaEngine {
   private readonly endpoints = new Map<string, Endpoint>();
@@ -173,9 +176,10 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     return this.get(id).acceptAnswer(answer);
   }
 
-  /** Installs the receive hook; the first packet is reported once. */
+  /** Installs the receive hook; the first packet is reported once, each DTMF digit once. */
   private route(from: Endpoint, to: Endpoint): void {
     let first = true;
+    let lastEventTs: number | undefined;
     from.onRtp = (packet) => {
       if (first) {
         first = false;
@@ -184,6 +188,15 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
       this.relayed++;
       const te = from.telephoneEventPt;
       const dtmf = te !== undefined && (packet[1]! & 0x7f) === te;
+      if (dtmf && packet.length >= 16) {
+        // RFC 4733 §2.3: one event = one RTP timestamp, repeated (and its end sent 3 times).
+        const ts = packet.readUInt32BE(4);
+        const digit = DTMF_EVENTS[packet[12]!];
+        if (ts !== lastEventTs && digit) {
+          lastEventTs = ts;
+          this.emit('dtmf', from.id, digit);
+        }
+      }
       to.sendRtp(this.output(to.id).write(packet), dtmf);
     };
   }

@@ -25,6 +25,8 @@ export type MediaEngineEvents = {
   endpointState: [endpointId: string, state: EndpointState];
   /** The first RTP packet arrived on an endpoint (used to measure first audio). */
   firstPacket: [endpointId: string];
+  /** An RFC 4733 DTMF event began on an endpoint (reported once per digit). */
+  dtmf: [endpointId: string, digit: string];
 };
 
 /** Listener registration shared by every engine implementation. */

@@ -11,6 +11,7 @@ const port = parentPort!;
 const engine = new LocalMediaEngine(workerData as MediaOptions);
 engine.on('endpointState', (...args) => port.postMessage({ event: 'endpointState', args } satisfies RpcReply));
 engine.on('firstPacket', (...args) => port.postMessage({ event: 'firstPacket', args } satisfies RpcReply));
+engine.on('dtmf', (...args) => port.postMessage({ event: 'dtmf', args } satisfies RpcReply));
 
 port.on('message', async (msg: RpcRequest) => {
   try {
