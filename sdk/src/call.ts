@@ -302,6 +302,8 @@ export class Call extends Emitter<CallEvents> {
     if (muted === this.isMuted) return;
     this.isMuted = muted;
     this.session.setMuted(muted);
+    // Tell the gateway too (supervisors see it); muting locally never waits for the network.
+    if (this.state === CallState.Connected) this.session.control({ type: 'mute', muted }).catch(() => undefined);
     this.emit('muteChanged', muted);
   }
 

@@ -362,6 +362,13 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       );
       return;
     }
+    if (msg.type === 'mute') {
+      const muted = (msg as { muted?: unknown }).muted;
+      if (typeof muted !== 'boolean') return this.core.respond(tx, 400, 'Mute Needs A Boolean', [], tag);
+      call.muted[side] = muted;
+      log.info('b2bua', `call ${call.id}: ${call[side].party} ${muted ? 'muted' : 'unmuted'}`);
+      return this.core.respond(tx, 200, undefined, [], tag);
+    }
     if (msg.type !== 'hold' && msg.type !== 'resume') return this.core.respond(tx, 488, 'Unknown Control Request', [], tag);
     this.setHold(call, side, msg.type === 'hold').then(
       () => this.core.respond(tx, 200, undefined, [], tag),

@@ -62,6 +62,8 @@ export class Call extends Emitter<CallEvents> {
    * announcement): the 200 OK must carry the same SDP (RFC 3261 §13.2.1, no 100rel).
    */
   earlyMedia?: Promise<string>;
+  /** Mute as each browser party reported it (local mute; shown to supervisors). */
+  readonly muted: { caller: boolean; callee: boolean } = { caller: false, callee: false };
   /** Which side put the call on hold (the other side hears music), if any. */
   heldBy?: 'caller' | 'callee';
   /** The negotiated G.711 codec of the bridge (new legs must use it: no transcoding). */
