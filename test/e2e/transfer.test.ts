@@ -89,6 +89,27 @@ test('transfer the target declines: hold is refused while it rings, then the cus
   await bob.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
 });
 
+test('consult cancelled: the consultation ends and the customer is back with the agent', async () => {
+  await carol.page.getByTestId('target').fill('1001');
+  await carol.page.getByTestId('dial').click();
+  await alice.page.getByTestId('answer').click({ timeout: 10_000 });
+  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  await alice.page.getByTestId('transfer-target').fill('1002');
+  await alice.page.getByTestId('consult').click();
+  await bob.page.getByTestId('answer').click({ timeout: 10_000 });
+  await alice.page.getByTestId('consult-state').filter({ hasText: /^connected$/ }).waitFor({ timeout: 10_000 });
+  await alice.page.getByTestId('cancel-consult').click();
+  await bob.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
+  await alice.page.getByTestId('consult-panel').waitFor({ state: 'hidden', timeout: 5000 });
+  await new Promise((r) => setTimeout(r, 400));
+  const [carolHears, aliceHears] = await Promise.all([measureRemoteAudio(carol.page, 1000), measureRemoteAudio(alice.page, 1000)]);
+  assert.ok(near(carolHears.frequency, ALICE_HZ) && carolHears.levelDb > -30, `the customer hears alice again: ${JSON.stringify(carolHears)}`);
+  assert.ok(near(aliceHears.frequency, CAROL_HZ) && aliceHears.levelDb > -30, `alice hears the customer again: ${JSON.stringify(aliceHears)}`);
+  assert.equal(gw.gw.b2bua.active.length, 1);
+  await carol.page.getByTestId('hangup').click();
+  await alice.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
+});
+
 test('consult transfer: hold → consult → swap → complete; the customer and the target hear each other', async () => {
   // Fresh call: carol (customer) → alice.
   await carol.page.getByTestId('target').fill('1001');
