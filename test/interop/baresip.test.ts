@@ -8,6 +8,7 @@ import { analyse, loudestWindow, readWav } from '../support/audio.js';
 import { Baresip } from '../support/baresip.js';
 import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
+import { sipp } from '../support/sipp.js';
 
 const ALICE_HZ = 500;
 const PHONE_HZ = 1700;
@@ -108,6 +109,18 @@ test('DTMF both ways: keys pressed on the phone reach the SDK as events; the bro
   assert.deepEqual(got, ['9', '8', '#']);
   await alice.page.getByTestId('hangup').click();
   await phone.waitEvent(() => phone.events.filter((e) => e.type === 'CALL_CLOSED').length > closed);
+});
+
+test('SIP INFO digits from one device become RFC 4733 events toward the phone', async () => {
+  const seen = phone.events.length;
+  const closed = phone.events.filter((e) => e.type === 'CALL_CLOSED').length;
+  const r = await sipp([`127.0.0.1:${gw.addrs.sipUdpPort}`, '-sf', 'uac-info-dtmf.xml', '-s', '2001', '-au', 'alice', '-ap', 'alice-demo',
+    '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-m', '1', '-timeout', '20s']).done;
+  assert.equal(r.code, 0, `sipp caller:\n${r.out.slice(-2000)}`);
+  await phone.waitEvent(() => phone.events.filter((e) => e.type === 'CALL_CLOSED').length > closed);
+  const got = phone.events.slice(seen).filter((e) => e.type === 'CALL_DTMF_START').map((e) => String(e.param));
+  console.log(`# INFO → RFC 4733: the phone detected ${JSON.stringify(got)}`);
+  assert.deepEqual(got, ['5', '#']);
 });
 
 test('the phone transfers the browser to another agent with REFER; the call lands at the target', async () => {

@@ -325,7 +325,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         const m = /signal\s*=\s*([0-9*#A-Da-d])/i.exec(body) ?? /^\s*([0-9*#A-Da-d])\s*$/.exec(body);
         if (!m) return this.core.respond(tx, 400, 'Bad DTMF Body', [], dialog.init.localTag);
         this.core.respond(tx, 200, undefined, [], dialog.init.localTag);
-        this.deliverDigit(call, side === 'caller' ? 'callee' : 'caller', m[1]!.toUpperCase());
+        this.deliverInfoDigit(call, side === 'caller' ? 'callee' : 'caller', m[1]!.toUpperCase());
       } else if (req.method === 'REFER') {
         this.refer(call, dialog, side, req, tx);
       } else if (req.method === 'UPDATE') {
@@ -411,9 +411,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   }
 
   /**
-   * A digit from one leg, for the party on `to`: a browser gets it as a control event (its SDK
-   * emits `dtmf`). RFC 4733 packets between RTP legs are relayed as they are; an INFO digit
-   * toward a plain RTP leg is not converted to RFC 4733 yet (logged).
+   * A digit from one leg (detected RFC 4733), for the party on `to`: a browser gets it as a
+   * control event (its SDK emits `dtmf`); between RTP legs the event packets are already relayed.
    */
   private deliverDigit(call: Call, to: 'caller' | 'callee', digit: string): void {
     const leg = call[to];
@@ -421,9 +420,20 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       leg.dialog
         .request('INFO', { body: Buffer.from(JSON.stringify({ type: 'dtmf', digit })), contentType: CONTROL_TYPE })
         .catch(() => undefined);
-    } else {
-      log.debug('b2bua', `call ${call.id}: digit ${digit} for ${leg.party} (RTP leg: relayed in-band only)`);
     }
+  }
+
+  /** A SIP INFO digit for the party on `to`: a browser gets an event, a plain RTP leg RFC 4733. */
+  private deliverInfoDigit(call: Call, to: 'caller' | 'callee', digit: string): void {
+    const leg = call[to];
+    if (leg.endpointId && !leg.endpointId.startsWith('webrtc')) {
+      this.media.sendDigit(leg.endpointId, digit).then(
+        (ok) => ok || log.info('b2bua', `call ${call.id}: ${leg.party} negotiated no telephone-event; digit ${digit} dropped`),
+        (err: Error) => log.warn('b2bua', `call ${call.id}: digit ${digit} not sent: ${err.message}`),
+      );
+      return;
+    }
+    this.deliverDigit(call, to, digit);
   }
 
   /**

@@ -64,6 +64,54 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   private relayed = 0;
   private readonly players = new Map<string, NodeJS.Timeout>();
   private readonly outputs = new Map<string, OutputStream>();
+  /** Until when relayed audio to an endpoint is held back for a generated DTMF event (ms). */
+  private readonly dtmfUntil = new Map<string, number>();
+  /** Digits waiting to be played per endpoint (one event at a time, RFC 4733 §2.5). */
+  private readonly digitQueue = new Map<string, Promise<void>>();
+
+  async sendDigit(id: string, digit: string): Promise<boolean> {
+    const ep = this.get(id);
+    const event = DTMF_EVENTS.indexOf(digit.toUpperCase());
+    if (event < 0 || ep.telephoneEventPt === undefined) return false;
+    const play = () =>
+      new Promise<void>((resolve) => {
+        // One event: the same RTP timestamp on every packet, duration growing every 20 ms, then
+        // three end packets (E bit) — RFC 4733 §2.5.1.
+        const ssrc = (Math.random() * 0xffffffff) >>> 0;
+        const ts = (Math.random() * 0xffffffff) >>> 0;
+        let seq = (Math.random() * 0xffff) | 0;
+        const steps = 8;
+        let n = 0;
+        this.dtmfUntil.set(id, performance.now() + (steps + 3) * 20 + 60);
+        const send = (duration: number, end: boolean, marker: boolean) => {
+          const pkt = Buffer.alloc(16);
+          pkt[0] = 0x80;
+          pkt[1] = (marker ? 0x80 : 0) | ep.telephoneEventPt!;
+          pkt.writeUInt16BE(seq, 2);
+          seq = (seq + 1) & 0xffff;
+          pkt.writeUInt32BE(ts, 4);
+          pkt.writeUInt32BE(ssrc, 8);
+          pkt[12] = event;
+          pkt[13] = (end ? 0x80 : 0) | 10; // volume -10 dBm0
+          pkt.writeUInt16BE(duration, 14);
+          ep.sendRtp(this.output(id).write(pkt), true);
+        };
+        const timer = setInterval(() => {
+          n++;
+          if (n <= steps) send(n * FRAME, false, n === 1);
+          else send(steps * FRAME, true, false);
+          if (n >= steps + 3) {
+            clearInterval(timer);
+            resolve();
+          }
+        }, 20);
+      });
+    const prev = this.digitQueue.get(id) ?? Promise.resolve();
+    const next = prev.then(play, play);
+    this.digitQueue.set(id, next);
+    await next;
+    return true;
+  }
 
   private output(id: string): OutputStream {
     let o = this.outputs.get(id);
@@ -188,6 +236,12 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
       this.relayed++;
       const te = from.telephoneEventPt;
       const dtmf = te !== undefined && (packet[1]! & 0x7f) === te;
+      // While a generated digit plays to `to`, its relayed audio waits (one stream, one source).
+      const hush = this.dtmfUntil.get(to.id);
+      if (hush !== undefined && !dtmf) {
+        if (performance.now() < hush) return;
+        this.dtmfUntil.delete(to.id);
+      }
       if (dtmf && packet.length >= 16) {
         // RFC 4733 §2.3: one event = one RTP timestamp, repeated (and its end sent 3 times).
         const ts = packet.readUInt32BE(4);

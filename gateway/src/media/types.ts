@@ -60,6 +60,11 @@ export interface MediaEngine extends MediaEngineEventsApi {
   hold(endpointId: string): Promise<void>;
   /** Ends the hold: music stops and the bridge relays both ways again. Idempotent. */
   resume(endpointId: string): Promise<void>;
+  /**
+   * Plays one DTMF digit to the endpoint's peer as RFC 4733 telephone-events (160 ms), with the
+   * relayed audio to it paused meanwhile. False when the leg negotiated no telephone-event.
+   */
+  sendDigit(endpointId: string, digit: string): Promise<boolean>;
   /** Sends every packet an endpoint receives back to it (the echo-test extension). */
   echo(endpointId: string): Promise<void>;
   /** Closes an endpoint (and its bridge). Idempotent. */
