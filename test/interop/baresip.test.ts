@@ -8,7 +8,8 @@ import { analyse, loudestWindow, readWav } from '../support/audio.js';
 import { Baresip } from '../support/baresip.js';
 import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
-import { sipp } from '../support/sipp.js';
+import { freePort, settle, sipp } from '../support/sipp.js';
+import { defaultConfig } from '../../gateway/src/index.js';
 
 const ALICE_HZ = 500;
 const PHONE_HZ = 1700;
@@ -17,8 +18,12 @@ let gw: TestGateway;
 let phone: Baresip;
 let alice: Agent;
 
+let uasPort: number;
+
 before(async () => {
-  gw = await startGateway();
+  uasPort = await freePort();
+  // Extension 3001: a static device (sipp) without telephone-event, for INFO DTMF.
+  gw = await startGateway({ users: [...defaultConfig().users, { username: 'ivr', password: 'ivr-password', role: 'agent', extension: '3001', staticContact: `sip:ivr@127.0.0.1:${uasPort}` }] });
   phone = await Baresip.start({ name: 'deskphone', user: 'deskphone', password: 'deskphone-demo', gatewayPort: gw.addrs.sipUdpPort, toneHz: PHONE_HZ });
   alice = await launchAgent(gw.addrs.httpUrl, ALICE_HZ);
   await loginDemo(alice.page, 'alice', 'alice-demo');
@@ -121,6 +126,20 @@ test('SIP INFO digits from one device become RFC 4733 events toward the phone', 
   const got = phone.events.slice(seen).filter((e) => e.type === 'CALL_DTMF_START').map((e) => String(e.param));
   console.log(`# INFO → RFC 4733: the phone detected ${JSON.stringify(got)}`);
   assert.deepEqual(got, ['5', '#']);
+});
+
+test('a device without telephone-event gets the browser\'s keys as SIP INFO, in order', async () => {
+  const device = sipp(['-sf', 'uas-info-dtmf.xml', '-p', String(uasPort), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-m', '1', '-timeout', '30s']);
+  await settle();
+  await alice.page.getByTestId('target').fill('3001');
+  await alice.page.getByTestId('dial').click();
+  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  await new Promise((r) => setTimeout(r, 800));
+  for (const d of ['1', '2', '#']) await alice.page.getByTestId(`key-${d}`).click();
+  await new Promise((r) => setTimeout(r, 1500));
+  await alice.page.getByTestId('hangup').click();
+  const r = await device.done;
+  assert.equal(r.code, 0, `the device did not get 1, 2, # as INFO:\n${r.out.slice(-2500)}`);
 });
 
 test('the phone transfers the browser to another agent with REFER; the call lands at the target', async () => {

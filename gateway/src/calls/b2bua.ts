@@ -48,6 +48,7 @@ export type B2buaEvents = {
 /** The B2BUA. */
 export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   private readonly calls = new Map<string, Call>();
+  private readonly infoChains = new WeakMap<Dialog, Promise<void>>();
 
   constructor(
     private readonly core: SipCore,
@@ -416,11 +417,21 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
    */
   private deliverDigit(call: Call, to: 'caller' | 'callee', digit: string): void {
     const leg = call[to];
-    if (leg.endpointId?.startsWith('webrtc') && leg.dialog) {
-      leg.dialog
-        .request('INFO', { body: Buffer.from(JSON.stringify({ type: 'dtmf', digit })), contentType: CONTROL_TYPE })
-        .catch(() => undefined);
+    if (!leg.endpointId || !leg.dialog) return;
+    if (leg.endpointId.startsWith('webrtc')) {
+      leg.dialog.request('INFO', { body: Buffer.from(JSON.stringify({ type: 'dtmf', digit })), contentType: CONTROL_TYPE }).catch(() => undefined);
+      return;
     }
+    // A device that negotiated no telephone-event gets the digit as SIP INFO (application/dtmf-relay).
+    // INFOs are chained per dialog so digits arrive in the order pressed.
+    const dialog = leg.dialog;
+    const endpointId = leg.endpointId;
+    const prev = this.infoChains.get(dialog) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      if (await this.media.hasTelephoneEvent(endpointId)) return;
+      await dialog.request('INFO', { body: Buffer.from(`Signal=${digit}\r\nDuration=160\r\n`), contentType: 'application/dtmf-relay' });
+    }).catch(() => undefined);
+    this.infoChains.set(dialog, next);
   }
 
   /** A SIP INFO digit for the party on `to`: a browser gets an event, a plain RTP leg RFC 4733. */

@@ -69,6 +69,10 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   /** Digits waiting to be played per endpoint (one event at a time, RFC 4733 §2.5). */
   private readonly digitQueue = new Map<string, Promise<void>>();
 
+  async hasTelephoneEvent(id: string): Promise<boolean> {
+    return this.endpoints.get(id)?.telephoneEventPt !== undefined;
+  }
+
   async sendDigit(id: string, digit: string): Promise<boolean> {
     const ep = this.get(id);
     const event = DTMF_EVENTS.indexOf(digit.toUpperCase());

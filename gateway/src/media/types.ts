@@ -65,6 +65,8 @@ export interface MediaEngine extends MediaEngineEventsApi {
    * relayed audio to it paused meanwhile. False when the leg negotiated no telephone-event.
    */
   sendDigit(endpointId: string, digit: string): Promise<boolean>;
+  /** Whether the endpoint's leg negotiated RFC 4733 telephone-event. */
+  hasTelephoneEvent(endpointId: string): Promise<boolean>;
   /** Sends every packet an endpoint receives back to it (the echo-test extension). */
   echo(endpointId: string): Promise<void>;
   /** Closes an endpoint (and its bridge). Idempotent. */

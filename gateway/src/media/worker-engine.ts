@@ -87,6 +87,10 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
   offer(id: string, codecs: readonly CodecName[]): Promise<string> {
     return this.call('offer', id, codecs);
   }
+  hasTelephoneEvent(id: string): Promise<boolean> {
+    return this.call('hasTelephoneEvent', id);
+  }
+
   sendDigit(id: string, digit: string): Promise<boolean> {
     return this.call('sendDigit', id, digit);
   }
