@@ -5,7 +5,9 @@
 export { createGateway } from './gateway.js';
 export type { Gateway, GatewayAddresses } from './gateway.js';
 export { loadConfig, defaultConfig, validateConfig, mergeConfig, ConfigError } from './config.js';
-export type { GatewayConfig, UserConfig } from './config.js';
+export type { GatewayConfig, UserConfig, TrunkConfig } from './config.js';
+export { DEFAULT_GUARD } from './sip/guard.js';
+export type { GuardOptions } from './sip/guard.js';
 export { TokenService } from './api/token.js';
 export type { Role, TokenClaims } from './api/token.js';
 export { setLogLevel, setLogSink } from './util/log.js';
