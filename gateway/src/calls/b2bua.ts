@@ -18,7 +18,7 @@ import type { ServerTransaction } from '../sip/transaction/layer.js';
 import { randomToken } from '../sip/message.js';
 import type { MediaEngine } from '../media/types.js';
 import { commonCodecs, parseAudio, SdpError, type AudioDescription, type CodecName } from '../media/sdp.js';
-import { Call, CallState } from './call.js';
+import { Call, CallOperationError, CallState, isBrowserLeg, otherSide, type Side } from './call.js';
 import type { Route, Router } from './router.js';
 
 /** In-dialog INFO bodies the SDK uses for call control (docs/protocol.md). */
@@ -97,14 +97,14 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       callerParty = invite.request.from.uri.user ?? 'anonymous';
       // A PBX sends to our registered Contact (user = trunk user): the DID is then in To.
       const candidates = [invite.request.requestUri.user, invite.request.to.uri.user].filter((x): x is string => !!x);
-      const did = candidates.find((c) => fromTrunk.didTarget(c) !== undefined);
-      if (!did) {
+      const match = candidates.map((did) => ({ did, target: fromTrunk.didTarget(did) })).find((m) => m.target !== undefined);
+      if (!match) {
         log.warn('b2bua', `trunk ${fromTrunk.name}: call from ${callerParty} to unknown DID ${candidates.join(' / ')}`);
         return invite.reject(404, 'Unknown DID');
       }
       fromTrunk.callsIn++;
-      dialled = fromTrunk.didTarget(did)!;
-      log.info('b2bua', `trunk ${fromTrunk.name}: DID ${did} → ${dialled}`);
+      dialled = match.target!;
+      log.info('b2bua', `trunk ${fromTrunk.name}: DID ${match.did} → ${dialled}`);
     }
     const route = this.router.resolve(dialled);
     if (route.kind === 'unknown' || (route.kind === 'external' && fromTrunk)) {
@@ -306,7 +306,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   }
 
   /** Ends the call when either dialog ends; answers mid-call requests on each leg. */
-  private watch(call: Call, dialog: Dialog, side: 'caller' | 'callee'): void {
+  private watch(call: Call, dialog: Dialog, side: Side): void {
     dialog.on('terminated', (why) => {
       // A leg replaced by a transfer ends without ending the call.
       if (why === 'bye-sent' || call[side].dialog !== dialog) return;
@@ -326,7 +326,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         const m = /signal\s*=\s*([0-9*#A-Da-d])/i.exec(body) ?? /^\s*([0-9*#A-Da-d])\s*$/.exec(body);
         if (!m) return this.core.respond(tx, 400, 'Bad DTMF Body', [], dialog.init.localTag);
         this.core.respond(tx, 200, undefined, [], dialog.init.localTag);
-        this.deliverInfoDigit(call, side === 'caller' ? 'callee' : 'caller', m[1]!.toUpperCase());
+        this.deliverInfoDigit(call, otherSide(side), m[1]!.toUpperCase());
       } else if (req.method === 'REFER') {
         this.refer(call, dialog, side, req, tx);
       } else if (req.method === 'UPDATE') {
@@ -337,8 +337,21 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     });
   }
 
-  /** A control request from a browser leg (hold, resume), answered after it took effect. */
-  private control(call: Call, dialog: Dialog, side: 'caller' | 'callee', req: SipRequest, tx: ServerTransaction): void {
+  /** Answers `tx` when `op` settles: 200, or the refusal's status and reason. */
+  private answerWhen(tx: ServerTransaction, tag: string, op: Promise<unknown>): void {
+    op.then(
+      () => this.core.respond(tx, 200, undefined, [], tag),
+      (err: Error) => this.core.respond(tx, err instanceof CallOperationError ? err.status : 500, err.message, [], tag),
+    );
+  }
+
+  /** Sends a control message (docs/protocol.md) to a browser leg. */
+  private sendControl(dialog: Dialog, message: Record<string, unknown>): Promise<unknown> {
+    return dialog.request('INFO', { body: Buffer.from(JSON.stringify(message)), contentType: CONTROL_TYPE }).catch(() => undefined);
+  }
+
+  /** A control request from a browser leg (hold, resume, transfer, mute), answered after it took effect. */
+  private control(call: Call, dialog: Dialog, side: Side, req: SipRequest, tx: ServerTransaction): void {
     const tag = dialog.init.localTag;
     let msg: { type?: unknown };
     try {
@@ -349,17 +362,14 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     if (msg.type === 'transfer') {
       const target = (msg as { target?: unknown }).target;
       if (typeof target !== 'string' || !target.trim()) return this.core.respond(tx, 400, 'Transfer Needs A Target', [], tag);
-      this.blindTransfer(call, side, target.trim()).then(
-        () => this.core.respond(tx, 200, undefined, [], tag),
-        (err: Error & { status?: number }) => this.core.respond(tx, err.status ?? 500, err.message, [], tag),
-      );
-      return;
+      return this.answerWhen(tx, tag, this.blindTransfer(call, side, target.trim()));
     }
     if (msg.type === 'complete-transfer') {
       const other = (msg as { with?: unknown }).with;
       if (typeof other !== 'string' || !other) return this.core.respond(tx, 400, 'Complete-Transfer Needs The Consult Call', [], tag);
-      this.completeTransfer(call, side, other, () => this.core.respond(tx, 200, undefined, [], tag)).catch((err: Error & { status?: number }) =>
-        this.core.respond(tx, err.status ?? 500, err.message, [], tag),
+      // The 200 goes out before the agent's legs get their BYE.
+      this.completeTransfer(call, side, other, () => this.core.respond(tx, 200, undefined, [], tag)).catch((err: Error) =>
+        this.core.respond(tx, err instanceof CallOperationError ? err.status : 500, err.message, [], tag),
       );
       return;
     }
@@ -371,10 +381,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       return this.core.respond(tx, 200, undefined, [], tag);
     }
     if (msg.type !== 'hold' && msg.type !== 'resume') return this.core.respond(tx, 488, 'Unknown Control Request', [], tag);
-    this.setHold(call, side, msg.type === 'hold').then(
-      () => this.core.respond(tx, 200, undefined, [], tag),
-      (err: Error & { status?: number }) => this.core.respond(tx, err.status ?? 500, err.message, [], tag),
-    );
+    this.answerWhen(tx, tag, this.setHold(call, side, msg.type === 'hold'));
   }
 
   /**
@@ -382,44 +389,33 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
    * neither hears the other. The held party's SDK (if a browser) is told by INFO; a SIP device
    * just hears the music. Operations on one call are serialized.
    */
-  setHold(call: Call, side: 'caller' | 'callee', on: boolean): Promise<void> {
-    if (call.transferring) return Promise.reject(Object.assign(new Error('Transfer In Progress'), { status: 491 }));
-    const run = async () => {
-      const other = side === 'caller' ? 'callee' : 'caller';
-      const held = call[other];
-      if (call.state !== CallState.Connected || !held.endpointId) throw Object.assign(new Error('Call Not Connected'), { status: 491 });
-      if (call.transferring) throw Object.assign(new Error('Transfer In Progress'), { status: 491 });
-      if (on && call.heldBy === side) return;
-      if (on && call.heldBy) throw Object.assign(new Error('Held By The Other Party'), { status: 491 });
-      if (!on && call.heldBy !== side) {
-        if (!call.heldBy) return;
-        throw Object.assign(new Error('Held By The Other Party'), { status: 491 });
-      }
+  setHold(call: Call, side: Side, on: boolean): Promise<void> {
+    if (call.transferring) return Promise.reject(new CallOperationError(491, 'Transfer In Progress'));
+    return call.serialize(async () => {
+      const held = call[otherSide(side)];
+      if (call.state !== CallState.Connected || !held.endpointId) throw new CallOperationError(491, 'Call Not Connected');
+      if (call.transferring) throw new CallOperationError(491, 'Transfer In Progress');
+      // Idempotent for the holder; refused while the other party holds.
+      if (call.heldBy === (on ? side : undefined)) return;
+      if (call.heldBy !== (on ? undefined : side)) throw new CallOperationError(491, 'Held By The Other Party');
       if (on) await this.media.hold(held.endpointId);
       else await this.media.resume(held.endpointId);
       if (on) call.heldBy = side;
       else delete call.heldBy;
       log.info('b2bua', `call ${call.id}: ${call[side].party} ${on ? 'holds' : 'resumes'} ${held.party}`);
-      if (held.endpointId.startsWith('webrtc') && held.dialog) {
-        held.dialog
-          .request('INFO', { body: Buffer.from(JSON.stringify({ type: 'hold', onHold: on })), contentType: CONTROL_TYPE })
-          .catch(() => undefined);
-      }
-    };
-    const next = (call.busy ?? Promise.resolve()).then(run, run);
-    call.busy = next.catch(() => undefined);
-    return next;
+      if (isBrowserLeg(held) && held.dialog) void this.sendControl(held.dialog, { type: 'hold', onHold: on });
+    });
   }
 
   /**
    * A digit from one leg (detected RFC 4733), for the party on `to`: a browser gets it as a
    * control event (its SDK emits `dtmf`); between RTP legs the event packets are already relayed.
    */
-  private deliverDigit(call: Call, to: 'caller' | 'callee', digit: string): void {
+  private deliverDigit(call: Call, to: Side, digit: string): void {
     const leg = call[to];
     if (!leg.endpointId || !leg.dialog) return;
-    if (leg.endpointId.startsWith('webrtc')) {
-      leg.dialog.request('INFO', { body: Buffer.from(JSON.stringify({ type: 'dtmf', digit })), contentType: CONTROL_TYPE }).catch(() => undefined);
+    if (isBrowserLeg(leg)) {
+      void this.sendControl(leg.dialog, { type: 'dtmf', digit });
       return;
     }
     // A device that negotiated no telephone-event gets the digit as SIP INFO (application/dtmf-relay).
@@ -435,9 +431,9 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   }
 
   /** A SIP INFO digit for the party on `to`: a browser gets an event, a plain RTP leg RFC 4733. */
-  private deliverInfoDigit(call: Call, to: 'caller' | 'callee', digit: string): void {
+  private deliverInfoDigit(call: Call, to: Side, digit: string): void {
     const leg = call[to];
-    if (leg.endpointId && !leg.endpointId.startsWith('webrtc')) {
+    if (leg.endpointId && !isBrowserLeg(leg)) {
       this.media.sendDigit(leg.endpointId, digit).then(
         (ok) => ok || log.info('b2bua', `call ${call.id}: ${leg.party} negotiated no telephone-event; digit ${digit} dropped`),
         (err: Error) => log.warn('b2bua', `call ${call.id}: digit ${digit} not sent: ${err.message}`),
@@ -453,15 +449,14 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
    * bridged, the target's leg moves into `call`, and both of the agent's legs end. Only a party
    * of both calls may join them.
    */
-  async completeTransfer(call: Call, side: 'caller' | 'callee', consultCallId: string, beforeRelease: () => void): Promise<void> {
-    const fail = (status: number, reason: string) => Object.assign(new Error(reason), { status });
+  async completeTransfer(call: Call, side: Side, consultCallId: string, beforeRelease: () => void): Promise<void> {
+    const fail = (status: number, reason: string) => new CallOperationError(status, reason);
     const consult = [...this.calls.values()].find((c) => c !== call && [c.caller, c.callee].some((l) => l.dialog?.init.callId === consultCallId));
     if (!consult) throw fail(481, 'No Such Consultation Call');
     const agentSide2 = consult.caller.dialog?.init.callId === consultCallId ? 'caller' : 'callee';
-    const targetSide2 = agentSide2 === 'caller' ? 'callee' : 'caller';
     const agent1 = call[side];
-    const kept = call[side === 'caller' ? 'callee' : 'caller'];
-    const target = consult[targetSide2];
+    const kept = call[otherSide(side)];
+    const target = consult[otherSide(agentSide2)];
     if (consult[agentSide2].party.toLowerCase() !== agent1.party.toLowerCase()) throw fail(403, 'Not Your Consultation Call');
     if (call.state !== CallState.Connected || consult.state !== CallState.Connected || !kept.endpointId || !target.endpointId || !target.dialog) throw fail(491, 'Both Calls Must Be Connected');
     if (call.transferring || consult.transferring) throw fail(491, 'Transfer In Progress');
@@ -494,7 +489,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
    * target, with progress as NOTIFY `message/sipfrag` (100 Trying, then the final outcome).
    * REFER with Replaces (attended transfer from a device) is not supported yet: 501.
    */
-  private refer(call: Call, dialog: Dialog, side: 'caller' | 'callee', req: SipRequest, tx: ServerTransaction): void {
+  private refer(call: Call, dialog: Dialog, side: Side, req: SipRequest, tx: ServerTransaction): void {
     const tag = dialog.init.localTag;
     const referTo = req.get('refer-to');
     let target: string | undefined;
@@ -514,8 +509,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         headers: [['event', 'refer'], ['subscription-state', terminated ? 'terminated;reason=noresource' : 'active;expires=60']],
       });
     notify('SIP/2.0 100 Trying', false).catch(() => undefined);
-    this.blindTransfer(call, side, target, () => notify('SIP/2.0 200 OK', true)).catch((err: Error & { status?: number }) => {
-      const status = err.status ?? 500;
+    this.blindTransfer(call, side, target, () => notify('SIP/2.0 200 OK', true)).catch((err: Error) => {
+      const status = err instanceof CallOperationError ? err.status : 500;
       notify(`SIP/2.0 ${status} ${err.message.replace(/[\r\n]/g, ' ')}`, true).catch(() => undefined);
     });
   }
@@ -527,11 +522,10 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
    * the kept party comes back to the requester and the error is returned — the call is never
    * dropped by a failed transfer.
    */
-  blindTransfer(call: Call, side: 'caller' | 'callee', target: string, beforeRelease?: () => Promise<unknown>): Promise<void> {
-    const fail = (status: number, reason: string) => Object.assign(new Error(reason), { status });
+  blindTransfer(call: Call, side: Side, target: string, beforeRelease?: () => Promise<unknown>): Promise<void> {
+    const fail = (status: number, reason: string) => new CallOperationError(status, reason);
     const run = async () => {
-      const keptSide = side === 'caller' ? 'callee' : 'caller';
-      const kept = call[keptSide];
+      const kept = call[otherSide(side)];
       const requester = call[side];
       if (call.state !== CallState.Connected || !kept.endpointId || !requester.dialog) throw fail(491, 'Call Not Connected');
       const route = this.router.resolve(target);
@@ -539,7 +533,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       const planned = route.kind === 'user' || route.kind === 'external' ? this.attemptsFor(route, { user: kept.party }, [codec]) : { status: 404, reason: 'No Such User Or Extension' };
       if ('status' in planned) {
         call.transfers.push({ at: Date.now(), by: requester.party, to: target, result: `${planned.status} ${planned.reason}` });
-        throw fail(planned.status === 404 ? 404 : planned.status, planned.reason);
+        throw fail(planned.status, planned.reason);
       }
       const wasHeld = call.heldBy;
       if (!wasHeld) await this.media.hold(kept.endpointId);
@@ -596,7 +590,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         throw fail(lastFailure.status === 486 || lastFailure.status === 404 || lastFailure.status === 480 ? lastFailure.status : 480, `Transfer Failed: ${lastFailure.status} ${lastFailure.reason}`);
       } catch (err) {
         // Whatever broke (a media error, a dead leg), the kept party is not left on hold.
-        if (!(err as { status?: number }).status) {
+        if (!(err instanceof CallOperationError)) {
           log.error('b2bua', `call ${call.id}: transfer failed`, err);
           if (!wasHeld && call.state === CallState.Connected) await this.media.resume(kept.endpointId).catch(() => undefined);
         }
@@ -605,11 +599,9 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     };
     if (call.transferring) return Promise.reject(fail(491, 'Transfer In Progress'));
     call.transferring = true;
-    const next = (call.busy ?? Promise.resolve()).then(run, run).finally(() => {
+    return call.serialize(run).finally(() => {
       call.transferring = false;
     });
-    call.busy = next.catch(() => undefined);
-    return next;
   }
 
   /**
@@ -617,12 +609,12 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
    * direction change. The leg's endpoint answers it on its own — the other leg is not
    * renegotiated, because the bridge relays whatever arrives. Hold with music is issue 6.
    */
-  private async reinvite(call: Call, dialog: Dialog, side: 'caller' | 'callee', req: SipRequest, tx: InviteServerTransaction): Promise<void> {
+  private async reinvite(call: Call, dialog: Dialog, side: Side, req: SipRequest, tx: InviteServerTransaction): Promise<void> {
     const tag = dialog.init.localTag;
     // §14.2: a second re-INVITE while one is in progress gets 500 with Retry-After 0-10 s.
     if (dialog.inviteInProgress) return this.core.respond(tx, 500, 'Re-INVITE In Progress', [['retry-after', String(Math.floor(Math.random() * 11))]], tag);
     if (!req.body.length) return this.core.respond(tx, 488, 'Offerless Re-INVITE Not Supported', [], tag);
-    const endpointId = (side === 'caller' ? call.caller : call.callee).endpointId;
+    const endpointId = call[side].endpointId;
     if (!endpointId || call.state !== CallState.Connected) return this.core.respond(tx, 491, undefined, [], tag);
     let answer: string;
     try {
@@ -635,8 +627,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     log.info('b2bua', `call ${call.id}: re-INVITE from the ${side} answered`);
     // RFC 3264 §8.4 hold from a SIP device: sendonly/inactive holds the other party (who then hears
     // music on hold), sendrecv again resumes.
-    const dir = /\r?\na=(sendonly|inactive|sendrecv|recvonly)/.exec(req.body.toString('utf8'))?.[1] ?? 'sendrecv';
-    const wantsHold = dir === 'sendonly' || dir === 'inactive';
+    const { direction } = parseAudio(req.body.toString('utf8'));
+    const wantsHold = direction === 'sendonly' || direction === 'inactive';
     if (wantsHold !== (call.heldBy === side)) this.setHold(call, side, wantsHold).catch((err: Error) => log.info('b2bua', `call ${call.id}: hold from the ${side} not applied: ${err.message}`));
   }
 

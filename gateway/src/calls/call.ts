@@ -28,6 +28,30 @@ const ALLOWED: Record<CallState, readonly CallState[]> = {
   [CallState.Ended]: [],
 };
 
+/** A side of a call. */
+export type Side = 'caller' | 'callee';
+
+/** The other side. */
+export function otherSide(side: Side): Side {
+  return side === 'caller' ? 'callee' : 'caller';
+}
+
+/** A refusal of an in-call operation; `status` is the SIP response it becomes. */
+export class CallOperationError extends Error {
+  override name = 'CallOperationError';
+  constructor(
+    readonly status: number,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** Whether a leg is a browser (WebRTC endpoint; the media engine names endpoints by kind). */
+export function isBrowserLeg(leg: Leg): boolean {
+  return !!leg.endpointId?.startsWith('webrtc');
+}
+
 /** One leg: a SIP dialog (once confirmed) and its media endpoint. */
 export interface Leg {
   /** Who is on this leg (user name, or "echo"). */
@@ -38,7 +62,7 @@ export interface Leg {
 
 /** Why and by whom a call ended. */
 export interface CallEnd {
-  by: 'caller' | 'callee' | 'gateway';
+  by: Side | 'gateway';
   status: number;
   reason: string;
 }
@@ -65,7 +89,7 @@ export class Call extends Emitter<CallEvents> {
   /** Mute as each browser party reported it (local mute; shown to supervisors). */
   readonly muted: { caller: boolean; callee: boolean } = { caller: false, callee: false };
   /** Which side put the call on hold (the other side hears music), if any. */
-  heldBy?: 'caller' | 'callee';
+  heldBy?: Side;
   /** The negotiated G.711 codec of the bridge (new legs must use it: no transcoding). */
   codec?: import('../media/sdp.js').CodecName;
   /** Set while a transfer is in progress (hold is refused meanwhile). */
@@ -73,7 +97,7 @@ export class Call extends Emitter<CallEvents> {
   /** Transfer hops, for the call record: who sent the call where, and how it went. */
   readonly transfers: Array<{ at: number; by: string; to: string; result: string }> = [];
   /** The in-call operation in progress (hold, resume…): the next one waits for it. */
-  busy?: Promise<void>;
+  private busy?: Promise<void>;
   /** The trunk that carried the outbound leg, if any. */
   trunk?: string;
   readonly caller: Leg;
@@ -88,6 +112,13 @@ export class Call extends Emitter<CallEvents> {
     super();
     this.caller = { party: caller };
     this.callee = { party: callee };
+  }
+
+  /** Runs an in-call operation after the one in progress (one at a time per call). */
+  serialize(op: () => Promise<void>): Promise<void> {
+    const next = (this.busy ?? Promise.resolve()).then(op, op);
+    this.busy = next.catch(() => undefined);
+    return next;
   }
 
   /** The one guarded state change; emits only on change and logs `old -> new`. */
