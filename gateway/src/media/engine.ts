@@ -24,6 +24,16 @@ export class OutputStream {
   private lastSeq = 0;
   private lastTs = 0;
   private started = false;
+  /** Until when (performance.now() ms) relayed audio waits for a generated DTMF event; 0 = not paused. */
+  pausedUntil = 0;
+
+  /** Whether relayed (non-event) packets are held back now; clears an expired pause. */
+  relayPaused(): boolean {
+    if (this.pausedUntil === 0) return false;
+    if (performance.now() < this.pausedUntil) return true;
+    this.pausedUntil = 0;
+    return false;
+  }
 
   /** Rewrites SSRC, sequence number and timestamp in place; marks the first packet of each new source. */
   write(pkt: Buffer): Buffer {
@@ -56,6 +66,25 @@ export class OutputStream {
 /** RFC 4733 §3.2 event codes 0-15. */
 const DTMF_EVENTS = '0123456789*#ABCD';
 
+/**
+ * A packet from a source the engine generates (music, DTMF). Its SSRC only has to differ from
+ * the relayed party's: the endpoint's {@link OutputStream} rewrites SSRC, sequence and timestamp.
+ */
+function rtpPacket(ssrc: number, pt: number, marker: boolean, n: number, ts: number, payload: Buffer): Buffer {
+  const pkt = Buffer.alloc(12 + payload.length);
+  pkt[0] = 0x80;
+  pkt[1] = (marker ? 0x80 : 0) | pt;
+  pkt.writeUInt16BE(n & 0xffff, 2);
+  pkt.writeUInt32BE(ts >>> 0, 4);
+  pkt.writeUInt32BE(ssrc, 8);
+  payload.copy(pkt, 12);
+  return pkt;
+}
+
+function newSource(): number {
+  return (Math.random() * 0xffffffff) >>> 0;
+}
+
 /** Media engine running in the current thread. */
 export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements MediaEngine {
   private readonly endpoints = new Map<string, Endpoint>();
@@ -64,10 +93,13 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   private relayed = 0;
   private readonly players = new Map<string, NodeJS.Timeout>();
   private readonly outputs = new Map<string, OutputStream>();
-  /** Until when relayed audio to an endpoint is held back for a generated DTMF event (ms). */
-  private readonly dtmfUntil = new Map<string, number>();
   /** Digits waiting to be played per endpoint (one event at a time, RFC 4733 §2.5). */
   private readonly digitQueue = new Map<string, Promise<void>>();
+  private music?: MusicSource;
+
+  constructor(private readonly opts: MediaOptions) {
+    super();
+  }
 
   async hasTelephoneEvent(id: string): Promise<boolean> {
     return this.endpoints.get(id)?.telephoneEventPt !== undefined;
@@ -77,33 +109,23 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     const ep = this.get(id);
     const event = DTMF_EVENTS.indexOf(digit.toUpperCase());
     if (event < 0 || ep.telephoneEventPt === undefined) return false;
+    const out = this.output(id);
     const play = () =>
       new Promise<void>((resolve) => {
         // One event: the same RTP timestamp on every packet, duration growing every 20 ms, then
-        // three end packets (E bit) — RFC 4733 §2.5.1.
-        const ssrc = (Math.random() * 0xffffffff) >>> 0;
-        const ts = (Math.random() * 0xffffffff) >>> 0;
-        let seq = (Math.random() * 0xffff) | 0;
+        // three end packets (E bit) — RFC 4733 §2.5.1. Relayed audio to this leg waits meanwhile.
+        const ssrc = newSource();
         const steps = 8;
         let n = 0;
-        this.dtmfUntil.set(id, performance.now() + (steps + 3) * 20 + 60);
-        const send = (duration: number, end: boolean, marker: boolean) => {
-          const pkt = Buffer.alloc(16);
-          pkt[0] = 0x80;
-          pkt[1] = (marker ? 0x80 : 0) | ep.telephoneEventPt!;
-          pkt.writeUInt16BE(seq, 2);
-          seq = (seq + 1) & 0xffff;
-          pkt.writeUInt32BE(ts, 4);
-          pkt.writeUInt32BE(ssrc, 8);
-          pkt[12] = event;
-          pkt[13] = (end ? 0x80 : 0) | 10; // volume -10 dBm0
-          pkt.writeUInt16BE(duration, 14);
-          ep.sendRtp(this.output(id).write(pkt), true);
-        };
+        out.pausedUntil = performance.now() + (steps + 3) * 20 + 60;
         const timer = setInterval(() => {
           n++;
-          if (n <= steps) send(n * FRAME, false, n === 1);
-          else send(steps * FRAME, true, false);
+          const end = n > steps;
+          const payload = Buffer.alloc(4);
+          payload[0] = event;
+          payload[1] = (end ? 0x80 : 0) | 10; // volume -10 dBm0
+          payload.writeUInt16BE(Math.min(n, steps) * FRAME, 2);
+          ep.sendRtp(out.write(rtpPacket(ssrc, ep.telephoneEventPt!, n === 1, n, 0, payload)), true);
           if (n >= steps + 3) {
             clearInterval(timer);
             resolve();
@@ -122,10 +144,12 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     if (!o) this.outputs.set(id, (o = new OutputStream()));
     return o;
   }
-  private music?: MusicSource;
 
-  constructor(private readonly opts: MediaOptions) {
-    super();
+  /** Stops relaying what endpoint `id` receives. */
+  private unroute(id: string | undefined): void {
+    if (id === undefined) return;
+    const ep = this.endpoints.get(id);
+    if (ep) ep.onRtp = undefined;
   }
 
   private musicSource(): MusicSource {
@@ -136,13 +160,9 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   async hold(id: string): Promise<void> {
     const ep = this.get(id);
     if (this.players.has(id)) return;
-    const partner = this.partners.get(id);
     // Neither side hears the other while on hold.
-    ep.onRtp = undefined;
-    if (partner) {
-      const p = this.endpoints.get(partner);
-      if (p) p.onRtp = undefined;
-    }
+    this.unroute(id);
+    this.unroute(this.partners.get(id));
     this.players.set(id, this.playMusic(ep));
   }
 
@@ -166,27 +186,15 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   private playMusic(ep: Endpoint): NodeJS.Timeout {
     const music = this.musicSource();
     const codec = ep.codec ?? 'PCMU';
-    const ssrc = (Math.random() * 0xffffffff) >>> 0;
-    let seq = (Math.random() * 0xffff) | 0;
-    let ts = (Math.random() * 0xffffffff) >>> 0;
+    const out = this.output(ep.id);
+    const ssrc = newSource();
     let sent = 0;
     const start = performance.now();
     const timer = setInterval(() => {
       const due = Math.floor((performance.now() - start) / 20) + 1;
-      for (let n = 0; sent < due && n < 5; n++, sent++) {
-        const payload = music.frame(codec, sent);
-        const pkt = Buffer.alloc(12 + payload.length);
-        pkt[0] = 0x80;
-        pkt[1] = (sent === 0 ? 0x80 : 0) | STATIC_PT[codec];
-        pkt.writeUInt16BE(seq, 2);
-        pkt.writeUInt32BE(ts >>> 0, 4);
-        pkt.writeUInt32BE(ssrc, 8);
-        payload.copy(pkt, 12);
-        seq = (seq + 1) & 0xffff;
-        ts = (ts + FRAME) >>> 0;
-        ep.sendRtp(this.output(ep.id).write(pkt));
-      }
+      // Catch up at most 5 frames; beyond that skip (sequence and timestamp skip with them).
       sent = Math.max(sent, due - 5);
+      for (; sent < due; sent++) ep.sendRtp(out.write(rtpPacket(ssrc, STATIC_PT[codec], sent === 0, sent, sent * FRAME, music.frame(codec, sent))));
     }, 20);
     timer.unref?.();
     return timer;
@@ -232,6 +240,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   private route(from: Endpoint, to: Endpoint): void {
     let first = true;
     let lastEventTs: number | undefined;
+    const out = this.output(to.id);
     from.onRtp = (packet) => {
       if (first) {
         first = false;
@@ -241,11 +250,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
       const te = from.telephoneEventPt;
       const dtmf = te !== undefined && (packet[1]! & 0x7f) === te;
       // While a generated digit plays to `to`, its relayed audio waits (one stream, one source).
-      const hush = this.dtmfUntil.get(to.id);
-      if (hush !== undefined && !dtmf) {
-        if (performance.now() < hush) return;
-        this.dtmfUntil.delete(to.id);
-      }
+      if (!dtmf && out.relayPaused()) return;
       if (dtmf && packet.length >= 16) {
         // RFC 4733 §2.3: one event = one RTP timestamp, repeated (and its end sent 3 times).
         const ts = packet.readUInt32BE(4);
@@ -255,7 +260,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
           this.emit('dtmf', from.id, digit);
         }
       }
-      to.sendRtp(this.output(to.id).write(packet), dtmf);
+      to.sendRtp(out.write(packet), dtmf);
     };
   }
 
@@ -267,8 +272,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
       const old = this.partners.get(x);
       if (old !== undefined && old !== y) {
         this.partners.delete(old);
-        const o = this.endpoints.get(old);
-        if (o) o.onRtp = undefined;
+        this.unroute(old);
       }
     }
     this.partners.set(a, b);
@@ -294,8 +298,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     this.partners.delete(id);
     if (partner) {
       this.partners.delete(partner);
-      const p = this.endpoints.get(partner);
-      if (p) p.onRtp = undefined;
+      this.unroute(partner);
     }
     ep.close();
   }
