@@ -189,19 +189,39 @@ export class Call extends Emitter<CallEvents> {
     await this.holdRequest(false);
   }
 
-  private async holdRequest(onHold: boolean): Promise<void> {
-    if (this.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'Only a connected call can be held or resumed');
-    if (this.pending) throw new SwitchboardError('SB_INVALID_STATE', 'Another hold or resume is in progress');
-    if (onHold && this.holdInfo.onHold) throw new SwitchboardError('SB_INVALID_STATE', this.holdInfo.by === 'remote' ? 'The other party has put this call on hold' : 'The call is already on hold');
-    if (!onHold && !(this.holdInfo.onHold && this.holdInfo.by === 'local')) throw new SwitchboardError('SB_INVALID_STATE', 'The call is not on hold by this agent');
-    const p = this.session.control({ type: onHold ? 'hold' : 'resume' });
+  /** True while this agent holds the other party. */
+  private get holdingOther(): boolean {
+    return this.holdInfo.onHold && this.holdInfo.by === 'local';
+  }
+
+  /**
+   * Sends one control request to the gateway, one at a time per call; a refusal becomes
+   * `failure` when given (else the signaling error as is).
+   */
+  private async exclusive(message: Record<string, unknown>, failure?: (err: SwitchboardError) => SwitchboardError): Promise<void> {
+    if (this.pending) throw new SwitchboardError('SB_INVALID_STATE', 'Another operation is in progress on this call');
+    const p = this.session.control(message);
     this.pending = p;
     try {
       await p;
-      this.setHold(onHold ? { onHold: true, by: 'local' } : { onHold: false });
+    } catch (err) {
+      throw failure ? failure(err as SwitchboardError) : err;
     } finally {
       this.pending = undefined;
     }
+  }
+
+  /** `SB_TRANSFER_FAILED` carrying the gateway's status and the cause. */
+  private static transferFailed(what: string, err: SwitchboardError): SwitchboardError {
+    return new SwitchboardError('SB_TRANSFER_FAILED', `${what}: ${err.message}`, { ...(err.status !== undefined ? { status: err.status } : {}), cause: err });
+  }
+
+  private async holdRequest(onHold: boolean): Promise<void> {
+    if (this.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'Only a connected call can be held or resumed');
+    if (onHold && this.holdInfo.onHold) throw new SwitchboardError('SB_INVALID_STATE', this.holdInfo.by === 'remote' ? 'The other party has put this call on hold' : 'The call is already on hold');
+    if (!onHold && !this.holdingOther) throw new SwitchboardError('SB_INVALID_STATE', 'The call is not on hold by this agent');
+    await this.exclusive({ type: onHold ? 'hold' : 'resume' });
+    this.setHold(onHold ? { onHold: true, by: 'local' } : { onHold: false });
   }
 
   /**
@@ -213,17 +233,7 @@ export class Call extends Emitter<CallEvents> {
   async transfer(target: string): Promise<void> {
     if (typeof target !== 'string' || !target.trim()) throw new SwitchboardError('SB_INVALID_ARGUMENT', 'A transfer needs a target');
     if (this.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'Only a connected call can be transferred');
-    if (this.pending) throw new SwitchboardError('SB_INVALID_STATE', 'Another operation is in progress on this call');
-    const p = this.session.control({ type: 'transfer', target: target.trim() });
-    this.pending = p;
-    try {
-      await p;
-    } catch (err) {
-      const status = (err as SwitchboardError).status;
-      throw new SwitchboardError('SB_TRANSFER_FAILED', `Transfer to ${target} failed: ${(err as Error).message}`, { ...(status !== undefined ? { status } : {}), cause: err });
-    } finally {
-      this.pending = undefined;
-    }
+    await this.exclusive({ type: 'transfer', target: target.trim() }, (err) => Call.transferFailed(`Transfer to ${target} failed`, err));
   }
 
   /**
@@ -234,7 +244,7 @@ export class Call extends Emitter<CallEvents> {
   async consult(target: string): Promise<Call> {
     if (!this.opts.dial) throw new SwitchboardError('SB_INVALID_STATE', 'This call cannot start a consultation');
     if (this.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'Only a connected call can be consulted on');
-    if (!(this.holdInfo.onHold && this.holdInfo.by === 'local')) await this.hold();
+    if (!this.holdingOther) await this.hold();
     try {
       return await this.opts.dial(target);
     } catch (err) {
@@ -245,8 +255,7 @@ export class Call extends Emitter<CallEvents> {
 
   /** Switches the conversation between this call and `other`: the one talking goes on hold. */
   async swap(other: Call): Promise<void> {
-    const mineHeld = this.holdInfo.onHold && this.holdInfo.by === 'local';
-    if (mineHeld) {
+    if (this.holdingOther) {
       await other.hold();
       await this.resume();
     } else {
@@ -262,23 +271,13 @@ export class Call extends Emitter<CallEvents> {
    */
   async completeTransfer(consult: Call): Promise<void> {
     if (this.state !== CallState.Connected || consult.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'Both calls must be connected');
-    if (this.pending) throw new SwitchboardError('SB_INVALID_STATE', 'Another operation is in progress on this call');
-    const p = this.session.control({ type: 'complete-transfer', with: consult.session.callId });
-    this.pending = p;
-    try {
-      await p;
-    } catch (err) {
-      const status = (err as SwitchboardError).status;
-      throw new SwitchboardError('SB_TRANSFER_FAILED', `The transfer could not be completed: ${(err as Error).message}`, { ...(status !== undefined ? { status } : {}), cause: err });
-    } finally {
-      this.pending = undefined;
-    }
+    await this.exclusive({ type: 'complete-transfer', with: consult.session.callId }, (err) => Call.transferFailed('The transfer could not be completed', err));
   }
 
   /** Attended transfer abandoned: ends the consultation and takes this call off hold. */
   async cancelConsult(consult: Call): Promise<void> {
     if (consult.state !== CallState.Ended) await consult.hangup();
-    if (this.holdInfo.onHold && this.holdInfo.by === 'local') await this.resume();
+    if (this.holdingOther) await this.resume();
   }
 
   private setHold(next: HoldState): void {
