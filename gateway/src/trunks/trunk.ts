@@ -246,16 +246,10 @@ export class Trunk extends Emitter<TrunkEvents> {
 
   private sendRegister(expires: number, authorization: [string, string] | undefined, done: (res?: SipResponse, err?: string) => void, attempts = 0): void {
     const { host, port } = this.core.sender.viaFor(this.transport);
-    const req = new SipRequest('REGISTER', `sip:${this.hostPart}`);
     const aor = `<sip:${this.config.username}@${this.domain}>`;
-    req.add('max-forwards', 70);
-    req.add('from', `${aor};tag=${this.fromTag}`);
-    req.add('to', aor);
-    req.add('call-id', this.callId);
-    req.add('cseq', `${this.cseq++} REGISTER`);
+    const req = this.newRequest('REGISTER', aor, this.fromTag, this.callId, this.cseq++);
     req.add('contact', `<sip:${this.config.username}@${host.includes(':') ? `[${host}]` : host}:${port};transport=${this.transport.toLowerCase()}>`);
     req.add('expires', expires);
-    req.add('user-agent', this.core.opts.userAgent);
     if (authorization) req.add(authorization[0], authorization[1]);
     this.core.txl.request(req, this.target, {
       onResponse: (res) => {
@@ -277,6 +271,18 @@ export class Trunk extends Emitter<TrunkEvents> {
     });
   }
 
+  /** An out-of-dialog request to the trunk (§8.1.1): From us, To `to`, the trunk as Request-URI. */
+  private newRequest(method: string, to: string, fromTag: string, callId: string, cseq: number): SipRequest {
+    const req = new SipRequest(method, `sip:${this.hostPart}`);
+    req.add('max-forwards', 70);
+    req.add('from', `<sip:${this.config.username}@${this.domain}>;tag=${fromTag}`);
+    req.add('to', to);
+    req.add('call-id', callId);
+    req.add('cseq', `${cseq} ${method}`);
+    req.add('user-agent', this.core.opts.userAgent);
+    return req;
+  }
+
   // --- health (OPTIONS) ---
 
   private scheduleOptions(ms: number): void {
@@ -288,13 +294,7 @@ export class Trunk extends Emitter<TrunkEvents> {
   private probe(): void {
     if (this.stopped || this.probing) return;
     this.probing = true;
-    const req = new SipRequest('OPTIONS', `sip:${this.hostPart}`);
-    req.add('max-forwards', 70);
-    req.add('from', `<sip:${this.config.username}@${this.domain}>;tag=${randomToken(6)}`);
-    req.add('to', `<sip:${this.domain}>`);
-    req.add('call-id', `${randomToken(10)}@switchboard`);
-    req.add('cseq', '1 OPTIONS');
-    req.add('user-agent', this.core.opts.userAgent);
+    const req = this.newRequest('OPTIONS', `<sip:${this.domain}>`, randomToken(6), `${randomToken(10)}@switchboard`, 1);
     const interval = (this.config.optionsInterval ?? 30) * 1000;
     const started = this.clock.now();
     const finish = (alive: boolean, why: string) => {
@@ -317,33 +317,22 @@ export class Trunk extends Emitter<TrunkEvents> {
       // Probes start every `interval` whatever their outcome took, so detection takes misses × interval.
       if (interval > 0) this.scheduleOptions(Math.max(0, interval - (this.clock.now() - started)));
     };
-    // Do not wait the full 32 s of Timer F for a verdict: a probe unanswered within the interval is a miss.
+    // The first verdict counts: an answer, Timer F, a transport error, or — not waiting the full
+    // 32 s of Timer F — no answer within most of the interval.
     let settled = false;
-    const guard = this.clock.setTimeout(() => {
-      if (!settled) {
-        settled = true;
-        finish(false, 'no answer');
-      }
-    }, Math.max(400, Math.min((interval || 5000) * 0.8, 5000)));
+    const settle = (alive: boolean, why: string) => {
+      if (settled) return;
+      settled = true;
+      this.clock.clearTimeout(guard);
+      finish(alive, why);
+    };
+    const guard = this.clock.setTimeout(() => settle(false, 'no answer'), Math.max(400, Math.min((interval || 5000) * 0.8, 5000)));
     this.core.txl.request(req, this.target, {
       onResponse: (res) => {
-        if (res.status < 200 || settled) return;
-        settled = true;
-        this.clock.clearTimeout(guard);
-        finish(res.status !== 408 && res.status !== 503, `OPTIONS ${res.status}`);
+        if (res.status >= 200) settle(res.status !== 408 && res.status !== 503, `OPTIONS ${res.status}`);
       },
-      onTimeout: () => {
-        if (settled) return;
-        settled = true;
-        this.clock.clearTimeout(guard);
-        finish(false, 'timeout');
-      },
-      onTransportError: (err) => {
-        if (settled) return;
-        settled = true;
-        this.clock.clearTimeout(guard);
-        finish(false, err.message);
-      },
+      onTimeout: () => settle(false, 'timeout'),
+      onTransportError: (err) => settle(false, err.message),
     });
   }
 }
