@@ -124,24 +124,7 @@ test('consult transfer: hold → consult → swap → complete; the customer and
   await alice.page.getByTestId('consult-state').filter({ hasText: /^connected$/ }).waitFor({ timeout: 10_000 });
   await new Promise((r) => setTimeout(r, 500));
   const music = [262, 330, 392];
-  const [carolWaits, aliceWithBob] = await Promise.all([
-    measureRemoteAudio(carol.page, 1000),
-    alice.page.evaluate(async () => {
-      // The consult call's audio (window.demo.consult), analysed like measureRemoteAudio.
-      const stream = window.demo.consult!.remoteStream!;
-      const ctx = new AudioContext();
-      const an = ctx.createAnalyser();
-      an.fftSize = 8192;
-      ctx.createMediaStreamSource(stream).connect(an);
-      await new Promise((r) => setTimeout(r, 1000));
-      const f = new Float32Array(an.frequencyBinCount);
-      an.getFloatFrequencyData(f);
-      let best = 0;
-      for (let i = 1; i < f.length; i++) if (f[i]! > f[best]!) best = i;
-      await ctx.close();
-      return (best * ctx.sampleRate) / an.fftSize;
-    }),
-  ]);
+  const [carolWaits, { frequency: aliceWithBob }] = await Promise.all([measureRemoteAudio(carol.page, 1000), measureRemoteAudio(alice.page, 1000, 'consult')]);
   console.log(`# consult: customer hears ${carolWaits.frequency.toFixed(0)} Hz (music); alice hears ${aliceWithBob.toFixed(0)} Hz on the consult call`);
   assert.ok(music.some((f) => near(carolWaits.frequency, f)), `the customer hears music while alice consults: ${JSON.stringify(carolWaits)}`);
   assert.ok(near(aliceWithBob, BOB_HZ), `alice talks to bob privately: ${aliceWithBob} Hz`);

@@ -8,7 +8,8 @@ import { analyse, loudestWindow, readWav } from '../support/audio.js';
 import { Baresip } from '../support/baresip.js';
 import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
-import { freePort, settle, sipp } from '../support/sipp.js';
+import { freePort, settle } from '../support/net.js';
+import { sipp } from '../support/sipp.js';
 import { defaultConfig } from '../../gateway/src/index.js';
 
 const ALICE_HZ = 500;

@@ -10,7 +10,8 @@ import { afterEach, test } from 'node:test';
 import { defaultConfig } from '../../gateway/src/index.js';
 import { answerChallenge } from '../../gateway/src/sip/digest.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
-import { settle, sipp } from '../support/sipp.js';
+import { settle } from '../support/net.js';
+import { sipp } from '../support/sipp.js';
 
 let gw: TestGateway | undefined;
 afterEach(async () => {

@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { startGateway, type TestGateway } from '../support/gateway.js';
-import { freePort, settle, sipp } from '../support/sipp.js';
+import { freePort, settle } from '../support/net.js';
+import { sipp } from '../support/sipp.js';
 import { UdpRelay } from '../support/udp-relay.js';
 import { defaultConfig } from '../../gateway/src/index.js';
 

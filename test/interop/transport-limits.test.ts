@@ -8,7 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { test } from 'node:test';
 import { TransportLayer } from '../../gateway/src/sip/transport/layer.js';
-import { settle } from '../support/sipp.js';
+import { settle } from '../support/net.js';
 import { testCertificate } from '../support/tls.js';
 
 function layer(opts: { maxConnectionsPerIp?: number; idleTimeoutMs?: number } = {}) {

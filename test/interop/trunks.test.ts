@@ -15,7 +15,8 @@ import { Baresip } from '../support/baresip.js';
 import { firstAudioAt, launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { Kamailio } from '../support/kamailio.js';
-import { freePort, settle, sipp } from '../support/sipp.js';
+import { freePort, settle } from '../support/net.js';
+import { sipp } from '../support/sipp.js';
 import { testCertificate } from '../support/tls.js';
 import { defaultConfig } from '../../gateway/src/index.js';
 

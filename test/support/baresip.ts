@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { writeToneWav } from './audio.js';
 import { WORK } from './browser.js';
+import { freePort } from './net.js';
 
 export interface BaresipEvent {
   type: string;
@@ -31,13 +32,6 @@ export interface BaresipOptions {
   extraRegistrarPorts?: number[];
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** A running baresip. */
 export class Baresip {

@@ -47,9 +47,9 @@ export async function loginDemo(page: Page, username: string, password: string):
  * Listens to the current call's remote audio for `ms` with a WebAudio analyser, as a person's
  * ear would: returns the dominant frequency and the RMS level in dBFS.
  */
-export async function measureRemoteAudio(page: Page, ms = 1500): Promise<{ frequency: number; levelDb: number }> {
-  return page.evaluate(async (duration) => {
-    const stream = window.demo.call?.remoteStream;
+export async function measureRemoteAudio(page: Page, ms = 1500, which: 'call' | 'consult' = 'call'): Promise<{ frequency: number; levelDb: number }> {
+  return page.evaluate(async ([duration, w]) => {
+    const stream = (w === 'consult' ? window.demo.consult : window.demo.call)?.remoteStream;
     if (!stream?.getAudioTracks().length) throw new Error('no remote audio track');
     const ctx = new AudioContext();
     await ctx.resume();
@@ -78,7 +78,7 @@ export async function measureRemoteAudio(page: Page, ms = 1500): Promise<{ frequ
     await ctx.close();
     const rms = Math.sqrt(energy / Math.max(1, frames));
     return { frequency: (best * ctx.sampleRate) / an.fftSize, levelDb: rms > 0 ? 20 * Math.log10(rms) : -Infinity };
-  }, ms);
+  }, [ms, which] as const);
 }
 
 /** Resolves with Date.now() in the page when remote audio first exceeds -40 dBFS. */

@@ -7,7 +7,7 @@ import dgram from 'node:dgram';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WORK } from './browser.js';
-import { freePort } from './sipp.js';
+import { freePort } from './net.js';
 import { testCertificate } from './tls.js';
 
 const TEMPLATE = path.resolve(import.meta.dirname, '..', 'kamailio', 'pbx.cfg');

@@ -1,6 +1,5 @@
 /** Runs sipp (Debian's sip-tester) scenarios from test/sipp/ and reports how they ended. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { WORK } from './browser.js';
@@ -35,16 +34,3 @@ export function sipp(args: string[], timeoutMs = 40_000): SippRun {
   return { done, proc };
 }
 
-/** A free UDP (and, in practice, TCP) port on loopback. */
-export async function freePort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** Waits until sipp (as UAS) has bound its port, so the first INVITE does not race its start. */
-export async function settle(ms = 300): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
-}

@@ -1,0 +1,25 @@
+/** Small helpers every interop test needs: a free loopback port, and a pause. */
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+/** A loopback port free for both TCP and UDP right now (SIP peers listen on both). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as net.AddressInfo).port;
+    await new Promise((r) => srv.close(r));
+    const udp = dgram.createSocket('udp4');
+    const ok = await new Promise<boolean>((r) => {
+      udp.once('error', () => r(false));
+      udp.bind(port, '127.0.0.1', () => r(true));
+    });
+    await new Promise<void>((r) => udp.close(() => r()));
+    if (ok) return port;
+  }
+}
+
+/** Waits `ms` (default 300: long enough for a just-started sipp or baresip to bind its ports). */
+export async function settle(ms = 300): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
