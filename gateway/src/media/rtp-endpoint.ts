@@ -78,14 +78,23 @@ export class RtpEndpoint implements Endpoint {
 
   async answer(offer: string, codec: CodecName): Promise<string> {
     const desc = this.setRemote(offer);
-    const c = desc.codecs.find((x) => x.name === codec);
-    if (!c) throw new SdpError(`offer lacks ${codec}`);
-    this.sendPt = c.pt;
+    if (!desc.codecs.some((x) => x.name === codec)) throw new SdpError(`offer lacks ${codec}`);
+    this.adopt(desc, codec);
+    return this.describe(codec);
+  }
+
+  /** Takes the peer's payload types for `codec` and telephone-event from its description. */
+  private adopt(desc: ReturnType<typeof parseAudio>, codec: CodecName): void {
+    this.sendPt = desc.codecs.find((c) => c.name === codec)!.pt;
     this.codec = codec;
     this.telephoneEventPt = desc.telephoneEvent;
+  }
+
+  /** Our answer: one codec, telephone-event if the peer offered it, the given direction. */
+  private describe(codec: CodecName, direction?: Direction): string {
     return buildPlainSdp({
       address: this.announced, port: this.port, codecs: [codec], sessionId: this.sessionId, version: this.version++,
-      ...(desc.telephoneEvent !== undefined ? { telephoneEvent: desc.telephoneEvent } : {}),
+      telephoneEvent: this.telephoneEventPt, ...(direction ? { direction } : {}),
     });
   }
 
@@ -98,13 +107,8 @@ export class RtpEndpoint implements Endpoint {
     // A new address or port in the SDP moves the stream (and re-latches); the same one keeps the latch.
     const moved = !this.remote || this.remote.address !== desc.address || this.remote.sdpPort !== desc.port;
     if (moved) this.remote = { address: desc.address, port: desc.port, latched: false, sdpPort: desc.port };
-    this.sendPt = desc.codecs.find((c) => c.name === codec)!.pt;
-    this.codec = codec;
-    this.telephoneEventPt = desc.telephoneEvent;
-    return buildPlainSdp({
-      address: this.announced, port: this.port, codecs: [codec], sessionId: this.sessionId, version: this.version++, direction: MIRROR[desc.direction],
-      ...(desc.telephoneEvent !== undefined ? { telephoneEvent: desc.telephoneEvent } : {}),
-    });
+    this.adopt(desc, codec);
+    return this.describe(codec, MIRROR[desc.direction]);
   }
 
   async offer(codecs: readonly CodecName[]): Promise<string> {
@@ -115,9 +119,7 @@ export class RtpEndpoint implements Endpoint {
     const desc = this.setRemote(answer);
     const chosen = commonCodecs(desc)[0];
     if (!chosen) throw new SdpError('answer has no G.711 codec');
-    this.sendPt = desc.codecs.find((c) => c.name === chosen)!.pt;
-    this.codec = chosen;
-    this.telephoneEventPt = desc.telephoneEvent;
+    this.adopt(desc, chosen);
     return chosen;
   }
 

@@ -97,7 +97,7 @@ export function commonCodecs(desc: AudioDescription, allowed: readonly CodecName
 export const TELEPHONE_EVENT_PT = 101;
 
 /** Writes a plain RTP/AVP audio description. */
-export function buildPlainSdp(o: { address: string; port: number; codecs: readonly CodecName[]; sessionId: number; version: number; direction?: Direction; telephoneEvent?: number }): string {
+export function buildPlainSdp(o: { address: string; port: number; codecs: readonly CodecName[]; sessionId: number; version: number; direction?: Direction; telephoneEvent?: number | undefined }): string {
   const pts: number[] = o.codecs.map((c) => STATIC_PT[c]);
   if (o.telephoneEvent !== undefined) pts.push(o.telephoneEvent);
   const lines = [

@@ -182,6 +182,26 @@ export class DigestServer {
 }
 
 /**
+ * Client side of RFC 3261 §22.2 for a 401/407 response: the credentials header to retry with,
+ * or undefined when the challenge should not be answered — no usable challenge, a realm other
+ * than `realm`, or `attempts` already made (one, or two when the nonce was only stale).
+ */
+export function authorizationFor(
+  res: { status: number; getAll(name: string): string[] },
+  c: { username: string; password: string; method: string; uri: string; realm?: string | undefined },
+  attempts: number,
+): [header: 'authorization' | 'proxy-authorization', value: string] | undefined {
+  if (res.status !== 401 && res.status !== 407) return undefined;
+  const proxy = res.status === 407;
+  const challenges = res.getAll(proxy ? 'proxy-authenticate' : 'www-authenticate');
+  const stale = challenges.some((v) => /stale\s*=\s*"?true/i.test(v));
+  if (attempts >= (stale ? 2 : 1)) return undefined;
+  if (c.realm && !challenges.some((v) => v.includes(`realm="${c.realm}"`))) return undefined;
+  const value = answerChallenge(challenges, c);
+  return value ? [proxy ? 'proxy-authorization' : 'authorization', value] : undefined;
+}
+
+/**
  * Client side: answers the first challenge whose algorithm we support (RFC 8760 §2.4), with
  * qop=auth when offered. Returns the Authorization value, or undefined if none is usable.
  */

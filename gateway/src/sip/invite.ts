@@ -6,7 +6,7 @@ import { Emitter } from '../util/emitter.js';
 import { log } from '../util/log.js';
 import type { SipCore } from './core.js';
 import { Dialog } from './dialog.js';
-import { answerChallenge } from './digest.js';
+import { authorizationFor } from './digest.js';
 import { createResponse, randomToken, SipRequest, type SipResponse } from './message.js';
 import type { InviteServerTransaction } from './transaction/server-invite.js';
 import type { Source, Target } from './transport/types.js';
@@ -203,13 +203,9 @@ export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
   private retryWithCredentials(res: SipResponse): boolean {
     const creds = this.opts.credentials;
     if (!creds || this.cancelWanted) return false;
-    const proxy = res.status === 407;
-    const challenges = res.getAll(proxy ? 'proxy-authenticate' : 'www-authenticate');
-    const stale = challenges.some((c) => /stale\s*=\s*"?true/i.test(c));
-    if (this.authAttempts >= (stale ? 2 : 1)) return false;
     const prev = this.request;
-    const value = answerChallenge(challenges, { ...creds, method: 'INVITE', uri: prev.uri });
-    if (!value) return false;
+    const auth = authorizationFor(res, { ...creds, method: 'INVITE', uri: prev.uri }, this.authAttempts);
+    if (!auth) return false;
     this.authAttempts++;
     const req = new SipRequest('INVITE', prev.uri);
     for (const [k, v] of prev.headers) {
@@ -217,7 +213,7 @@ export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
       req.add(k, v);
     }
     req.set('cseq', `${prev.cseq.seq + 1} INVITE`);
-    req.add(proxy ? 'proxy-authorization' : 'authorization', value);
+    req.add(auth[0], auth[1]);
     req.body = prev.body;
     this.request = req;
     this.provisional = false;

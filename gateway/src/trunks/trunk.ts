@@ -14,7 +14,7 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import { Emitter } from '../util/emitter.js';
 import { log } from '../util/log.js';
 import type { SipCore } from '../sip/core.js';
-import { answerChallenge } from '../sip/digest.js';
+import { authorizationFor } from '../sip/digest.js';
 import { randomToken, SipRequest, type SipResponse } from '../sip/message.js';
 import type { Source, Target, TransportName } from '../sip/transport/types.js';
 
@@ -254,16 +254,9 @@ export class Trunk extends Emitter<TrunkEvents> {
     this.core.txl.request(req, this.target, {
       onResponse: (res) => {
         if (res.status < 200) return;
-        if ((res.status === 401 || res.status === 407) && this.credentials) {
-          const challenges = res.getAll(res.status === 401 ? 'www-authenticate' : 'proxy-authenticate');
-          const stale = challenges.some((c) => /stale\s*=\s*"?true/i.test(c));
-          const realmOk = !this.config.realm || challenges.some((c) => c.includes(`realm="${this.config.realm}"`));
-          if (realmOk && attempts < (stale ? 2 : 1)) {
-            const value = answerChallenge(challenges, { ...this.credentials, method: 'REGISTER', uri: req.uri });
-            if (value) return this.sendRegister(expires, [res.status === 401 ? 'authorization' : 'proxy-authorization', value], done, attempts + 1);
-          }
-          return done(res);
-        }
+        const creds = this.credentials;
+        const auth = creds && authorizationFor(res, { ...creds, method: 'REGISTER', uri: req.uri, realm: this.config.realm }, attempts);
+        if (auth) return this.sendRegister(expires, auth, done, attempts + 1);
         done(res);
       },
       onTimeout: () => done(undefined, 'no answer (timeout)'),
