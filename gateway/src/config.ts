@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { DigestAlgorithm } from './sip/digest.js';
 import { DEFAULT_GUARD, type GuardOptions } from './sip/guard.js';
+import { parseUri, type SipUri } from './sip/uri.js';
 import type { Role } from './api/token.js';
 
 /** A user of the gateway: an agent, supervisor or admin, with a SIP identity. */
@@ -296,9 +297,17 @@ export function validateConfig(c: GatewayConfig): void {
       throw new ConfigError(`users[${i}].digestAlgorithms must list "SHA-256" and/or "MD5"`);
     }
     if (u.staticContact !== undefined) {
-      const m = /^sips?:(?:[^@;]+@)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?(;.*)?$/.exec(u.staticContact);
-      if (!m) throw new ConfigError(`users[${i}].staticContact must be a SIP URI like sip:user@host:port;transport=udp, got "${u.staticContact}"`);
-      const t = /;transport=([a-z]+)/i.exec(m[3] ?? '')?.[1]?.toLowerCase();
+      // The same parser the router uses for it later.
+      let uri: SipUri | undefined;
+      try {
+        uri = typeof u.staticContact === 'string' ? parseUri(u.staticContact) : undefined;
+      } catch {
+        uri = undefined;
+      }
+      if (!uri || (uri.scheme !== 'sip' && uri.scheme !== 'sips') || uri.headers !== undefined) {
+        throw new ConfigError(`users[${i}].staticContact must be a SIP URI like sip:user@host:port;transport=udp, got "${u.staticContact}"`);
+      }
+      const t = uri.params.transport?.toLowerCase();
       if (t && !['udp', 'tcp', 'tls'].includes(t)) throw new ConfigError(`users[${i}].staticContact: transport must be udp, tcp or tls`);
     }
     for (const key of [u.username.toLowerCase(), u.extension]) {
