@@ -39,7 +39,6 @@ export class WebRtcEndpoint implements Endpoint {
   telephoneEventPt: number | undefined;
   private pc?: RTCPeerConnection;
   private readonly track = new MediaStreamTrack({ kind: 'audio' });
-  private offeredTePt?: number;
   codec: CodecName | undefined;
   private closed = false;
 
@@ -53,7 +52,7 @@ export class WebRtcEndpoint implements Endpoint {
     const specific = o.bindAddress !== '0.0.0.0';
     const pc = new RTCPeerConnection({
       // telephone-event lets the browser's RTCDTMFSender send RFC 4733 digits (relayed to SIP legs).
-      codecs: { audio: [...codecs.map(codecParams), new RTCRtpCodecParameters({ mimeType: 'audio/telephone-event', clockRate: 8000, channels: 1, payloadType: this.offeredTePt ?? TELEPHONE_EVENT_PT })] },
+      codecs: { audio: [...codecs.map(codecParams), new RTCRtpCodecParameters({ mimeType: 'audio/telephone-event', clockRate: 8000, channels: 1, payloadType: this.telephoneEventPt ?? TELEPHONE_EVENT_PT })] },
       headerExtensions: { audio: [] },
       iceUseIpv6: false,
       iceUseTcp: false,
@@ -80,7 +79,6 @@ export class WebRtcEndpoint implements Endpoint {
   async answer(offer: string, codec: CodecName): Promise<string> {
     const desc = parseAudio(offer);
     if (!desc.webrtc) throw new SdpError('plain RTP SDP on a WebRTC endpoint');
-    this.offeredTePt = desc.telephoneEvent;
     this.telephoneEventPt = desc.telephoneEvent;
     this.codec = codec;
     const pc = this.createPc([codec]);
