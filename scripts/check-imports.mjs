@@ -16,6 +16,7 @@ const GATEWAY_LAYERS = [
   ['media/'],
   ['trunks/'],
   ['calls/'],
+  ['center/'],
   ['api/', 'config.ts'],
   [''],
 ];

@@ -8,6 +8,7 @@ import type { DigestAlgorithm } from './sip/digest.js';
 import { DEFAULT_GUARD, type GuardOptions } from './sip/guard.js';
 import { parseUri, type SipUri } from './sip/uri.js';
 import type { Role } from './api/token.js';
+import type { QueueConfig } from './center/acd.js';
 
 /** A user of the gateway: an agent, supervisor or admin, with a SIP identity. */
 export interface UserConfig {
@@ -27,6 +28,20 @@ export interface UserConfig {
    * calls to this user go there when no registration exists, e.g. `sip:3001@10.0.0.5:5060;transport=tcp`.
    */
   staticContact?: string;
+  /** Agent skills with levels 1–10, matched against queue requirements (e.g. `{ "es": 7 }`). */
+  skills?: Record<string, number>;
+}
+
+/** The contact-center core: where records go and how agents work (docs/contact-center.md). */
+export interface CenterConfig {
+  /** SQLite file for call records and agent history; `:memory:` keeps them in memory only. */
+  database: string;
+  /** After-call work: agents return to available this long after a queue call (0 = manual). */
+  wrapUpSeconds: number;
+  /** Not-ready reason codes agents may choose ("missed" is added: the ACD sets it on ring-no-answer). */
+  notReadyReasons: string[];
+  /** Wrap-up (disposition) codes offered to agents; any code is accepted when empty. */
+  wrapUpCodes: string[];
 }
 
 /** A SIP trunk to a PBX or carrier (docs/trunks.md). */
@@ -131,6 +146,9 @@ export interface GatewayConfig {
   /** PBX/carrier trunks (none by default). */
   trunks: TrunkConfig[];
   users: UserConfig[];
+  /** Queues (ACD); none by default beyond the demo's. */
+  queues: QueueConfig[];
+  center: CenterConfig;
   /** Directories served over HTTP; defaults to the demo and the SDK bundle of this checkout. */
   staticDirs?: Array<{ prefix: string; dir: string }>;
 }
@@ -150,12 +168,22 @@ export function defaultConfig(): GatewayConfig {
     echoExtensions: ['600', 'echo'],
     trunks: [],
     users: [
-      { username: 'alice', password: 'alice-demo', role: 'agent', displayName: 'Alice (agent)', extension: '1001' },
-      { username: 'bob', password: 'bob-demo', role: 'agent', displayName: 'Bob (agent)', extension: '1002' },
+      { username: 'alice', password: 'alice-demo', role: 'agent', displayName: 'Alice (agent)', extension: '1001', skills: { support: 5, es: 7 } },
+      { username: 'bob', password: 'bob-demo', role: 'agent', displayName: 'Bob (agent)', extension: '1002', skills: { support: 8, sales: 5 } },
       { username: 'carol', password: 'carol-demo', role: 'supervisor', displayName: 'Carol (supervisor)', extension: '1003' },
       // A SIP desk phone; MD5 because many deployed phones (and baresip 1.0) cannot do SHA-256.
       { username: 'deskphone', password: 'deskphone-demo', role: 'agent', displayName: 'Desk phone', extension: '2001', digestAlgorithms: ['MD5'] },
     ],
+    queues: [
+      { name: 'support', extension: '700', skills: { support: 1 }, strategy: 'longest-idle', ringTimeoutSeconds: 15, maxWaitSeconds: 300 },
+      { name: 'sales', extension: '701', skills: { sales: 1 }, priority: 5, strategy: 'skills', ringTimeoutSeconds: 15, maxWaitSeconds: 120, overflow: { queue: 'support' } },
+    ],
+    center: {
+      database: 'data/switchboard.db',
+      wrapUpSeconds: 30,
+      notReadyReasons: ['break', 'lunch', 'training', 'meeting', 'after-call-work'],
+      wrapUpCodes: ['resolved', 'follow-up', 'escalated', 'wrong-number', 'sale'],
+    },
   };
 }
 
@@ -288,6 +316,7 @@ export function validateConfig(c: GatewayConfig): void {
     if (t.dids !== undefined && (typeof t.dids !== 'object' || Array.isArray(t.dids))) throw new ConfigError(`${k}.dids must map numbers to users or extensions`);
   });
   if (!Array.isArray(c.users)) throw new ConfigError('users must be a list');
+  validateCenter(c);
   const seen = new Set<string>();
   c.users.forEach((u, i) => {
     if (!u || typeof u.username !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(u.username)) throw new ConfigError(`users[${i}].username must be 1-64 letters, digits, . _ -`);
@@ -314,6 +343,65 @@ export function validateConfig(c: GatewayConfig): void {
       if (!key) continue;
       if (seen.has(key)) throw new ConfigError(`users[${i}]: "${key}" is used twice`);
       seen.add(key);
+    }
+  });
+}
+
+function validateCenter(c: GatewayConfig): void {
+  const center = c.center;
+  if (!center || typeof center !== 'object') throw new ConfigError('center must be an object');
+  if (typeof center.database !== 'string' || !center.database) throw new ConfigError('center.database must be a file path or ":memory:"');
+  if (!(Number.isInteger(center.wrapUpSeconds) && center.wrapUpSeconds >= 0 && center.wrapUpSeconds <= 3600)) throw new ConfigError('center.wrapUpSeconds must be 0-3600');
+  const codes = (key: string, v: unknown) => {
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/i.test(x))) throw new ConfigError(`${key} must be a list of codes (letters, digits, - _; up to 32)`);
+  };
+  codes('center.notReadyReasons', center.notReadyReasons);
+  codes('center.wrapUpCodes', center.wrapUpCodes);
+  c.users.forEach((u, i) => {
+    if (u.skills === undefined) return;
+    if (typeof u.skills !== 'object' || Array.isArray(u.skills) || Object.values(u.skills).some((l) => !Number.isInteger(l) || l < 1 || l > 10)) {
+      throw new ConfigError(`users[${i}].skills must map skill names to levels 1-10`);
+    }
+  });
+  if (!Array.isArray(c.queues)) throw new ConfigError('queues must be a list');
+  const names = new Set<string>();
+  const dialable = new Set(c.users.flatMap((u) => [u.username.toLowerCase(), u.extension].filter((x): x is string => !!x)));
+  for (const e of c.echoExtensions) dialable.add(e.toLowerCase());
+  c.queues.forEach((q, i) => {
+    const k = `queues[${i}]`;
+    if (!q || typeof q.name !== 'string' || !/^[A-Za-z0-9._-]{1,40}$/.test(q.name)) throw new ConfigError(`${k}.name must be 1-40 letters, digits, . _ -`);
+    if (names.has(q.name.toLowerCase())) throw new ConfigError(`${k}.name "${q.name}" is used twice`);
+    if (dialable.has(q.name.toLowerCase())) throw new ConfigError(`${k}.name "${q.name}" is already a user or extension`);
+    names.add(q.name.toLowerCase());
+    if (q.extension !== undefined) {
+      if (typeof q.extension !== 'string' || !/^[A-Za-z0-9._-]{1,40}$/.test(q.extension)) throw new ConfigError(`${k}.extension must be 1-40 letters, digits, . _ -`);
+      if (dialable.has(q.extension.toLowerCase()) || names.has(q.extension.toLowerCase())) throw new ConfigError(`${k}.extension "${q.extension}" is already a user, extension or queue`);
+      dialable.add(q.extension.toLowerCase());
+    }
+    if (q.strategy !== undefined && !['longest-idle', 'round-robin', 'skills'].includes(q.strategy)) throw new ConfigError(`${k}.strategy must be longest-idle, round-robin or skills`);
+    for (const key of ['ringTimeoutSeconds', 'maxWaitSeconds', 'serviceLevelSeconds'] as const) {
+      const v = q[key];
+      if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= 86400)) throw new ConfigError(`${k}.${key} must be a number of seconds > 0`);
+    }
+    if (q.priority !== undefined && !Number.isInteger(q.priority)) throw new ConfigError(`${k}.priority must be a whole number`);
+    if (q.skills !== undefined && (typeof q.skills !== 'object' || Array.isArray(q.skills) || Object.values(q.skills).some((l) => !Number.isInteger(l) || l < 1 || l > 10))) {
+      throw new ConfigError(`${k}.skills must map skill names to levels 1-10`);
+    }
+    if (q.members !== undefined && (!Array.isArray(q.members) || q.members.some((m) => !c.users.some((u) => u.username.toLowerCase() === String(m).toLowerCase())))) {
+      throw new ConfigError(`${k}.members must list configured users`);
+    }
+  });
+  c.queues.forEach((q, i) => {
+    const o = q.overflow;
+    if (o === undefined) return;
+    const k = `queues[${i}].overflow`;
+    if ('queue' in o) {
+      if (!names.has(String(o.queue).toLowerCase())) throw new ConfigError(`${k}.queue: no queue named "${o.queue}"`);
+      if (String(o.queue).toLowerCase() === q.name.toLowerCase()) throw new ConfigError(`${k}.queue: a queue cannot overflow into itself`);
+    } else if ('extension' in o) {
+      if (typeof o.extension !== 'string' || !o.extension) throw new ConfigError(`${k}.extension must be an extension, user or number`);
+    } else if (!('reject' in o)) {
+      throw new ConfigError(`${k} must be {"queue": name}, {"extension": target} or {"reject": true}`);
     }
   });
 }

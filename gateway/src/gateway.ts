@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createHttpServer, type HttpDeps } from './api/http.js';
 import { TokenService } from './api/token.js';
 import { B2bua } from './calls/b2bua.js';
+import { ContactCenter } from './center/contact-center.js';
 import { Router, type Directory } from './calls/router.js';
 import { tokenSecret, validateConfig, type GatewayConfig, type UserConfig } from './config.js';
 import { LocalMediaEngine } from './media/engine.js';
@@ -56,6 +57,8 @@ export interface Gateway {
   readonly guard: SourceGuard;
   /** @internal PBX trunks, for tests and status. */
   readonly trunks: TrunkManager;
+  /** The contact-center core: agents, queues (ACD), call records. */
+  readonly center: ContactCenter;
 }
 
 function defaultStaticDirs(): Array<{ prefix: string; dir: string }> {
@@ -137,7 +140,14 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
       return u ? { username: u.username, ...(u.displayName ? { displayName: u.displayName } : {}), ...(u.staticContact ? { staticContact: u.staticContact } : {}) } : undefined;
     },
   };
-  const b2bua = new B2bua(sip, media, new Router(directory, sip.registrar, config.echoExtensions, trunks.size > 0), trunks);
+  const queueKeys = new Map<string, string>();
+  for (const q of config.queues) {
+    queueKeys.set(q.name.toLowerCase(), q.name);
+    if (q.extension) queueKeys.set(q.extension.toLowerCase(), q.name);
+  }
+  const router = new Router(directory, sip.registrar, config.echoExtensions, trunks.size > 0, (t) => queueKeys.get(t.toLowerCase()));
+  const b2bua = new B2bua(sip, media, router, trunks);
+  const center = new ContactCenter(clock, config, b2bua, sip);
   const tokens = new TokenService(tokenSecret(config), config.auth.tokenTtlSeconds);
   if (!config.auth.tokenSecret) log.warn('gateway', 'auth.tokenSecret is not set: using a random secret, tokens will not survive a restart');
 
@@ -154,6 +164,7 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
     guard,
     trunks,
     tokens,
+    center,
     async start() {
       const udpPort = await transport.listenUdp(config.sip.udpPort);
       const tcpPort = await transport.listenTcp(config.sip.tcpPort === config.sip.udpPort && config.sip.udpPort === 0 ? 0 : config.sip.tcpPort);
@@ -165,6 +176,7 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
           return u && equalSecret(u.password, password) ? { role: u.role } : undefined;
         },
         allowedOrigins: config.auth.allowedOrigins,
+        center,
         staticDirs: config.staticDirs ?? defaultStaticDirs(),
         onSipSocket: (ws, address, port, auth, secure) => {
           const id = transport.attachWebSocket(ws, address, port, auth, secure);
@@ -180,6 +192,7 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
           auth: sip.stats,
           protection: guard.stats,
           trunks: trunks.status(),
+          queues: center.acd.stats().map((q) => ({ name: q.name, waiting: q.waiting, agentsAvailable: q.agentsAvailable })),
           media: await media.stats().catch((err: Error) => ({ error: err.message })),
         }),
       };
@@ -210,6 +223,7 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
       if (stopped) return;
       stopped = true;
       b2bua.close();
+      center.close();
       trunks.stop();
       sip.close();
       // Give the BYEs a moment to leave before the sockets close.

@@ -15,6 +15,7 @@ export async function startGateway(over: Partial<GatewayConfig> = {}): Promise<T
     auth: { ...base.auth, tokenSecret: 'test-secret-test-secret' },
     // Tests drive many calls from 127.0.0.1; the flood test uses other loopback addresses.
     protection: { ...base.protection, trustedAddresses: ['127.0.0.1'] },
+    center: { ...base.center, database: ':memory:' },
     ...over,
   });
   const gw = createGateway(cfg);

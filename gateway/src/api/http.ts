@@ -11,6 +11,9 @@ import { WebSocketServer } from 'ws';
 import { log } from '../util/log.js';
 import type { FlowAuth } from '../sip/transport/types.js';
 import type { Role, TokenService } from './token.js';
+import { CommandError, type ContactCenter } from '../center/contact-center.js';
+import { AgentError } from '../center/agents.js';
+import { recordsToCsv, type RecordFilter } from '../center/store.js';
 
 /** What the HTTP server needs from the rest of the gateway. */
 export interface HttpDeps {
@@ -27,6 +30,8 @@ export interface HttpDeps {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Health/status document. */
   status(): Promise<unknown>;
+  /** The contact-center core behind `/api/stats`, `/api/agents…` and `/api/records`. */
+  center?: ContactCenter;
 }
 
 const TYPES: Record<string, string> = {
@@ -95,8 +100,86 @@ export function createHttpServer(deps: HttpDeps): http.Server {
       return json(res, 200, { token, expiresAt, username: body.username, role: user.role });
     }
     if (url.pathname === '/api/health') return json(res, 200, await deps.status());
+    if (url.pathname.startsWith('/api/') && deps.center) {
+      const handled = await centerApi(req, res, url, deps.center);
+      if (handled) return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'GET only' } });
     return serveStatic(url.pathname, res);
+  }
+
+  /**
+   * The contact-center API (docs/contact-center.md): a bearer token (`Authorization: Bearer` or
+   * `?access_token=`) is required; agents see and change only themselves.
+   */
+  async function centerApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, center: ContactCenter): Promise<boolean> {
+    const route = /^\/api\/(stats|records|agents)(?:\/([A-Za-z0-9._-]{1,64})(?:\/(state|wrap-up|history))?)?$/.exec(url.pathname);
+    if (!route) return false;
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('access_token');
+    const v = bearer ? deps.tokens.verify(bearer) : undefined;
+    if (!v?.ok) {
+      json(res, 401, { error: { code: 'UNAUTHORIZED', message: bearer ? `Invalid access token (${v && !v.ok ? v.reason : 'bad'})` : 'A bearer token is required' } });
+      return true;
+    }
+    const who = { user: v.claims.sub, role: v.claims.role };
+    const supervisor = who.role === 'supervisor' || who.role === 'admin';
+    const [, what, name, action] = route;
+    const fail = (status: number, code: string, message: string) => json(res, status, { error: { code, message } });
+    try {
+      if (what === 'stats' && !name) {
+        if (req.method !== 'GET') return fail(405, 'METHOD_NOT_ALLOWED', 'GET only'), true;
+        json(res, 200, center.stats());
+      } else if (what === 'agents' && !name) {
+        json(res, 200, { agents: center.stats().agents });
+      } else if (what === 'agents' && name && action === 'history') {
+        if (!supervisor && name.toLowerCase() !== who.user.toLowerCase()) return fail(403, 'FORBIDDEN', 'Agents may read only their own history'), true;
+        json(res, 200, { history: center.store.agentHistory(name, Number(url.searchParams.get('from') ?? 0) || 0) });
+      } else if (what === 'agents' && name && (action === 'state' || action === 'wrap-up')) {
+        if (req.method !== 'POST') return fail(405, 'METHOD_NOT_ALLOWED', 'POST only'), true;
+        let body: Record<string, unknown>;
+        try {
+          body = (await readJson(req)) as Record<string, unknown>;
+          if (!body || typeof body !== 'object') throw new Error('not an object');
+        } catch {
+          return fail(400, 'BAD_REQUEST', 'Body must be a JSON object'), true;
+        }
+        json(res, 200, center.run({ ...body, type: action === 'state' ? 'agent-state' : 'wrap-up', agent: name }, who));
+      } else if (what === 'agents' && name && !action) {
+        const a = center.stats().agents.find((x) => x.username.toLowerCase() === name.toLowerCase());
+        if (!a) return fail(404, 'NOT_FOUND', `No agent ${name}`), true;
+        json(res, 200, a);
+      } else if (what === 'records' && !name) {
+        const q = url.searchParams;
+        const num = (k: string) => (q.get(k) !== null && /^\d+$/.test(q.get(k)!) ? Number(q.get(k)) : undefined);
+        const filter: RecordFilter = {};
+        for (const k of ['from', 'to', 'limit', 'offset'] as const) {
+          const n = num(k);
+          if (n !== undefined) filter[k] = n;
+          else if (q.get(k) !== null) return fail(400, 'BAD_REQUEST', `${k} must be a whole number (ms since the epoch for from/to)`), true;
+        }
+        for (const k of ['queue', 'agent', 'party', 'outcome'] as const) {
+          const val = q.get(k);
+          if (val) filter[k] = val;
+        }
+        // Agents see the calls they handled; supervisors and admins see everything.
+        if (!supervisor) filter.agent = who.user;
+        const records = center.store.calls(filter);
+        if (q.get('format') === 'csv') {
+          const csv = recordsToCsv(records);
+          res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="calls.csv"', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(csv) });
+          res.end(csv);
+        } else {
+          json(res, 200, { records });
+        }
+      } else {
+        return false;
+      }
+    } catch (err) {
+      if (err instanceof CommandError) fail(err.status, err.code, err.message);
+      else if (err instanceof AgentError) fail(err.code === 'UNKNOWN_REASON' ? 400 : err.code === 'NOT_AN_AGENT' ? 404 : 409, err.code, err.message);
+      else throw err;
+    }
+    return true;
   }
 
   async function serveStatic(pathname: string, res: http.ServerResponse): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { log } from '../util/log.js';
 import { Emitter } from '../util/emitter.js';
-import type { SipCore, SipCoreDelegate } from '../sip/core.js';
+import type { MessageIdentity, MessageReply, SipCore, SipCoreDelegate } from '../sip/core.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { IncomingInvite, InviteOptions, OutgoingInvite } from '../sip/invite.js';
 import type { Trunk } from '../trunks/trunk.js';
@@ -20,6 +20,7 @@ import type { MediaEngine } from '../media/types.js';
 import { commonCodecs, parseAudio, SdpError, type AudioDescription, type CodecName } from '../media/sdp.js';
 import { Call, CallOperationError, CallState, isBrowserLeg, otherSide, type Side } from './call.js';
 import type { Route, Router } from './router.js';
+import { Queueing } from './queueing.js';
 
 /** In-dialog INFO bodies the SDK uses for call control (docs/protocol.md). */
 const CONTROL_TYPE = 'application/x-switchboard-control+json';
@@ -42,13 +43,18 @@ interface Attempt {
 /** Events of the B2BUA. */
 export type B2buaEvents = {
   callCreated: [call: Call];
+  /** Emitted synchronously as the call ends, before its legs and media are released. */
   callEnded: [call: Call];
+  /** A transfer completed: `from` left the call and `to` took that leg. */
+  transferred: [call: Call, from: string, to: string];
 };
 
 /** The B2BUA. */
 export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   private readonly calls = new Map<string, Call>();
   private readonly infoChains = new WeakMap<Dialog, Promise<void>>();
+  /** Calls to queues: answered into music, offered to agents (the ACD decides, above). */
+  readonly queueing: Queueing;
 
   constructor(
     private readonly core: SipCore,
@@ -58,12 +64,21 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   ) {
     super();
     core.delegate = this;
+    this.queueing = new Queueing({ core, media, router, attemptsFor: (r, f, c) => this.attemptsFor(r, f, c), watch: (c, d, s) => this.watch(c, d, s) });
     media.on('dtmf', (endpointId, digit) => {
       for (const call of this.calls.values()) {
         if (call.caller.endpointId === endpointId) return this.deliverDigit(call, 'callee', digit);
         if (call.callee.endpointId === endpointId) return this.deliverDigit(call, 'caller', digit);
       }
     });
+  }
+
+  /** Handles out-of-dialog MESSAGE commands (set by the contact-center layer above). */
+  commands?: (req: SipRequest, identity: MessageIdentity, reply: MessageReply) => void;
+
+  onMessage(req: SipRequest, identity: MessageIdentity, reply: MessageReply): void {
+    if (!this.commands) return reply(405, 'No Command Handler');
+    this.commands(req, identity, reply);
   }
 
   /** Calls in progress. */
@@ -111,7 +126,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       log.info('b2bua', `${invite.identity} dialled unknown target "${dialled}"`);
       return invite.reject(404, 'No Such User Or Extension');
     }
-    const calleeParty = route.kind === 'echo' ? 'echo' : route.kind === 'external' ? route.number : route.username;
+    const calleeParty = route.kind === 'echo' ? 'echo' : route.kind === 'external' ? route.number : route.kind === 'queue' ? route.queue : route.username;
     const call = new Call(randomToken(8), callerParty, calleeParty, this.media);
     this.calls.set(call.id, call);
     call.on('stateChanged', (s) => {
@@ -124,6 +139,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     invite.progress(100);
 
     if (route.kind === 'echo') return this.answerEcho(call, invite, offer, codecs[0]!);
+    if (route.kind === 'queue') return this.queueing.answer(call, invite, offer.webrtc, codecs[0]!, route.queue);
 
     const displayName = invite.request.from.displayName;
     const planned = this.attemptsFor(route, { user: callerParty, ...(displayName ? { displayName } : {}) }, codecs);
@@ -402,6 +418,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       else await this.media.resume(held.endpointId);
       if (on) call.heldBy = side;
       else delete call.heldBy;
+      call.note(on ? 'hold' : 'resume', call[side].party);
       log.info('b2bua', `call ${call.id}: ${call[side].party} ${on ? 'holds' : 'resumes'} ${held.party}`);
       if (isBrowserLeg(held) && held.dialog) void this.sendControl(held.dialog, { type: 'hold', onHold: on });
     });
@@ -476,7 +493,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     this.watch(call, targetDialog, side);
     delete target.dialog;
     delete target.endpointId;
-    call.transfers.push({ at: Date.now(), by: old.party, to: agent1.party, result: 'completed (attended)' });
+    call.addTransfer({ by: old.party, to: agent1.party, result: 'completed (attended)' });
+    this.emit('transferred', call, old.party, agent1.party);
     log.info('b2bua', `call ${call.id}: attended transfer by ${old.party}: ${kept.party} now with ${agent1.party}`);
     beforeRelease();
     consult.hangup({ by: 'gateway', status: 200, reason: 'Transferred' });
@@ -532,7 +550,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       const codec = call.codec ?? 'PCMU';
       const planned = route.kind === 'user' || route.kind === 'external' ? this.attemptsFor(route, { user: kept.party }, [codec]) : { status: 404, reason: 'No Such User Or Extension' };
       if ('status' in planned) {
-        call.transfers.push({ at: Date.now(), by: requester.party, to: target, result: `${planned.status} ${planned.reason}` });
+        call.addTransfer({ by: requester.party, to: target, result: `${planned.status} ${planned.reason}` });
         throw fail(planned.status, planned.reason);
       }
       const wasHeld = call.heldBy;
@@ -579,12 +597,13 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
           await beforeRelease?.().catch(() => undefined);
           old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
           if (old.endpointId) await this.media.closeEndpoint(old.endpointId);
-          call.transfers.push({ at: Date.now(), by: old.party, to: requester.party, result: 'completed' });
+          call.addTransfer({ by: old.party, to: requester.party, result: 'completed' });
+          this.emit('transferred', call, old.party, requester.party);
           log.info('b2bua', `call ${call.id}: transferred to ${requester.party}`);
           return;
         }
         // Every attempt failed: the kept party returns to the requester.
-        call.transfers.push({ at: Date.now(), by: requester.party, to: target, result: `${lastFailure.status} ${lastFailure.reason}` });
+        call.addTransfer({ by: requester.party, to: target, result: `${lastFailure.status} ${lastFailure.reason}` });
         log.info('b2bua', `call ${call.id}: transfer to ${target} failed (${lastFailure.status} ${lastFailure.reason}); back to ${requester.party}`);
         if (!wasHeld) await this.media.resume(kept.endpointId);
         throw fail(lastFailure.status === 486 || lastFailure.status === 404 || lastFailure.status === 480 ? lastFailure.status : 480, `Transfer Failed: ${lastFailure.status} ${lastFailure.reason}`);

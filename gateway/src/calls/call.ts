@@ -12,17 +12,21 @@ import type { MediaEngine } from '../media/types.js';
  * ```
  *  routing --> ringing --> connected --> ended
  *     \___________\____________________/^
+ *  routing --> queued (answered, music) --> connected (an agent answered) --> ended
  * ```
  */
 export enum CallState {
   Routing = 'routing',
+  /** Answered by the gateway and waiting in a queue (the caller hears music). */
+  Queued = 'queued',
   Ringing = 'ringing',
   Connected = 'connected',
   Ended = 'ended',
 }
 
 const ALLOWED: Record<CallState, readonly CallState[]> = {
-  [CallState.Routing]: [CallState.Ringing, CallState.Connected, CallState.Ended],
+  [CallState.Routing]: [CallState.Ringing, CallState.Queued, CallState.Connected, CallState.Ended],
+  [CallState.Queued]: [CallState.Connected, CallState.Ended],
   [CallState.Ringing]: [CallState.Connected, CallState.Ended],
   [CallState.Connected]: [CallState.Ended],
   [CallState.Ended]: [],
@@ -67,6 +71,13 @@ export interface CallEnd {
   reason: string;
 }
 
+/** One step of a call's life, for its record (docs/contact-center.md lists the events). */
+export interface TimelineEvent {
+  at: number;
+  event: string;
+  detail?: string;
+}
+
 /** Events of a call. */
 export type CallEvents = {
   stateChanged: [state: CallState, previous: CallState];
@@ -100,6 +111,11 @@ export class Call extends Emitter<CallEvents> {
   private busy?: Promise<void>;
   /** The trunk that carried the outbound leg, if any. */
   trunk?: string;
+  /** The queue the call went through, and the agent who answered it there. */
+  queue?: string;
+  agent?: string;
+  /** What happened, in order: arrived, queued, offered, answered, transferred, ended… */
+  readonly timeline: TimelineEvent[] = [];
   readonly caller: Leg;
   readonly callee: Leg;
 
@@ -112,6 +128,18 @@ export class Call extends Emitter<CallEvents> {
     super();
     this.caller = { party: caller };
     this.callee = { party: callee };
+    this.note('arrived', `${caller} -> ${callee}`);
+  }
+
+  /** Records a transfer hop, and a timeline step for it. */
+  addTransfer(hop: { by: string; to: string; result: string }): void {
+    this.transfers.push({ at: Date.now(), ...hop });
+    this.note('transfer', `${hop.by} -> ${hop.to}: ${hop.result}`);
+  }
+
+  /** Adds a step to the timeline. */
+  note(event: string, detail?: string): void {
+    this.timeline.push({ at: Date.now(), event, ...(detail !== undefined ? { detail } : {}) });
   }
 
   /** Runs an in-call operation after the one in progress (one at a time per call). */
@@ -130,7 +158,11 @@ export class Call extends Emitter<CallEvents> {
       return false;
     }
     this.state = next;
-    if (next === CallState.Connected) this.answeredAt = Date.now();
+    if (next === CallState.Connected) {
+      this.answeredAt = Date.now();
+      this.note('answered', this.callee.party);
+    } else if (next === CallState.Ringing) this.note('ringing', this.callee.party);
+    else if (next === CallState.Ended && this.end) this.note('ended', `by ${this.end.by === 'gateway' ? 'gateway' : this[this.end.by].party}: ${this.end.status} ${this.end.reason}`);
     log.info('call', `${this.id} ${this.caller.party} -> ${this.callee.party}: ${prev} -> ${next}`);
     this.emit('stateChanged', next, prev);
     return true;

@@ -1,6 +1,6 @@
 /**
- * Call routing for the walking skeleton: the echo-test extension, then users by name or
- * extension. Queues and trunks plug in here later.
+ * Call routing: the echo-test extension, queues by name or extension, users by name or
+ * extension, then numbers that leave through a trunk.
  */
 import type { Binding, Registrar } from '../sip/registrar.js';
 import type { TransportName } from '../sip/transport/types.js';
@@ -17,6 +17,7 @@ export type Route =
   | { kind: 'echo' }
   | { kind: 'user'; username: string; displayName?: string; bindings: Binding[] }
   | { kind: 'external'; number: string }
+  | { kind: 'queue'; queue: string }
   | { kind: 'unknown'; target: string };
 
 /** Resolves dialled targets. */
@@ -27,10 +28,14 @@ export class Router {
     private readonly echoExtensions: readonly string[],
     /** Whether numbers that are no local user may leave through a trunk. */
     private readonly hasTrunks = false,
+    /** Finds a queue by name or extension. */
+    private readonly queues: (target: string) => string | undefined = () => undefined,
   ) {}
 
   resolve(target: string): Route {
     if (this.echoExtensions.includes(target.toLowerCase())) return { kind: 'echo' };
+    const queue = this.queues(target);
+    if (queue) return { kind: 'queue', queue };
     const user = this.directory.find(target);
     if (!user) {
       // A phone number (digits, optional +, common separators) that is nobody here goes out.

@@ -37,8 +37,6 @@ export interface QueueConfig {
   overflow?: OverflowTarget;
   /** Only these agents serve the queue (default: every agent with the skills). */
   members?: string[];
-  /** What callers hear while waiting: an 8 kHz mono 16-bit WAV; the music-on-hold default otherwise. */
-  music?: string;
   /** The service-level threshold: answered within this many seconds counts (default 20). */
   serviceLevelSeconds?: number;
 }

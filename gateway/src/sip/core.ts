@@ -8,13 +8,13 @@ import { log } from '../util/log.js';
 import { Dialog, dialogId } from './dialog.js';
 import { DigestServer, type CredentialLookup, type DigestAlgorithm } from './digest.js';
 import { IncomingInvite, OutgoingInvite, type InviteOptions } from './invite.js';
-import { createResponse, randomToken, type SipRequest, type SipResponse } from './message.js';
+import { createResponse, randomToken, SipRequest, type SipResponse } from './message.js';
 import { Registrar } from './registrar.js';
 import type { ServerTransaction, TransactionLayer, TransactionUser } from './transaction/layer.js';
-import type { MessageSender, Source, TransportName } from './transport/types.js';
+import type { MessageSender, Source, Target, TransportName } from './transport/types.js';
 
 /** Methods the core accepts (Allow header, RFC 3261 §20.5). */
-export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'REGISTER', 'INFO', 'REFER', 'NOTIFY'];
+export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'REGISTER', 'INFO', 'REFER', 'NOTIFY', 'MESSAGE'];
 /** Methods we recognise but do not accept outside a dialog: 405, not 501 (§8.2.1). */
 const KNOWN_METHODS = new Set([...ALLOWED_METHODS, 'SUBSCRIBE', 'NOTIFY', 'REFER', 'UPDATE', 'PRACK', 'MESSAGE', 'PUBLISH']);
 
@@ -42,7 +42,22 @@ export interface SipCoreOptions {
 export interface SipCoreDelegate {
   /** A new, authenticated INVITE outside any dialog. The delegate must answer it. */
   onInvite(invite: IncomingInvite): void;
+  /**
+   * An authenticated MESSAGE outside any dialog (RFC 3428). `identity.role` is set for
+   * token-authenticated WebSockets. The delegate must call `reply` once.
+   */
+  onMessage?(req: SipRequest, identity: MessageIdentity, reply: MessageReply): void;
 }
+
+/** Who sent a MESSAGE: the authenticated user, its role (token flows) and where it came from. */
+export interface MessageIdentity {
+  user: string;
+  role?: string;
+  source: Source;
+}
+
+/** Answers a MESSAGE: a status, and optionally a body (e.g. JSON) in the response. */
+export type MessageReply = (status: number, reason?: string, body?: { contentType: string; data: string }) => void;
 
 /** Counters exposed as metrics. */
 export interface SipCoreStats {
@@ -122,6 +137,8 @@ export class SipCore implements TransactionUser {
         return this.onRegister(req, tx, source);
       case 'INVITE':
         return this.onInvite(req, tx, source);
+      case 'MESSAGE':
+        return this.onMessage(req, tx, source);
       case 'BYE':
       case 'INFO':
         return this.respond(tx, 481);
@@ -202,6 +219,57 @@ export class SipCore implements TransactionUser {
       log.error('sip.core', `call handler failed for ${req.callId}`, err);
       invite.reject(500, 'Internal Error');
     }
+  }
+
+  /** RFC 3428 §7: a MESSAGE outside a dialog, authenticated like an INVITE, answered by the delegate. */
+  private onMessage(req: SipRequest, tx: ServerTransaction, source: Source): void {
+    if (!this.delegate?.onMessage) return this.respond(tx, 405, undefined, [['allow', ALLOWED_METHODS.join(', ')]]);
+    const user = this.authenticate(req, tx, source);
+    if (!user) return;
+    let replied = false;
+    const reply: MessageReply = (status, reason, body) => {
+      if (replied) return;
+      replied = true;
+      const res = createResponse(req, status, reason, randomToken(6));
+      res.add('server', this.opts.userAgent);
+      if (body) {
+        res.add('content-type', body.contentType);
+        res.body = Buffer.from(body.data, 'utf8');
+      }
+      tx.respond(res);
+    };
+    try {
+      this.delegate.onMessage(req, { user, source, ...(source.auth?.role ? { role: source.auth.role } : {}) }, reply);
+    } catch (err) {
+      log.error('sip.core', `MESSAGE handler failed for ${req.callId}`, err);
+      reply(500, 'Internal Error');
+    }
+  }
+
+  /**
+   * Sends a MESSAGE (RFC 3428) outside any dialog to a device: `requestUri` is its registered
+   * Contact, `target` where its flow is. Resolves with the final status (408 on timeout, 503 on
+   * a transport error).
+   */
+  sendMessage(target: Target, requestUri: string, toUser: string, body: { contentType: string; data: string }): Promise<number> {
+    const req = new SipRequest('MESSAGE', requestUri);
+    req.add('max-forwards', 70);
+    req.add('from', `<sip:switchboard@${this.opts.advertisedHost}>;tag=${randomToken(6)}`);
+    req.add('to', `<sip:${toUser}@${this.opts.advertisedHost}>`);
+    req.add('call-id', `${randomToken(10)}@switchboard`);
+    req.add('cseq', '1 MESSAGE');
+    req.add('user-agent', this.opts.userAgent);
+    req.add('content-type', body.contentType);
+    req.body = Buffer.from(body.data, 'utf8');
+    return new Promise((resolve) => {
+      this.txl.request(req, target, {
+        onResponse: (res) => {
+          if (res.status >= 200) resolve(res.status);
+        },
+        onTimeout: () => resolve(408),
+        onTransportError: () => resolve(503),
+      });
+    });
   }
 
   /** Starts an outgoing INVITE (UAC, §13.2). */

@@ -1,0 +1,334 @@
+/**
+ * The contact-center core wired to calls: queue calls from the B2BUA go to the ACD, the ACD's
+ * offers ring agents' devices, every call leaves a record, and agents and supervisors talk to
+ * it with SIP MESSAGE commands on their authenticated connection (docs/protocol.md §5), getting
+ * their state and live statistics pushed back as MESSAGEs.
+ */
+import type { Clock, TimerHandle } from '../util/clock.js';
+import { log } from '../util/log.js';
+import type { MessageIdentity, MessageReply, SipCore } from '../sip/core.js';
+import type { SipRequest } from '../sip/message.js';
+import type { Target } from '../sip/transport/types.js';
+import type { B2bua } from '../calls/b2bua.js';
+import { CallState, type Call } from '../calls/call.js';
+import type { OfferHandle } from '../calls/queueing.js';
+import type { CenterConfig, UserConfig } from '../config.js';
+import { Acd, type QueueConfig, type QueueStats } from './acd.js';
+import { AgentError, AgentRegistry, AgentState, type AgentSnapshot } from './agents.js';
+import { RecordStore, type CallRecord } from './store.js';
+
+/** Content type of commands and events (docs/protocol.md). */
+export const CONTROL_TYPE = 'application/x-switchboard-control+json';
+
+/** Live statistics: every queue and every agent. */
+export interface CenterStats {
+  at: number;
+  queues: QueueStats[];
+  agents: Array<AgentSnapshot & { timeInStateMs: number }>;
+}
+
+/** HTTP status for each agent error code. */
+const ERROR_STATUS: Record<AgentError['code'], number> = {
+  NOT_AN_AGENT: 403, INVALID_TRANSITION: 409, UNKNOWN_REASON: 400, NO_DEVICE: 409, NOT_IN_WRAP_UP: 409,
+};
+
+/** A refused command: a status and a stable code for the SDK. */
+export class CommandError extends Error {
+  override name = 'CommandError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The contact-center core. */
+export class ContactCenter {
+  readonly agents: AgentRegistry;
+  readonly acd: Acd;
+  readonly store: RecordStore;
+  private readonly queued = new Map<string, Call>();
+  private readonly offers = new Map<string, OfferHandle>();
+  /** Agent (lower case) → gateway id of their last queue call (wrap-up codes go there). */
+  private readonly lastCall = new Map<string, string>();
+  /** Statistics subscribers: flow → who and where. */
+  private readonly subscribers = new Map<string, { user: string; target: Target }>();
+  private statsTimer?: TimerHandle;
+  private closed = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly config: { center: CenterConfig; queues: QueueConfig[]; users: UserConfig[] },
+    private readonly b2bua: B2bua,
+    private readonly core: SipCore,
+  ) {
+    this.store = new RecordStore(config.center.database);
+    const agentUsers = config.users.filter((u) => u.role === 'agent' || u.skills);
+    this.agents = new AgentRegistry(clock, { reasons: config.center.notReadyReasons, wrapUpSeconds: config.center.wrapUpSeconds }, agentUsers, (t) => this.store.addAgentTransition(t));
+    this.acd = new Acd(clock, this.agents, config.queues, {
+      offer: (qc, agent) => this.ring(qc.id, agent),
+      cancelOffer: (qc) => {
+        this.offers.get(qc.id)?.cancel();
+        this.offers.delete(qc.id);
+      },
+      overflow: (qc, target) => this.overflow(qc.id, target),
+      canTake: (agent) => !this.onAnyCall(agent),
+    });
+    this.acd.on('offered', (qc, agent) => this.queued.get(qc.id)?.note('offered', agent));
+    this.acd.on('noAnswer', (qc, agent, why) => this.queued.get(qc.id)?.note('no-answer', `${agent} (${why})`));
+    this.acd.on('overflowed', (qc, target) => this.queued.get(qc.id)?.note('overflowed', `${qc.queue} -> ${'queue' in target ? `queue ${target.queue}` : 'extension' in target ? target.extension : 'rejected'}`));
+    this.acd.on('queued', (qc) => {
+      const call = this.queued.get(qc.id);
+      if (call && call.queue !== qc.queue) {
+        call.queue = qc.queue;
+        call.note('queued', qc.queue);
+      }
+    });
+    this.acd.on('changed', () => this.scheduleStats());
+    this.agents.on('changed', (snap) => {
+      this.pushAgent(snap);
+      this.scheduleStats();
+    });
+    b2bua.queueing.delegate = { enqueue: (call, queue) => this.enqueue(call, queue) };
+    b2bua.on('callEnded', (call) => this.callEnded(call));
+    b2bua.on('transferred', (call, from) => {
+      // The agent handed the call on: their part is over, after-call work starts.
+      if (call.agent && call.agent.toLowerCase() === from.toLowerCase()) this.acd.ended(call.id, from);
+    });
+    b2bua.commands = (req, identity, reply) => this.command(req, identity, reply);
+    core.registrar.on('unregistered', (b) => {
+      for (const [key, s] of this.subscribers) if (s.target.flowId && s.target.flowId === b.target.flowId) this.subscribers.delete(key);
+      // An agent whose last device went away is logged out (unless a call is still up).
+      const a = this.agents.get(b.aor);
+      if (!a || this.hasDevice(a.username)) return;
+      if (a.state === AgentState.Available || a.state === AgentState.NotReady || a.state === AgentState.WrapUp || a.state === AgentState.Ringing) {
+        this.agents.transition(a.username, AgentState.Offline, { by: 'system' });
+      }
+    });
+  }
+
+  /** Whether the agent has a device calls can reach (a registration or a static contact). */
+  hasDevice(agent: string): boolean {
+    if (this.core.registrar.lookup(agent).length) return true;
+    return !!this.config.users.find((u) => u.username.toLowerCase() === agent.toLowerCase())?.staticContact;
+  }
+
+  /** Whether the user is a party of any call in progress (the ACD does not ring them then). */
+  private onAnyCall(user: string): boolean {
+    const u = user.toLowerCase();
+    return this.b2bua.active.some((c) => c.state !== CallState.Ended && (c.caller.party.toLowerCase() === u || c.callee.party.toLowerCase() === u));
+  }
+
+  private enqueue(call: Call, queue: string): void {
+    this.queued.set(call.id, call);
+    this.acd.enqueue(call.id, queue, call.caller.party, call.createdAt);
+  }
+
+  /** Rings the agent's device for a queued call; the outcome goes back to the ACD. */
+  private ring(callId: string, agent: string): void {
+    const call = this.queued.get(callId);
+    const qc = this.acd.waiting(callId);
+    if (!call || !qc) return;
+    const waited = Math.round((this.clock.now() - qc.enteredAt) / 1000);
+    const headers: Array<[string, string]> = [
+      ['x-switchboard-queue', qc.queue],
+      ['x-switchboard-wait', String(waited)],
+      ['x-switchboard-caller', call.caller.party],
+    ];
+    const handle = this.b2bua.queueing.offer(call, agent, headers, (o) => {
+      if (this.offers.get(callId) !== handle) return;
+      this.offers.delete(callId);
+      if (o.answered) {
+        call.agent = this.agents.get(agent)?.username ?? agent;
+        this.queued.delete(callId);
+        this.acd.answered(callId);
+      } else {
+        log.info('center', `call ${callId}: ${agent} did not take it (${o.status} ${o.reason})`);
+        this.acd.declined(callId);
+      }
+    });
+    this.offers.set(callId, handle);
+  }
+
+  private overflow(callId: string, target: { extension: string } | { reject: true }): void {
+    const call = this.queued.get(callId);
+    if (!call) return;
+    this.queued.delete(callId);
+    if ('reject' in target) {
+      call.hangup({ by: 'gateway', status: 480, reason: 'Queue Overflow' });
+      return;
+    }
+    this.b2bua.queueing.offer(call, target.extension, [['x-switchboard-queue', call.queue ?? '']], (o) => {
+      if (!o.answered) call.hangup({ by: 'gateway', status: o.status, reason: `Overflow Target Failed: ${o.reason}` });
+    }, 30_000);
+  }
+
+  /** Writes the call's record (before its resources are released), then settles agent and queue. */
+  private callEnded(call: Call): void {
+    const waiting = this.acd.waiting(call.id);
+    const overflowed = call.timeline.some((e) => e.event === 'overflowed');
+    if (waiting) call.note('abandoned', call.queue);
+    const end = call.end ?? { by: 'gateway', status: 0, reason: 'unknown' };
+    const queuedAt = call.timeline.find((e) => e.event === 'queued')?.at;
+    const outcome = waiting ? 'abandoned' : call.answeredAt ? 'answered' : overflowed ? 'overflowed' : end.status === 487 ? 'cancelled' : 'failed';
+    const endedAt = call.endedAt ?? Date.now();
+    const record: CallRecord = {
+      id: call.id,
+      startedAt: call.createdAt,
+      endedAt,
+      caller: call.caller.party,
+      callee: call.callee.party,
+      endedBy: end.by,
+      endStatus: end.status,
+      endReason: end.reason,
+      outcome,
+      timeline: call.timeline,
+      transfers: call.transfers,
+      ...(call.answeredAt ? { answeredAt: call.answeredAt, talkMs: endedAt - call.answeredAt } : {}),
+      ...(call.queue ? { queue: call.queue } : {}),
+      ...(call.agent ? { agent: call.agent } : {}),
+      ...(call.trunk ? { trunk: call.trunk } : {}),
+      ...(call.codec ? { codec: call.codec } : {}),
+      ...(queuedAt !== undefined ? { waitMs: (call.answeredAt ?? endedAt) - queuedAt } : {}),
+    };
+    try {
+      this.store.addCall(record);
+    } catch (err) {
+      // Never lose it: the whole record goes to the log when the database refuses it.
+      log.error('center', `call record not stored: ${JSON.stringify(record)}`, err);
+    }
+    this.queued.delete(call.id);
+    if (waiting) {
+      this.acd.abandon(call.id);
+    } else if (call.agent) {
+      this.lastCall.set(call.agent.toLowerCase(), call.id);
+      this.acd.ended(call.id, call.agent);
+    }
+  }
+
+  // --- commands (SIP MESSAGE from the SDK) ---
+
+  private command(req: SipRequest, who: MessageIdentity, reply: MessageReply): void {
+    const json = (status: number, body: unknown, reason?: string) => reply(status, reason, { contentType: 'application/json', data: JSON.stringify(body) });
+    if (!(req.get('content-type') ?? '').toLowerCase().startsWith(CONTROL_TYPE)) return reply(415, 'Unsupported Media Type');
+    let msg: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(req.body.toString('utf8'));
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      msg = parsed as Record<string, unknown>;
+    } catch {
+      return json(400, { error: { code: 'BAD_REQUEST', message: 'The body must be a JSON object' } }, 'Bad Command');
+    }
+    try {
+      json(200, this.run(msg, who));
+    } catch (err) {
+      if (err instanceof CommandError) return json(err.status, { error: { code: err.code, message: err.message } }, err.message.slice(0, 80).replace(/[\r\n]/g, ' '));
+      if (err instanceof AgentError) return json(ERROR_STATUS[err.code], { error: { code: err.code, message: err.message } }, err.message.slice(0, 80));
+      log.error('center', `command ${String(msg.type)} from ${who.user} failed`, err);
+      json(500, { error: { code: 'INTERNAL', message: 'Internal error' } });
+    }
+  }
+
+  /** Runs one command for `who`; returns the reply body. Throws CommandError / AgentError. */
+  run(msg: Record<string, unknown>, who: { user: string; role?: string; source?: MessageIdentity['source'] }): unknown {
+    const supervisor = who.role === 'supervisor' || who.role === 'admin';
+    // Supervisors may act on another agent ("force a state").
+    const subject = typeof msg.agent === 'string' && msg.agent ? msg.agent : who.user;
+    if (subject.toLowerCase() !== who.user.toLowerCase() && !supervisor) throw new CommandError(403, 'FORBIDDEN', 'Only supervisors may change another agent');
+    const by = subject.toLowerCase() === who.user.toLowerCase() ? 'agent' : 'supervisor';
+    switch (msg.type) {
+      case 'hello':
+        return this.hello(who.user);
+      case 'agent-state': {
+        const state = msg.state;
+        if (state !== 'available' && state !== 'not-ready' && state !== 'offline') throw new CommandError(400, 'BAD_REQUEST', 'state must be available, not-ready or offline');
+        const reason = typeof msg.reason === 'string' ? msg.reason : undefined;
+        return { agent: this.agents.request(subject, state as AgentState, { by, hasDevice: this.hasDevice(subject), ...(reason ? { reason } : {}) }) };
+      }
+      case 'wrap-up':
+        return { agent: this.wrapUp(subject, msg, by) };
+      case 'subscribe': {
+        if (!who.source) throw new CommandError(400, 'BAD_REQUEST', 'subscribe needs a SIP connection');
+        const s = who.source;
+        this.subscribers.set(s.flowId || `${s.transport}:${s.address}:${s.port}`, { user: who.user, target: { transport: s.transport, host: s.address, port: s.port, flowId: s.flowId } });
+        return this.stats();
+      }
+      case 'unsubscribe':
+        if (who.source) this.subscribers.delete(who.source.flowId || `${who.source.transport}:${who.source.address}:${who.source.port}`);
+        return {};
+      case 'stats':
+        return this.stats();
+      default:
+        throw new CommandError(400, 'UNKNOWN_COMMAND', `Unknown command ${JSON.stringify(msg.type)}`);
+    }
+  }
+
+  private hello(user: string): unknown {
+    return {
+      agent: this.agents.get(user) ?? null,
+      reasons: this.agents.reasons.filter((r) => r !== 'missed'),
+      wrapUpCodes: this.config.center.wrapUpCodes,
+      queues: this.acd.queueConfigs.map((q) => q.name),
+    };
+  }
+
+  /** Wrap-up: a disposition code and notes for the agent's last queue call; ends after-call work unless `done` is false. */
+  private wrapUp(agent: string, msg: Record<string, unknown>, by: 'agent' | 'supervisor'): AgentSnapshot {
+    const a = this.agents.get(agent);
+    if (!a) throw new AgentError('NOT_AN_AGENT', `${agent} is not an agent`);
+    const code = typeof msg.code === 'string' && msg.code ? msg.code : undefined;
+    const notes = typeof msg.notes === 'string' && msg.notes ? msg.notes.slice(0, 2000) : undefined;
+    const codes = this.config.center.wrapUpCodes;
+    if (code && codes.length && !codes.includes(code)) throw new CommandError(400, 'UNKNOWN_WRAP_UP_CODE', `Unknown wrap-up code "${code}"; use one of: ${codes.join(', ')}`);
+    const callId = a.state === AgentState.WrapUp && a.callId ? a.callId : this.lastCall.get(agent.toLowerCase());
+    if ((code || notes) && !callId) throw new CommandError(409, 'NO_CALL', 'There is no call to wrap up');
+    if ((code || notes) && callId && !this.store.setWrapUp(callId, code, notes, Date.now())) throw new CommandError(404, 'NO_CALL', 'The call record was not found');
+    if (msg.done !== false && a.state === AgentState.WrapUp) return this.agents.endWrapUp(agent, by === 'supervisor' ? 'supervisor' : 'agent');
+    return this.agents.get(agent)!;
+  }
+
+  /** Live statistics now. */
+  stats(): CenterStats {
+    const now = this.clock.now();
+    return { at: now, queues: this.acd.stats(), agents: this.agents.list().map((a) => ({ ...a, timeInStateMs: now - a.since })) };
+  }
+
+  // --- pushes (SIP MESSAGE to the SDK) ---
+
+  /** Tells every browser of the agent its new state (other tabs, supervisor changes, the ACD). */
+  private pushAgent(snap: AgentSnapshot): void {
+    if (this.closed) return;
+    for (const b of this.core.registrar.lookup(snap.username)) {
+      if (!b.webrtc) continue;
+      const uri = b.contact.uri;
+      void this.core.sendMessage(b.target, `sip:${uri.user ?? snap.username}@${uri.host}${uri.params.transport ? ';transport=' + uri.params.transport : ''}`, snap.username, {
+        contentType: CONTROL_TYPE, data: JSON.stringify({ type: 'agent', agent: snap }),
+      });
+    }
+  }
+
+  /** Coalesces statistics pushes: at most one every 250 ms. */
+  private scheduleStats(): void {
+    if (this.statsTimer || !this.subscribers.size || this.closed) return;
+    this.statsTimer = this.clock.setTimeout(() => {
+      delete this.statsTimer;
+      const data = JSON.stringify({ type: 'stats', ...this.stats() });
+      for (const [key, s] of this.subscribers) {
+        void this.core.sendMessage(s.target, `sip:${s.user}@${this.core.opts.advertisedHost}`, s.user, { contentType: CONTROL_TYPE, data }).then((status) => {
+          if (status === 408 || status === 503 || status === 481) this.subscribers.delete(key);
+        });
+      }
+    }, 250);
+  }
+
+  /** Stops timers and closes the database (after the calls have ended). */
+  close(): void {
+    this.closed = true;
+    if (this.statsTimer) this.clock.clearTimeout(this.statsTimer);
+    this.acd.close();
+    this.agents.close();
+    this.store.close();
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Call records and agent history in SQLite (better-sqlite3; DESIGN.md decision 5). Writes are
+ * synchronous: a record is on disk (WAL, committed) before the call's legs and media are
+ * released, so a crash of the process loses nothing already finished.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { AgentTransition } from './agents.js';
+
+/** A call record (CDR). Times are ms since the epoch. */
+export interface CallRecord {
+  id: string;
+  startedAt: number;
+  answeredAt?: number;
+  endedAt: number;
+  /** Caller's number or user name; callee as finally connected (agent, user, number, queue). */
+  caller: string;
+  callee: string;
+  queue?: string;
+  /** The agent who answered the call from the queue. */
+  agent?: string;
+  trunk?: string;
+  codec?: string;
+  /** `caller`, `callee` or `gateway`, with the final status and reason. */
+  endedBy: string;
+  endStatus: number;
+  endReason: string;
+  /** Queue wait until answered or abandoned, ms. */
+  waitMs?: number;
+  /** Connected time, ms. */
+  talkMs?: number;
+  /** `answered`, `abandoned`, `overflowed`, `failed`, `cancelled`. */
+  outcome: string;
+  wrapUpCode?: string;
+  wrapUpNotes?: string;
+  timeline: Array<{ at: number; event: string; detail?: string }>;
+  transfers: Array<{ at: number; by: string; to: string; result: string }>;
+}
+
+/** Filters for {@link RecordStore.calls}. */
+export interface RecordFilter {
+  from?: number;
+  to?: number;
+  queue?: string;
+  agent?: string;
+  /** Matches caller or callee. */
+  party?: string;
+  outcome?: string;
+  limit?: number;
+  offset?: number;
+}
+
+interface Row {
+  id: string; started_at: number; answered_at: number | null; ended_at: number; caller: string; callee: string; queue: string | null; agent: string | null;
+  trunk: string | null; codec: string | null; ended_by: string; end_status: number; end_reason: string; wait_ms: number | null; talk_ms: number | null;
+  outcome: string; wrap_up_code: string | null; wrap_up_notes: string | null; timeline: string; transfers: string;
+}
+
+/** The record store. */
+export class RecordStore {
+  private readonly db: Database.Database;
+  private readonly insertCall: Database.Statement;
+  private readonly insertAgent: Database.Statement;
+  private readonly wrapUp: Database.Statement;
+
+  /** Opens (creating if needed) the database at `file`; `:memory:` keeps it in memory. */
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a committed transaction survives a process crash (not a power cut).
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS calls (
+        id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, answered_at INTEGER, ended_at INTEGER NOT NULL,
+        caller TEXT NOT NULL, callee TEXT NOT NULL, queue TEXT, agent TEXT, trunk TEXT, codec TEXT,
+        ended_by TEXT NOT NULL, end_status INTEGER NOT NULL, end_reason TEXT NOT NULL,
+        wait_ms INTEGER, talk_ms INTEGER, outcome TEXT NOT NULL,
+        wrap_up_code TEXT, wrap_up_notes TEXT, timeline TEXT NOT NULL, transfers TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS calls_started ON calls (started_at);
+      CREATE INDEX IF NOT EXISTS calls_queue ON calls (queue, started_at);
+      CREATE INDEX IF NOT EXISTS calls_agent ON calls (agent, started_at);
+      CREATE TABLE IF NOT EXISTS agent_history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, agent TEXT NOT NULL, at INTEGER NOT NULL,
+        state TEXT NOT NULL, previous TEXT NOT NULL, reason TEXT, changed_by TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS agent_history_agent ON agent_history (agent, at);
+    `);
+    this.insertCall = this.db.prepare(`INSERT OR REPLACE INTO calls VALUES (@id, @started_at, @answered_at, @ended_at, @caller, @callee, @queue, @agent, @trunk, @codec,
+      @ended_by, @end_status, @end_reason, @wait_ms, @talk_ms, @outcome, @wrap_up_code, @wrap_up_notes, @timeline, @transfers)`);
+    this.insertAgent = this.db.prepare('INSERT INTO agent_history (agent, at, state, previous, reason, changed_by) VALUES (?, ?, ?, ?, ?, ?)');
+    this.wrapUp = this.db.prepare('UPDATE calls SET wrap_up_code = ?, wrap_up_notes = ?, timeline = json_insert(timeline, \'$[#]\', json(?)) WHERE id = ?');
+  }
+
+  /** Writes a finished call's record (synchronously, committed on return). */
+  addCall(r: CallRecord): void {
+    this.insertCall.run({
+      id: r.id, started_at: r.startedAt, answered_at: r.answeredAt ?? null, ended_at: r.endedAt, caller: r.caller, callee: r.callee,
+      queue: r.queue ?? null, agent: r.agent ?? null, trunk: r.trunk ?? null, codec: r.codec ?? null, ended_by: r.endedBy, end_status: r.endStatus,
+      end_reason: r.endReason, wait_ms: r.waitMs ?? null, talk_ms: r.talkMs ?? null, outcome: r.outcome, wrap_up_code: r.wrapUpCode ?? null,
+      wrap_up_notes: r.wrapUpNotes ?? null, timeline: JSON.stringify(r.timeline), transfers: JSON.stringify(r.transfers),
+    });
+  }
+
+  /** Adds the agent's wrap-up code and notes to a record; false when there is no such call. */
+  setWrapUp(id: string, code: string | undefined, notes: string | undefined, at: number): boolean {
+    const step = JSON.stringify({ at, event: 'wrap-up', ...(code ? { detail: code } : {}) });
+    return this.wrapUp.run(code ?? null, notes ?? null, step, id).changes > 0;
+  }
+
+  /** One record. */
+  call(id: string): CallRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM calls WHERE id = ?').get(id) as Row | undefined;
+    return row && fromRow(row);
+  }
+
+  /** Records matching a filter, newest first (at most 1,000 per page). */
+  calls(f: RecordFilter = {}): CallRecord[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.from !== undefined) where.push('started_at >= ?') && args.push(f.from);
+    if (f.to !== undefined) where.push('started_at < ?') && args.push(f.to);
+    if (f.queue) where.push('queue = ? COLLATE NOCASE') && args.push(f.queue);
+    if (f.agent) where.push('agent = ? COLLATE NOCASE') && args.push(f.agent);
+    if (f.party) where.push('(caller = ? OR callee = ?)') && args.push(f.party, f.party);
+    if (f.outcome) where.push('outcome = ?') && args.push(f.outcome);
+    const limit = Math.min(Math.max(1, f.limit ?? 100), 1000);
+    const sql = `SELECT * FROM calls ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY started_at DESC, id LIMIT ? OFFSET ?`;
+    return (this.db.prepare(sql).all(...args, limit, Math.max(0, f.offset ?? 0)) as Row[]).map(fromRow);
+  }
+
+  /** Persists an agent state change. */
+  addAgentTransition(t: AgentTransition): void {
+    this.insertAgent.run(t.agent, t.at, t.state, t.previous, t.reason ?? null, t.by);
+  }
+
+  /** An agent's state history, oldest first. */
+  agentHistory(agent: string, from = 0, limit = 1000): AgentTransition[] {
+    const rows = this.db.prepare('SELECT * FROM agent_history WHERE agent = ? COLLATE NOCASE AND at >= ? ORDER BY seq LIMIT ?').all(agent, from, Math.min(limit, 10_000)) as Array<{
+      agent: string; at: number; state: string; previous: string; reason: string | null; changed_by: string;
+    }>;
+    return rows.map((r) => ({ agent: r.agent, at: r.at, state: r.state, previous: r.previous, by: r.changed_by, ...(r.reason ? { reason: r.reason } : {}) }) as AgentTransition);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function fromRow(r: Row): CallRecord {
+  const rec: CallRecord = {
+    id: r.id, startedAt: r.started_at, endedAt: r.ended_at, caller: r.caller, callee: r.callee, endedBy: r.ended_by, endStatus: r.end_status,
+    endReason: r.end_reason, outcome: r.outcome, timeline: JSON.parse(r.timeline) as CallRecord['timeline'], transfers: JSON.parse(r.transfers) as CallRecord['transfers'],
+  };
+  if (r.answered_at !== null) rec.answeredAt = r.answered_at;
+  if (r.queue !== null) rec.queue = r.queue;
+  if (r.agent !== null) rec.agent = r.agent;
+  if (r.trunk !== null) rec.trunk = r.trunk;
+  if (r.codec !== null) rec.codec = r.codec;
+  if (r.wait_ms !== null) rec.waitMs = r.wait_ms;
+  if (r.talk_ms !== null) rec.talkMs = r.talk_ms;
+  if (r.wrap_up_code !== null) rec.wrapUpCode = r.wrap_up_code;
+  if (r.wrap_up_notes !== null) rec.wrapUpNotes = r.wrap_up_notes;
+  return rec;
+}
+
+const CSV_COLUMNS = ['id', 'startedAt', 'answeredAt', 'endedAt', 'caller', 'callee', 'queue', 'agent', 'trunk', 'codec', 'outcome', 'waitMs', 'talkMs', 'endedBy', 'endStatus', 'endReason', 'wrapUpCode', 'wrapUpNotes', 'transfers'] as const;
+
+/** Records as CSV (RFC 4180): ISO times, transfers as `by>to:result` separated by `;`. */
+export function recordsToCsv(records: CallRecord[]): string {
+  const cell = (v: unknown): string => {
+    const s = v === undefined || v === null ? '' : String(v);
+    // Quote when needed; a leading = + - @ is prefixed so spreadsheets do not run it as a formula.
+    const safe = /^[=+\-@]/.test(s) && !/^-?\d/.test(s) ? `'${s}` : s;
+    return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  };
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const r of records) {
+    lines.push(CSV_COLUMNS.map((c) => {
+      if (c === 'startedAt' || c === 'answeredAt' || c === 'endedAt') return cell(r[c] !== undefined ? new Date(r[c]!).toISOString() : '');
+      if (c === 'transfers') return cell(r.transfers.map((t) => `${t.by}>${t.to}:${t.result}`).join(';'));
+      return cell(r[c]);
+    }).join(','));
+  }
+  return lines.join('\r\n') + '\r\n';
+}
