@@ -94,7 +94,7 @@ export class Call extends Emitter<CallEvents> {
   /** @internal Created by the Softphone. */
   constructor(
     private readonly session: SignalingSession,
-    private readonly opts: { autoPlay: boolean; dial?: (target: string) => Promise<Call> },
+    private readonly opts: { autoPlay: boolean; dial?: (target: string) => Promise<Call>; wrapUp?: (o: { code?: string; notes?: string; done?: boolean }) => Promise<unknown> },
   ) {
     super();
     this.direction = session.direction;
@@ -118,6 +118,25 @@ export class Call extends Emitter<CallEvents> {
       if (msg.type === 'hold' && typeof msg.onHold === 'boolean') this.setHold(msg.onHold ? { onHold: true, by: 'remote' } : { onHold: false });
       else if (msg.type === 'dtmf' && typeof msg.digit === 'string' && /^[0-9*#A-D]$/.test(msg.digit)) this.emit('dtmf', msg.digit);
     });
+  }
+
+  /**
+   * For a call offered by a queue: the queue's name, how long the caller had waited when it
+   * rang here (seconds), and the caller. Undefined for direct calls.
+   */
+  get queue(): { name: string; waitSeconds: number; caller?: string } | undefined {
+    return this.session.queue && { ...this.session.queue };
+  }
+
+  /**
+   * After a queue call: records a wrap-up (disposition) code and notes on its call record and
+   * ends after-call work (unless `done` is false). See `Agent.wrapUpCodes` for the codes.
+   * @throws SB_INVALID_STATE before the call has ended; SB_INVALID_ARGUMENT for an unknown code.
+   */
+  async wrapUp(opts: { code?: string; notes?: string; done?: boolean } = {}): Promise<void> {
+    if (this.state !== CallState.Ended) throw new SwitchboardError('SB_INVALID_STATE', 'Wrap up a call after it has ended');
+    if (!this.opts.wrapUp) throw new SwitchboardError('SB_NOT_CONNECTED');
+    await this.opts.wrapUp(opts);
   }
 
   /** Current state. */

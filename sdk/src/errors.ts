@@ -20,6 +20,8 @@ export const ERROR_CATALOG = {
   SB_MEDIA_DENIED: { description: 'The microphone could not be opened (permission denied or no device).', solution: 'Allow microphone access and check the headset.' },
   SB_MEDIA_FAILED: { description: 'Audio could not be negotiated or connected.', solution: 'Check the network (UDP must reach the gateway).' },
   SB_TRANSFER_FAILED: { description: 'The transfer target could not be reached; the caller is back on this call.', solution: 'Check the target, or try another agent or queue.' },
+  SB_FORBIDDEN: { description: 'Your role does not allow this (e.g. changing another agent\'s state).', solution: 'Ask a supervisor, or log in with a supervisor account.' },
+  SB_NOT_AN_AGENT: { description: 'This user is not an agent, so it has no agent state.', solution: 'Log in with an agent account.' },
   SB_DTMF_FAILED: { description: 'The digits could not be sent on this call (telephone-event not negotiated).', solution: 'The far end does not accept RFC 4733 digits; nothing was sent.' },
 } as const;
 

@@ -14,6 +14,8 @@
 export { Softphone, ConnectionState, RegistrationState, login } from './softphone.js';
 export type { SoftphoneOptions, SoftphoneEvents, LoginResult } from './softphone.js';
 export { Call, CallState } from './call.js';
+export { Agent, AgentState } from './agent.js';
+export type { AgentStatus, AgentEvents, CenterStatistics, QueueStatistics } from './agent.js';
 export type { CallEvents, CallEndInfo, HoldState } from './call.js';
 export { SwitchboardError, ERROR_CATALOG } from './errors.js';
 export type { ErrorCode } from './errors.js';

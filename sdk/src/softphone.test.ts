@@ -72,6 +72,21 @@ class FakeSignaling extends Emitter<SignalingClientEvents> implements SignalingC
     this.sessions.push(s);
     return s;
   }
+  commands: Array<Record<string, unknown>> = [];
+  agentState: Record<string, unknown> = { username: 'alice', state: 'offline', since: 1, skills: {}, callsHandled: 0, averageHandleMs: 0 };
+  async command(m: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.commands.push(m);
+    if (m.type === 'hello') return { agent: this.agentState, reasons: ['break', 'lunch'], wrapUpCodes: ['resolved'], queues: ['support'] };
+    if (m.type === 'agent-state') {
+      if (m.reason === 'nap') throw new SwitchboardError('SB_INVALID_ARGUMENT', 'unknown reason (UNKNOWN_REASON)', { status: 400 });
+      this.agentState = { ...this.agentState, state: m.state, since: Number(this.agentState.since) + 1, ...(m.reason ? { reason: m.reason } : {}) };
+      return { agent: this.agentState };
+    }
+    return { agent: this.agentState };
+  }
+  push(body: Record<string, unknown>) {
+    this.emit('message', body);
+  }
   ring(user = 'carol') {
     const s = new FakeSession('incoming', { user });
     this.sessions.push(s);
@@ -251,4 +266,45 @@ test('hold/resume: one at a time, local and remote hold reported as events, refu
   s.fire('control', { type: 'hold', onHold: false });
   assert.deepEqual(seen, ['held-by-local', 'resumed', 'held-by-remote', 'resumed']);
   assert.deepEqual(s.controls, [{ type: 'hold' }, { type: 'resume' }, { type: 'hold' }]);
+});
+
+test('agent: state and codes arrive on connect; setState validates, adopts the reply; pushed changes become events', async () => {
+  const { p, sig } = phone();
+  const seen: string[] = [];
+  p.agent.on('stateChanged', (s) => seen.push(`${s.state}${s.reason ? `:${s.reason}` : ''}`));
+  await p.connect();
+  assert.equal(p.agent.state, 'offline');
+  assert.deepEqual(p.agent.reasons, ['break', 'lunch']);
+  assert.deepEqual(p.agent.wrapUpCodes, ['resolved']);
+  assert.deepEqual(p.agent.queues, ['support']);
+  await p.agent.setState('available');
+  assert.equal(p.agent.state, 'available');
+  await assert.rejects(p.agent.setState('not-ready'), (e: SwitchboardError) => e.code === 'SB_INVALID_ARGUMENT');
+  await assert.rejects(p.agent.setState('on-call' as 'available'), (e: SwitchboardError) => e.code === 'SB_INVALID_ARGUMENT');
+  await assert.rejects(p.agent.setState('not-ready', 'nap'), (e: SwitchboardError) => e.code === 'SB_INVALID_ARGUMENT');
+  assert.equal(p.agent.state, 'available', 'a refused change changes nothing');
+  // Another tab, a supervisor or the ACD changed it: the gateway pushes, the SDK emits.
+  sig.push({ type: 'agent', agent: { ...sig.agentState, state: 'not-ready', reason: 'lunch', since: 99 } });
+  assert.equal(p.agent.state, 'not-ready');
+  assert.equal(p.agent.status!.reason, 'lunch');
+  assert.deepEqual(seen, ['offline', 'available', 'not-ready:lunch']);
+  // Statistics pushes.
+  const stats: unknown[] = [];
+  p.agent.on('stats', (s) => stats.push(s));
+  sig.push({ type: 'stats', at: 1, queues: [{ name: 'support', waiting: 2 }], agents: [] });
+  assert.equal(stats.length, 1);
+  await p.disconnect();
+  await assert.rejects(p.agent.setState('available'), (e: SwitchboardError) => e.code === 'SB_NOT_CONNECTED');
+});
+
+test('call.wrapUp: only after the call ended; sent as a wrap-up command', async () => {
+  const { p, sig } = phone();
+  await p.connect();
+  let call: import('./call.js').Call | undefined;
+  p.on('incoming', (c) => (call = c));
+  const s = sig.ring('customer');
+  await assert.rejects(call!.wrapUp({ code: 'resolved' }), (e: SwitchboardError) => e.code === 'SB_INVALID_STATE');
+  s.fire('ended', { by: 'remote' });
+  await call!.wrapUp({ code: 'resolved', notes: 'ok' });
+  assert.deepEqual(sig.commands.at(-1), { type: 'wrap-up', code: 'resolved', notes: 'ok' });
 });

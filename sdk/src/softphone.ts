@@ -2,6 +2,7 @@
  * The entry point of the SDK: connect an agent's browser to the gateway, register, place and
  * receive calls.
  */
+import { Agent } from './agent.js';
 import { Call } from './call.js';
 import { Emitter } from './emitter.js';
 import { SwitchboardError } from './errors.js';
@@ -113,6 +114,8 @@ export class Softphone extends Emitter<SoftphoneEvents> {
   private signaling?: SignalingClient;
   private readonly active = new Set<Call>();
   private username?: string;
+  /** This user's agent state, reason codes and queue statistics (docs/contact-center.md). */
+  readonly agent = new Agent();
 
   constructor(private readonly options: SoftphoneOptions) {
     super();
@@ -166,15 +169,26 @@ export class Softphone extends Emitter<SoftphoneEvents> {
       this.registration.to(state as RegistrationState);
     });
     signaling.on('incoming', (session) => {
-      const call = this.track(new Call(session, { autoPlay: this.options.autoPlayRemoteAudio ?? true, dial: (t) => this.dial(t) }));
+      const call = this.track(new Call(session, this.callOptions()));
       this.emit('incoming', call);
     });
+    signaling.on('message', (body) => this.agent.receive(body));
     try {
       await signaling.connect();
     } catch (err) {
       this.signaling = undefined;
       throw err instanceof SwitchboardError ? err : new SwitchboardError('SB_CONNECTION_FAILED', String(err), { cause: err });
     }
+    // The agent's state and codes; a gateway without the contact center still gives a phone.
+    await this.agent.attach((m) => signaling.command(m)).catch(() => undefined);
+  }
+
+  private callOptions(): ConstructorParameters<typeof Call>[1] {
+    return {
+      autoPlay: this.options.autoPlayRemoteAudio ?? true,
+      dial: (t) => this.dial(t),
+      wrapUp: (o) => this.agent.wrapUp(o),
+    };
   }
 
   /** Hangs up every call, unregisters and disconnects. Idempotent. */
@@ -182,6 +196,7 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     const s = this.signaling;
     if (!s) return;
     this.signaling = undefined;
+    this.agent.detach();
     await Promise.all(this.calls.map((c) => c.hangup().catch(() => undefined)));
     await s.disconnect();
     this.lastError = undefined;
@@ -199,7 +214,7 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     if (!t || !/^[A-Za-z0-9.+_*#-]{1,64}$/.test(t)) throw new SwitchboardError('SB_INVALID_ARGUMENT', `"${String(target)}" is not a number or user name that can be dialled`);
     if (!this.signaling || this.registration.state !== RegistrationState.Registered) throw new SwitchboardError('SB_NOT_CONNECTED');
     const session = await this.signaling.invite(t);
-    return this.track(new Call(session, { autoPlay: this.options.autoPlayRemoteAudio ?? true, dial: (x) => this.dial(x) }));
+    return this.track(new Call(session, this.callOptions()));
   }
 
   private track(call: Call): Call {

@@ -2,7 +2,7 @@
  * The sip.js 0.21.2 implementation of {@link SignalingClient}: SIP over WebSocket (RFC 7118),
  * REGISTER, INVITE with WebRTC media. Nothing from sip.js escapes this file.
  */
-import { Invitation, Inviter, Registerer, RegistererState, SessionState, UserAgent, type Session } from 'sip.js';
+import { Invitation, Inviter, Messager, Registerer, RegistererState, SessionState, UserAgent, type Session } from 'sip.js';
 import type { SessionDescriptionHandler } from 'sip.js/lib/platform/web/session-description-handler/session-description-handler.js';
 import { Emitter } from '../emitter.js';
 import { errorFromStatus, SwitchboardError } from '../errors.js';
@@ -52,6 +52,15 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
     };
     const id = session.remoteIdentity;
     this.remote = { user: id.uri.user ?? '', ...(id.displayName ? { displayName: id.displayName } : {}) };
+    if (session instanceof Invitation) {
+      const req = session.request;
+      const name = req.getHeader('X-Switchboard-Queue');
+      if (name) {
+        const wait = Number(req.getHeader('X-Switchboard-Wait'));
+        const caller = req.getHeader('X-Switchboard-Caller');
+        this.queue = { name, waitSeconds: Number.isFinite(wait) ? wait : 0, ...(caller ? { caller } : {}) };
+      }
+    }
     session.stateChange.addListener((state) => {
       if (state === SessionState.Established) {
         this.wasEstablished = true;
@@ -68,6 +77,7 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
   }
 
   readonly remote: { user: string; displayName?: string };
+  readonly queue?: { name: string; waitSeconds: number; caller?: string };
 
   get callId(): string {
     return (this.session as Inviter | Invitation).request.callId;
@@ -179,6 +189,23 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
           this.emit('registration', 'unregistered');
         },
         onInvite: (invitation) => this.emit('incoming', new SipJsSession(invitation, 'incoming')),
+        // Events pushed by the gateway (agent state, statistics): out-of-dialog MESSAGE.
+        onMessage: (message) => {
+          const req = message.request;
+          if (!String(req.getHeader('Content-Type') ?? '').startsWith(CONTROL_TYPE)) {
+            message.reject({ statusCode: 415 }).catch(() => undefined);
+            return;
+          }
+          let body: unknown;
+          try {
+            body = JSON.parse(req.body);
+          } catch {
+            message.reject({ statusCode: 400 }).catch(() => undefined);
+            return;
+          }
+          message.accept().catch(() => undefined);
+          if (body && typeof body === 'object') this.emit('message', body as Record<string, unknown>);
+        },
       },
     });
   }
@@ -231,6 +258,32 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
     await this.ua.stop();
   }
 
+  command(message: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const target = UserAgent.makeURI(`sip:switchboard@${this.config.domain}`)!;
+    return new Promise((resolve, reject) => {
+      const parse = (body: string | undefined): Record<string, unknown> => {
+        try {
+          const v: unknown = JSON.parse(body ?? '');
+          return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+        } catch {
+          return {};
+        }
+      };
+      new Messager(this.ua, target, JSON.stringify(message), CONTROL_TYPE)
+        .message({
+          requestDelegate: {
+            onAccept: (res) => resolve(parse(res.message.body)),
+            onReject: (res) => {
+              const status = res.message.statusCode ?? 500;
+              const err = (parse(res.message.body).error ?? {}) as { code?: string; message?: string };
+              reject(commandError(status, err.code, err.message ?? `${status} ${res.message.reasonPhrase ?? ''}`.trim()));
+            },
+          },
+        })
+        .catch((err: unknown) => reject(new SwitchboardError('SB_CONNECTION_FAILED', 'The command could not be sent', { cause: err })));
+    });
+  }
+
   async invite(target: string): Promise<SignalingSession> {
     const uri = UserAgent.makeURI(`sip:${target}@${this.config.domain}`);
     if (!uri) throw new SwitchboardError('SB_INVALID_ARGUMENT', `"${target}" is not a number or user name that can be dialled`);
@@ -254,6 +307,12 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
       });
     return session;
   }
+}
+
+/** Maps a refused command to an SDK error; the gateway's own code stays in the message. */
+function commandError(status: number, code: string | undefined, message: string): SwitchboardError {
+  const sb = code === 'NOT_AN_AGENT' ? 'SB_NOT_AN_AGENT' : status === 400 ? 'SB_INVALID_ARGUMENT' : status === 403 ? 'SB_FORBIDDEN' : status === 409 || status === 404 ? 'SB_INVALID_STATE' : status === 408 || status === 503 ? 'SB_CONNECTION_FAILED' : 'SB_CALL_FAILED';
+  return new SwitchboardError(sb, code ? `${message} (${code})` : message, { status });
 }
 
 /** The default {@link SignalingFactory}. */

@@ -34,6 +34,8 @@ export interface SignalingSession {
   readonly remote: { user: string; displayName?: string };
   /** The SIP Call-ID of this session (names it to the gateway, e.g. to complete a transfer). */
   readonly callId: string;
+  /** For a call offered from a queue: the queue, the caller's wait so far (s) and the caller. */
+  readonly queue?: { name: string; waitSeconds: number; caller?: string };
   /** Remote audio, once established. */
   readonly remoteStream: MediaStream | undefined;
   accept(): Promise<void>;
@@ -53,6 +55,8 @@ export type SignalingClientEvents = {
   connection: [state: SignalingConnectionState, error?: SwitchboardError];
   registration: [state: SignalingRegistrationState, error?: SwitchboardError];
   incoming: [session: SignalingSession];
+  /** An event pushed by the gateway outside any call (agent state, statistics). */
+  message: [body: Record<string, unknown>];
 };
 
 /** The signaling client. */
@@ -63,6 +67,11 @@ export interface SignalingClient {
   disconnect(): Promise<void>;
   /** Starts an outgoing session (the INVITE is sent at once; failures arrive as `ended`). */
   invite(target: string): Promise<SignalingSession>;
+  /**
+   * Sends a contact-center command to the gateway (SIP MESSAGE, docs/protocol.md §5) and
+   * resolves with its JSON reply; rejects with a coded error carrying the gateway's code.
+   */
+  command(message: Record<string, unknown>): Promise<Record<string, unknown>>;
   on<K extends keyof SignalingClientEvents>(event: K, fn: (...args: SignalingClientEvents[K]) => void): unknown;
 }
 

@@ -1,0 +1,178 @@
+/**
+ * The agent side of the contact center: this user's agent state (available, not ready with a
+ * reason, ringing, on a call, wrap-up), the reason and wrap-up codes the gateway offers, and
+ * live queue statistics. The gateway holds the truth; changes made anywhere (another tab, a
+ * supervisor, the ACD) arrive here as events.
+ */
+import { Emitter } from './emitter.js';
+import { SwitchboardError } from './errors.js';
+
+/**
+ * Agent states.
+ * ```
+ *  offline ⇄ available ⇄ not-ready(reason)
+ *  available → ringing (a queue call is offered) → on-call → wrap-up → available
+ *  ringing → not-ready("missed") when the agent does not answer in time
+ * ```
+ */
+export enum AgentState {
+  Offline = 'offline',
+  Available = 'available',
+  NotReady = 'not-ready',
+  Ringing = 'ringing',
+  OnCall = 'on-call',
+  WrapUp = 'wrap-up',
+}
+
+/** The agent's status as the gateway reports it. */
+export interface AgentStatus {
+  username: string;
+  state: AgentState;
+  /** Not-ready reason code. */
+  reason?: string;
+  /** When the state began (ms since epoch, gateway clock). */
+  since: number;
+  skills: Record<string, number>;
+  callsHandled: number;
+  averageHandleMs: number;
+}
+
+/** One queue's live numbers. */
+export interface QueueStatistics {
+  name: string;
+  waiting: number;
+  longestWaitMs: number;
+  entered: number;
+  answered: number;
+  abandoned: number;
+  overflowed: number;
+  answeredWithinSl: number;
+  serviceLevelSeconds: number;
+  /** Percent answered within `serviceLevelSeconds` of those answered or abandoned. */
+  serviceLevel: number;
+  averageWaitMs: number;
+  agentsAvailable: number;
+  agentsStaffed: number;
+}
+
+/** Statistics for every queue and agent. */
+export interface CenterStatistics {
+  at: number;
+  queues: QueueStatistics[];
+  agents: Array<AgentStatus & { timeInStateMs: number }>;
+}
+
+/** Events of an {@link Agent}. */
+export type AgentEvents = {
+  /** The agent's state changed (here, in another tab, by a supervisor or by the ACD). */
+  stateChanged: [status: AgentStatus];
+  /** New statistics (after {@link Agent.subscribeStats}). */
+  stats: [stats: CenterStatistics];
+};
+
+/** @internal How the agent reaches the gateway. */
+export type CommandSender = (message: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+/** This user's agent state and statistics. Get it from `Softphone.agent`. */
+export class Agent extends Emitter<AgentEvents> {
+  private current?: AgentStatus;
+  private reasonCodes: string[] = [];
+  private codes: string[] = [];
+  private queueNames: string[] = [];
+  private send?: CommandSender;
+
+  /** The current status; undefined before connecting or when this user is not an agent. */
+  get status(): AgentStatus | undefined {
+    return this.current && { ...this.current };
+  }
+
+  /** The current state (`offline` before connecting). */
+  get state(): AgentState {
+    return this.current?.state ?? AgentState.Offline;
+  }
+
+  /** Not-ready reason codes offered by the gateway. */
+  get reasons(): string[] {
+    return [...this.reasonCodes];
+  }
+
+  /** Wrap-up (disposition) codes offered by the gateway. */
+  get wrapUpCodes(): string[] {
+    return [...this.codes];
+  }
+
+  /** Names of the gateway's queues. */
+  get queues(): string[] {
+    return [...this.queueNames];
+  }
+
+  /**
+   * Asks for a state: `available` (needs this softphone connected), `not-ready` with a reason
+   * code from {@link Agent.reasons}, or `offline`. Resolves with the new status.
+   * @throws SB_INVALID_ARGUMENT (unknown reason), SB_INVALID_STATE (e.g. during a call),
+   *         SB_NOT_AN_AGENT, SB_NOT_CONNECTED.
+   */
+  async setState(state: AgentState.Available | AgentState.NotReady | AgentState.Offline | 'available' | 'not-ready' | 'offline', reason?: string): Promise<AgentStatus> {
+    if (state !== 'available' && state !== 'not-ready' && state !== 'offline') throw new SwitchboardError('SB_INVALID_ARGUMENT', `Agents can ask for available, not-ready or offline, not "${String(state)}"`);
+    if (state === 'not-ready' && !reason) throw new SwitchboardError('SB_INVALID_ARGUMENT', `not-ready needs a reason: one of ${this.reasonCodes.join(', ')}`);
+    const reply = await this.command({ type: 'agent-state', state, ...(reason ? { reason } : {}) });
+    return this.adopt(reply.agent);
+  }
+
+  /**
+   * Wrap-up: a disposition code (from {@link Agent.wrapUpCodes}) and notes for the last queue
+   * call, written into its call record; ends after-call work (the agent becomes available)
+   * unless `done` is false.
+   */
+  async wrapUp(opts: { code?: string; notes?: string; done?: boolean } = {}): Promise<AgentStatus> {
+    const reply = await this.command({ type: 'wrap-up', ...opts });
+    return this.adopt(reply.agent);
+  }
+
+  /** Starts live statistics: resolves with the current numbers; `stats` events follow. */
+  async subscribeStats(): Promise<CenterStatistics> {
+    const reply = (await this.command({ type: 'subscribe', topics: ['stats'] })) as unknown as CenterStatistics;
+    this.emit('stats', reply);
+    return reply;
+  }
+
+  /** Stops the `stats` events. */
+  async unsubscribeStats(): Promise<void> {
+    await this.command({ type: 'unsubscribe' });
+  }
+
+  private async command(message: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (!this.send) throw new SwitchboardError('SB_NOT_CONNECTED');
+    return this.send(message);
+  }
+
+  private adopt(raw: unknown): AgentStatus {
+    if (!raw || typeof raw !== 'object') throw new SwitchboardError('SB_NOT_AN_AGENT');
+    const next = raw as AgentStatus;
+    const changed = !this.current || this.current.state !== next.state || this.current.reason !== next.reason || this.current.since !== next.since;
+    this.current = next;
+    if (changed) this.emit('stateChanged', { ...next });
+    return { ...next };
+  }
+
+  /** @internal Connected: learns the codes and the current state. */
+  async attach(send: CommandSender): Promise<void> {
+    this.send = send;
+    const hello = await send({ type: 'hello' });
+    this.reasonCodes = Array.isArray(hello.reasons) ? (hello.reasons as string[]) : [];
+    this.codes = Array.isArray(hello.wrapUpCodes) ? (hello.wrapUpCodes as string[]) : [];
+    this.queueNames = Array.isArray(hello.queues) ? (hello.queues as string[]) : [];
+    if (hello.agent) this.adopt(hello.agent);
+  }
+
+  /** @internal An event pushed by the gateway. */
+  receive(body: Record<string, unknown>): void {
+    if (body.type === 'agent' && body.agent) this.adopt(body.agent);
+    else if (body.type === 'stats' && Array.isArray(body.queues)) this.emit('stats', body as unknown as CenterStatistics);
+  }
+
+  /** @internal Disconnected. */
+  detach(): void {
+    this.send = undefined;
+  }
+}
