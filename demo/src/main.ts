@@ -4,6 +4,7 @@
  * Uses only the public API of @switchboard/sdk.
  */
 import { CallState, login, RegistrationState, Softphone, SwitchboardError, type Call } from '@switchboard/sdk';
+import { attachAgentPanels } from './agent-panel.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const gatewayUrl = location.origin;
@@ -12,6 +13,7 @@ let phone: Softphone | undefined;
 let current: Call | undefined;
 let ringing: Call | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;
+let panels: ReturnType<typeof attachAgentPanels> | undefined;
 
 /** Exposed for automated tests and debugging in the console. */
 declare global {
@@ -109,6 +111,8 @@ $('login').addEventListener('submit', async (ev) => {
     phone.on('incoming', (call) => {
       ringing = call;
       $('incoming-from').textContent = call.remoteDisplayName ?? call.remoteUser;
+      $('incoming-queue').textContent = call.queue ? `via ${call.queue.name}, waited ${call.queue.waitSeconds} s` : '';
+      if (call.queue) panels?.queueCall(call);
       $('incoming').hidden = false;
       call.on('stateChanged', (s) => {
         if (s !== CallState.Ringing) {
@@ -118,6 +122,7 @@ $('login').addEventListener('submit', async (ev) => {
       });
     });
     await phone.connect();
+    panels = attachAgentPanels(phone, showError);
     $('me').textContent = phone.user ?? username;
     $('login').hidden = true;
     $('dialer').hidden = false;
@@ -207,6 +212,8 @@ $('hold').addEventListener('click', () => {
   (h.onHold && h.by === 'local' ? current.resume() : current.hold()).catch(showError);
 });
 $('logout').addEventListener('click', async () => {
+  panels?.detach();
+  panels = undefined;
   await phone?.disconnect().catch(showError);
   phone = undefined;
   $('dialer').hidden = true;

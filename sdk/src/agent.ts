@@ -35,6 +35,8 @@ export interface AgentStatus {
   skills: Record<string, number>;
   callsHandled: number;
   averageHandleMs: number;
+  /** Increases with every change (events can arrive out of order; older ones are ignored). */
+  version: number;
 }
 
 /** One queue's live numbers. */
@@ -149,6 +151,7 @@ export class Agent extends Emitter<AgentEvents> {
   private adopt(raw: unknown): AgentStatus {
     if (!raw || typeof raw !== 'object') throw new SwitchboardError('SB_NOT_AN_AGENT');
     const next = raw as AgentStatus;
+    if (this.current && this.current.username === next.username && next.version < this.current.version) return { ...this.current };
     const changed = !this.current || this.current.state !== next.state || this.current.reason !== next.reason || this.current.since !== next.since;
     this.current = next;
     if (changed) this.emit('stateChanged', { ...next });

@@ -73,13 +73,13 @@ class FakeSignaling extends Emitter<SignalingClientEvents> implements SignalingC
     return s;
   }
   commands: Array<Record<string, unknown>> = [];
-  agentState: Record<string, unknown> = { username: 'alice', state: 'offline', since: 1, skills: {}, callsHandled: 0, averageHandleMs: 0 };
+  agentState: Record<string, unknown> = { username: 'alice', state: 'offline', since: 1, skills: {}, callsHandled: 0, averageHandleMs: 0, version: 1 };
   async command(m: Record<string, unknown>): Promise<Record<string, unknown>> {
     this.commands.push(m);
     if (m.type === 'hello') return { agent: this.agentState, reasons: ['break', 'lunch'], wrapUpCodes: ['resolved'], queues: ['support'] };
     if (m.type === 'agent-state') {
       if (m.reason === 'nap') throw new SwitchboardError('SB_INVALID_ARGUMENT', 'unknown reason (UNKNOWN_REASON)', { status: 400 });
-      this.agentState = { ...this.agentState, state: m.state, since: Number(this.agentState.since) + 1, ...(m.reason ? { reason: m.reason } : {}) };
+      this.agentState = { ...this.agentState, state: m.state, since: Number(this.agentState.since) + 1, version: Number(this.agentState.version) + 1, ...(m.reason ? { reason: m.reason } : {}) };
       return { agent: this.agentState };
     }
     return { agent: this.agentState };
@@ -284,7 +284,10 @@ test('agent: state and codes arrive on connect; setState validates, adopts the r
   await assert.rejects(p.agent.setState('not-ready', 'nap'), (e: SwitchboardError) => e.code === 'SB_INVALID_ARGUMENT');
   assert.equal(p.agent.state, 'available', 'a refused change changes nothing');
   // Another tab, a supervisor or the ACD changed it: the gateway pushes, the SDK emits.
-  sig.push({ type: 'agent', agent: { ...sig.agentState, state: 'not-ready', reason: 'lunch', since: 99 } });
+  sig.push({ type: 'agent', agent: { ...sig.agentState, state: 'not-ready', reason: 'lunch', since: 99, version: 5 } });
+  assert.equal(p.agent.state, 'not-ready');
+  // A push that overtook a newer one on the way is ignored.
+  sig.push({ type: 'agent', agent: { ...sig.agentState, state: 'available', since: 98, version: 4 } });
   assert.equal(p.agent.state, 'not-ready');
   assert.equal(p.agent.status!.reason, 'lunch');
   assert.deepEqual(seen, ['offline', 'available', 'not-ready:lunch']);

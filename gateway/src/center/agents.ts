@@ -78,6 +78,8 @@ export interface AgentSnapshot {
   averageHandleMs: number;
   /** The gateway call id of the queue call in progress or in wrap-up. */
   callId?: string;
+  /** Increases with every change: pushes that arrive out of order can be told apart. */
+  version: number;
 }
 
 /** Options of the registry. */
@@ -107,6 +109,7 @@ interface AgentRecord {
   handleMsTotal: number;
   callsCompleted: number;
   callId?: string;
+  version: number;
   callStartedAt?: number;
   wrapTimer?: TimerHandle;
 }
@@ -128,7 +131,7 @@ export class AgentRegistry extends Emitter<AgentEvents> {
     const now = clock.now();
     for (const a of agents) {
       this.agents.set(a.username.toLowerCase(), {
-        username: a.username, skills: { ...(a.skills ?? {}) }, state: AgentState.Offline, since: now, idleSince: now, callsHandled: 0, handleMsTotal: 0, callsCompleted: 0,
+        username: a.username, skills: { ...(a.skills ?? {}) }, state: AgentState.Offline, since: now, idleSince: now, callsHandled: 0, handleMsTotal: 0, callsCompleted: 0, version: 0,
       });
     }
   }
@@ -210,6 +213,7 @@ export class AgentRegistry extends Emitter<AgentEvents> {
     }
     a.state = next;
     a.since = now;
+    a.version++;
     if (next === AgentState.NotReady && opts.reason) a.reason = opts.reason;
     else delete a.reason;
     if (next === AgentState.Available) a.idleSince = now;
@@ -254,6 +258,7 @@ export class AgentRegistry extends Emitter<AgentEvents> {
       callsHandled: a.callsHandled,
       averageHandleMs: a.callsCompleted ? Math.round(a.handleMsTotal / a.callsCompleted) : 0,
       ...(a.callId ? { callId: a.callId } : {}),
+      version: a.version,
     };
   }
 }

@@ -305,6 +305,8 @@ export class ContactCenter {
       const uri = b.contact.uri;
       void this.core.sendMessage(b.target, `sip:${uri.user ?? snap.username}@${uri.host}${uri.params.transport ? ';transport=' + uri.params.transport : ''}`, snap.username, {
         contentType: CONTROL_TYPE, data: JSON.stringify({ type: 'agent', agent: snap }),
+      }).then((status) => {
+        if (status >= 300) log.warn('center', `agent state push to ${snap.username} at ${b.target.transport} ${b.target.host}:${b.target.port} answered ${status}`);
       });
     }
   }

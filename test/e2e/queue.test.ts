@@ -1,0 +1,104 @@
+/**
+ * A queue call in Chromium, through the demo only: agent alice (500 Hz) goes available in her
+ * agent tab while a second tab of hers watches; the customer (carol, 1300 Hz) dials the queue
+ * and hears music while waiting; alice's phone rings with the queue's name, she answers and
+ * both hear each other; the customer hangs up; wrap-up starts, alice picks an outcome and
+ * ends it. The second tab shows every state change; the call record has it all.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
+import { startGateway, type TestGateway } from '../support/gateway.js';
+import { defaultConfig } from '../../gateway/src/index.js';
+
+const ALICE_HZ = 500;
+const CAROL_HZ = 1300;
+let gw: TestGateway;
+let alice: Agent;
+let carol: Agent;
+let watcher: Page;
+
+before(async () => {
+  gw = await startGateway({
+    queues: [{ name: 'support', extension: '700', members: ['alice'], ringTimeoutSeconds: 20, maxWaitSeconds: 120 }],
+    center: { ...defaultConfig().center, database: ':memory:', wrapUpSeconds: 120 },
+  });
+  [alice, carol] = await Promise.all([launchAgent(gw.addrs.httpUrl, ALICE_HZ), launchAgent(gw.addrs.httpUrl, CAROL_HZ)]);
+  // The watching tab logs in first; the agent tab (logged in last) is the one calls ring.
+  watcher = await alice.browser.newPage();
+  await watcher.goto(gw.addrs.httpUrl);
+  await loginDemo(watcher, 'alice', 'alice-demo');
+  await Promise.all([loginDemo(alice.page, 'alice', 'alice-demo'), loginDemo(carol.page, 'carol', 'carol-demo')]);
+});
+
+after(async () => {
+  await Promise.all([alice?.close(), carol?.close()]);
+  await gw?.stop();
+});
+
+const near = (hz: number, want: number) => Math.abs(hz - want) < 15;
+const stateIs = (page: Page, state: string) => page.getByTestId('agent-state').filter({ hasText: new RegExp(`^${state}$`) }).waitFor({ timeout: 10_000 });
+
+test('queue call: available → rings with the queue name → answered, audio both ways → wrap-up → available; a second tab follows', async () => {
+  await stateIs(alice.page, 'offline');
+  await stateIs(watcher, 'offline');
+  // Not ready needs a reason the gateway offers; the choice shows in both tabs.
+  await alice.page.getByTestId('agent-select').selectOption('not-ready:break');
+  await stateIs(alice.page, 'not-ready');
+  await stateIs(watcher, 'not-ready');
+  assert.equal(await watcher.getByTestId('agent-reason').textContent(), '(break)');
+
+  // The customer calls the queue while nobody is available: music, and the queue counts them.
+  await carol.page.getByTestId('target').fill('700');
+  await carol.page.getByTestId('dial').click();
+  await carol.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  const waiting = await measureRemoteAudio(carol.page, 1000);
+  console.log(`# queued customer hears ${waiting.frequency.toFixed(0)} Hz at ${waiting.levelDb.toFixed(1)} dBFS`);
+  assert.ok([262, 330, 392].some((f) => near(waiting.frequency, f)) && waiting.levelDb > -40, `music while waiting: ${JSON.stringify(waiting)}`);
+  await alice.page.locator('[data-testid="queue-stats"] tr[data-queue="support"] td:nth-child(2)').filter({ hasText: /^1$/ }).waitFor({ timeout: 5000 });
+
+  // Available: the call rings at once, showing the queue and the wait.
+  await alice.page.getByTestId('agent-select').selectOption('available');
+  await alice.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
+  assert.match((await alice.page.getByTestId('incoming-from').textContent()) ?? '', /carol/);
+  assert.match((await alice.page.getByTestId('incoming-queue').textContent()) ?? '', /via support, waited \d+ s/);
+  await stateIs(watcher, 'ringing');
+  await alice.page.getByTestId('answer').click();
+  await stateIs(alice.page, 'on-call');
+  await stateIs(watcher, 'on-call');
+  // Measured at once: Chrome's gain control turns the fake microphone's steady tone down by
+  // ~6 dB over the first seconds (-23 → -29 dBFS here), so the bar is -40 dBFS: silence is -89,
+  // and the frequency says whose voice it is.
+  const [carolHears, aliceHears] = await Promise.all([measureRemoteAudio(carol.page, 1200), measureRemoteAudio(alice.page, 1200)]);
+  console.log(`# queue call: customer hears ${carolHears.frequency.toFixed(0)} Hz at ${carolHears.levelDb.toFixed(1)} dBFS; agent hears ${aliceHears.frequency.toFixed(0)} Hz at ${aliceHears.levelDb.toFixed(1)} dBFS`);
+  assert.ok(near(carolHears.frequency, ALICE_HZ) && carolHears.levelDb > -40, `the customer hears the agent: ${JSON.stringify(carolHears)}`);
+  assert.ok(near(aliceHears.frequency, CAROL_HZ) && aliceHears.levelDb > -40, `the agent hears the customer: ${JSON.stringify(aliceHears)}`);
+
+  // The customer hangs up: after-call work.
+  await carol.page.getByTestId('hangup').click();
+  await stateIs(alice.page, 'wrap-up');
+  await stateIs(watcher, 'wrap-up');
+  await alice.page.getByTestId('wrapup-panel').waitFor({ state: 'visible' });
+  assert.match((await alice.page.getByTestId('wrapup-queue').textContent()) ?? '', /support/);
+  await alice.page.getByTestId('wrapup-code').selectOption('resolved');
+  await alice.page.getByTestId('wrapup-notes').fill('Reset the password');
+  await alice.page.getByTestId('wrapup-done').click();
+  await stateIs(alice.page, 'available');
+  await stateIs(watcher, 'available');
+  await alice.page.getByTestId('wrapup-panel').waitFor({ state: 'hidden' });
+  // Statistics reached the page: one answered, nobody waiting.
+  await alice.page.locator('[data-testid="queue-stats"] tr[data-queue="support"] td:nth-child(4)').filter({ hasText: /^1$/ }).waitFor({ timeout: 5000 });
+
+  // The record: who, which queue, the timeline, the wrap-up.
+  const [rec] = gw.gw.center.store.calls({ queue: 'support' });
+  assert.ok(rec, 'a call record');
+  assert.equal(rec.outcome, 'answered');
+  assert.equal(rec.agent, 'alice');
+  assert.equal(rec.caller, 'carol');
+  assert.equal(rec.wrapUpCode, 'resolved');
+  assert.equal(rec.wrapUpNotes, 'Reset the password');
+  assert.deepEqual(rec.timeline.map((e) => e.event), ['arrived', 'queued', 'offered', 'answered', 'ended', 'wrap-up']);
+  const history = gw.gw.center.store.agentHistory('alice').map((h) => h.state);
+  assert.deepEqual(history, ['not-ready', 'available', 'ringing', 'on-call', 'wrap-up', 'available']);
+});
