@@ -106,6 +106,8 @@ export type AcdEvents = {
 
 interface QueueRuntime {
   config: QueueConfig;
+  /** The required skills as pairs (read on every eligibility check). */
+  skills: Array<[string, number]>;
   members?: Set<string>;
   /** Round robin: the last agent picked. */
   lastPicked?: string;
@@ -144,6 +146,7 @@ export class Acd extends Emitter<AcdEvents> {
     for (const q of queues) {
       this.queues.set(q.name.toLowerCase(), {
         config: q,
+        skills: Object.entries(q.skills ?? {}),
         ...(q.members ? { members: new Set(q.members.map((m) => m.toLowerCase())) } : {}),
         stats: { entered: 0, answered: 0, abandoned: 0, overflowed: 0, withinSl: 0, waitMsTotal: 0 },
       });
@@ -340,7 +343,7 @@ export class Acd extends Emitter<AcdEvents> {
     if (q.members && !q.members.has(name)) return false;
     const rec = this.agents.record(name);
     if (!rec || rec.state !== AgentState.Available) return false;
-    for (const [skill, level] of Object.entries(q.config.skills ?? {})) if ((rec.skills[skill] ?? 0) < level) return false;
+    for (const [skill, level] of q.skills) if ((rec.skills[skill] ?? 0) < level) return false;
     return this.hooks.canTake?.(rec.username) ?? true;
   }
 
@@ -374,10 +377,9 @@ export class Acd extends Emitter<AcdEvents> {
   }
 
   private skillScore(q: QueueRuntime, skills: Record<string, number>): number {
-    const wanted = Object.keys(q.config.skills ?? {});
-    const names = wanted.length ? wanted : Object.keys(skills);
     let s = 0;
-    for (const k of names) s += skills[k] ?? 0;
+    if (q.skills.length) for (const [k] of q.skills) s += skills[k] ?? 0;
+    else for (const k in skills) s += skills[k] ?? 0;
     return s;
   }
 
