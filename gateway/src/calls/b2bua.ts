@@ -12,7 +12,6 @@ import type { IncomingInvite, InviteOptions, OutgoingInvite } from '../sip/invit
 import type { Trunk } from '../trunks/trunk.js';
 import type { TrunkManager } from '../trunks/manager.js';
 import type { SipRequest } from '../sip/message.js';
-import { parseNameAddr } from '../sip/uri.js';
 import type { InviteServerTransaction } from '../sip/transaction/server-invite.js';
 import type { ServerTransaction } from '../sip/transaction/layer.js';
 import { randomToken } from '../sip/message.js';
@@ -21,12 +20,11 @@ import { commonCodecs, parseAudio, SdpError, type AudioDescription, type CodecNa
 import { Call, CallOperationError, CallState, isBrowserLeg, otherSide, type Side } from './call.js';
 import type { Route, Router } from './router.js';
 import { Queueing } from './queueing.js';
+import { Transfers } from './transfers.js';
 
 /** In-dialog INFO bodies the SDK uses for call control (docs/protocol.md). */
 const CONTROL_TYPE = 'application/x-switchboard-control+json';
 
-/** How long a transfer target may ring before the call returns to the agent. */
-const TRANSFER_RING_MS = 20_000;
 
 /** How long a trunk may stay silent after our INVITE before the next trunk is tried. */
 const SETUP_TIMEOUT_MS = 3000;
@@ -55,6 +53,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   private readonly infoChains = new WeakMap<Dialog, Promise<void>>();
   /** Calls to queues: answered into music, offered to agents (the ACD decides, above). */
   readonly queueing: Queueing;
+  /** Blind and attended transfers, from the SDK and from SIP devices (REFER). */
+  readonly transfers: Transfers;
 
   constructor(
     private readonly core: SipCore,
@@ -64,7 +64,9 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   ) {
     super();
     core.delegate = this;
-    this.queueing = new Queueing({ core, media, router, attemptsFor: (r, f, c) => this.attemptsFor(r, f, c), watch: (c, d, s) => this.watch(c, d, s) });
+    const ctx = { core, media, router, attemptsFor: (r: Route, f: { user: string; displayName?: string }, c: CodecName[]) => this.attemptsFor(r, f, c), watch: (c: Call, d: Dialog, s: Side) => this.watch(c, d, s) };
+    this.queueing = new Queueing(ctx);
+    this.transfers = new Transfers({ ...ctx, calls: () => this.calls.values(), transferred: (c, from, to) => this.emit('transferred', c, from, to) });
     media.on('dtmf', (endpointId, digit) => {
       for (const call of this.calls.values()) {
         if (call.caller.endpointId === endpointId) return this.deliverDigit(call, 'callee', digit);
@@ -344,7 +346,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         this.core.respond(tx, 200, undefined, [], dialog.init.localTag);
         this.deliverInfoDigit(call, otherSide(side), m[1]!.toUpperCase());
       } else if (req.method === 'REFER') {
-        this.refer(call, dialog, side, req, tx);
+        this.transfers.refer(call, dialog, side, req, tx);
       } else if (req.method === 'UPDATE') {
         this.core.respond(tx, 501, undefined, [], dialog.init.localTag);
       } else {
@@ -378,13 +380,13 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     if (msg.type === 'transfer') {
       const target = (msg as { target?: unknown }).target;
       if (typeof target !== 'string' || !target.trim()) return this.core.respond(tx, 400, 'Transfer Needs A Target', [], tag);
-      return this.answerWhen(tx, tag, this.blindTransfer(call, side, target.trim()));
+      return this.answerWhen(tx, tag, this.transfers.blind(call, side, target.trim()));
     }
     if (msg.type === 'complete-transfer') {
       const other = (msg as { with?: unknown }).with;
       if (typeof other !== 'string' || !other) return this.core.respond(tx, 400, 'Complete-Transfer Needs The Consult Call', [], tag);
       // The 200 goes out before the agent's legs get their BYE.
-      this.completeTransfer(call, side, other, () => this.core.respond(tx, 200, undefined, [], tag)).catch((err: Error) =>
+      this.transfers.complete(call, side, other, () => this.core.respond(tx, 200, undefined, [], tag)).catch((err: Error) =>
         this.core.respond(tx, err instanceof CallOperationError ? err.status : 500, err.message, [], tag),
       );
       return;
@@ -458,169 +460,6 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       return;
     }
     this.deliverDigit(call, to, digit);
-  }
-
-  /**
-   * Attended transfer, completed: the agent on `side` of `call` also has a consultation call
-   * (SIP Call-ID `consultCallId`) with the target. The kept party of `call` and the target are
-   * bridged, the target's leg moves into `call`, and both of the agent's legs end. Only a party
-   * of both calls may join them.
-   */
-  async completeTransfer(call: Call, side: Side, consultCallId: string, beforeRelease: () => void): Promise<void> {
-    const fail = (status: number, reason: string) => new CallOperationError(status, reason);
-    const consult = [...this.calls.values()].find((c) => c !== call && [c.caller, c.callee].some((l) => l.dialog?.init.callId === consultCallId));
-    if (!consult) throw fail(481, 'No Such Consultation Call');
-    const agentSide2 = consult.caller.dialog?.init.callId === consultCallId ? 'caller' : 'callee';
-    const agent1 = call[side];
-    const kept = call[otherSide(side)];
-    const target = consult[otherSide(agentSide2)];
-    if (consult[agentSide2].party.toLowerCase() !== agent1.party.toLowerCase()) throw fail(403, 'Not Your Consultation Call');
-    if (call.state !== CallState.Connected || consult.state !== CallState.Connected || !kept.endpointId || !target.endpointId || !target.dialog) throw fail(491, 'Both Calls Must Be Connected');
-    if (call.transferring || consult.transferring) throw fail(491, 'Transfer In Progress');
-    if (call.codec && consult.codec && call.codec !== consult.codec) throw fail(488, 'Calls Use Different Codecs');
-    // Bridge kept ↔ target; either may have been on hold (music stops, relay starts).
-    await this.media.connect(kept.endpointId, target.endpointId);
-    await this.media.resume(kept.endpointId);
-    await this.media.resume(target.endpointId);
-    // The target's leg moves into this call, in the agent's place.
-    const targetDialog = target.dialog;
-    targetDialog.removeAllListeners();
-    const old = { dialog: agent1.dialog, endpointId: agent1.endpointId, party: agent1.party };
-    agent1.party = target.party;
-    agent1.endpointId = target.endpointId;
-    agent1.dialog = targetDialog;
-    delete call.heldBy;
-    this.watch(call, targetDialog, side);
-    delete target.dialog;
-    delete target.endpointId;
-    call.addTransfer({ by: old.party, to: agent1.party, result: 'completed (attended)' });
-    this.emit('transferred', call, old.party, agent1.party);
-    log.info('b2bua', `call ${call.id}: attended transfer by ${old.party}: ${kept.party} now with ${agent1.party}`);
-    beforeRelease();
-    consult.hangup({ by: 'gateway', status: 200, reason: 'Transferred' });
-    old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
-    if (old.endpointId) await this.media.closeEndpoint(old.endpointId);
-  }
-
-  /**
-   * REFER from a SIP device (RFC 3515): blind transfer of the other party to the Refer-To
-   * target, with progress as NOTIFY `message/sipfrag` (100 Trying, then the final outcome).
-   * REFER with Replaces (attended transfer from a device) is not supported yet: 501.
-   */
-  private refer(call: Call, dialog: Dialog, side: Side, req: SipRequest, tx: ServerTransaction): void {
-    const tag = dialog.init.localTag;
-    const referTo = req.get('refer-to');
-    let target: string | undefined;
-    try {
-      const na = referTo ? parseNameAddr(referTo) : undefined;
-      if (na?.uri.headers && /replaces=/i.test(na.uri.headers)) return this.core.respond(tx, 501, 'Attended Transfer By REFER Not Supported Yet', [], tag);
-      target = na?.uri.user;
-    } catch {
-      target = undefined;
-    }
-    if (!target) return this.core.respond(tx, 400, 'Bad Refer-To', [], tag);
-    this.core.respond(tx, 202, undefined, [], tag);
-    const notify = (frag: string, terminated: boolean) =>
-      dialog.request('NOTIFY', {
-        body: Buffer.from(`${frag}\r\n`),
-        contentType: 'message/sipfrag;version=2.0',
-        headers: [['event', 'refer'], ['subscription-state', terminated ? 'terminated;reason=noresource' : 'active;expires=60']],
-      });
-    notify('SIP/2.0 100 Trying', false).catch(() => undefined);
-    this.blindTransfer(call, side, target, () => notify('SIP/2.0 200 OK', true)).catch((err: Error) => {
-      const status = err instanceof CallOperationError ? err.status : 500;
-      notify(`SIP/2.0 ${status} ${err.message.replace(/[\r\n]/g, ' ')}`, true).catch(() => undefined);
-    });
-  }
-
-  /**
-   * Blind transfer requested by `side`: the other party (kept) hears music on hold while the
-   * target is called; when the target answers, kept ↔ target are bridged and the requester's leg
-   * ends with BYE. If the target fails (unknown, busy, no answer in {@link TRANSFER_RING_MS}),
-   * the kept party comes back to the requester and the error is returned — the call is never
-   * dropped by a failed transfer.
-   */
-  blindTransfer(call: Call, side: Side, target: string, beforeRelease?: () => Promise<unknown>): Promise<void> {
-    const fail = (status: number, reason: string) => new CallOperationError(status, reason);
-    const run = async () => {
-      const kept = call[otherSide(side)];
-      const requester = call[side];
-      if (call.state !== CallState.Connected || !kept.endpointId || !requester.dialog) throw fail(491, 'Call Not Connected');
-      const route = this.router.resolve(target);
-      const codec = call.codec ?? 'PCMU';
-      const planned = route.kind === 'user' || route.kind === 'external' ? this.attemptsFor(route, { user: kept.party }, [codec]) : { status: 404, reason: 'No Such User Or Extension' };
-      if ('status' in planned) {
-        call.addTransfer({ by: requester.party, to: target, result: `${planned.status} ${planned.reason}` });
-        throw fail(planned.status, planned.reason);
-      }
-      const wasHeld = call.heldBy;
-      if (!wasHeld) await this.media.hold(kept.endpointId);
-      log.info('b2bua', `call ${call.id}: ${requester.party} transfers ${kept.party} to ${target}`);
-      let lastFailure = { status: 480, reason: 'Temporarily Unavailable' };
-      try {
-        for (const a of planned) {
-          const ep = await this.media.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
-          const offer = await this.media.offer(ep, [codec]);
-          const out = this.core.invite({ ...a.options, offer });
-          const outcome = await new Promise<{ ok: true; body: string; dialog: Dialog } | { ok: false; status: number; reason: string }>((resolve) => {
-            const timer = setTimeout(() => {
-              out.cancel();
-              resolve({ ok: false, status: 408, reason: 'Transfer Target Did Not Answer' });
-            }, TRANSFER_RING_MS);
-            out.on('accepted', (res, dialog) => {
-              clearTimeout(timer);
-              resolve({ ok: true, body: res.body.toString('utf8'), dialog });
-            });
-            out.on('failed', (status, reason) => {
-              clearTimeout(timer);
-              resolve({ ok: false, status, reason });
-            });
-            out.start();
-          });
-          if (!outcome.ok) {
-            await this.media.closeEndpoint(ep);
-            lastFailure = { status: outcome.status, reason: outcome.reason };
-            if (a.trunk && (outcome.status === 408 || outcome.status === 503)) continue;
-            break;
-          }
-          // The target answered: bridge it to the kept party, release the requester.
-          await this.media.acceptAnswer(ep, outcome.body);
-          await this.media.connect(kept.endpointId, ep);
-          await this.media.resume(kept.endpointId);
-          const old = { dialog: requester.dialog, endpointId: requester.endpointId, party: requester.party };
-          requester.party = route.kind === 'user' ? route.username : route.kind === 'external' ? route.number : target;
-          requester.endpointId = ep;
-          requester.dialog = outcome.dialog;
-          delete call.heldBy;
-          if (a.trunk) call.trunk = a.trunk.name;
-          this.watch(call, outcome.dialog, side);
-          await beforeRelease?.().catch(() => undefined);
-          old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
-          if (old.endpointId) await this.media.closeEndpoint(old.endpointId);
-          call.addTransfer({ by: old.party, to: requester.party, result: 'completed' });
-          this.emit('transferred', call, old.party, requester.party);
-          log.info('b2bua', `call ${call.id}: transferred to ${requester.party}`);
-          return;
-        }
-        // Every attempt failed: the kept party returns to the requester.
-        call.addTransfer({ by: requester.party, to: target, result: `${lastFailure.status} ${lastFailure.reason}` });
-        log.info('b2bua', `call ${call.id}: transfer to ${target} failed (${lastFailure.status} ${lastFailure.reason}); back to ${requester.party}`);
-        if (!wasHeld) await this.media.resume(kept.endpointId);
-        throw fail(lastFailure.status === 486 || lastFailure.status === 404 || lastFailure.status === 480 ? lastFailure.status : 480, `Transfer Failed: ${lastFailure.status} ${lastFailure.reason}`);
-      } catch (err) {
-        // Whatever broke (a media error, a dead leg), the kept party is not left on hold.
-        if (!(err instanceof CallOperationError)) {
-          log.error('b2bua', `call ${call.id}: transfer failed`, err);
-          if (!wasHeld && call.state === CallState.Connected) await this.media.resume(kept.endpointId).catch(() => undefined);
-        }
-        throw err;
-      }
-    };
-    if (call.transferring) return Promise.reject(fail(491, 'Transfer In Progress'));
-    call.transferring = true;
-    return call.serialize(run).finally(() => {
-      call.transferring = false;
-    });
   }
 
   /**

@@ -1,0 +1,214 @@
+/**
+ * Transfers inside the gateway's bridges (docs/calls.md): blind transfer (the other party hears
+ * music while the target rings; a failed target brings them back), attended transfer (two of an
+ * agent's calls joined, the agent leaves both), and the same from SIP devices with REFER
+ * (RFC 3515), with or without Replaces (RFC 3891).
+ */
+import { log } from '../util/log.js';
+import type { Dialog } from '../sip/dialog.js';
+import type { SipRequest } from '../sip/message.js';
+import type { ServerTransaction } from '../sip/transaction/layer.js';
+import { parseNameAddr } from '../sip/uri.js';
+import { Call, CallOperationError, CallState, otherSide, type Side } from './call.js';
+import type { LegContext } from './queueing.js';
+
+/** How long a transfer target may ring before the call returns to the agent. */
+const TRANSFER_RING_MS = 20_000;
+
+/** What transfers need from the B2BUA beyond the legs: the calls, and a way to announce a hop. */
+export interface TransferContext extends LegContext {
+  calls(): Iterable<Call>;
+  transferred(call: Call, from: string, to: string): void;
+}
+
+/** Transfers of the B2BUA's calls. */
+export class Transfers {
+  constructor(private readonly ctx: TransferContext) {}
+
+  /**
+   * Attended transfer, completed: the agent on `side` of `call` also has a consultation call
+   * (SIP Call-ID `consultCallId`) with the target. The kept party of `call` and the target are
+   * bridged, the target's leg moves into `call`, and both of the agent's legs end. Only a party
+   * of both calls may join them.
+   */
+  async complete(call: Call, side: Side, consultCallId: string, beforeRelease: () => void): Promise<void> {
+    const fail = (status: number, reason: string) => new CallOperationError(status, reason);
+    const consult = [...this.ctx.calls()].find((c) => c !== call && [c.caller, c.callee].some((l) => l.dialog?.init.callId === consultCallId));
+    if (!consult) throw fail(481, 'No Such Consultation Call');
+    const agentSide2 = consult.caller.dialog?.init.callId === consultCallId ? 'caller' : 'callee';
+    const agent1 = call[side];
+    const kept = call[otherSide(side)];
+    const target = consult[otherSide(agentSide2)];
+    if (consult[agentSide2].party.toLowerCase() !== agent1.party.toLowerCase()) throw fail(403, 'Not Your Consultation Call');
+    if (call.state !== CallState.Connected || consult.state !== CallState.Connected || !kept.endpointId || !target.endpointId || !target.dialog) throw fail(491, 'Both Calls Must Be Connected');
+    if (call.transferring || consult.transferring) throw fail(491, 'Transfer In Progress');
+    if (call.codec && consult.codec && call.codec !== consult.codec) throw fail(488, 'Calls Use Different Codecs');
+    // Bridge kept ↔ target; either may have been on hold (music stops, relay starts).
+    await this.ctx.media.connect(kept.endpointId, target.endpointId);
+    await this.ctx.media.resume(kept.endpointId);
+    await this.ctx.media.resume(target.endpointId);
+    // The target's leg moves into this call, in the agent's place.
+    const targetDialog = target.dialog;
+    targetDialog.removeAllListeners();
+    const old = { dialog: agent1.dialog, endpointId: agent1.endpointId, party: agent1.party };
+    agent1.party = target.party;
+    agent1.endpointId = target.endpointId;
+    agent1.dialog = targetDialog;
+    delete call.heldBy;
+    this.ctx.watch(call, targetDialog, side);
+    delete target.dialog;
+    delete target.endpointId;
+    call.addTransfer({ by: old.party, to: agent1.party, result: 'completed (attended)' });
+    this.ctx.transferred(call, old.party, agent1.party);
+    log.info('b2bua', `call ${call.id}: attended transfer by ${old.party}: ${kept.party} now with ${agent1.party}`);
+    beforeRelease();
+    consult.hangup({ by: 'gateway', status: 200, reason: 'Transferred' });
+    old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
+    if (old.endpointId) await this.ctx.media.closeEndpoint(old.endpointId);
+  }
+
+  /**
+   * REFER from a SIP device (RFC 3515), answered 202 with progress as NOTIFY `message/sipfrag`
+   * (100 Trying, then the outcome). A plain Refer-To is a blind transfer of the other party to
+   * that target. A Refer-To carrying `Replaces` (RFC 3891 §3, the device's attended transfer)
+   * names the device's other call — its consultation with the target: the two calls are joined
+   * exactly as the SDK's `completeTransfer` does, and the device leaves both.
+   */
+  refer(call: Call, dialog: Dialog, side: Side, req: SipRequest, tx: ServerTransaction): void {
+    const tag = dialog.init.localTag;
+    const referTo = req.get('refer-to');
+    let target: string | undefined;
+    let replaces: { callId: string; tags: string[] } | undefined;
+    try {
+      const na = referTo ? parseNameAddr(referTo) : undefined;
+      target = na?.uri.user;
+      const header = na?.uri.headers?.split('&').find((h) => /^replaces=/i.test(h));
+      if (header) {
+        // Replaces = callid *(";" (to-tag / from-tag / early-only)), URI-escaped in the header part.
+        const [callId, ...params] = decodeURIComponent(header.slice(header.indexOf('=') + 1)).split(';');
+        const tags = params.map((p) => /^(?:to|from)-tag=(.+)$/i.exec(p.trim())?.[1]).filter((t): t is string => !!t);
+        if (!callId || tags.length !== 2) return this.ctx.core.respond(tx, 400, 'Bad Replaces In Refer-To', [], tag);
+        replaces = { callId, tags };
+      }
+    } catch {
+      target = undefined;
+    }
+    if (!target && !replaces) return this.ctx.core.respond(tx, 400, 'Bad Refer-To', [], tag);
+    this.ctx.core.respond(tx, 202, undefined, [], tag);
+    const notify = (frag: string, terminated: boolean) =>
+      dialog.request('NOTIFY', {
+        body: Buffer.from(`${frag}\r\n`),
+        contentType: 'message/sipfrag;version=2.0',
+        headers: [['event', 'refer'], ['subscription-state', terminated ? 'terminated;reason=noresource' : 'active;expires=60']],
+      });
+    notify('SIP/2.0 100 Trying', false).catch(() => undefined);
+    const failed = (err: Error) => {
+      const status = err instanceof CallOperationError ? err.status : 500;
+      notify(`SIP/2.0 ${status} ${err.message.replace(/[\r\n]/g, ' ')}`, true).catch(() => undefined);
+    };
+    if (replaces) {
+      const r = replaces;
+      // The replaced dialog must be the device's own leg of its other call: same Call-ID, and
+      // the same two tags (either order: RFC 3891 names them from the recipient's side).
+      const consult = [...this.ctx.calls()].find((c) => c !== call && [c.caller, c.callee].some((l) => l.dialog?.init.callId === r.callId));
+      const leg = consult && [consult.caller, consult.callee].find((l) => l.dialog?.init.callId === r.callId);
+      const tagsMatch = !!leg?.dialog && [leg.dialog.init.localTag, leg.dialog.init.remoteTag].sort().join(' ') === [...r.tags].sort().join(' ');
+      if (!tagsMatch) return failed(new CallOperationError(481, 'Replaced Dialog Does Not Exist'));
+      // The NOTIFY goes out before the device's legs get their BYEs.
+      this.complete(call, side, r.callId, () => void notify('SIP/2.0 200 OK', true).catch(() => undefined)).catch(failed);
+      return;
+    }
+    this.blind(call, side, target!, () => notify('SIP/2.0 200 OK', true)).catch(failed);
+  }
+
+  /**
+   * Blind transfer requested by `side`: the other party (kept) hears music on hold while the
+   * target is called; when the target answers, kept ↔ target are bridged and the requester's leg
+   * ends with BYE. If the target fails (unknown, busy, no answer in {@link TRANSFER_RING_MS}),
+   * the kept party comes back to the requester and the error is returned — the call is never
+   * dropped by a failed transfer.
+   */
+  blind(call: Call, side: Side, target: string, beforeRelease?: () => Promise<unknown>): Promise<void> {
+    const fail = (status: number, reason: string) => new CallOperationError(status, reason);
+    const run = async () => {
+      const kept = call[otherSide(side)];
+      const requester = call[side];
+      if (call.state !== CallState.Connected || !kept.endpointId || !requester.dialog) throw fail(491, 'Call Not Connected');
+      const route = this.ctx.router.resolve(target);
+      const codec = call.codec ?? 'PCMU';
+      const planned = route.kind === 'user' || route.kind === 'external' ? this.ctx.attemptsFor(route, { user: kept.party }, [codec]) : { status: 404, reason: 'No Such User Or Extension' };
+      if ('status' in planned) {
+        call.addTransfer({ by: requester.party, to: target, result: `${planned.status} ${planned.reason}` });
+        throw fail(planned.status, planned.reason);
+      }
+      const wasHeld = call.heldBy;
+      if (!wasHeld) await this.ctx.media.hold(kept.endpointId);
+      log.info('b2bua', `call ${call.id}: ${requester.party} transfers ${kept.party} to ${target}`);
+      let lastFailure = { status: 480, reason: 'Temporarily Unavailable' };
+      try {
+        for (const a of planned) {
+          const ep = await this.ctx.media.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
+          const offer = await this.ctx.media.offer(ep, [codec]);
+          const out = this.ctx.core.invite({ ...a.options, offer });
+          const outcome = await new Promise<{ ok: true; body: string; dialog: Dialog } | { ok: false; status: number; reason: string }>((resolve) => {
+            const timer = setTimeout(() => {
+              out.cancel();
+              resolve({ ok: false, status: 408, reason: 'Transfer Target Did Not Answer' });
+            }, TRANSFER_RING_MS);
+            out.on('accepted', (res, dialog) => {
+              clearTimeout(timer);
+              resolve({ ok: true, body: res.body.toString('utf8'), dialog });
+            });
+            out.on('failed', (status, reason) => {
+              clearTimeout(timer);
+              resolve({ ok: false, status, reason });
+            });
+            out.start();
+          });
+          if (!outcome.ok) {
+            await this.ctx.media.closeEndpoint(ep);
+            lastFailure = { status: outcome.status, reason: outcome.reason };
+            if (a.trunk && (outcome.status === 408 || outcome.status === 503)) continue;
+            break;
+          }
+          // The target answered: bridge it to the kept party, release the requester.
+          await this.ctx.media.acceptAnswer(ep, outcome.body);
+          await this.ctx.media.connect(kept.endpointId, ep);
+          await this.ctx.media.resume(kept.endpointId);
+          const old = { dialog: requester.dialog, endpointId: requester.endpointId, party: requester.party };
+          requester.party = route.kind === 'user' ? route.username : route.kind === 'external' ? route.number : target;
+          requester.endpointId = ep;
+          requester.dialog = outcome.dialog;
+          delete call.heldBy;
+          if (a.trunk) call.trunk = a.trunk.name;
+          this.ctx.watch(call, outcome.dialog, side);
+          await beforeRelease?.().catch(() => undefined);
+          old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
+          if (old.endpointId) await this.ctx.media.closeEndpoint(old.endpointId);
+          call.addTransfer({ by: old.party, to: requester.party, result: 'completed' });
+          this.ctx.transferred(call, old.party, requester.party);
+          log.info('b2bua', `call ${call.id}: transferred to ${requester.party}`);
+          return;
+        }
+        // Every attempt failed: the kept party returns to the requester.
+        call.addTransfer({ by: requester.party, to: target, result: `${lastFailure.status} ${lastFailure.reason}` });
+        log.info('b2bua', `call ${call.id}: transfer to ${target} failed (${lastFailure.status} ${lastFailure.reason}); back to ${requester.party}`);
+        if (!wasHeld) await this.ctx.media.resume(kept.endpointId);
+        throw fail(lastFailure.status === 486 || lastFailure.status === 404 || lastFailure.status === 480 ? lastFailure.status : 480, `Transfer Failed: ${lastFailure.status} ${lastFailure.reason}`);
+      } catch (err) {
+        // Whatever broke (a media error, a dead leg), the kept party is not left on hold.
+        if (!(err instanceof CallOperationError)) {
+          log.error('b2bua', `call ${call.id}: transfer failed`, err);
+          if (!wasHeld && call.state === CallState.Connected) await this.ctx.media.resume(kept.endpointId).catch(() => undefined);
+        }
+        throw err;
+      }
+    };
+    if (call.transferring) return Promise.reject(fail(491, 'Transfer In Progress'));
+    call.transferring = true;
+    return call.serialize(run).finally(() => {
+      call.transferring = false;
+    });
+  }
+
+}
