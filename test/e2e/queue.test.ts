@@ -3,7 +3,8 @@
  * agent tab while a second tab of hers watches; the customer (carol, 1300 Hz) dials the queue
  * and hears music while waiting; alice's phone rings with the queue's name, she answers and
  * both hear each other; the customer hangs up; wrap-up starts, alice picks an outcome and
- * ends it. The second tab shows every state change; the call record has it all.
+ * ends it. The second tab shows every state change; the call record has it all. Then a blind
+ * transfer into the queue: bob (1100 Hz) takes the customer alice sent there.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -13,27 +14,29 @@ import { startGateway, type TestGateway } from '../support/gateway.js';
 import { defaultConfig } from '../../gateway/src/index.js';
 
 const ALICE_HZ = 500;
+const BOB_HZ = 1100;
 const CAROL_HZ = 1300;
 let gw: TestGateway;
 let alice: Agent;
+let bob: Agent;
 let carol: Agent;
 let watcher: Page;
 
 before(async () => {
   gw = await startGateway({
-    queues: [{ name: 'support', extension: '700', members: ['alice'], ringTimeoutSeconds: 20, maxWaitSeconds: 120 }],
+    queues: [{ name: 'support', extension: '700', members: ['alice', 'bob'], ringTimeoutSeconds: 20, maxWaitSeconds: 120 }],
     center: { ...defaultConfig().center, database: ':memory:', wrapUpSeconds: 120 },
   });
-  [alice, carol] = await Promise.all([launchAgent(gw.addrs.httpUrl, ALICE_HZ), launchAgent(gw.addrs.httpUrl, CAROL_HZ)]);
+  [alice, bob, carol] = await Promise.all([launchAgent(gw.addrs.httpUrl, ALICE_HZ), launchAgent(gw.addrs.httpUrl, BOB_HZ), launchAgent(gw.addrs.httpUrl, CAROL_HZ)]);
   // The watching tab logs in first; the agent tab (logged in last) is the one calls ring.
   watcher = await alice.browser.newPage();
   await watcher.goto(gw.addrs.httpUrl);
   await loginDemo(watcher, 'alice', 'alice-demo');
-  await Promise.all([loginDemo(alice.page, 'alice', 'alice-demo'), loginDemo(carol.page, 'carol', 'carol-demo')]);
+  await Promise.all([loginDemo(alice.page, 'alice', 'alice-demo'), loginDemo(bob.page, 'bob', 'bob-demo'), loginDemo(carol.page, 'carol', 'carol-demo')]);
 });
 
 after(async () => {
-  await Promise.all([alice?.close(), carol?.close()]);
+  await Promise.all([alice?.close(), bob?.close(), carol?.close()]);
   await gw?.stop();
 });
 
@@ -101,4 +104,36 @@ test('queue call: available → rings with the queue name → answered, audio bo
   assert.deepEqual(rec.timeline.map((e) => e.event), ['arrived', 'queued', 'offered', 'answered', 'ended', 'wrap-up']);
   const history = gw.gw.center.store.agentHistory('alice').map((h) => h.state);
   assert.deepEqual(history, ['not-ready', 'available', 'ringing', 'on-call', 'wrap-up', 'available']);
+});
+
+test('blind transfer into a queue: the customer waits on music, the next agent takes the call', async () => {
+  await alice.page.getByTestId('agent-select').selectOption('not-ready:break');
+  await stateIs(alice.page, 'not-ready');
+  await bob.page.getByTestId('agent-select').selectOption('available');
+  await stateIs(bob.page, 'available');
+  // The customer calls alice directly; alice sends them to the support queue.
+  await carol.page.getByTestId('target').fill('1001');
+  await carol.page.getByTestId('dial').click();
+  await alice.page.getByTestId('answer').click({ timeout: 10_000 });
+  await carol.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  await alice.page.getByTestId('transfer-target').fill('700');
+  await alice.page.getByTestId('transfer').click();
+  await alice.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 10_000 });
+  await bob.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
+  assert.match((await bob.page.getByTestId('incoming-queue').textContent()) ?? '', /via support/);
+  const waiting = await measureRemoteAudio(carol.page, 800);
+  assert.ok([262, 330, 392].some((f) => near(waiting.frequency, f)), `music while in the queue: ${JSON.stringify(waiting)}`);
+  await bob.page.getByTestId('answer').click();
+  await stateIs(bob.page, 'on-call');
+  const [carolHears, bobHears] = await Promise.all([measureRemoteAudio(carol.page, 1000), measureRemoteAudio(bob.page, 1000)]);
+  console.log(`# transferred into the queue: customer hears ${carolHears.frequency.toFixed(0)} Hz at ${carolHears.levelDb.toFixed(1)} dBFS; bob hears ${bobHears.frequency.toFixed(0)} Hz at ${bobHears.levelDb.toFixed(1)} dBFS`);
+  assert.ok(near(carolHears.frequency, BOB_HZ) && carolHears.levelDb > -40, `customer hears bob: ${JSON.stringify(carolHears)}`);
+  assert.ok(near(bobHears.frequency, CAROL_HZ) && bobHears.levelDb > -40, `bob hears the customer: ${JSON.stringify(bobHears)}`);
+  await bob.page.getByTestId('hangup').click();
+  await stateIs(bob.page, 'wrap-up');
+  await new Promise((r) => setTimeout(r, 300));
+  const rec = gw.gw.center.store.calls({ agent: 'bob' })[0]!;
+  assert.equal(rec.queue, 'support');
+  assert.deepEqual(rec.transfers.map((t) => [t.by, t.to, t.result]), [['alice', 'support', 'queued']]);
+  assert.deepEqual(rec.timeline.map((e) => e.event), ['arrived', 'ringing', 'answered', 'transfer', 'queued', 'offered', 'answered', 'ended']);
 });

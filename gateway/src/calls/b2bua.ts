@@ -66,7 +66,16 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     core.delegate = this;
     const ctx = { core, media, router, attemptsFor: (r: Route, f: { user: string; displayName?: string }, c: CodecName[]) => this.attemptsFor(r, f, c), watch: (c: Call, d: Dialog, s: Side) => this.watch(c, d, s) };
     this.queueing = new Queueing(ctx);
-    this.transfers = new Transfers({ ...ctx, calls: () => this.calls.values(), transferred: (c, from, to) => this.emit('transferred', c, from, to) });
+    this.transfers = new Transfers({
+      ...ctx,
+      calls: () => this.calls.values(),
+      transferred: (c, from, to) => this.emit('transferred', c, from, to),
+      enqueue: (c, q) => {
+        if (!this.queueing.delegate) return false;
+        this.queueing.delegate.enqueue(c, q);
+        return true;
+      },
+    });
     media.on('dtmf', (endpointId, digit) => {
       for (const call of this.calls.values()) {
         if (call.caller.endpointId === endpointId) return this.deliverDigit(call, 'callee', digit);

@@ -13,6 +13,7 @@ import type { MediaEngine } from '../media/types.js';
  *  routing --> ringing --> connected --> ended
  *     \___________\____________________/^
  *  routing --> queued (answered, music) --> connected (an agent answered) --> ended
+ *  connected --> queued (blind transfer into a queue)
  * ```
  */
 export enum CallState {
@@ -28,7 +29,8 @@ const ALLOWED: Record<CallState, readonly CallState[]> = {
   [CallState.Routing]: [CallState.Ringing, CallState.Queued, CallState.Connected, CallState.Ended],
   [CallState.Queued]: [CallState.Connected, CallState.Ended],
   [CallState.Ringing]: [CallState.Connected, CallState.Ended],
-  [CallState.Connected]: [CallState.Ended],
+  // connected → queued: blind-transferred into a queue.
+  [CallState.Connected]: [CallState.Queued, CallState.Ended],
   [CallState.Ended]: [],
 };
 

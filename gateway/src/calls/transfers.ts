@@ -19,6 +19,8 @@ const TRANSFER_RING_MS = 20_000;
 export interface TransferContext extends LegContext {
   calls(): Iterable<Call>;
   transferred(call: Call, from: string, to: string): void;
+  /** Puts a call (its caller side waiting on music) into a queue; false when queues are not running. */
+  enqueue(call: Call, queue: string): boolean;
 }
 
 /** Transfers of the B2BUA's calls. */
@@ -135,6 +137,7 @@ export class Transfers {
       const requester = call[side];
       if (call.state !== CallState.Connected || !kept.endpointId || !requester.dialog) throw fail(491, 'Call Not Connected');
       const route = this.ctx.router.resolve(target);
+      if (route.kind === 'queue') return this.toQueue(call, side, route.queue, beforeRelease);
       const codec = call.codec ?? 'PCMU';
       const planned = route.kind === 'user' || route.kind === 'external' ? this.ctx.attemptsFor(route, { user: kept.party }, [codec]) : { status: 404, reason: 'No Such User Or Extension' };
       if ('status' in planned) {
@@ -211,4 +214,40 @@ export class Transfers {
     });
   }
 
+
+  /**
+   * Blind transfer into a queue: the kept party hears music and waits in the queue like any
+   * caller (keeping the time the call first arrived, so it is not sent to the back of the line);
+   * the requester's leg ends at once. The waiting party becomes the call's caller side, which is
+   * the side queue offers bridge to the answering agent.
+   */
+  private async toQueue(call: Call, side: Side, queue: string, beforeRelease?: () => Promise<unknown>): Promise<void> {
+    const keptSide = otherSide(side);
+    const kept = call[keptSide];
+    const requester = call[side];
+    const old = { dialog: requester.dialog, endpointId: requester.endpointId, party: requester.party };
+    if (!call.heldBy) await this.ctx.media.hold(kept.endpointId!);
+    if (keptSide === 'callee') {
+      const keptDialog = kept.dialog!;
+      keptDialog.removeAllListeners();
+      call.caller.party = kept.party;
+      call.caller.endpointId = kept.endpointId!;
+      call.caller.dialog = keptDialog;
+      this.ctx.watch(call, keptDialog, 'caller');
+    }
+    call.callee.party = queue;
+    delete call.callee.endpointId;
+    delete call.callee.dialog;
+    delete call.heldBy;
+    call.queue = queue;
+    call.setState(CallState.Queued);
+    call.addTransfer({ by: old.party, to: queue, result: 'queued' });
+    call.note('queued', queue);
+    log.info('b2bua', `call ${call.id}: ${old.party} transfers ${call.caller.party} into queue ${queue}`);
+    this.ctx.transferred(call, old.party, queue);
+    await beforeRelease?.().catch(() => undefined);
+    old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
+    if (old.endpointId) await this.ctx.media.closeEndpoint(old.endpointId);
+    if (!this.ctx.enqueue(call, queue)) call.hangup({ by: 'gateway', status: 503, reason: 'Queues Not Running' });
+  }
 }
