@@ -87,6 +87,12 @@ test('transfer the target declines: hold is refused while it rings, then the cus
   assert.deepEqual(gw.gw.b2bua.active[0]!.transfers.map((t) => t.result), ['completed', '404 No Such User Or Extension', '486 Busy Here']);
   await carol.page.getByTestId('hangup').click();
   await bob.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
+  // The call record keeps every hop, the failed ones too.
+  await new Promise((r) => setTimeout(r, 200));
+  const rec = gw.gw.center.store.calls({ party: 'carol' })[0]!;
+  assert.deepEqual(rec.transfers.map((t) => [t.by, t.to, t.result]), [['alice', 'bob', 'completed'], ['bob', '9999', '404 No Such User Or Extension'], ['bob', '1001', '486 Busy Here']]);
+  assert.deepEqual([rec.caller, rec.callee, rec.outcome, rec.endedBy], ['carol', 'bob', 'answered', 'caller']);
+  assert.equal(rec.timeline.filter((e) => e.event === 'transfer').length, 3);
 });
 
 test('consult cancelled: the consultation ends and the customer is back with the agent', async () => {
@@ -152,4 +158,11 @@ test('consult transfer: hold → consult → swap → complete; the customer and
   assert.deepEqual(gw.gw.b2bua.active[0]!.transfers.map((t) => [t.by, t.to, t.result]), [['alice', 'bob', 'completed (attended)']]);
   await carol.page.getByTestId('hangup').click();
   await bob.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
+  await new Promise((r) => setTimeout(r, 200));
+  const [rec] = gw.gw.center.store.calls({ party: 'carol' });
+  assert.deepEqual(rec!.transfers.map((t) => [t.by, t.to, t.result]), [['alice', 'bob', 'completed (attended)']]);
+  assert.equal(rec!.callee, 'bob');
+  // The consultation call (alice → bob) has its own record, ended by the gateway when it was joined.
+  const consult = gw.gw.center.store.calls({ party: 'alice' }).find((r) => r.caller === 'alice' && r.callee === 'bob')!;
+  assert.deepEqual([consult.endedBy, consult.endReason], ['gateway', 'Transferred']);
 });
