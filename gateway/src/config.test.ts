@@ -32,6 +32,18 @@ test('clear errors that name the key', () => {
     [{ users: [{ username: 'a', password: 'x', role: 'agent' }] }, /users\[0\]\.password/],
     [{ users: [{ username: 'a', password: 'xxxxxx', role: 'boss' }] }, /users\[0\]\.role/],
     [{ users: [{ username: 'a', password: 'xxxxxx', role: 'agent', extension: '1' }, { username: 'b', password: 'xxxxxx', role: 'agent', extension: '1' }] }, /"1" is used twice/],
+    [{ queues: [{ name: 'q', extension: '1001' }] }, /queues\[0\]\.extension "1001" is already a user, extension or queue/],
+    [{ queues: [{ name: 'alice' }] }, /queues\[0\]\.name "alice" is already a user or extension/],
+    [{ queues: [{ name: 'q', strategy: 'random' }] }, /queues\[0\]\.strategy/],
+    [{ queues: [{ name: 'q', overflow: { queue: 'nowhere' } }] }, /queues\[0\]\.overflow\.queue: no queue named "nowhere"/],
+    [{ queues: [{ name: 'q', overflow: { queue: 'q' } }] }, /cannot overflow into itself/],
+    [{ queues: [{ name: 'q', members: ['zed'] }] }, /queues\[0\]\.members must list configured users/],
+    [{ queues: [{ name: 'q', ringTimeoutSeconds: 0 }] }, /queues\[0\]\.ringTimeoutSeconds/],
+    [{ queues: [{ name: 'q', skills: { es: 11 } }] }, /queues\[0\]\.skills/],
+    [{ queues: [{ name: 'q' }, { name: 'Q' }] }, /"Q" is used twice/],
+    [{ center: { ...defaultConfig().center, wrapUpSeconds: -1 } }, /center\.wrapUpSeconds/],
+    [{ center: { ...defaultConfig().center, notReadyReasons: ['coffee break'] } }, /center\.notReadyReasons/],
+    [{ users: [{ username: 'a', password: 'xxxxxx', role: 'agent', skills: { es: 0 } }] }, /users\[0\]\.skills/],
   ];
   for (const [over, msg] of bad) assert.throws(() => validateConfig(mergeConfig(defaultConfig(), over)), (e: Error) => e instanceof ConfigError && msg.test(e.message));
   assert.throws(() => loadConfig(undefined, { SWITCHBOARD_HTTP_PORT: 'eighty' }), /SWITCHBOARD_HTTP_PORT must be a whole number/);

@@ -46,6 +46,12 @@ const stateIs = (page: Page, state: string) => page.getByTestId('agent-state').f
 test('queue call: available → rings with the queue name → answered, audio both ways → wrap-up → available; a second tab follows', async () => {
   await stateIs(alice.page, 'offline');
   await stateIs(watcher, 'offline');
+  // Refusals are coded errors through the real gateway, and change nothing.
+  const codeOf = (page: Page, state: string, reason?: string) =>
+    page.evaluate(([s, r]) => window.demo.phone!.agent.setState(s as 'available', r).then(() => 'ok', (e: { code?: string }) => e.code ?? 'error'), [state, reason] as const);
+  assert.equal(await codeOf(alice.page, 'not-ready', 'nap'), 'SB_INVALID_ARGUMENT');
+  assert.equal(await codeOf(carol.page, 'available'), 'SB_NOT_AN_AGENT');
+  await stateIs(alice.page, 'offline');
   // Not ready needs a reason the gateway offers; the choice shows in both tabs.
   await alice.page.getByTestId('agent-select').selectOption('not-ready:break');
   await stateIs(alice.page, 'not-ready');
