@@ -34,6 +34,11 @@ test('50 sipp calls into a queue served by 5 agents: answered or overflowed, fai
   const missPort = await freePort();
   const base = defaultConfig();
   const agents = ['agent1', 'agent2', 'agent3', 'agent4', 'agent5'];
+  // The agents' phones, bound before the gateway picks its own ports (no port collisions).
+  const phones = sipp(['-sf', 'uas-agent.xml', '-p', String(agentsPort), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-timeout', '120s'], 130_000);
+  const deaf = sipp(['-sf', 'uas-ring-cancel.xml', '-p', String(missPort), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-m', '1', '-timeout', '120s'], 130_000);
+  running.push(phones, deaf);
+  await settle();
   gw = await startGateway({
     users: [
       ...base.users,
@@ -49,12 +54,6 @@ test('50 sipp calls into a queue served by 5 agents: answered or overflowed, fai
     const res = await fetch(new URL(path, api), { method, headers: { authorization: `Bearer ${supervisor}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
-
-  // The agents' phones.
-  const phones = sipp(['-sf', 'uas-agent.xml', '-p', String(agentsPort), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-timeout', '120s'], 130_000);
-  const deaf = sipp(['-sf', 'uas-ring-cancel.xml', '-p', String(missPort), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-m', '1', '-timeout', '120s'], 130_000);
-  running.push(phones, deaf);
-  await settle();
 
   // The one who never answers logs in first (so is idle longest and rung first), the others after.
   assert.equal((await call('POST', '/api/agents/agent6/state', { state: 'available' })).status, 200);
@@ -125,7 +124,8 @@ test('50 sipp calls into a queue served by 5 agents: answered or overflowed, fai
   assert.equal(missed[0]!.outcome, 'answered');
   const a6 = (await call('GET', '/api/agents/agent6')).body as { state: string; reason?: string };
   assert.deepEqual([a6.state, a6.reason], ['not-ready', 'missed']);
-  assert.equal((await deaf.done).code, 0, 'the unanswered phone saw INVITE, then CANCEL');
+  const deafDone = await deaf.done;
+  assert.equal(deafDone.code, 0, `the unanswered phone saw INVITE, then CANCEL:\n${deafDone.out.slice(-1500)}`);
 
   // Statistics agree with the records.
   const stats = (await call('GET', '/api/stats')).body as { queues: Array<Record<string, number | string>>; agents: Array<{ username: string; callsHandled: number }> };

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
-import { freePort, settle } from '../support/net.js';
+import { settle } from '../support/net.js';
 import { startSipDevice, type SipDevice } from '../support/sip-device.js';
 import { defaultConfig } from '../../gateway/src/index.js';
 
@@ -23,11 +23,12 @@ let carol: Agent;
 let device: SipDevice;
 
 before(async () => {
-  const devicePort = await freePort();
+  // The device binds its port first, so the gateway's own ports cannot collide with it.
+  device = await startSipDevice({ user: 'desk', password: 'desk-password' });
   gw = await startGateway({
-    users: [...defaultConfig().users, { username: 'desk', password: 'desk-password', role: 'agent', extension: '2101', digestAlgorithms: ['MD5'], staticContact: `sip:desk@127.0.0.1:${devicePort}` }],
+    users: [...defaultConfig().users, { username: 'desk', password: 'desk-password', role: 'agent', extension: '2101', digestAlgorithms: ['MD5'], staticContact: `sip:desk@127.0.0.1:${device.port}` }],
   });
-  device = await startSipDevice({ user: 'desk', password: 'desk-password', gatewayPort: gw.addrs.sipUdpPort, port: devicePort });
+  device.gatewayPort = gw.addrs.sipUdpPort;
   [bob, carol] = await Promise.all([launchAgent(gw.addrs.httpUrl, BOB_HZ), launchAgent(gw.addrs.httpUrl, CAROL_HZ)]);
   await Promise.all([loginDemo(bob.page, 'bob', 'bob-demo'), loginDemo(carol.page, 'carol', 'carol-demo')]);
 });

@@ -16,6 +16,8 @@ const sdp = (port: number) => ['v=0', `o=device 1 1 IN IP4 127.0.0.1`, 's=-', 'c
 
 export interface SipDevice {
   port: number;
+  /** Where the gateway listens (UDP); set it before calling. */
+  gatewayPort: number;
   /** Dialogs of answered incoming calls, in order. */
   incoming: Dialog[];
   /** In-dialog requests received (NOTIFY sipfrag bodies, BYEs), as "METHOD body". */
@@ -26,7 +28,7 @@ export interface SipDevice {
 }
 
 /** Starts a device on a random UDP port that answers every call at once. */
-export async function startSipDevice(opts: { user: string; password: string; gatewayPort: number; port?: number; mediaPort?: number }): Promise<SipDevice> {
+export async function startSipDevice(opts: { user: string; password: string; gatewayPort?: number; port?: number; mediaPort?: number }): Promise<SipDevice> {
   const transport = new TransportLayer({ bindHost: '127.0.0.1', advertisedHost: '127.0.0.1' });
   const txl = new TransactionLayer(transport, systemClock);
   const core = new SipCore(transport, txl, {
@@ -53,15 +55,16 @@ export async function startSipDevice(opts: { user: string; password: string; gat
       watch(d);
     },
   };
-  const target = { transport: 'UDP' as const, host: '127.0.0.1', port: opts.gatewayPort };
-  return {
+  const device: SipDevice = {
     port,
+    gatewayPort: opts.gatewayPort ?? 5060,
     incoming,
     received,
     call: (user) =>
       new Promise<Dialog>((resolve, reject) => {
+        const target = { transport: 'UDP' as const, host: '127.0.0.1', port: device.gatewayPort };
         const out = core.invite({
-          target, requestUri: `sip:${user}@127.0.0.1:${opts.gatewayPort}`, from: { user: opts.user }, to: { user }, offer: sdp(opts.mediaPort ?? 9),
+          target, requestUri: `sip:${user}@127.0.0.1:${device.gatewayPort}`, from: { user: opts.user }, to: { user }, offer: sdp(opts.mediaPort ?? 9),
           credentials: { username: opts.user, password: opts.password },
         });
         out.on('accepted', (_res, d) => {
@@ -77,4 +80,5 @@ export async function startSipDevice(opts: { user: string; password: string; gat
       await transport.close();
     },
   };
+  return device;
 }
