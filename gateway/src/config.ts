@@ -9,6 +9,7 @@ import { DEFAULT_GUARD, type GuardOptions } from './sip/guard.js';
 import { parseUri, type SipUri } from './sip/uri.js';
 import type { Role } from './api/token.js';
 import type { QueueConfig } from './center/acd.js';
+import { readMusicWav } from './media/music.js';
 
 /** A user of the gateway: an agent, supervisor or admin, with a SIP identity. */
 export interface UserConfig {
@@ -384,6 +385,13 @@ function validateCenter(c: GatewayConfig): void {
       if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= 86400)) throw new ConfigError(`${k}.${key} must be a number of seconds > 0`);
     }
     if (q.priority !== undefined && !Number.isInteger(q.priority)) throw new ConfigError(`${k}.priority must be a whole number`);
+    if (q.music !== undefined) {
+      try {
+        readMusicWav(q.music);
+      } catch (err) {
+        throw new ConfigError(`${k}.music: ${(err as Error).message}`);
+      }
+    }
     if (q.skills !== undefined && (typeof q.skills !== 'object' || Array.isArray(q.skills) || Object.values(q.skills).some((l) => !Number.isInteger(l) || l < 1 || l > 10))) {
       throw new ConfigError(`${k}.skills must map skill names to levels 1-10`);
     }

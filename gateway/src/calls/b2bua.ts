@@ -75,6 +75,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         this.queueing.delegate.enqueue(c, q);
         return true;
       },
+      musicFor: (q) => this.queueing.delegate?.musicFor?.(q),
     });
     media.on('dtmf', (endpointId, digit) => {
       for (const call of this.calls.values()) {

@@ -34,6 +34,8 @@ export interface LegContext {
 /** Told when a caller has been answered into a queue (the contact-center layer implements it). */
 export interface QueueDelegate {
   enqueue(call: Call, queue: string): void;
+  /** The queue's own music (a WAV file), if it has one. */
+  musicFor?(queue: string): string | undefined;
 }
 
 /** How an offer went. */
@@ -63,7 +65,7 @@ export class Queueing {
     const answer = await media.answer(call.caller.endpointId, invite.offer, codec);
     call.codec = codec;
     // Music while waiting: the caller's endpoint is "held" with nobody on the other side.
-    await media.hold(call.caller.endpointId);
+    await media.hold(call.caller.endpointId, this.delegate.musicFor?.(queue));
     if (invite.answered || call.state === CallState.Ended) return call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' });
     call.caller.dialog = invite.accept(answer);
     this.ctx.watch(call, call.caller.dialog, 'caller');

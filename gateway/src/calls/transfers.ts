@@ -21,6 +21,8 @@ export interface TransferContext extends LegContext {
   transferred(call: Call, from: string, to: string): void;
   /** Puts a call (its caller side waiting on music) into a queue; false when queues are not running. */
   enqueue(call: Call, queue: string): boolean;
+  /** The queue's own music, if any. */
+  musicFor(queue: string): string | undefined;
 }
 
 /** Transfers of the B2BUA's calls. */
@@ -226,7 +228,7 @@ export class Transfers {
     const kept = call[keptSide];
     const requester = call[side];
     const old = { dialog: requester.dialog, endpointId: requester.endpointId, party: requester.party };
-    if (!call.heldBy) await this.ctx.media.hold(kept.endpointId!);
+    await this.ctx.media.hold(kept.endpointId!, this.ctx.musicFor(queue));
     if (keptSide === 'callee') {
       const keptDialog = kept.dialog!;
       keptDialog.removeAllListeners();

@@ -37,6 +37,8 @@ export interface QueueConfig {
   overflow?: OverflowTarget;
   /** Only these agents serve the queue (default: every agent with the skills). */
   members?: string[];
+  /** What callers hear while waiting: an 8 kHz mono 16-bit WAV file (default: the music on hold). */
+  music?: string;
   /** The service-level threshold: answered within this many seconds counts (default 20). */
   serviceLevelSeconds?: number;
 }

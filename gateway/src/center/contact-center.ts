@@ -91,7 +91,7 @@ export class ContactCenter {
       this.pushAgent(snap);
       this.scheduleStats();
     });
-    b2bua.queueing.delegate = { enqueue: (call, queue) => this.enqueue(call, queue) };
+    b2bua.queueing.delegate = { enqueue: (call, queue) => this.enqueue(call, queue), musicFor: (queue) => this.acd.queue(queue)?.music };
     b2bua.on('callEnded', (call) => this.callEnded(call));
     b2bua.on('transferred', (call, from) => {
       // The agent handed the call on: their part is over, after-call work starts.

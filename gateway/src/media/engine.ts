@@ -95,7 +95,10 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   private readonly outputs = new Map<string, OutputStream>();
   /** Digits waiting to be played per endpoint (one event at a time, RFC 4733 §2.5). */
   private readonly digitQueue = new Map<string, Promise<void>>();
-  private music?: MusicSource;
+  /** Music sources by file ('' = the default), decoded and encoded once each. */
+  private readonly music = new Map<string, MusicSource>();
+  /** What each held endpoint is listening to. */
+  private readonly playing = new Map<string, string>();
 
   constructor(private readonly opts: MediaOptions) {
     super();
@@ -152,24 +155,32 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     if (ep) ep.onRtp = undefined;
   }
 
-  private musicSource(): MusicSource {
-    this.music ??= new MusicSource(this.opts.musicOnHold ? readMusicWav(this.opts.musicOnHold) : builtInMusic());
-    return this.music;
+  private musicSource(file = ''): MusicSource {
+    let m = this.music.get(file);
+    if (!m) {
+      const path = file || this.opts.musicOnHold;
+      this.music.set(file, (m = new MusicSource(path ? readMusicWav(path) : builtInMusic())));
+    }
+    return m;
   }
 
-  async hold(id: string): Promise<void> {
+  async hold(id: string, music = ''): Promise<void> {
     const ep = this.get(id);
-    if (this.players.has(id)) return;
+    const current = this.players.get(id);
+    if (current && this.playing.get(id) === music) return;
+    if (current) clearInterval(current);
     // Neither side hears the other while on hold.
     this.unroute(id);
     this.unroute(this.partners.get(id));
-    this.players.set(id, this.playMusic(ep));
+    this.playing.set(id, music);
+    this.players.set(id, this.playMusic(ep, this.musicSource(music)));
   }
 
   async resume(id: string): Promise<void> {
     const timer = this.players.get(id);
     if (timer) clearInterval(timer);
     this.players.delete(id);
+    this.playing.delete(id);
     const partner = this.partners.get(id);
     const ep = this.endpoints.get(id);
     const p = partner ? this.endpoints.get(partner) : undefined;
@@ -183,8 +194,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
    * Sends the music to `ep` as its own RTP stream (new SSRC), 20 ms per packet, catching up on
    * timer drift from the wall clock so the pace stays 50 packets/s.
    */
-  private playMusic(ep: Endpoint): NodeJS.Timeout {
-    const music = this.musicSource();
+  private playMusic(ep: Endpoint, music: MusicSource): NodeJS.Timeout {
     const codec = ep.codec ?? 'PCMU';
     const out = this.output(ep.id);
     const ssrc = newSource();
@@ -292,6 +302,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     const player = this.players.get(id);
     if (player) clearInterval(player);
     this.players.delete(id);
+    this.playing.delete(id);
     this.outputs.delete(id);
     this.endpoints.delete(id);
     const partner = this.partners.get(id);

@@ -55,9 +55,10 @@ export interface MediaEngine extends MediaEngineEventsApi {
   connect(a: string, b: string): Promise<void>;
   /**
    * Puts the party on `endpointId` on hold: the bridge stops in both directions (neither side
-   * hears the other) and music on hold plays to that party. Idempotent.
+   * hears the other) and music on hold plays to that party — `music` (an 8 kHz mono 16-bit WAV
+   * file, e.g. a queue's) or the gateway's default. Idempotent; another `music` switches tracks.
    */
-  hold(endpointId: string): Promise<void>;
+  hold(endpointId: string, music?: string): Promise<void>;
   /** Ends the hold: music stops and the bridge relays both ways again. Idempotent. */
   resume(endpointId: string): Promise<void>;
   /**

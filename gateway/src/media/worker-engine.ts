@@ -95,8 +95,8 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
     return this.call('sendDigit', id, digit);
   }
 
-  hold(id: string): Promise<void> {
-    return this.call('hold', id);
+  hold(id: string, music?: string): Promise<void> {
+    return this.call('hold', id, music);
   }
 
   resume(id: string): Promise<void> {
