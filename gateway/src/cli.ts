@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   const addrs = await gw.start();
   log.info('gateway', `SIP on udp/${addrs.sipUdpPort} tcp/${addrs.sipTcpPort}${addrs.sipTlsPort ? ` tls/${addrs.sipTlsPort}` : ''}, WebSocket ${addrs.wsUrl}${addrs.wssUrl ? ` and ${addrs.wssUrl}` : ''}`);
   const demoUsers = config.users.map((u) => `${u.username}/${u.password} (ext ${u.extension ?? '-'})`).join(', ');
-  process.stdout.write(`\nSwitchboard is running. Open ${addrs.httpUrl} in two browser tabs.\nDemo users: ${demoUsers}. Echo test: dial 600.\n\n`);
+  const queues = config.queues.length ? `Queues: ${config.queues.map((q) => `${q.name}${q.extension ? ` (dial ${q.extension})` : ''}`).join(', ')}; set agents available in the agent panel.\n` : '';
+  process.stdout.write(`\nSwitchboard is running. Open ${addrs.httpUrl} in two browser tabs.\nDemo users: ${demoUsers}. Echo test: dial 600.\n${queues}Call records: ${config.center.database}\n\n`);
   const shutdown = (sig: string) => {
     log.info('gateway', `${sig}: shutting down`);
     gw.stop().then(() => process.exit(0), () => process.exit(1));

@@ -66,8 +66,12 @@ export class RecordStore {
 
   /** Opens (creating if needed) the database at `file`; `:memory:` keeps it in memory. */
   constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.db = new Database(file);
+    try {
+      if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      this.db = new Database(file);
+    } catch (err) {
+      throw new Error(`center.database: cannot open ${file}: ${(err as Error).message}`, { cause: err });
+    }
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a committed transaction survives a process crash (not a power cut).
     this.db.pragma('synchronous = NORMAL');
