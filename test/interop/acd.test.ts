@@ -1,6 +1,7 @@
 /**
  * The ACD under load with real SIP peers: sipp places 50 calls (5 per second, digest auth) into
- * the "support" queue; five agents' phones (one sipp UAS behind five static contacts) answer
+ * the "support" queue, and 3 s later a second sipp places 5 more whose callers hang up after 2 s
+ * in the queue; five agents' phones (one sipp UAS behind five static contacts) answer
  * after a random 0.2–1.5 s and hang up after a random 0.5–3 s talk; a sixth agent's phone
  * rings and never answers. Agents are made available by a supervisor over the HTTP API.
  * Checked from the call records, the statistics and sipp's own verdicts: every call is
@@ -29,7 +30,7 @@ interface Rec {
   timeline: Array<{ at: number; event: string; detail?: string }>;
 }
 
-test('50 sipp calls into a queue served by 5 agents: answered or overflowed, fair, nothing lost or doubled', { timeout: 150_000 }, async () => {
+test('55 sipp calls into a queue served by 5 agents: answered, overflowed or abandoned, fair, nothing lost or doubled', { timeout: 150_000 }, async () => {
   const agentsPort = await freePort();
   const missPort = await freePort();
   const base = defaultConfig();
@@ -44,6 +45,8 @@ test('50 sipp calls into a queue served by 5 agents: answered or overflowed, fai
       ...base.users,
       ...agents.map((a, i) => ({ username: a, password: `${a}-password`, role: 'agent' as const, extension: `40${i + 1}`, skills: { support: 5 }, staticContact: `sip:${a}@127.0.0.1:${agentsPort}` })),
       { username: 'agent6', password: 'agent6-password', role: 'agent' as const, extension: '406', skills: { support: 5 }, staticContact: `sip:agent6@127.0.0.1:${missPort}` },
+      // The callers who give up (sipp does MD5 digest only).
+      { username: 'quitter', password: 'quitter-password', role: 'agent' as const, digestAlgorithms: ['MD5' as const] },
     ],
     queues: [{ name: 'support', extension: '700', skills: { support: 1 }, members: [...agents, 'agent6'], strategy: 'longest-idle', ringTimeoutSeconds: RING_TIMEOUT_S, maxWaitSeconds: MAX_WAIT_S }],
     center: { ...base.center, database: ':memory:', wrapUpSeconds: 1 },
@@ -73,6 +76,14 @@ test('50 sipp calls into a queue served by 5 agents: answered or overflowed, fai
     '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-m', '50', '-r', '5', '-rp', '1000', '-l', '60', '-timeout', '110s',
   ], 120_000);
   running.push(callers);
+  await new Promise((r) => setTimeout(r, 3000));
+  const quitters = sipp([
+    `127.0.0.1:${gw.addrs.sipUdpPort}`, '-sf', 'uac-abandon.xml', '-s', '700', '-au', 'quitter', '-ap', 'quitter-password',
+    '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-m', '5', '-r', '5', '-rp', '1000', '-timeout', '60s',
+  ], 70_000);
+  running.push(quitters);
+  const quit = await quitters.done;
+  assert.equal(quit.code, 0, `sipp quitters: answered into the queue, hung up after 2 s:\n${quit.out.slice(-2500)}`);
   const result = await callers.done;
   assert.equal(result.code, 0, `sipp callers: every call must be answered and end with a BYE:\n${result.out.slice(-2500)}`);
   const elapsed = Date.now() - t0;
@@ -80,11 +91,22 @@ test('50 sipp calls into a queue served by 5 agents: answered or overflowed, fai
   assert.equal(gw.gw.b2bua.active.length, 0, 'no call left');
 
   const { body } = await call('GET', '/api/records?queue=support&limit=1000');
-  const records = (body.records as Rec[]).sort((a, b) => a.startedAt - b.startedAt);
-  assert.equal(records.length, 50, 'one record per call');
+  const records = (body.records as Array<Rec & { caller: string }>).sort((a, b) => a.startedAt - b.startedAt);
+  assert.equal(records.length, 55, 'one record per call');
+  const stayed = records.filter((r) => r.caller === 'deskphone');
+  const left = records.filter((r) => r.caller === 'quitter');
+  assert.equal(stayed.length, 50);
+  assert.equal(stayed.filter((r) => r.outcome === 'answered' || r.outcome === 'overflowed').length, 50, `outcomes: ${JSON.stringify(stayed.map((r) => r.outcome))}`);
+  // The quitters waited behind the backlog: abandoned (or, had an agent been that quick, answered) — never lost.
+  for (const r of left) assert.ok(r.outcome === 'abandoned' || r.outcome === 'answered', `a quitter's outcome: ${r.outcome}`);
+  const abandoned = left.filter((r) => r.outcome === 'abandoned');
+  assert.ok(abandoned.length >= 1, 'at least one caller abandoned');
+  for (const r of abandoned) {
+    assert.ok(r.timeline.some((e) => e.event === 'abandoned') && !r.timeline.some((e) => e.event === 'answered'), `abandoned timeline: ${JSON.stringify(r.timeline)}`);
+    assert.ok(Math.abs((r.waitMs ?? 0) - 2000) < 1000, `abandoned after ~2 s in the queue (${r.waitMs} ms)`);
+  }
   const answered = records.filter((r) => r.outcome === 'answered');
   const overflowed = records.filter((r) => r.outcome === 'overflowed');
-  assert.equal(answered.length + overflowed.length, 50, `outcomes: ${JSON.stringify(records.map((r) => r.outcome))}`);
   for (const r of answered) assert.ok(r.agent && agents.includes(r.agent), `answered by a real agent: ${r.agent}`);
   for (const r of overflowed) assert.ok((r.waitMs ?? 0) >= MAX_WAIT_S * 1000 - 50, `overflowed only after ${MAX_WAIT_S} s (waited ${r.waitMs} ms)`);
   for (const r of answered) assert.ok((r.waitMs ?? 0) < (MAX_WAIT_S + RING_TIMEOUT_S) * 1000 + 500, `answered within max wait + one ring (${r.waitMs} ms)`);
@@ -130,10 +152,10 @@ test('50 sipp calls into a queue served by 5 agents: answered or overflowed, fai
   // Statistics agree with the records.
   const stats = (await call('GET', '/api/stats')).body as { queues: Array<Record<string, number | string>>; agents: Array<{ username: string; callsHandled: number }> };
   const q = stats.queues.find((x) => x.name === 'support')!;
-  assert.equal(q.entered, 50);
+  assert.equal(q.entered, 55);
   assert.equal(q.answered, answered.length);
   assert.equal(q.overflowed, overflowed.length);
-  assert.equal(q.abandoned, 0);
+  assert.equal(q.abandoned, abandoned.length);
   assert.equal(q.waiting, 0);
   const handled = stats.agents.filter((a) => agents.includes(a.username)).reduce((n, a) => n + a.callsHandled, 0);
   assert.equal(handled, answered.length);
@@ -143,10 +165,10 @@ test('50 sipp calls into a queue served by 5 agents: answered or overflowed, fai
   assert.deepEqual(hist.slice(0, 3).map((h) => h.state), ['available', 'ringing', 'on-call']);
   // CSV export carries every call.
   const csv = await (await fetch(new URL('/api/records?queue=support&limit=1000&format=csv', api), { headers: { authorization: `Bearer ${supervisor}` } })).text();
-  assert.equal(csv.trim().split('\r\n').length, 51);
+  assert.equal(csv.trim().split('\r\n').length, 56);
 
   const waits = answered.map((r) => r.waitMs!).sort((a, b) => a - b);
-  console.log(`# ACD run: 50 calls in ${(elapsed / 1000).toFixed(1)} s; answered ${answered.length}, overflowed ${overflowed.length}; ` +
+  console.log(`# ACD run: 55 calls in ${(elapsed / 1000).toFixed(1)} s; answered ${answered.length}, overflowed ${overflowed.length}, abandoned ${abandoned.length}; ` +
     `wait p50 ${waits[Math.floor(waits.length / 2)]} ms, max ${waits.at(-1)} ms; service level ${q.serviceLevel}% within ${q.serviceLevelSeconds} s; ` +
     `per agent ${agents.map((a) => answered.filter((r) => r.agent === a).length).join('/')}`);
 });
