@@ -119,7 +119,10 @@ export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {
   });
   const trunks: TrunkManager = new TrunkManager(config.trunks, sip, clock);
   transport.onMessage = (msg, source) => txl.receive(msg, source);
-  transport.onFlowClosed = (flowId) => sip.registrar.flowClosed(flowId);
+  transport.onFlowClosed = (flowId) => {
+    sip.registrar.flowClosed(flowId);
+    b2bua.flowClosed(flowId);
+  };
   sip.registrar.on('registered', (b) => log.info('registrar', `${b.aor} registered from ${b.target.transport} ${b.target.host}:${b.target.port}${b.userAgent ? ` (${b.userAgent})` : ''}`));
   sip.registrar.on('unregistered', (b, why) => log.info('registrar', `${b.aor} unregistered (${why})`));
 

@@ -119,8 +119,16 @@ test('queue call: available → rings with the queue name → answered, audio bo
 });
 
 test('blind transfer into a queue: the customer waits on music, the next agent takes the call', async () => {
-  await alice.page.getByTestId('agent-select').selectOption('not-ready:break');
+  // A supervisor forces alice to not-ready over the HTTP API; both of her tabs show it.
+  const supervisor = gw.gw.tokens.issue('carol', 'supervisor').token;
+  const res = await fetch(new URL('/api/agents/alice/state', gw.addrs.httpUrl), {
+    method: 'POST', headers: { authorization: `Bearer ${supervisor}`, 'content-type': 'application/json' }, body: JSON.stringify({ state: 'not-ready', reason: 'meeting' }),
+  });
+  assert.equal(res.status, 200);
   await stateIs(alice.page, 'not-ready');
+  await stateIs(watcher, 'not-ready');
+  assert.equal(await alice.page.getByTestId('agent-reason').textContent(), '(meeting)');
+  assert.equal(gw.gw.center.store.agentHistory('alice').at(-1)!.by, 'supervisor');
   await bob.page.getByTestId('agent-select').selectOption('available');
   await stateIs(bob.page, 'available');
   // The customer calls alice directly; alice sends them to the support queue.
@@ -148,4 +156,21 @@ test('blind transfer into a queue: the customer waits on music, the next agent t
   assert.equal(rec.queue, 'support');
   assert.deepEqual(rec.transfers.map((t) => [t.by, t.to, t.result]), [['alice', 'support', 'queued']]);
   assert.deepEqual(rec.timeline.map((e) => e.event), ['arrived', 'ringing', 'answered', 'transfer', 'queued', 'offered', 'answered', 'ended']);
+});
+
+test('an agent whose tab closes mid-call: the customer hears the call end, the record says why, the agent is logged out', async () => {
+  await bob.page.getByTestId('wrapup-done').click();
+  await stateIs(bob.page, 'available');
+  await carol.page.getByTestId('target').fill('700');
+  await carol.page.getByTestId('dial').click();
+  await bob.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
+  await bob.page.getByTestId('answer').click();
+  await stateIs(bob.page, 'on-call');
+  await bob.page.close();
+  await carol.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 10_000 });
+  await new Promise((r) => setTimeout(r, 200));
+  const rec = gw.gw.center.store.calls({ agent: 'bob' })[0]!;
+  assert.deepEqual([rec.outcome, rec.endedBy, rec.endStatus, rec.endReason], ['answered', 'callee', 480, 'Connection Lost']);
+  assert.equal(gw.gw.center.agents.get('bob')!.state, 'offline');
+  assert.equal(gw.gw.b2bua.active.length, 0);
 });

@@ -500,6 +500,27 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     if (wantsHold !== (call.heldBy === side)) this.setHold(call, side, wantsHold).catch((err: Error) => log.info('b2bua', `call ${call.id}: hold from the ${side} not applied: ${err.message}`));
   }
 
+  /**
+   * A connection closed. A browser (WebSocket) whose tab closed or whose network dropped cannot
+   * hang up, hold or transfer any more, and sip.js cannot resume a dialog on a new connection —
+   * so its calls end now (the other party hears the call end instead of silence) and their
+   * records say why. SIP devices on TCP/TLS may reconnect (RFC 3261 §18.2.2), so only WebSocket
+   * flows count.
+   */
+  flowClosed(flowId: string): void {
+    for (const call of [...this.calls.values()]) {
+      for (const side of ['caller', 'callee'] as const) {
+        const leg = call[side];
+        const target = leg.dialog?.init.target;
+        if (!target || target.flowId !== flowId || (target.transport !== 'WS' && target.transport !== 'WSS')) continue;
+        log.info('b2bua', `call ${call.id}: ${leg.party}'s connection closed; ending the call`);
+        delete leg.dialog; // no BYE into a closed connection
+        call.hangup({ by: side, status: 480, reason: 'Connection Lost' });
+        break;
+      }
+    }
+  }
+
   /** Ends every call (shutdown). */
   close(): void {
     for (const c of this.calls.values()) c.hangup({ by: 'gateway', status: 503, reason: 'Gateway shutting down' });

@@ -205,6 +205,10 @@ export class ContactCenter {
     } else if (call.agent) {
       this.lastCall.set(call.agent.toLowerCase(), call.id);
       this.acd.ended(call.id, call.agent);
+      // The agent's device went away during the call (tab closed, phone unplugged): logged out,
+      // so the ACD does not offer calls to a device that is not there.
+      const a = this.agents.get(call.agent);
+      if (a && a.state !== AgentState.Offline && !this.hasDevice(a.username)) this.agents.transition(a.username, AgentState.Offline, { by: 'system' });
     }
   }
 
