@@ -85,13 +85,27 @@ function newSource(): number {
   return (Math.random() * 0xffffffff) >>> 0;
 }
 
+/** One listener of music on hold / queue music. */
+interface MusicPlayer {
+  ep: Endpoint;
+  music: MusicSource;
+  codec: CodecName;
+  out: OutputStream;
+  ssrc: number;
+  /** When the stream started, and how many 20 ms frames were sent since. */
+  start: number;
+  sent: number;
+}
+
 /** Media engine running in the current thread. */
 export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements MediaEngine {
   private readonly endpoints = new Map<string, Endpoint>();
   private readonly partners = new Map<string, string>();
   private nextId = 1;
   private relayed = 0;
-  private readonly players = new Map<string, NodeJS.Timeout>();
+  /** Endpoints hearing music, all fed by one 20 ms ticker. */
+  private readonly players = new Map<string, MusicPlayer>();
+  private ticker?: NodeJS.Timeout;
   private readonly outputs = new Map<string, OutputStream>();
   /** Digits waiting to be played per endpoint (one event at a time, RFC 4733 §2.5). */
   private readonly digitQueue = new Map<string, Promise<void>>();
@@ -166,9 +180,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
 
   async hold(id: string, music = ''): Promise<void> {
     const ep = this.get(id);
-    const current = this.players.get(id);
-    if (current && this.playing.get(id) === music) return;
-    if (current) clearInterval(current);
+    if (this.players.has(id) && this.playing.get(id) === music) return;
     // Neither side hears the other while on hold.
     this.unroute(id);
     this.unroute(this.partners.get(id));
@@ -177,9 +189,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   }
 
   async resume(id: string): Promise<void> {
-    const timer = this.players.get(id);
-    if (timer) clearInterval(timer);
-    this.players.delete(id);
+    this.stopMusic(id);
     this.playing.delete(id);
     const partner = this.partners.get(id);
     const ep = this.endpoints.get(id);
@@ -191,23 +201,35 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   }
 
   /**
-   * Sends the music to `ep` as its own RTP stream (new SSRC), 20 ms per packet, catching up on
-   * timer drift from the wall clock so the pace stays 50 packets/s.
+   * Starts the music to `ep` as its own RTP stream (new SSRC). One 20 ms ticker feeds every
+   * listener — hundreds of waiting callers cost one timer, not hundreds — and each listener
+   * catches up on timer drift from the wall clock so its pace stays 50 packets/s.
    */
-  private playMusic(ep: Endpoint, music: MusicSource): NodeJS.Timeout {
-    const codec = ep.codec ?? 'PCMU';
-    const out = this.output(ep.id);
-    const ssrc = newSource();
-    let sent = 0;
-    const start = performance.now();
-    const timer = setInterval(() => {
-      const due = Math.floor((performance.now() - start) / 20) + 1;
+  private playMusic(ep: Endpoint, music: MusicSource): MusicPlayer {
+    const player: MusicPlayer = { ep, music, codec: ep.codec ?? 'PCMU', out: this.output(ep.id), ssrc: newSource(), start: performance.now(), sent: 0 };
+    if (!this.ticker) {
+      this.ticker = setInterval(() => this.tick(), 20);
+      this.ticker.unref?.();
+    }
+    return player;
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    for (const p of this.players.values()) {
+      const due = Math.floor((now - p.start) / 20) + 1;
       // Catch up at most 5 frames; beyond that skip (sequence and timestamp skip with them).
-      sent = Math.max(sent, due - 5);
-      for (; sent < due; sent++) ep.sendRtp(out.write(rtpPacket(ssrc, STATIC_PT[codec], sent === 0, sent, sent * FRAME, music.frame(codec, sent))));
-    }, 20);
-    timer.unref?.();
-    return timer;
+      p.sent = Math.max(p.sent, due - 5);
+      for (; p.sent < due; p.sent++) p.ep.sendRtp(p.out.write(rtpPacket(p.ssrc, STATIC_PT[p.codec], p.sent === 0, p.sent, p.sent * FRAME, p.music.frame(p.codec, p.sent))));
+    }
+  }
+
+  private stopMusic(id: string): void {
+    this.players.delete(id);
+    if (!this.players.size && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+    }
   }
 
   private get(id: string): Endpoint {
@@ -299,9 +321,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   async closeEndpoint(id: string): Promise<void> {
     const ep = this.endpoints.get(id);
     if (!ep) return;
-    const player = this.players.get(id);
-    if (player) clearInterval(player);
-    this.players.delete(id);
+    this.stopMusic(id);
     this.playing.delete(id);
     this.outputs.delete(id);
     this.endpoints.delete(id);
