@@ -21,6 +21,32 @@ function mediaError(err: unknown): SwitchboardError {
 /** Content type of gateway control messages (docs/protocol.md). */
 const CONTROL_TYPE = 'application/x-switchboard-control+json';
 
+/**
+ * Answers a request that may carry a control body (docs/protocol.md): JSON objects of our
+ * content type are accepted and handed on; malformed JSON gets 400; other content types get
+ * `otherStatus` (200 to accept and ignore, 415 to refuse).
+ */
+function receiveControl(
+  incoming: { request: { getHeader(name: string): string | undefined; body: string }; accept(): Promise<void>; reject(opts: { statusCode: number }): Promise<void> },
+  otherStatus: 200 | 415,
+  deliver: (body: Record<string, unknown>) => void,
+): void {
+  const req = incoming.request;
+  if (!String(req.getHeader('Content-Type') ?? '').startsWith(CONTROL_TYPE)) {
+    (otherStatus === 200 ? incoming.accept() : incoming.reject({ statusCode: otherStatus })).catch(() => undefined);
+    return;
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(req.body);
+  } catch {
+    incoming.reject({ statusCode: 400 }).catch(() => undefined);
+    return;
+  }
+  incoming.accept().catch(() => undefined);
+  if (body && typeof body === 'object') deliver(body as Record<string, unknown>);
+}
+
 class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingSession {
   private failure?: SwitchboardError;
   private localEnd = false;
@@ -33,22 +59,8 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
     super();
     // Control messages from the gateway (hold state, …) arrive as in-dialog INFO.
     session.delegate = {
-      onInfo: (info) => {
-        const req = info.request;
-        if (!String(req.getHeader('Content-Type') ?? '').startsWith(CONTROL_TYPE)) {
-          info.accept().catch(() => undefined);
-          return;
-        }
-        let msg: unknown;
-        try {
-          msg = JSON.parse(req.body);
-        } catch {
-          info.reject({ statusCode: 400 }).catch(() => undefined);
-          return;
-        }
-        info.accept().catch(() => undefined);
-        if (msg && typeof msg === 'object') this.emit('control', msg as Record<string, unknown>);
-      },
+      // Other INFO bodies (DTMF relays from elsewhere) are accepted and ignored.
+      onInfo: (info) => receiveControl(info, 200, (msg) => this.emit('control', msg)),
     };
     const id = session.remoteIdentity;
     this.remote = { user: id.uri.user ?? '', ...(id.displayName ? { displayName: id.displayName } : {}) };
@@ -190,22 +202,7 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
         },
         onInvite: (invitation) => this.emit('incoming', new SipJsSession(invitation, 'incoming')),
         // Events pushed by the gateway (agent state, statistics): out-of-dialog MESSAGE.
-        onMessage: (message) => {
-          const req = message.request;
-          if (!String(req.getHeader('Content-Type') ?? '').startsWith(CONTROL_TYPE)) {
-            message.reject({ statusCode: 415 }).catch(() => undefined);
-            return;
-          }
-          let body: unknown;
-          try {
-            body = JSON.parse(req.body);
-          } catch {
-            message.reject({ statusCode: 400 }).catch(() => undefined);
-            return;
-          }
-          message.accept().catch(() => undefined);
-          if (body && typeof body === 'object') this.emit('message', body as Record<string, unknown>);
-        },
+        onMessage: (message) => receiveControl(message, 415, (body) => this.emit('message', body)),
       },
     });
   }
