@@ -30,7 +30,11 @@ before(async () => {
   const music = path.join(WORK, 'queue-music-600.wav');
   writeToneWav(music, QUEUE_MUSIC_HZ, 4, 8000, 0.3);
   gw = await startGateway({
-    queues: [{ name: 'support', extension: '700', members: ['alice', 'bob'], ringTimeoutSeconds: 20, maxWaitSeconds: 120, music }],
+    queues: [
+      { name: 'support', extension: '700', members: ['alice', 'bob'], ringTimeoutSeconds: 20, maxWaitSeconds: 120, music },
+      // Nobody staffs it: after 2 s callers overflow to alice's extension.
+      { name: 'after-hours', extension: '710', members: [], maxWaitSeconds: 2, overflow: { extension: '1001' } },
+    ],
     center: { ...defaultConfig().center, database: ':memory:', wrapUpSeconds: 120 },
   });
   [alice, bob, carol] = await Promise.all([launchAgent(gw.addrs.httpUrl, ALICE_HZ), launchAgent(gw.addrs.httpUrl, BOB_HZ), launchAgent(gw.addrs.httpUrl, CAROL_HZ)]);
@@ -173,4 +177,26 @@ test('an agent whose tab closes mid-call: the customer hears the call end, the r
   assert.deepEqual([rec.outcome, rec.endedBy, rec.endStatus, rec.endReason], ['answered', 'callee', 480, 'Connection Lost']);
   assert.equal(gw.gw.center.agents.get('bob')!.state, 'offline');
   assert.equal(gw.gw.b2bua.active.length, 0);
+});
+
+test('overflow to an extension: nobody in the queue, after the maximum wait the call rings that extension', async () => {
+  await carol.page.getByTestId('target').fill('710');
+  await carol.page.getByTestId('dial').click();
+  await carol.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  const t0 = Date.now();
+  await alice.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
+  const waited = Date.now() - t0;
+  assert.ok(waited > 1000 && waited < 4000, `rang after the 2 s maximum wait (${waited} ms after the customer was answered)`);
+  await alice.page.getByTestId('answer').click();
+  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  const carolHears = await measureRemoteAudio(carol.page, 800);
+  assert.ok(near(carolHears.frequency, ALICE_HZ) && carolHears.levelDb > -40, `the customer hears alice: ${JSON.stringify(carolHears)}`);
+  await carol.page.getByTestId('hangup').click();
+  await alice.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 10_000 });
+  await new Promise((r) => setTimeout(r, 200));
+  const rec = gw.gw.center.store.calls({ queue: 'after-hours' })[0]!;
+  assert.deepEqual([rec.outcome, rec.callee], ['overflowed', 'alice']);
+  assert.ok(rec.timeline.some((e) => e.event === 'overflowed' && e.detail === 'after-hours -> 1001'), JSON.stringify(rec.timeline));
+  const q = gw.gw.center.acd.stats().find((x) => x.name === 'after-hours')!;
+  assert.deepEqual([q.entered, q.overflowed, q.waiting], [1, 1, 0]);
 });

@@ -172,7 +172,9 @@ export class ContactCenter {
     if (waiting) call.note('abandoned', call.queue);
     const end = call.end ?? { by: 'gateway', status: 0, reason: 'unknown' };
     const queuedAt = call.timeline.find((e) => e.event === 'queued')?.at;
-    const outcome = waiting ? 'abandoned' : call.answeredAt ? 'answered' : overflowed ? 'overflowed' : end.status === 487 ? 'cancelled' : 'failed';
+    // Overflowed out of the queues (to an extension, or rejected) unless an agent took it from a
+    // queue afterwards (overflow into another queue).
+    const outcome = waiting ? 'abandoned' : overflowed && !call.agent ? 'overflowed' : call.answeredAt ? 'answered' : end.status === 487 ? 'cancelled' : 'failed';
     const endedAt = call.endedAt ?? Date.now();
     const record: CallRecord = {
       id: call.id,
