@@ -167,6 +167,17 @@ test('55 sipp calls into a queue served by 5 agents: answered, overflowed or aba
   const csv = await (await fetch(new URL('/api/records?queue=support&limit=1000&format=csv', api), { headers: { authorization: `Bearer ${supervisor}` } })).text();
   assert.equal(csv.trim().split('\r\n').length, 56);
 
+  // Agents see and change only themselves.
+  const agentToken = gw.gw.tokens.issue('agent1', 'agent').token;
+  const asAgent = (method: string, path: string, body?: unknown) =>
+    fetch(new URL(path, api), { method, headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const mine = ((await (await asAgent('GET', '/api/records?limit=1000')).json()) as { records: Rec[] }).records;
+  assert.equal(mine.length, answered.filter((r) => r.agent === 'agent1').length);
+  assert.ok(mine.every((r) => r.agent === 'agent1'));
+  assert.equal((await asAgent('POST', '/api/agents/agent2/state', { state: 'offline' })).status, 403);
+  assert.equal((await asAgent('GET', '/api/agents/agent2/history')).status, 403);
+  assert.equal((await asAgent('GET', '/api/agents/agent1/history')).status, 200);
+
   const waits = answered.map((r) => r.waitMs!).sort((a, b) => a - b);
   console.log(`# ACD run: 55 calls in ${(elapsed / 1000).toFixed(1)} s; answered ${answered.length}, overflowed ${overflowed.length}, abandoned ${abandoned.length}; ` +
     `wait p50 ${waits[Math.floor(waits.length / 2)]} ms, max ${waits.at(-1)} ms; service level ${q.serviceLevel}% within ${q.serviceLevelSeconds} s; ` +
