@@ -115,11 +115,26 @@ export class ContactCenter {
     return !!this.config.users.find((u) => u.username.toLowerCase() === agent.toLowerCase())?.staticContact;
   }
 
-  /** Whether the user is a party of any call in progress (the ACD does not ring them then). */
+  /**
+   * Whether the user is a party of any call in progress (the ACD does not ring them then). The
+   * ACD asks once per candidate agent while it walks the line, so the set of busy parties is
+   * built once per synchronous pass (O(calls)) and dropped at the next microtask.
+   */
   private onAnyCall(user: string): boolean {
-    const u = user.toLowerCase();
-    return this.b2bua.active.some((c) => c.state !== CallState.Ended && (c.caller.party.toLowerCase() === u || c.callee.party.toLowerCase() === u));
+    if (!this.busy) {
+      const busy = new Set<string>();
+      for (const c of this.b2bua.active) {
+        if (c.state === CallState.Ended) continue;
+        busy.add(c.caller.party.toLowerCase());
+        busy.add(c.callee.party.toLowerCase());
+      }
+      this.busy = busy;
+      queueMicrotask(() => (this.busy = undefined));
+    }
+    return this.busy.has(user.toLowerCase());
   }
+
+  private busy?: Set<string>;
 
   private enqueue(call: Call, queue: string): void {
     this.queued.set(call.id, call);
