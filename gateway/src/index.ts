@@ -5,7 +5,13 @@
 export { createGateway } from './gateway.js';
 export type { Gateway, GatewayAddresses } from './gateway.js';
 export { loadConfig, defaultConfig, validateConfig, mergeConfig, ConfigError } from './config.js';
-export type { GatewayConfig, UserConfig, TrunkConfig } from './config.js';
+export type { GatewayConfig, UserConfig, TrunkConfig, CenterConfig } from './config.js';
+export type { ContactCenter, CenterStats } from './center/contact-center.js';
+export type { Acd, AcdEvents, QueuedCall, QueueConfig, QueueStats, OverflowTarget, Strategy } from './center/acd.js';
+export { AgentState } from './center/agents.js';
+export type { AgentRegistry, AgentEvents, AgentSnapshot, AgentTransition, ChangedBy } from './center/agents.js';
+export type { Emitter, EventMap, Listener } from './util/emitter.js';
+export type { RecordStore, CallRecord, RecordFilter } from './center/store.js';
 export { DEFAULT_GUARD } from './sip/guard.js';
 export type { GuardOptions } from './sip/guard.js';
 export { TokenService } from './api/token.js';

@@ -252,7 +252,10 @@ export class ContactCenter {
     }
   }
 
-  /** Runs one command for `who`; returns the reply body. Throws CommandError / AgentError. */
+  /**
+   * Runs one command for `who`; returns the reply body. Throws CommandError / AgentError.
+   * @internal The MESSAGE handler and the HTTP API call it.
+   */
   run(msg: Record<string, unknown>, who: { user: string; role?: string; source?: MessageIdentity['source'] }): unknown {
     const supervisor = who.role === 'supervisor' || who.role === 'admin';
     // Supervisors may act on another agent ("force a state").

@@ -3,7 +3,8 @@ import { log } from './log.js';
 /** A map of event name → listener argument tuple, checked by the compiler. */
 export type EventMap = Record<string, unknown[]>;
 
-type Listener<A extends unknown[]> = (...args: A) => void;
+/** A listener for one event of an event map. */
+export type Listener<A extends unknown[]> = (...args: A) => void;
 // Listeners are stored untyped; the public methods keep the event map typed.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyListener = (...args: any[]) => void;
