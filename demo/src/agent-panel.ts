@@ -12,10 +12,11 @@ function duration(ms: number): string {
   return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 }
 
-function cell(row: HTMLTableRowElement, text: string, state?: string): void {
+function cell(row: HTMLTableRowElement, text: string, state?: string): HTMLTableCellElement {
   const td = row.insertCell();
   td.textContent = text;
   if (state) td.dataset.state = state;
+  return td;
 }
 
 /** Wires the panels to a connected softphone; returns a function that remembers queue calls for wrap-up. */
@@ -50,7 +51,17 @@ export function attachAgentPanels(phone: Softphone, showError: (err: unknown) =>
     $('agent-reason').textContent = s.reason ? `(${s.reason})` : '';
     $('agent-since').textContent = `since ${new Date(s.since).toLocaleTimeString()}`;
     const value = s.state === AgentState.NotReady ? `not-ready:${s.reason ?? ''}` : s.state;
-    if ([...select.options].some((o) => o.value === value)) select.value = value;
+    // States the ACD sets (ringing, on-call, wrap-up) show as a disabled entry of their own.
+    for (const o of [...select.options]) if (o.dataset.acd) o.remove();
+    if (![...select.options].some((o) => o.value === value)) {
+      const o = document.createElement('option');
+      o.value = value;
+      o.textContent = s.state === AgentState.WrapUp ? 'Wrap-up (after-call work)' : s.state === AgentState.OnCall ? 'On a call' : s.state === AgentState.Ringing ? 'Ringing' : s.state;
+      o.disabled = true;
+      o.dataset.acd = 'true';
+      select.append(o);
+    }
+    select.value = value;
     select.disabled = s.state === AgentState.Ringing || s.state === AgentState.OnCall;
     $('wrapup').hidden = s.state !== AgentState.WrapUp;
     if (s.state === AgentState.WrapUp) {
@@ -82,7 +93,14 @@ export function attachAgentPanels(phone: Softphone, showError: (err: unknown) =>
   };
   $('wrapup-done').addEventListener('click', onDone);
 
+  // "For" keeps counting between pushes (which come only when something changes), on the
+  // gateway's clock: the skew between it and this browser is taken from each push's `at`.
+  let skew = 0;
+  const ticker = setInterval(() => {
+    for (const td of document.querySelectorAll<HTMLTableCellElement>('#agent-stats td[data-since]')) td.textContent = duration(Date.now() - skew - Number(td.dataset.since));
+  }, 1000);
   const onStats = (st: CenterStatistics) => {
+    skew = Date.now() - st.at;
     $('stats').hidden = false;
     const q = $<HTMLTableSectionElement>('queue-stats');
     q.replaceChildren();
@@ -94,7 +112,7 @@ export function attachAgentPanels(phone: Softphone, showError: (err: unknown) =>
       cell(row, duration(s.longestWaitMs));
       cell(row, String(s.answered));
       cell(row, String(s.abandoned));
-      cell(row, `${s.serviceLevel}% / ${s.serviceLevelSeconds}s`);
+      cell(row, `${s.serviceLevel}%`).title = `answered within ${s.serviceLevelSeconds} s`;
       cell(row, `${s.agentsAvailable}/${s.agentsStaffed}`);
     }
     const a = $<HTMLTableSectionElement>('agent-stats');
@@ -104,7 +122,7 @@ export function attachAgentPanels(phone: Softphone, showError: (err: unknown) =>
       row.dataset.agent = s.username;
       cell(row, s.username);
       cell(row, s.reason ? `${s.state} (${s.reason})` : s.state, s.state);
-      cell(row, duration(s.timeInStateMs));
+      cell(row, duration(s.timeInStateMs)).dataset.since = String(s.since);
       cell(row, String(s.callsHandled));
       cell(row, duration(s.averageHandleMs));
     }
@@ -117,6 +135,7 @@ export function attachAgentPanels(phone: Softphone, showError: (err: unknown) =>
       lastQueueCall = call;
     },
     detach() {
+      clearInterval(ticker);
       agent.off('stateChanged', onState);
       agent.off('stats', onStats);
       select.removeEventListener('change', onChange);

@@ -7,7 +7,7 @@
  * without sleeping.
  */
 import { Emitter } from '../util/emitter.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
+import { epochTime, type Clock, type TimerHandle } from '../util/clock.js';
 import { log } from '../util/log.js';
 import { AgentRegistry, AgentState } from './agents.js';
 
@@ -137,6 +137,8 @@ export class Acd extends Emitter<AcdEvents> {
   private again = false;
   /** Transitions the ACD itself makes (so the agent listener can tell them from the agent's own). */
   private own = false;
+  /** Epoch ms on the injected clock (arrivals, waits, statistics). */
+  private readonly now: () => number;
 
   constructor(
     private readonly clock: Clock,
@@ -145,6 +147,7 @@ export class Acd extends Emitter<AcdEvents> {
     private readonly hooks: AcdHooks,
   ) {
     super();
+    this.now = epochTime(clock);
     for (const q of queues) {
       this.queues.set(q.name.toLowerCase(), {
         config: q,
@@ -198,12 +201,12 @@ export class Acd extends Emitter<AcdEvents> {
     return 0;
   }
 
-  /** Puts a call in a queue and offers it if an agent is free. */
-  enqueue(id: string, queueName: string, caller: string, arrivedAt = this.clock.now()): QueuedCall {
+  /** Puts a call in a queue and offers it if an agent is free. `arrivedAt` is epoch ms. */
+  enqueue(id: string, queueName: string, caller: string, arrivedAt = this.now()): QueuedCall {
     const q = this.queues.get(queueName.toLowerCase());
     if (!q) throw new Error(`no such queue: ${queueName}`);
     if (this.byId.has(id)) throw new Error(`call ${id} is already queued`);
-    const call: QueuedCall = { id, caller, queue: q.config.name, arrivedAt, enteredAt: this.clock.now(), offers: [] };
+    const call: QueuedCall = { id, caller, queue: q.config.name, arrivedAt, enteredAt: this.now(), offers: [] };
     this.insert(call, q);
     this.emit('queued', call);
     this.emit('changed');
@@ -244,7 +247,7 @@ export class Acd extends Emitter<AcdEvents> {
     if (!e || !agent) return;
     this.remove(e);
     const q = this.queues.get(e.call.queue.toLowerCase())!;
-    const wait = this.clock.now() - e.call.enteredAt;
+    const wait = this.now() - e.call.enteredAt;
     q.stats.answered++;
     q.stats.waitMsTotal += wait;
     if (wait <= (q.config.serviceLevelSeconds ?? 20) * 1000) q.stats.withinSl++;
@@ -319,13 +322,13 @@ export class Acd extends Emitter<AcdEvents> {
     const q = this.queues.get(e.call.queue.toLowerCase())!;
     q.stats.overflowed++;
     const target = q.config.overflow ?? { reject: true as const };
-    log.info('acd', `call ${e.call.id}: waited ${this.clock.now() - e.call.enteredAt} ms in ${q.config.name}; overflow to ${JSON.stringify(target)}`);
+    log.info('acd', `call ${e.call.id}: waited ${this.now() - e.call.enteredAt} ms in ${q.config.name}; overflow to ${JSON.stringify(target)}`);
     this.emit('overflowed', e.call, target);
     if ('queue' in target) {
       const next = this.queues.get(target.queue.toLowerCase());
       if (next) {
         e.call.queue = next.config.name;
-        e.call.enteredAt = this.clock.now();
+        e.call.enteredAt = this.now();
         // It keeps its original arrival, so it is not sent to the back of the next line.
         this.insert(e.call, next);
         this.emit('queued', e.call);
@@ -429,7 +432,7 @@ export class Acd extends Emitter<AcdEvents> {
       delete e.ringTimer;
       if (e.call.offeredTo === agent) this.noAnswer(e, 'timeout');
     }, (q.config.ringTimeoutSeconds ?? 15) * 1000);
-    log.info('acd', `call ${e.call.id} (${q.config.name}, waited ${this.clock.now() - e.call.enteredAt} ms): offered to ${agent}`);
+    log.info('acd', `call ${e.call.id} (${q.config.name}, waited ${this.now() - e.call.enteredAt} ms): offered to ${agent}`);
     this.emit('offered', e.call, agent);
     this.emit('changed');
     this.hooks.offer(e.call, agent);
@@ -447,7 +450,7 @@ export class Acd extends Emitter<AcdEvents> {
 
   /** Live statistics of every queue. */
   stats(): QueueStats[] {
-    const now = this.clock.now();
+    const now = this.now();
     return [...this.queues.values()].map((q) => {
       let waiting = 0;
       let longest = 0;

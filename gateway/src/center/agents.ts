@@ -14,7 +14,7 @@
  * ```
  */
 import { Emitter } from '../util/emitter.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
+import { epochTime, type Clock, type TimerHandle } from '../util/clock.js';
 import { log } from '../util/log.js';
 
 /** Agent states. */
@@ -118,6 +118,8 @@ interface AgentRecord {
 export class AgentRegistry extends Emitter<AgentEvents> {
   private readonly agents = new Map<string, AgentRecord>();
   readonly reasons: readonly string[];
+  /** Epoch ms on the injected clock: every timestamp here is one. */
+  readonly now: () => number;
 
   constructor(
     private readonly clock: Clock,
@@ -128,7 +130,8 @@ export class AgentRegistry extends Emitter<AgentEvents> {
   ) {
     super();
     this.reasons = [...new Set([...opts.reasons, 'missed'])];
-    const now = clock.now();
+    this.now = epochTime(clock);
+    const now = this.now();
     for (const a of agents) {
       this.agents.set(a.username.toLowerCase(), {
         username: a.username, skills: { ...(a.skills ?? {}) }, state: AgentState.Offline, since: now, idleSince: now, callsHandled: 0, handleMsTotal: 0, callsCompleted: 0, version: 0,
@@ -189,7 +192,7 @@ export class AgentRegistry extends Emitter<AgentEvents> {
     if (!a) throw new AgentError('NOT_AN_AGENT', `${name} is not an agent`);
     const prev = a.state;
     if (!ALLOWED[prev].includes(next)) throw new AgentError('INVALID_TRANSITION', `${a.username} cannot go from ${prev} to ${next}`);
-    const now = this.clock.now();
+    const now = this.now();
     if (a.wrapTimer) {
       this.clock.clearTimeout(a.wrapTimer);
       delete a.wrapTimer;

@@ -4,7 +4,7 @@
  * it with SIP MESSAGE commands on their authenticated connection (docs/protocol.md §5), getting
  * their state and live statistics pushed back as MESSAGEs.
  */
-import type { Clock, TimerHandle } from '../util/clock.js';
+import { epochTime, type Clock, type TimerHandle } from '../util/clock.js';
 import { log } from '../util/log.js';
 import type { MessageIdentity, MessageReply, SipCore } from '../sip/core.js';
 import type { SipRequest } from '../sip/message.js';
@@ -57,6 +57,8 @@ export class ContactCenter {
   private readonly subscribers = new Map<string, { user: string; target: Target }>();
   private statsTimer?: TimerHandle;
   private closed = false;
+  /** Epoch ms on the injected clock. */
+  private readonly now: () => number;
 
   constructor(
     private readonly clock: Clock,
@@ -64,6 +66,7 @@ export class ContactCenter {
     private readonly b2bua: B2bua,
     private readonly core: SipCore,
   ) {
+    this.now = epochTime(clock);
     this.store = new RecordStore(config.center.database);
     const agentUsers = config.users.filter((u) => u.role === 'agent' || u.skills);
     this.agents = new AgentRegistry(clock, { reasons: config.center.notReadyReasons, wrapUpSeconds: config.center.wrapUpSeconds }, agentUsers, (t) => this.store.addAgentTransition(t));
@@ -146,7 +149,7 @@ export class ContactCenter {
     const call = this.queued.get(callId);
     const qc = this.acd.waiting(callId);
     if (!call || !qc) return;
-    const waited = Math.round((this.clock.now() - qc.enteredAt) / 1000);
+    const waited = Math.round((this.now() - qc.enteredAt) / 1000);
     const headers: Array<[string, string]> = [
       ['x-switchboard-queue', qc.queue],
       ['x-switchboard-wait', String(waited)],
@@ -315,7 +318,7 @@ export class ContactCenter {
 
   /** Live statistics now. */
   stats(): CenterStats {
-    const now = this.clock.now();
+    const now = this.now();
     return { at: now, queues: this.acd.stats(), agents: this.agents.list().map((a) => ({ ...a, timeInStateMs: now - a.since })) };
   }
 

@@ -25,6 +25,16 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * Time since the epoch in ms, advancing with `clock` (so a fake clock drives it in tests, and it
+ * never jumps with wall-clock adjustments). For timestamps people read and records keep;
+ * `clock.now()` itself may count from any origin (the system clock's is the process start).
+ */
+export function epochTime(clock: Clock): () => number {
+  const offset = Date.now() - clock.now();
+  return () => Math.round(clock.now() + offset);
+}
+
 interface FakeTimer {
   at: number;
   seq: number;
