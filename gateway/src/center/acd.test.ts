@@ -289,3 +289,12 @@ test('an agent busy on another call (canTake false) is skipped', () => {
   t.acd.enqueue('c1', 'sales', 'x');
   assert.deepEqual(t.log, ['offer c1 b']);
 });
+
+test('timestamps are epoch milliseconds on the real clock too (history and "since" are read by people)', async () => {
+  const { systemClock } = await import('../util/clock.js');
+  const seen: AgentTransition[] = [];
+  const registry = new AgentRegistry(systemClock, { reasons: [], wrapUpSeconds: 0 }, [{ username: 'a' }], (t) => seen.push(t));
+  registry.request('a', AgentState.Available, { by: 'agent', hasDevice: true });
+  assert.ok(Math.abs(seen[0]!.at - Date.now()) < 1000, `history time ${seen[0]!.at} vs now ${Date.now()}`);
+  assert.ok(Math.abs(registry.get('a')!.since - Date.now()) < 1000);
+});
