@@ -29,6 +29,18 @@ async function gathered(pc: RTCPeerConnection): Promise<void> {
   });
 }
 
+/**
+ * No server-reflexive gathering: the gateway announces its own reachable address
+ * (`media.announcedAddress`), so it needs no STUN server — but werift's ICE falls back to
+ * Google's whenever none is configured and waits for the answer while it gathers: ~20–50 ms
+ * per offer or answer with internet access, and 5 s per offer where UDP out is blocked
+ * (measured: every offer took 5,005 ms with an unreachable STUN server). Called between
+ * creating the transports and gathering (setLocalDescription).
+ */
+function withoutStun(pc: RTCPeerConnection): void {
+  for (const t of pc.iceTransports) (t.connection as { stunServer?: unknown }).stunServer = undefined;
+}
+
 /** A werift-backed WebRTC endpoint. */
 export class WebRtcEndpoint implements Endpoint {
   readonly kind = 'webrtc' as const;
@@ -86,7 +98,9 @@ export class WebRtcEndpoint implements Endpoint {
     const t = pc.getTransceivers().find((x) => x.kind === 'audio');
     if (!t) throw new SdpError('offer has no audio');
     await this.attachTrack(t);
-    await pc.setLocalDescription(await pc.createAnswer());
+    const answer = await pc.createAnswer();
+    withoutStun(pc);
+    await pc.setLocalDescription(answer);
     await gathered(pc);
     return pc.localDescription!.sdp;
   }
@@ -94,7 +108,9 @@ export class WebRtcEndpoint implements Endpoint {
   async offer(codecs: readonly CodecName[]): Promise<string> {
     const pc = this.createPc(codecs);
     pc.addTransceiver(this.track, { direction: 'sendrecv' });
-    await pc.setLocalDescription(await pc.createOffer());
+    const offer = await pc.createOffer();
+    withoutStun(pc);
+    await pc.setLocalDescription(offer);
     await gathered(pc);
     return pc.localDescription!.sdp;
   }
