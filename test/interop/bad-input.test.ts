@@ -172,3 +172,41 @@ test('REGISTER over WebSocket without a token needs digest; a wrong password get
   assert.equal(gw.gw.sip.registrar.lookup('bob').length, 0);
   ws!.close();
 });
+
+test('contact-center commands (MESSAGE): bad bodies get a clear coded answer, no token means digest, nothing changes', async () => {
+  const { token } = gw.gw.tokens.issue('alice', 'agent');
+  const { ws } = await openWs(`?access_token=${token}`);
+  assert.ok(ws);
+  const got: string[] = [];
+  ws!.on('message', (m) => got.push(m.toString()));
+  let n = 0;
+  const message = (body: string, type = 'application/x-switchboard-control+json') => {
+    n++;
+    return `MESSAGE sip:switchboard@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS abc.invalid;branch=z9hG4bKm${n}\r\nFrom: <sip:alice@127.0.0.1>;tag=m\r\nTo: <sip:switchboard@127.0.0.1>\r\nCall-ID: msg${n}\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  };
+  const send = async (text: string) => {
+    const before = got.length;
+    ws!.send(text);
+    for (let i = 0; i < 100 && got.length === before; i++) await new Promise((r) => setTimeout(r, 10));
+    return got[before] ?? '';
+  };
+  assert.match(await send(message('{not json')), /^SIP\/2\.0 400 Bad Command[\s\S]*"code":"BAD_REQUEST"/);
+  assert.match(await send(message('[1,2]')), /^SIP\/2\.0 400[\s\S]*"code":"BAD_REQUEST"/);
+  assert.match(await send(message('{"type":"launch-rockets"}')), /^SIP\/2\.0 400[\s\S]*"code":"UNKNOWN_COMMAND"/);
+  assert.match(await send(message('{"type":"agent-state","state":"on-call"}')), /^SIP\/2\.0 400[\s\S]*available, not-ready or offline/);
+  assert.match(await send(message('{"type":"agent-state","state":"not-ready","reason":"nap"}')), /^SIP\/2\.0 400[\s\S]*"code":"UNKNOWN_REASON"/);
+  assert.match(await send(message('{"type":"agent-state","state":"offline","agent":"bob"}')), /^SIP\/2\.0 403[\s\S]*"code":"FORBIDDEN"/);
+  assert.match(await send(message('hello', 'text/plain')), /^SIP\/2\.0 415/);
+  assert.equal(gw.gw.center.agents.get('alice')!.state, 'offline', 'nothing changed');
+  // The good one still works on the same connection, with the state in the reply.
+  assert.match(await send(message('{"type":"hello"}')), /^SIP\/2\.0 200 OK[\s\S]*"reasons":\["break"/);
+  ws!.close();
+  // Without a token a MESSAGE is challenged like an INVITE.
+  const { ws: anon } = await openWs('');
+  const anonGot: string[] = [];
+  anon!.on('message', (m) => anonGot.push(m.toString()));
+  anon!.send(message('{"type":"hello"}'));
+  for (let i = 0; i < 100 && !anonGot.length; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.match(anonGot[0] ?? '', /^SIP\/2\.0 407/);
+  anon!.close();
+});
