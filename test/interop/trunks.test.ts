@@ -130,6 +130,37 @@ for (const transport of ['udp', 'tcp', 'tls'] as const) {
   });
 }
 
+test('a DID feeds a queue: the customer behind the PBX waits in "support", the available agent takes the call; the record names the trunk', async () => {
+  const gw = await gatewayWith([trunk('pbx-a', pbxA, 'udp', { dids: { '5551000': '1001', '5551700': '700' } })]);
+  let agent: Agent | undefined;
+  try {
+    await waitFor(() => gw.gw.trunks.trunks[0]!.registration === 'registered', 8000, 'registration');
+    agent = await launchAgent(gw.addrs.httpUrl, AGENT_HZ);
+    await loginDemo(agent.page, 'alice', 'alice-demo');
+    await agent.page.getByTestId('agent-select').selectOption('available');
+    await agent.page.getByTestId('agent-state').filter({ hasText: /^available$/ }).waitFor({ timeout: 5000 });
+    const closed = customer.events.filter((e) => e.type === 'CALL_CLOSED').length;
+    const dial = await customer.command('dial', `sip:5551700@127.0.0.1:${pbxA.port}`);
+    assert.ok(dial.ok, `baresip refused to dial: ${dial.data}`);
+    await agent.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match((await agent.page.getByTestId('incoming-from').textContent()) ?? '', /5552000/);
+    assert.match((await agent.page.getByTestId('incoming-queue').textContent()) ?? '', /via support/);
+    await agent.page.getByTestId('answer').click();
+    await agent.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+    const heard = await measureRemoteAudio(agent.page, 1500);
+    console.log(`# DID → queue: agent hears ${heard.frequency.toFixed(0)} Hz at ${heard.levelDb.toFixed(1)} dBFS`);
+    assert.ok(Math.abs(heard.frequency - CUSTOMER_HZ) < 15 && heard.levelDb > -40, `agent should hear the customer: ${JSON.stringify(heard)}`);
+    await agent.page.getByTestId('hangup').click();
+    await customer.waitEvent(() => customer.events.filter((e) => e.type === 'CALL_CLOSED').length > closed);
+    await settle(200);
+    const rec = gw.gw.center.store.calls({ queue: 'support' })[0]!;
+    assert.deepEqual([rec.caller, rec.agent, rec.trunk, rec.outcome, rec.endedBy], ['5552000', 'alice', 'pbx-a', 'answered', 'callee']);
+  } finally {
+    await agent?.close();
+    await gw.stop();
+  }
+});
+
 test('early media: a 183 announcement from the PBX reaches the agent before the answer', async () => {
   const gw = await gatewayWith([trunk('pbx-a', pbxA, 'udp')]);
   const announcer = sipp(['-sf', 'uas-early-media.xml', '-p', String(announcePort), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-m', '1', '-timeout', '30s']);

@@ -140,6 +140,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     }
     const calleeParty = route.kind === 'echo' ? 'echo' : route.kind === 'external' ? route.number : route.kind === 'queue' ? route.queue : route.username;
     const call = new Call(randomToken(8), callerParty, calleeParty, this.media);
+    if (fromTrunk) call.trunk = fromTrunk.name;
     this.calls.set(call.id, call);
     call.on('stateChanged', (s) => {
       if (s === CallState.Ended) {

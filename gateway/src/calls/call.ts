@@ -111,7 +111,7 @@ export class Call extends Emitter<CallEvents> {
   readonly transfers: Array<{ at: number; by: string; to: string; result: string }> = [];
   /** The in-call operation in progress (hold, resume…): the next one waits for it. */
   private busy?: Promise<void>;
-  /** The trunk that carried the outbound leg, if any. */
+  /** The trunk the call came in on or went out through, if any. */
   trunk?: string;
   /** The queue the call went through, and the agent who answered it there. */
   queue?: string;
