@@ -130,7 +130,7 @@ export function createHttpServer(deps: HttpDeps): http.Server {
         if (req.method !== 'GET') return fail(405, 'METHOD_NOT_ALLOWED', 'GET only'), true;
         json(res, 200, center.stats());
       } else if (what === 'agents' && !name) {
-        json(res, 200, { agents: center.stats().agents });
+        json(res, 200, { agents: center.agentStats() });
       } else if (what === 'agents' && name && action === 'history') {
         if (!supervisor && name.toLowerCase() !== who.user.toLowerCase()) return fail(403, 'FORBIDDEN', 'Agents may read only their own history'), true;
         json(res, 200, { history: center.store.agentHistory(name, Number(url.searchParams.get('from') ?? 0) || 0) });
@@ -145,7 +145,7 @@ export function createHttpServer(deps: HttpDeps): http.Server {
         }
         json(res, 200, center.run({ ...body, type: action === 'state' ? 'agent-state' : 'wrap-up', agent: name }, who));
       } else if (what === 'agents' && name && !action) {
-        const a = center.stats().agents.find((x) => x.username.toLowerCase() === name.toLowerCase());
+        const [a] = center.agentStats(name);
         if (!a) return fail(404, 'NOT_FOUND', `No agent ${name}`), true;
         json(res, 200, a);
       } else if (what === 'records' && !name) {

@@ -8,8 +8,7 @@ import { log } from '../util/log.js';
 import { Emitter } from '../util/emitter.js';
 import type { MessageIdentity, MessageReply, SipCore, SipCoreDelegate } from '../sip/core.js';
 import type { Dialog } from '../sip/dialog.js';
-import type { IncomingInvite, InviteOptions, OutgoingInvite } from '../sip/invite.js';
-import type { Trunk } from '../trunks/trunk.js';
+import type { IncomingInvite, OutgoingInvite } from '../sip/invite.js';
 import type { TrunkManager } from '../trunks/manager.js';
 import type { SipRequest } from '../sip/message.js';
 import type { InviteServerTransaction } from '../sip/transaction/server-invite.js';
@@ -17,26 +16,14 @@ import type { ServerTransaction } from '../sip/transaction/layer.js';
 import { randomToken } from '../sip/message.js';
 import type { MediaEngine } from '../media/types.js';
 import { commonCodecs, parseAudio, SdpError, type AudioDescription, type CodecName } from '../media/sdp.js';
-import { Call, CallOperationError, CallState, isBrowserLeg, otherSide, type Side } from './call.js';
+import { Call, CallOperationError, CallState, CONTROL_TYPE, isBrowserLeg, otherSide, type Side } from './call.js';
 import type { Route, Router } from './router.js';
 import { Queueing } from './queueing.js';
+import { partyOf, type Attempt } from './ringing.js';
 import { Transfers } from './transfers.js';
-
-/** In-dialog INFO bodies the SDK uses for call control (docs/protocol.md). */
-const CONTROL_TYPE = 'application/x-switchboard-control+json';
-
 
 /** How long a trunk may stay silent after our INVITE before the next trunk is tried. */
 const SETUP_TIMEOUT_MS = 3000;
-
-/** One way to reach the callee. */
-interface Attempt {
-  label: string;
-  webrtc: boolean;
-  codecs: CodecName[];
-  trunk?: Trunk;
-  options: Omit<InviteOptions, 'offer'>;
-}
 
 /** Events of the B2BUA. */
 export type B2buaEvents = {
@@ -138,8 +125,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       log.info('b2bua', `${invite.identity} dialled unknown target "${dialled}"`);
       return invite.reject(404, 'No Such User Or Extension');
     }
-    const calleeParty = route.kind === 'echo' ? 'echo' : route.kind === 'external' ? route.number : route.kind === 'queue' ? route.queue : route.username;
-    const call = new Call(randomToken(8), callerParty, calleeParty, this.media);
+    const call = new Call(randomToken(8), callerParty, partyOf(route, dialled), this.media);
     if (fromTrunk) call.trunk = fromTrunk.name;
     this.calls.set(call.id, call);
     call.on('stateChanged', (s) => {

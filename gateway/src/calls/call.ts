@@ -34,6 +34,12 @@ const ALLOWED: Record<CallState, readonly CallState[]> = {
   [CallState.Ended]: [],
 };
 
+/**
+ * Content type of the JSON control bodies the SDK and the gateway exchange: in-dialog INFO for
+ * call control, out-of-dialog MESSAGE for contact-center commands (docs/protocol.md).
+ */
+export const CONTROL_TYPE = 'application/x-switchboard-control+json';
+
 /** A side of a call. */
 export type Side = 'caller' | 'callee';
 

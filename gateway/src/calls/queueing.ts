@@ -5,31 +5,10 @@
  * and the bridge starts relaying. The ACD decides who; this file only rings and bridges.
  */
 import { log } from '../util/log.js';
-import type { SipCore } from '../sip/core.js';
-import type { Dialog } from '../sip/dialog.js';
-import type { IncomingInvite, OutgoingInvite } from '../sip/invite.js';
-import type { MediaEngine } from '../media/types.js';
+import type { IncomingInvite } from '../sip/invite.js';
 import type { CodecName } from '../media/sdp.js';
-import { Call, CallState, type Side } from './call.js';
-import type { Route, Router } from './router.js';
-
-/** One way to reach a target (built by the B2BUA). */
-export interface Attempt {
-  label: string;
-  webrtc: boolean;
-  codecs: CodecName[];
-  trunk?: { name: string; callsOut: number };
-  options: Omit<import('../sip/invite.js').InviteOptions, 'offer'>;
-}
-
-/** What the queueing side needs from the B2BUA. */
-export interface LegContext {
-  core: SipCore;
-  media: MediaEngine;
-  router: Router;
-  attemptsFor(route: Route, from: { user: string; displayName?: string }, codecs: CodecName[]): Attempt[] | { status: number; reason: string };
-  watch(call: Call, dialog: Dialog, side: Side): void;
-}
+import { Call, CallState } from './call.js';
+import { joinLeg, partyOf, ring, type LegContext, type Ringing } from './ringing.js';
 
 /** Told when a caller has been answered into a queue (the contact-center layer implements it). */
 export interface QueueDelegate {
@@ -81,70 +60,27 @@ export class Queueing {
    * timer and passes none).
    */
   offer(call: Call, target: string, headers: Array<[string, string]>, onOutcome: (o: OfferOutcome) => void, ringMs?: number): OfferHandle {
-    const { core, media, router } = this.ctx;
     let cancelled = false;
-    let out: OutgoingInvite | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const report = (o: OfferOutcome) => {
-      clearTimeout(timer);
       if (!cancelled) onOutcome(o);
     };
-    const route = router.resolve(target);
+    const route = this.ctx.router.resolve(target);
     const codec = call.codec ?? 'PCMU';
-    const planned = route.kind === 'user' || route.kind === 'external' ? this.ctx.attemptsFor(route, { user: call.caller.party }, [codec]) : { status: 404, reason: 'No Such User Or Extension' };
+    const planned = this.ctx.attemptsFor(route, { user: call.caller.party }, [codec]);
     if ('status' in planned) {
       queueMicrotask(() => report({ answered: false, status: planned.status, reason: planned.reason }));
       return { cancel: () => void (cancelled = true) };
     }
-    const party = route.kind === 'user' ? route.username : route.kind === 'external' ? route.number : target;
+    const ringing: Ringing = ring(this.ctx, planned, codec, { headers, ...(ringMs ? { ringMs } : {}), abandoned: () => call.state === CallState.Ended });
     const run = async () => {
-      let last: OfferOutcome = { answered: false, status: 480, reason: 'Temporarily Unavailable' };
-      for (const a of planned) {
-        const ep = await media.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
-        const sdp = await media.offer(ep, [codec]);
-        if (cancelled || call.state === CallState.Ended) return void media.closeEndpoint(ep).catch(() => undefined);
-        const invite = core.invite({ ...a.options, offer: sdp, headers });
-        out = invite;
-        const result = await new Promise<{ body: string; dialog: Dialog } | { status: number; reason: string }>((resolve) => {
-          invite.on('accepted', (res, dialog) => resolve({ body: res.body.toString('utf8'), dialog }));
-          invite.on('failed', (status, reason) => resolve({ status, reason }));
-          invite.start();
-        });
-        if ('status' in result) {
-          await media.closeEndpoint(ep).catch(() => undefined);
-          last = { answered: false, status: result.status, reason: result.reason };
-          if (!cancelled && a.trunk && (result.status === 408 || result.status === 503)) continue;
-          return report(last);
-        }
-        if (cancelled || (call.state as CallState) === CallState.Ended) {
-          // Answered as we gave up (the ACD's ring timer, the caller hung up): end that leg.
-          result.dialog.bye().catch(() => undefined);
-          return void media.closeEndpoint(ep).catch(() => undefined);
-        }
-        await media.acceptAnswer(ep, result.body);
-        await media.connect(call.caller.endpointId!, ep);
-        await media.resume(call.caller.endpointId!);
-        call.callee.party = party;
-        call.callee.endpointId = ep;
-        call.callee.dialog = result.dialog;
-        if (a.trunk) {
-          a.trunk.callsOut++;
-          call.trunk = a.trunk.name;
-        }
-        this.ctx.watch(call, result.dialog, 'callee');
-        call.setState(CallState.Connected);
-        log.info('queue', `call ${call.id}: ${call.caller.party} connected to ${party}`);
-        return report({ answered: true });
-      }
-      report(last);
+      const r = await ringing.result;
+      if (!r.ok) return report({ answered: false, status: r.status, reason: r.reason });
+      const party = partyOf(route, target);
+      await joinLeg(this.ctx, call, 'callee', call.caller.endpointId!, r, party);
+      call.setState(CallState.Connected);
+      log.info('queue', `call ${call.id}: ${call.caller.party} connected to ${party}`);
+      report({ answered: true });
     };
-    if (ringMs) {
-      timer = setTimeout(() => {
-        out?.cancel();
-        report({ answered: false, status: 408, reason: 'No Answer' });
-        cancelled = true;
-      }, ringMs);
-    }
     run().catch((err: Error) => {
       log.error('queue', `call ${call.id}: offer to ${target} failed`, err);
       report({ answered: false, status: 500, reason: err.message });
@@ -152,8 +88,7 @@ export class Queueing {
     return {
       cancel: () => {
         cancelled = true;
-        clearTimeout(timer);
-        out?.cancel();
+        ringing.cancel();
       },
     };
   }

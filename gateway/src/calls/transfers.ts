@@ -10,7 +10,7 @@ import type { SipRequest } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/transaction/layer.js';
 import { parseNameAddr } from '../sip/uri.js';
 import { Call, CallOperationError, CallState, otherSide, type Side } from './call.js';
-import type { LegContext } from './queueing.js';
+import { joinLeg, partyOf, ring, type LegContext } from './ringing.js';
 
 /** How long a transfer target may ring before the call returns to the agent. */
 const TRANSFER_RING_MS = 20_000;
@@ -141,7 +141,7 @@ export class Transfers {
       const route = this.ctx.router.resolve(target);
       if (route.kind === 'queue') return this.toQueue(call, side, route.queue, beforeRelease);
       const codec = call.codec ?? 'PCMU';
-      const planned = route.kind === 'user' || route.kind === 'external' ? this.ctx.attemptsFor(route, { user: kept.party }, [codec]) : { status: 404, reason: 'No Such User Or Extension' };
+      const planned = this.ctx.attemptsFor(route, { user: kept.party }, [codec]);
       if ('status' in planned) {
         call.addTransfer({ by: requester.party, to: target, result: `${planned.status} ${planned.reason}` });
         throw fail(planned.status, planned.reason);
@@ -149,44 +149,12 @@ export class Transfers {
       const wasHeld = call.heldBy;
       if (!wasHeld) await this.ctx.media.hold(kept.endpointId);
       log.info('b2bua', `call ${call.id}: ${requester.party} transfers ${kept.party} to ${target}`);
-      let lastFailure = { status: 480, reason: 'Temporarily Unavailable' };
       try {
-        for (const a of planned) {
-          const ep = await this.ctx.media.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
-          const offer = await this.ctx.media.offer(ep, [codec]);
-          const out = this.ctx.core.invite({ ...a.options, offer });
-          const outcome = await new Promise<{ ok: true; body: string; dialog: Dialog } | { ok: false; status: number; reason: string }>((resolve) => {
-            const timer = setTimeout(() => {
-              out.cancel();
-              resolve({ ok: false, status: 408, reason: 'Transfer Target Did Not Answer' });
-            }, TRANSFER_RING_MS);
-            out.on('accepted', (res, dialog) => {
-              clearTimeout(timer);
-              resolve({ ok: true, body: res.body.toString('utf8'), dialog });
-            });
-            out.on('failed', (status, reason) => {
-              clearTimeout(timer);
-              resolve({ ok: false, status, reason });
-            });
-            out.start();
-          });
-          if (!outcome.ok) {
-            await this.ctx.media.closeEndpoint(ep);
-            lastFailure = { status: outcome.status, reason: outcome.reason };
-            if (a.trunk && (outcome.status === 408 || outcome.status === 503)) continue;
-            break;
-          }
+        const r = await ring(this.ctx, planned, codec, { ringMs: TRANSFER_RING_MS, noAnswerReason: 'Transfer Target Did Not Answer' }).result;
+        if (r.ok) {
           // The target answered: bridge it to the kept party, release the requester.
-          await this.ctx.media.acceptAnswer(ep, outcome.body);
-          await this.ctx.media.connect(kept.endpointId, ep);
-          await this.ctx.media.resume(kept.endpointId);
-          const old = { dialog: requester.dialog, endpointId: requester.endpointId, party: requester.party };
-          requester.party = route.kind === 'user' ? route.username : route.kind === 'external' ? route.number : target;
-          requester.endpointId = ep;
-          requester.dialog = outcome.dialog;
+          const old = await joinLeg(this.ctx, call, side, kept.endpointId, r, partyOf(route, target));
           delete call.heldBy;
-          if (a.trunk) call.trunk = a.trunk.name;
-          this.ctx.watch(call, outcome.dialog, side);
           await beforeRelease?.().catch(() => undefined);
           old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
           if (old.endpointId) await this.ctx.media.closeEndpoint(old.endpointId);
@@ -195,11 +163,11 @@ export class Transfers {
           log.info('b2bua', `call ${call.id}: transferred to ${requester.party}`);
           return;
         }
-        // Every attempt failed: the kept party returns to the requester.
-        call.addTransfer({ by: requester.party, to: target, result: `${lastFailure.status} ${lastFailure.reason}` });
-        log.info('b2bua', `call ${call.id}: transfer to ${target} failed (${lastFailure.status} ${lastFailure.reason}); back to ${requester.party}`);
+        // The target failed: the kept party returns to the requester.
+        call.addTransfer({ by: requester.party, to: target, result: `${r.status} ${r.reason}` });
+        log.info('b2bua', `call ${call.id}: transfer to ${target} failed (${r.status} ${r.reason}); back to ${requester.party}`);
         if (!wasHeld) await this.ctx.media.resume(kept.endpointId);
-        throw fail(lastFailure.status === 486 || lastFailure.status === 404 || lastFailure.status === 480 ? lastFailure.status : 480, `Transfer Failed: ${lastFailure.status} ${lastFailure.reason}`);
+        throw fail(r.status === 486 || r.status === 404 || r.status === 480 ? r.status : 480, `Transfer Failed: ${r.status} ${r.reason}`);
       } catch (err) {
         // Whatever broke (a media error, a dead leg), the kept party is not left on hold.
         if (!(err instanceof CallOperationError)) {

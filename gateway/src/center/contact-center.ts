@@ -10,15 +10,12 @@ import type { MessageIdentity, MessageReply, SipCore } from '../sip/core.js';
 import type { SipRequest } from '../sip/message.js';
 import type { Target } from '../sip/transport/types.js';
 import type { B2bua } from '../calls/b2bua.js';
-import { CallState, type Call } from '../calls/call.js';
+import { CallState, CONTROL_TYPE, type Call } from '../calls/call.js';
 import type { OfferHandle } from '../calls/queueing.js';
 import type { CenterConfig, UserConfig } from '../config.js';
 import { Acd, type QueueConfig, type QueueStats } from './acd.js';
 import { AgentError, AgentRegistry, AgentState, type AgentSnapshot } from './agents.js';
 import { RecordStore, type CallRecord } from './store.js';
-
-/** Content type of commands and events (docs/protocol.md). */
-export const CONTROL_TYPE = 'application/x-switchboard-control+json';
 
 /** Live statistics: every queue and every agent. */
 export interface CenterStats {
@@ -318,8 +315,14 @@ export class ContactCenter {
 
   /** Live statistics now. */
   stats(): CenterStats {
+    return { at: this.now(), queues: this.acd.stats(), agents: this.agentStats() };
+  }
+
+  /** Every agent (or the one named) with the time in its current state. */
+  agentStats(name?: string): CenterStats['agents'] {
     const now = this.now();
-    return { at: now, queues: this.acd.stats(), agents: this.agents.list().map((a) => ({ ...a, timeInStateMs: now - a.since })) };
+    const list = name === undefined ? this.agents.list() : [this.agents.get(name)].filter((a): a is AgentSnapshot => !!a);
+    return list.map((a) => ({ ...a, timeInStateMs: now - a.since }));
   }
 
   // --- pushes (SIP MESSAGE to the SDK) ---

@@ -17,7 +17,7 @@ import { WebRtcEndpoint } from './webrtc-endpoint.js';
  * the party's packets after hold as "old" (found by the hold e2e test).
  */
 export class OutputStream {
-  private readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
+  private readonly ssrc = newSource();
   private source?: number;
   private seqDelta = 0;
   private tsDelta = 0;
@@ -88,6 +88,8 @@ function newSource(): number {
 /** One listener of music on hold / queue music. */
 interface MusicPlayer {
   ep: Endpoint;
+  /** The music's file ('' = the default) and its source. */
+  file: string;
   music: MusicSource;
   codec: CodecName;
   out: OutputStream;
@@ -111,8 +113,6 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   private readonly digitQueue = new Map<string, Promise<void>>();
   /** Music sources by file ('' = the default), decoded and encoded once each. */
   private readonly music = new Map<string, MusicSource>();
-  /** What each held endpoint is listening to. */
-  private readonly playing = new Map<string, string>();
 
   constructor(private readonly opts: MediaOptions) {
     super();
@@ -198,17 +198,15 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
 
   async hold(id: string, music = ''): Promise<void> {
     const ep = this.get(id);
-    if (this.players.has(id) && this.playing.get(id) === music) return;
+    if (this.players.get(id)?.file === music) return;
     // Neither side hears the other while on hold.
     this.unroute(id);
     this.unroute(this.partners.get(id));
-    this.playing.set(id, music);
-    this.players.set(id, this.playMusic(ep, this.musicSource(music)));
+    this.players.set(id, this.playMusic(ep, music));
   }
 
   async resume(id: string): Promise<void> {
     this.stopMusic(id);
-    this.playing.delete(id);
     const partner = this.partners.get(id);
     const ep = this.endpoints.get(id);
     const p = partner ? this.endpoints.get(partner) : undefined;
@@ -223,8 +221,8 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
    * listener — hundreds of waiting callers cost one timer, not hundreds — and each listener
    * catches up on timer drift from the wall clock so its pace stays 50 packets/s.
    */
-  private playMusic(ep: Endpoint, music: MusicSource): MusicPlayer {
-    const player: MusicPlayer = { ep, music, codec: ep.codec ?? 'PCMU', out: this.output(ep.id), ssrc: newSource(), start: performance.now(), sent: 0 };
+  private playMusic(ep: Endpoint, file: string): MusicPlayer {
+    const player: MusicPlayer = { ep, file, music: this.musicSource(file), codec: ep.codec ?? 'PCMU', out: this.output(ep.id), ssrc: newSource(), start: performance.now(), sent: 0 };
     if (!this.ticker) {
       this.ticker = setInterval(() => this.tick(), 20);
       this.ticker.unref?.();
@@ -340,7 +338,6 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     const ep = this.endpoints.get(id);
     if (!ep) return;
     this.stopMusic(id);
-    this.playing.delete(id);
     this.outputs.delete(id);
     this.endpoints.delete(id);
     const partner = this.partners.get(id);

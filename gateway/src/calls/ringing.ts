@@ -1,0 +1,152 @@
+/**
+ * Ringing a new leg for a call that is already up — a queue offer, an overflow, a blind transfer —
+ * and joining it to the party who waits on music. One loop for all three: each planned attempt
+ * gets a fresh endpoint and INVITE; a trunk answering 408/503 fails over to the next trunk; the
+ * ring timeout and a cancel end the ringing (an answer racing them is hung up).
+ */
+import type { SipCore } from '../sip/core.js';
+import type { Dialog } from '../sip/dialog.js';
+import type { InviteOptions, OutgoingInvite } from '../sip/invite.js';
+import type { MediaEngine } from '../media/types.js';
+import type { CodecName } from '../media/sdp.js';
+import type { Trunk } from '../trunks/trunk.js';
+import type { Call, Leg, Side } from './call.js';
+import type { Route, Router } from './router.js';
+
+/** One way to reach a target: a user's binding, or one trunk (built by the B2BUA). */
+export interface Attempt {
+  label: string;
+  webrtc: boolean;
+  codecs: CodecName[];
+  trunk?: Trunk;
+  options: Omit<InviteOptions, 'offer'>;
+}
+
+/** What ringing and joining need from the B2BUA. */
+export interface LegContext {
+  core: SipCore;
+  media: MediaEngine;
+  router: Router;
+  /** The attempts for a route, or why there are none (404 for routes that are no user or number). */
+  attemptsFor(route: Route, from: { user: string; displayName?: string }, codecs: CodecName[]): Attempt[] | { status: number; reason: string };
+  watch(call: Call, dialog: Dialog, side: Side): void;
+}
+
+/** How ringing ended: answered (endpoint, dialog, SDP answer, the attempt that won) or not. */
+export type RingResult =
+  | { ok: true; endpointId: string; dialog: Dialog; answer: string; attempt: Attempt }
+  | { ok: false; status: number; reason: string };
+
+/** Ringing in progress. */
+export interface Ringing {
+  result: Promise<RingResult>;
+  /** Stops ringing; the result becomes 487 (an answer that races it is hung up). */
+  cancel(): void;
+}
+
+/**
+ * Rings `attempts` in order with a `codec` offer. `ringMs` bounds each attempt's ringing (then
+ * 408 `noAnswerReason`, and no failover: the callee did not answer, the trunk did); `abandoned`
+ * says the call gave up meanwhile.
+ */
+export function ring(
+  ctx: Pick<LegContext, 'core' | 'media'>,
+  attempts: readonly Attempt[],
+  codec: CodecName,
+  opts: { headers?: Array<[string, string]>; ringMs?: number; noAnswerReason?: string; abandoned?: () => boolean } = {},
+): Ringing {
+  const { core, media } = ctx;
+  let cancelled = false;
+  let current: OutgoingInvite | undefined;
+  const gaveUp = () => cancelled || !!opts.abandoned?.();
+  const terminated: RingResult = { ok: false, status: 487, reason: 'Request Terminated' };
+  const run = async (): Promise<RingResult> => {
+    let last: RingResult = { ok: false, status: 480, reason: 'Temporarily Unavailable' };
+    for (const a of attempts) {
+      const ep = await media.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
+      const sdp = await media.offer(ep, [codec]);
+      if (gaveUp()) {
+        await media.closeEndpoint(ep).catch(() => undefined);
+        return terminated;
+      }
+      const invite = core.invite({ ...a.options, offer: sdp, ...(opts.headers ? { headers: opts.headers } : {}) });
+      current = invite;
+      const r = await new Promise<{ body: string; dialog: Dialog } | { status: number; reason: string; timedOut?: boolean }>((resolve) => {
+        const timer = opts.ringMs
+          ? setTimeout(() => {
+            // Resolve first: cancel() reports the INVITE failed (487) at once.
+            resolve({ status: 408, reason: opts.noAnswerReason ?? 'No Answer', timedOut: true });
+            invite.cancel();
+          }, opts.ringMs)
+          : undefined;
+        invite.on('accepted', (res, dialog) => {
+          clearTimeout(timer);
+          resolve({ body: res.body.toString('utf8'), dialog });
+        });
+        invite.on('failed', (status, reason) => {
+          clearTimeout(timer);
+          resolve({ status, reason });
+        });
+        invite.start();
+      });
+      if ('status' in r) {
+        await media.closeEndpoint(ep).catch(() => undefined);
+        if (gaveUp()) return terminated;
+        last = { ok: false, status: r.status, reason: r.reason };
+        if (a.trunk && !r.timedOut && (r.status === 408 || r.status === 503)) continue;
+        return last;
+      }
+      if (gaveUp()) {
+        r.dialog.bye().catch(() => undefined);
+        await media.closeEndpoint(ep).catch(() => undefined);
+        return terminated;
+      }
+      return { ok: true, endpointId: ep, dialog: r.dialog, answer: r.body, attempt: a };
+    }
+    return last;
+  };
+  return {
+    result: run(),
+    cancel: () => {
+      cancelled = true;
+      current?.cancel();
+    },
+  };
+}
+
+/**
+ * Joins an answered ring to the call: its endpoint is bridged to `keptEndpointId` (whose music
+ * stops), and it becomes the call's `side` leg as `party`. Returns what that leg was before.
+ */
+export async function joinLeg(ctx: Pick<LegContext, 'media' | 'watch'>, call: Call, side: Side, keptEndpointId: string, r: Extract<RingResult, { ok: true }>, party: string): Promise<Leg> {
+  await ctx.media.acceptAnswer(r.endpointId, r.answer);
+  await ctx.media.connect(keptEndpointId, r.endpointId);
+  await ctx.media.resume(keptEndpointId);
+  const leg = call[side];
+  const old: Leg = { ...leg };
+  leg.party = party;
+  leg.endpointId = r.endpointId;
+  leg.dialog = r.dialog;
+  if (r.attempt.trunk) {
+    r.attempt.trunk.callsOut++;
+    call.trunk = r.attempt.trunk.name;
+  }
+  ctx.watch(call, r.dialog, side);
+  return old;
+}
+
+/** Who a route reaches, as a party name for calls and records. */
+export function partyOf(route: Route, dialled: string): string {
+  switch (route.kind) {
+    case 'echo':
+      return 'echo';
+    case 'user':
+      return route.username;
+    case 'external':
+      return route.number;
+    case 'queue':
+      return route.queue;
+    default:
+      return dialled;
+  }
+}
