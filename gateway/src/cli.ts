@@ -3,7 +3,7 @@
  * `switchboard-gateway [--config FILE]`: starts the gateway. With no configuration it runs the
  * built-in demo (demo users, echo test on 600) on 127.0.0.1.
  */
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfigWithMode } from './config.js';
 import { createGateway } from './gateway.js';
 import { log } from './util/log.js';
 
@@ -28,8 +28,9 @@ async function main(): Promise<void> {
     }
   }
   let config;
+  let demo = false;
   try {
-    config = loadConfig(file);
+    ({ config, demo } = loadConfigWithMode(file));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`switchboard-gateway: configuration error: ${err.message}\n`);
@@ -40,9 +41,13 @@ async function main(): Promise<void> {
   const gw = createGateway(config);
   const addrs = await gw.start();
   log.info('gateway', `SIP on udp/${addrs.sipUdpPort} tcp/${addrs.sipTcpPort}${addrs.sipTlsPort ? ` tls/${addrs.sipTlsPort}` : ''}, WebSocket ${addrs.wsUrl}${addrs.wssUrl ? ` and ${addrs.wssUrl}` : ''}`);
-  const demoUsers = config.users.map((u) => `${u.username}/${u.password} (ext ${u.extension ?? '-'})`).join(', ');
-  const queues = config.queues.length ? `Queues: ${config.queues.map((q) => `${q.name}${q.extension ? ` (dial ${q.extension})` : ''}`).join(', ')}; set agents available in the agent panel.\n` : '';
-  process.stdout.write(`\nSwitchboard is running. Open ${addrs.httpUrl} in two browser tabs.\nDemo users: ${demoUsers}. Echo test: dial 600.\n${queues}Call records: ${config.center.database}\n\n`);
+  // Passwords are never printed or logged; the demo's are public and listed on its login page.
+  const users = config.users.map((u) => `${u.username} (ext ${u.extension ?? '-'})`).join(', ') || 'none configured';
+  const queues = config.queues.length ? `Queues: ${config.queues.map((q) => `${q.name}${q.extension ? ` (dial ${q.extension})` : ''}`).join(', ')}.\n` : '';
+  if (demo) {
+    log.warn('gateway', 'DEMO MODE: no configuration given, so the public demo accounts (alice, bob, carol, deskphone) are active. Never expose this gateway; start it with --config FILE for real use.');
+  }
+  process.stdout.write(`\nSwitchboard is running${demo ? ' in DEMO MODE' : ''}. Open ${addrs.httpUrl}${demo ? ' in two browser tabs' : ''}.\nUsers: ${users}. Echo test: dial ${config.echoExtensions[0] ?? '-'}.\n${queues}Call records: ${config.center.database}\n\n`);
   const shutdown = (sig: string) => {
     log.info('gateway', `${sig}: shutting down`);
     gw.stop().then(() => process.exit(0), () => process.exit(1));

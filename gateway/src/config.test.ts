@@ -3,13 +3,40 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, defaultConfig, loadConfig, mergeConfig, validateConfig } from './config.js';
+import { ConfigError, defaultConfig, demoConfig, loadConfig, loadConfigWithMode, mergeConfig, validateConfig } from './config.js';
 
-test('defaults are valid and describe the demo', () => {
+test('production defaults have no users; the demo has its public accounts', () => {
   const c = defaultConfig();
   validateConfig(c);
-  assert.ok(c.users.some((u) => u.extension === '1001'));
+  assert.deepEqual(c.users, [], 'no built-in accounts outside demo mode');
+  assert.deepEqual(c.queues, []);
   assert.ok(c.echoExtensions.includes('600'));
+  const d = demoConfig();
+  assert.ok(d.users.some((u) => u.extension === '1001'));
+});
+
+test('demo mode only without any configuration', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sbcfg-'));
+  const file = path.join(dir, 'gw.json');
+  writeFileSync(file, JSON.stringify({ http: { port: 9001 } }));
+  const withFile = loadConfigWithMode(file, {});
+  assert.equal(withFile.demo, false);
+  assert.deepEqual(withFile.config.users, [], 'a config without users starts with no users');
+  const none = loadConfigWithMode(undefined, {});
+  assert.equal(none.demo, true);
+  assert.ok(none.config.users.length > 0);
+});
+
+test('unknown keys and wrong types are refused with the key path', () => {
+  const cases: Array<[object, RegExp]> = [
+    [{ sip: { udpport: 5070 } }, /sip\.udpport: unknown key \(did you mean udpPort\?\)/],
+    [{ htpp: { port: 1 } }, /htpp: unknown key \(did you mean http\?\)/],
+    [{ users: [{ username: 'a', password: 'xxxxxx', role: 'agent', extention: '1' }] }, /users\[0\]\.extention: unknown key \(did you mean extension\?\)/],
+    [{ auth: { allowedOrigins: 'https://a.example.com' } }, /auth\.allowedOrigins must be a list of origins/],
+    [{ auth: { allowedOrigins: ['https://a.example.com/app'] } }, /auth\.allowedOrigins\[0\] must be an origin/],
+    [{ media: { worker: 'yes' } }, /media\.worker/],
+  ];
+  for (const [raw, msg] of cases) assert.throws(() => validateConfig(raw), (e: Error) => e instanceof ConfigError && msg.test(e.message), JSON.stringify(raw));
 });
 
 test('file, then environment, override the defaults', () => {
@@ -17,6 +44,7 @@ test('file, then environment, override the defaults', () => {
   const file = path.join(dir, 'gw.json');
   writeFileSync(file, JSON.stringify({ http: { port: 9000 }, sip: { realm: 'acme' } }));
   const c = loadConfig(file, { SWITCHBOARD_SIP_PORT: '5070' });
+  assert.deepEqual(c.users, []);
   assert.equal(c.http.port, 9000);
   assert.equal(c.sip.realm, 'acme');
   assert.equal(c.sip.udpPort, 5070);
@@ -45,7 +73,7 @@ test('clear errors that name the key', () => {
     [{ center: { ...defaultConfig().center, notReadyReasons: ['coffee break'] } }, /center\.notReadyReasons/],
     [{ users: [{ username: 'a', password: 'xxxxxx', role: 'agent', skills: { es: 0 } }] }, /users\[0\]\.skills/],
   ];
-  for (const [over, msg] of bad) assert.throws(() => validateConfig(mergeConfig(defaultConfig(), over)), (e: Error) => e instanceof ConfigError && msg.test(e.message));
+  for (const [over, msg] of bad) assert.throws(() => validateConfig(mergeConfig(demoConfig(), over)), (e: Error) => e instanceof ConfigError && msg.test(e.message));
   assert.throws(() => loadConfig(undefined, { SWITCHBOARD_HTTP_PORT: 'eighty' }), /SWITCHBOARD_HTTP_PORT must be a whole number/);
   assert.throws(() => loadConfig('/nonexistent/gw.json', {}), /cannot read config file/);
 });

@@ -1,173 +1,411 @@
 /**
- * Gateway configuration: built-in demo defaults, a JSON file, then environment overrides,
- * validated with messages that name the offending key.
+ * Gateway configuration: built-in defaults ← a JSON file ← environment variables, validated by
+ * one zod schema ({@link ConfigSchema}). The schema is the single source of the configuration's
+ * TypeScript types, of its defaults, and of the reference table in docs/configuration.md
+ * (`npm run docs:config` writes it; a test checks it is current). Unknown keys and wrong types
+ * stop the gateway with the key's path (`sip.udpport: unknown key (did you mean udpPort?)`).
+ *
+ * Production defaults have no users and no queues; {@link demoConfig} adds the demo's (what
+ * `npm start` runs when no configuration is given).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
 import type { DigestAlgorithm } from './sip/digest.js';
 import { DEFAULT_GUARD, type GuardOptions } from './sip/guard.js';
 import { parseUri, type SipUri } from './sip/uri.js';
-import type { Role } from './api/token.js';
-import type { QueueConfig } from './center/acd.js';
+import type { QueueConfig as AcdQueueConfig } from './center/acd.js';
 import { readMusicWav } from './media/music.js';
 
-/** A user of the gateway: an agent, supervisor or admin, with a SIP identity. */
-export interface UserConfig {
-  username: string;
-  password: string;
-  role: Role;
-  displayName?: string;
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+const port = z.number({ error: 'must be a port number 0-65535' }).int({ error: 'must be a port number 0-65535' }).min(0, { error: 'must be a port number 0-65535' }).max(65535, { error: 'must be a port number 0-65535' });
+const count = (min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.number({ error: `must be a whole number >= ${min}` }).int({ error: `must be a whole number >= ${min}` }).min(min, { error: `must be a whole number >= ${min}` }).max(max, { error: `must be a whole number <= ${max}` });
+const name40 = z.string().regex(/^[A-Za-z0-9._-]{1,40}$/, { error: 'must be 1-40 letters, digits, . _ -' });
+const digestAlgorithms = z.array(z.enum(['SHA-256', 'MD5'], { error: 'must list "SHA-256" and/or "MD5"' }), { error: 'must list "SHA-256" and/or "MD5"' }).min(1, { error: 'must list "SHA-256" and/or "MD5"' });
+const skills = z.record(z.string(), z.number().int().min(1).max(10), { error: 'must map skill names to levels 1-10' }).refine((s) => Object.values(s).every((l) => Number.isInteger(l) && l >= 1 && l <= 10), { error: 'must map skill names to levels 1-10' });
+const codeList = z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/i), { error: 'must be a list of codes (letters, digits, - _; up to 32)' });
+const existingFile = (what: string) => z.string().min(1, { error: `must be the path of ${what}` }).refine((f) => existsSync(f), { error: (iss) => `no such file ${String(iss.input)}` });
+const role = z.enum(['agent', 'supervisor', 'admin'], { error: 'must be agent, supervisor or admin' });
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+const UserSchema = z.strictObject({
+  /** Login and SIP user name. */
+  username: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 letters, digits, . _ -' }),
+  /** The password: plain (at least 6 characters), or an scrypt hash from `switchboard-gateway hash-password`. */
+  password: z.string({ error: 'must be at least 6 characters' }).min(6, { error: 'must be at least 6 characters' }),
+  /**
+   * Digest HA1 values for SIP devices when `password` is an scrypt hash (digest needs
+   * `H(user:realm:password)`, which a one-way hash cannot give); `hash-password --user --realm` prints them.
+   */
+  digestHa1: z.strictObject({ MD5: z.string().regex(/^[0-9a-f]{32}$/).optional(), 'SHA-256': z.string().regex(/^[0-9a-f]{64}$/).optional() }).optional(),
+  role,
+  displayName: z.string().max(128).optional(),
   /** Dialable number, e.g. "1001". */
-  extension?: string;
+  extension: z.string().regex(/^[A-Za-z0-9._*#+-]{1,40}$/, { error: 'must be 1-40 letters, digits, . _ - * # +' }).optional(),
   /**
    * Digest algorithms for this user's SIP device, overriding `sip.digestAlgorithms`. Use
    * `["MD5"]` for phones that fail on SHA-256 challenges (baresip 1.0, many older desk phones).
    */
-  digestAlgorithms?: DigestAlgorithm[];
+  digestAlgorithms: digestAlgorithms.optional(),
   /**
    * A SIP URI for a device that does not register (a static desk phone, an IVR, a test peer):
    * calls to this user go there when no registration exists, e.g. `sip:3001@10.0.0.5:5060;transport=tcp`.
    */
-  staticContact?: string;
+  staticContact: z.string().optional(),
   /** Agent skills with levels 1–10, matched against queue requirements (e.g. `{ "es": 7 }`). */
-  skills?: Record<string, number>;
-}
+  skills: skills.optional(),
+});
 
-/** The contact-center core: where records go and how agents work (docs/contact-center.md). */
-export interface CenterConfig {
-  /** SQLite file for call records and agent history; `:memory:` keeps them in memory only. */
-  database: string;
-  /** After-call work: agents return to available this long after a queue call (0 = manual). */
-  wrapUpSeconds: number;
-  /** Not-ready reason codes agents may choose ("missed" is added: the ACD sets it on ring-no-answer). */
-  notReadyReasons: string[];
-  /** Wrap-up (disposition) codes offered to agents; any code is accepted when empty. */
-  wrapUpCodes: string[];
-}
+const OverflowSchema = z.union([z.strictObject({ queue: z.string() }), z.strictObject({ extension: z.string().min(1, { error: 'must be an extension, user or number' }) }), z.strictObject({ reject: z.literal(true) })], {
+  error: 'must be {"queue": name}, {"extension": target} or {"reject": true}',
+});
 
-/** A SIP trunk to a PBX or carrier (docs/trunks.md). */
-export interface TrunkConfig {
+const QueueSchema = z.strictObject({
+  /** Unique name, shown to agents and in statistics. */
+  name: name40,
+  /** Extension (or user name) that dials the queue; trunk DIDs point here. */
+  extension: name40.optional(),
+  /** Skills an agent needs, with the minimum level of each (1–10). */
+  skills: skills.optional(),
+  /** Higher goes first when several queues wait for the same agent (default 0). */
+  priority: z.number({ error: 'must be a whole number' }).int({ error: 'must be a whole number' }).optional(),
+  /** Default `longest-idle`. */
+  strategy: z.enum(['longest-idle', 'round-robin', 'skills'], { error: 'must be longest-idle, round-robin or skills' }).optional(),
+  /** Ring an agent this long before trying the next (default 15 s). */
+  ringTimeoutSeconds: z.number().gt(0, { error: 'must be a number of seconds > 0' }).max(86400).optional(),
+  /** Overflow after this long in the queue (default 300 s). */
+  maxWaitSeconds: z.number().gt(0, { error: 'must be a number of seconds > 0' }).max(86400).optional(),
+  /** Where to overflow; rejected (the caller hears the call end) when absent. */
+  overflow: OverflowSchema.optional(),
+  /** Only these agents serve the queue (default: every agent with the skills). */
+  members: z.array(z.string()).optional(),
+  /** What callers hear while waiting: an 8 kHz mono 16-bit WAV file (default: the music on hold). */
+  music: z.string().optional(),
+  /** The service-level threshold: answered within this many seconds counts (default 20). */
+  serviceLevelSeconds: z.number().gt(0, { error: 'must be a number of seconds > 0' }).max(86400).optional(),
+});
+
+const TrunkSchema = z.strictObject({
   /** Unique name, used in logs, metrics and `/api/health`. */
-  name: string;
+  name: name40,
   /** Host (name or address) and port of the PBX/carrier. */
-  host: string;
-  port?: number;
-  transport?: 'udp' | 'tcp' | 'tls';
+  host: z.string({ error: 'is required' }).min(1, { error: 'is required' }),
+  port: port.optional(),
+  transport: z.enum(['udp', 'tcp', 'tls'], { error: 'must be udp, tcp or tls' }).optional(),
   /** Send everything via this proxy instead (`host:port`). */
-  outboundProxy?: string;
+  outboundProxy: z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, { error: 'must be host or host:port' }).optional(),
   /** SIP domain for From/To and REGISTER (defaults to `host`). */
-  domain?: string;
+  domain: z.string().optional(),
   /** User part we register as and call from. */
-  username: string;
+  username: z.string({ error: 'is required' }).min(1, { error: 'is required' }),
   /** Digest user name when it differs from `username`. */
-  authUsername?: string;
-  password?: string;
+  authUsername: z.string().optional(),
+  password: z.string().optional(),
   /** Only answer challenges for this realm (any realm when absent). */
-  realm?: string;
+  realm: z.string().optional(),
   /** Register to the trunk (default true when a password is set). */
-  register?: boolean;
+  register: z.boolean().optional(),
   /** Requested registration lifetime in seconds (default 600). */
-  expires?: number;
+  expires: z.number().int().min(30, { error: 'must be 30-86400 seconds' }).max(86400, { error: 'must be 30-86400 seconds' }).optional(),
   /** Inbound: dialled number (To / Request-URI user, any format) → local user or extension. */
-  dids?: Record<string, string>;
+  dids: z.record(z.string(), z.string(), { error: 'must map numbers to users or extensions' }).optional(),
   /** Inbound: extra source addresses calls from this trunk may come from. */
-  matchAddresses?: string[];
+  matchAddresses: z.array(z.string()).optional(),
   /** Outbound caller ID (user part of From); defaults to `username`. */
-  callerId?: string;
+  callerId: z.string().optional(),
   /** Outbound number format: as dialled (default), or E.164 with this country code (`"1"`, `"44"`). */
-  e164CountryCode?: string;
+  e164CountryCode: z.string().regex(/^[1-9]\d{0,2}$/, { error: 'must be 1-3 digits, e.g. "1" or "44"' }).optional(),
   /** Codec preference toward the trunk. */
-  codecs?: Array<'PCMU' | 'PCMA'>;
+  codecs: z.array(z.enum(['PCMU', 'PCMA']), { error: 'must list PCMU and/or PCMA' }).min(1, { error: 'must list PCMU and/or PCMA' }).optional(),
   /** Lower is tried first (default 10); ties by weight, higher first. */
-  priority?: number;
-  weight?: number;
+  priority: z.number().int().optional(),
+  weight: z.number().int().optional(),
   /** OPTIONS keep-alive interval (s, default 30; 0 = off) and misses before the trunk is down (default 3). */
-  optionsInterval?: number;
-  optionsMisses?: number;
+  optionsInterval: z.number().int().min(0).optional(),
+  optionsMisses: z.number().int().min(1).optional(),
+});
+
+const GuardSchema = z.strictObject({
+  /** Requests allowed per source address per window; 0 disables the limit. */
+  rateLimit: count(0).default(DEFAULT_GUARD.rateLimit),
+  rateWindowMs: count(1).default(DEFAULT_GUARD.rateWindowMs),
+  /** Failed authentications (wrong password, unknown user) per window before a ban; 0 disables. */
+  authFailureLimit: count(0).default(DEFAULT_GUARD.authFailureLimit),
+  authFailureWindowMs: count(1).default(DEFAULT_GUARD.authFailureWindowMs),
+  /** How long a ban lasts. */
+  banSeconds: count(1).default(DEFAULT_GUARD.banSeconds),
+  /** Case-insensitive substrings of User-Agent values dropped without an answer. */
+  scannerUserAgents: z.array(z.string().min(1), { error: 'must be a list of strings' }).default(() => [...DEFAULT_GUARD.scannerUserAgents]),
+  /** Source addresses never limited or banned (PBX trunks, load balancers). */
+  trustedAddresses: z.array(z.string().min(1), { error: 'must be a list of strings' }).default(() => []),
+  /** Most sources tracked at once (memory bound). */
+  maxTrackedSources: count(100).default(DEFAULT_GUARD.maxTrackedSources),
+});
+
+/** The configuration schema (see the file header). */
+export const ConfigSchema = z
+  .strictObject({
+    /** Address every listener binds to. */
+    host: z.string({ error: 'must be a non-empty address' }).min(1, { error: 'must be a non-empty address' }).default('127.0.0.1'),
+    /** Host name or address to advertise in SIP and SDP (defaults to `host`). */
+    advertisedHost: z.string().min(1).optional(),
+    http: z
+      .strictObject({
+        port: port.default(8080),
+        /** HTTPS + WSS port, served when `tls` is set (default 8443). */
+        httpsPort: port.optional(),
+      })
+      .prefault({}),
+    sip: z
+      .strictObject({
+        udpPort: port.default(5060),
+        tcpPort: port.default(5060),
+        /** SIP over TLS port, listened on when `tls` is set (default 5061). */
+        tlsPort: port.optional(),
+        /** Stream connections (TCP, TLS, WebSocket) idle this long are closed. */
+        idleTimeoutSeconds: count(10).default(600),
+        /** Most inbound connections one address may hold. */
+        maxConnectionsPerIp: count(1).default(64),
+        realm: z.string().min(1).default('switchboard'),
+        /** Challenge algorithms, most preferred first. */
+        digestAlgorithms: digestAlgorithms.default(() => ['SHA-256', 'MD5'] as DigestAlgorithm[]),
+        minExpires: count(1).default(60),
+        maxExpires: count(1).default(3600),
+        defaultExpires: count(1).default(600),
+      })
+      .prefault({})
+      .refine((s) => s.minExpires <= s.defaultExpires && s.defaultExpires <= s.maxExpires, { error: 'expiry must satisfy 0 < minExpires <= defaultExpires <= maxExpires' }),
+    media: z
+      .strictObject({
+        /** Media bind address (defaults to `host`). */
+        address: z.string().min(1).optional(),
+        /** Media address announced in SDP/ICE (defaults to advertisedHost or the media address). */
+        announcedAddress: z.string().min(1).optional(),
+        /** Inclusive UDP port range for media, e.g. [20000, 29999]; random ports when absent. */
+        portRange: z
+          .tuple([z.number().int(), z.number().int()], { error: 'must be [low, high] within 1024-65535' })
+          .refine(([lo, hi]) => lo >= 1024 && hi <= 65535 && hi - lo >= 1, { error: 'must be [low, high] within 1024-65535' })
+          .optional(),
+        /** Run the packet path in a worker thread (default true). */
+        worker: z.boolean().default(true),
+        /** Music on hold: an 8 kHz mono 16-bit PCM WAV file; a built-in loop when absent. */
+        musicOnHold: existingFile('a WAV file').optional(),
+      })
+      .prefault({}),
+    auth: z
+      .strictObject({
+        /** HMAC secret for access tokens; random per start when absent (tokens die with the process). */
+        tokenSecret: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+        tokenTtlSeconds: z.number().gt(0, { error: 'must be 1-86400 (24 h maximum)' }).max(86400, { error: 'must be 1-86400 (24 h maximum)' }).default(3600),
+        /** Allowed Origin values for the SIP WebSocket and the HTTP API (CORS); empty = same host as the page. */
+        allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, { error: 'must be an origin like https://agents.example.com (scheme, host, optional port; no path)' }), { error: 'must be a list of origins' }).default(() => []),
+      })
+      .prefault({}),
+    /** Certificate and key (PEM files) for SIP over TLS and HTTPS/WSS; both off when absent. */
+    tls: z
+      .strictObject({
+        certFile: existingFile('a PEM file'),
+        keyFile: existingFile('a PEM file'),
+        /** Verify certificates of TLS peers we connect to (trunks); default true. */
+        verifyPeers: z.boolean().optional(),
+        /** Extra CA certificates (PEM file) to trust for those peers. */
+        caFile: existingFile('a PEM file').optional(),
+      })
+      .optional(),
+    /** Abuse protection: rate limits, bans, scanner filtering (Kamailio-like defaults). */
+    protection: GuardSchema.prefault({}),
+    /** Extensions answered by the echo test. */
+    echoExtensions: z.array(z.string().min(1)).default(() => ['600', 'echo']),
+    /** PBX/carrier trunks (none by default). */
+    trunks: z.array(TrunkSchema, { error: 'must be a list' }).default(() => []),
+    /** Users: agents, supervisors, admins and SIP devices (none by default; see demoConfig). */
+    users: z.array(UserSchema, { error: 'must be a list' }).default(() => []),
+    /** Queues (ACD); none by default. */
+    queues: z.array(QueueSchema, { error: 'must be a list' }).default(() => []),
+    /** The contact-center core: where records go and how agents work (docs/contact-center.md). */
+    center: z
+      .strictObject({
+        /** SQLite file for call records and agent history; `:memory:` keeps them in memory only. */
+        database: z.string().min(1, { error: 'must be a file path or ":memory:"' }).default('data/switchboard.db'),
+        /** After-call work: agents return to available this long after a queue call (0 = manual). */
+        wrapUpSeconds: z.number().int({ error: 'must be 0-3600' }).min(0, { error: 'must be 0-3600' }).max(3600, { error: 'must be 0-3600' }).default(30),
+        /** Not-ready reason codes agents may choose ("missed" is added: the ACD sets it on ring-no-answer). */
+        notReadyReasons: codeList.default(() => ['break', 'lunch', 'training', 'meeting', 'after-call-work']),
+        /** Wrap-up (disposition) codes offered to agents; any code is accepted when empty. */
+        wrapUpCodes: codeList.default(() => ['resolved', 'follow-up', 'escalated', 'wrong-number', 'sale']),
+      })
+      .prefault({}),
+    /** Directories served over HTTP; defaults to the demo and the SDK bundle of this checkout. */
+    staticDirs: z.array(z.strictObject({ prefix: z.string(), dir: z.string() })).optional(),
+  })
+  .superRefine(crossChecks);
+
+/** The whole configuration (defaults filled in). */
+export type GatewayConfig = z.output<typeof ConfigSchema>;
+/** A user of the gateway: an agent, supervisor or admin, with a SIP identity. */
+export type UserConfig = z.output<typeof UserSchema>;
+/** A SIP trunk to a PBX or carrier (docs/trunks.md). */
+export type TrunkConfig = z.output<typeof TrunkSchema>;
+/** The contact-center settings. */
+export type CenterConfig = GatewayConfig['center'];
+/** A queue as configured. */
+export type QueueConfig = z.output<typeof QueueSchema>;
+
+// The lower layers keep their own option contracts; the schema must produce what they expect.
+type Assignable<T extends U, U> = T;
+export type _Checks = [Assignable<QueueConfig, AcdQueueConfig>, Assignable<GatewayConfig['protection'], GuardOptions>];
+
+/** Checks that span keys: unique names, references between sections, files that must parse. */
+function crossChecks(c: z.output<z.ZodObject>, ctx: z.RefinementCtx): void {
+  const cfg = c as unknown as GatewayConfig;
+  const issue = (path: Array<string | number>, message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const seen = new Set<string>();
+  cfg.users.forEach((u, i) => {
+    if (u.staticContact !== undefined) {
+      let uri: SipUri | undefined;
+      try {
+        uri = parseUri(u.staticContact);
+      } catch {
+        uri = undefined;
+      }
+      if (!uri || (uri.scheme !== 'sip' && uri.scheme !== 'sips') || uri.headers !== undefined) {
+        issue(['users', i, 'staticContact'], `must be a SIP URI like sip:user@host:port;transport=udp, got "${u.staticContact}"`);
+      } else {
+        const t = uri.params.transport?.toLowerCase();
+        if (t && !['udp', 'tcp', 'tls'].includes(t)) issue(['users', i, 'staticContact'], 'transport must be udp, tcp or tls');
+      }
+    }
+    for (const key of [u.username.toLowerCase(), u.extension]) {
+      if (!key) continue;
+      if (seen.has(key)) issue(['users', i], `"${key}" is used twice`);
+      seen.add(key);
+    }
+  });
+  const trunkNames = new Set<string>();
+  cfg.trunks.forEach((t, i) => {
+    if (trunkNames.has(t.name)) issue(['trunks', i, 'name'], `"${t.name}" is used twice`);
+    trunkNames.add(t.name);
+    if (t.register && !t.password) issue(['trunks', i], 'register needs a password');
+  });
+  const names = new Set<string>();
+  const dialable = new Set(cfg.users.flatMap((u) => [u.username.toLowerCase(), u.extension].filter((x): x is string => !!x)));
+  for (const e of cfg.echoExtensions) dialable.add(e.toLowerCase());
+  cfg.queues.forEach((q, i) => {
+    if (names.has(q.name.toLowerCase())) issue(['queues', i, 'name'], `"${q.name}" is used twice`);
+    else if (dialable.has(q.name.toLowerCase())) issue(['queues', i, 'name'], `"${q.name}" is already a user or extension`);
+    names.add(q.name.toLowerCase());
+    if (q.extension !== undefined) {
+      if (dialable.has(q.extension.toLowerCase()) || names.has(q.extension.toLowerCase())) issue(['queues', i, 'extension'], `"${q.extension}" is already a user, extension or queue`);
+      dialable.add(q.extension.toLowerCase());
+    }
+    if (q.music !== undefined) {
+      try {
+        readMusicWav(q.music);
+      } catch (err) {
+        issue(['queues', i, 'music'], (err as Error).message);
+      }
+    }
+    if (q.members !== undefined && q.members.some((m) => !cfg.users.some((u) => u.username.toLowerCase() === String(m).toLowerCase()))) {
+      issue(['queues', i, 'members'], 'must list configured users');
+    }
+  });
+  cfg.queues.forEach((q, i) => {
+    const o = q.overflow;
+    if (!o || !('queue' in o)) return;
+    if (!names.has(o.queue.toLowerCase())) issue(['queues', i, 'overflow', 'queue'], `no queue named "${o.queue}"`);
+    else if (o.queue.toLowerCase() === q.name.toLowerCase()) issue(['queues', i, 'overflow', 'queue'], 'a queue cannot overflow into itself');
+  });
 }
 
-/** The whole configuration. */
-export interface GatewayConfig {
-  /** Address every listener binds to. */
-  host: string;
-  /** Host name or address to advertise in SIP and SDP (defaults to `host`). */
-  advertisedHost?: string;
-  http: {
-    port: number;
-    /** HTTPS + WSS port, served when `tls` is set (default 8443). */
-    httpsPort?: number;
-  };
-  sip: {
-    udpPort: number;
-    tcpPort: number;
-    /** SIP over TLS port, listened on when `tls` is set (default 5061). */
-    tlsPort?: number;
-    /** Stream connections (TCP, TLS, WebSocket) idle this long are closed. */
-    idleTimeoutSeconds: number;
-    /** Most inbound connections one address may hold. */
-    maxConnectionsPerIp: number;
-    realm: string;
-    /** Challenge algorithms, most preferred first. */
-    digestAlgorithms: DigestAlgorithm[];
-    minExpires: number;
-    maxExpires: number;
-    defaultExpires: number;
-  };
-  media: {
-    /** Media bind address (defaults to `host`). */
-    address?: string;
-    /** Media address announced in SDP/ICE (defaults to advertisedHost or the media address). */
-    announcedAddress?: string;
-    portRange?: [number, number];
-    /** Run the packet path in a worker thread (default true). */
-    worker: boolean;
-    /** Music on hold: an 8 kHz mono 16-bit PCM WAV file; a built-in loop when absent. */
-    musicOnHold?: string;
-  };
-  auth: {
-    /** HMAC secret for access tokens; random per start when absent (tokens die with the process). */
-    tokenSecret?: string;
-    tokenTtlSeconds: number;
-    /** Allowed Origin values for the SIP WebSocket; empty = same host as the page. */
-    allowedOrigins: string[];
-  };
-  /** Certificate and key (PEM files) for SIP over TLS and HTTPS/WSS; both off when absent. */
-  tls?: {
-    certFile: string;
-    keyFile: string;
-    /** Verify certificates of TLS peers we connect to (trunks); default true. */
-    verifyPeers?: boolean;
-    /** Extra CA certificates (PEM file) to trust for those peers. */
-    caFile?: string;
-  };
-  /** Abuse protection: rate limits, bans, scanner filtering (Kamailio-like defaults). */
-  protection: GuardOptions;
-  /** Extensions answered by the echo test. */
-  echoExtensions: string[];
-  /** PBX/carrier trunks (none by default). */
-  trunks: TrunkConfig[];
-  users: UserConfig[];
-  /** Queues (ACD); none by default beyond the demo's. */
-  queues: QueueConfig[];
-  center: CenterConfig;
-  /** Directories served over HTTP; defaults to the demo and the SDK bundle of this checkout. */
-  staticDirs?: Array<{ prefix: string; dir: string }>;
+// ---------------------------------------------------------------------------------------------
+// Errors, parsing, loading
+
+/** A configuration problem; the message names the key and what is wrong. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
 }
 
-/** Built-in defaults: a demo that works with no PBX and no config file. */
+/** `sip.udpPort`, `users[2].role`. */
+function keyPath(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), '');
+}
+
+/** Levenshtein distance, for "did you mean" on unknown keys. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+  return d[a.length]![b.length]!;
+}
+
+/** The keys an object schema accepts at `path` (for suggestions). */
+function knownKeys(path: ReadonlyArray<PropertyKey>): string[] {
+  let s: z.ZodType = ConfigSchema;
+  const unwrap = (t: z.ZodType): z.ZodType => {
+    for (;;) {
+      const def = (t as unknown as { def: { type: string; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType } }).def;
+      if (def.innerType) t = def.innerType;
+      else if (def.type === 'pipe' && def.in) t = def.in;
+      else return t;
+    }
+  };
+  for (const k of path) {
+    s = unwrap(s);
+    const def = (s as unknown as { def: { type: string; shape?: Record<string, z.ZodType>; element?: z.ZodType } }).def;
+    if (typeof k === 'number' && def.type === 'array' && def.element) s = def.element;
+    else if (typeof k === 'string' && def.shape?.[k]) s = def.shape[k]!;
+    else return [];
+  }
+  const shape = (unwrap(s) as unknown as { def: { shape?: Record<string, unknown> } }).def.shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+function describeIssue(i: z.core.$ZodIssue): string {
+  if (i.code === 'unrecognized_keys') {
+    return i.keys
+      .map((k) => {
+        const near = knownKeys(i.path).filter((c) => distance(c, k) <= 2).sort((a, b) => distance(a, k) - distance(b, k))[0];
+        return `${keyPath([...i.path, k])}: unknown key${near ? ` (did you mean ${near}?)` : ''}`;
+      })
+      .join('; ');
+  }
+  const where = keyPath(i.path);
+  if (i.code === 'custom' && /^[a-z]/.test(i.message) && !where) return i.message;
+  // Messages that read as a sentence after the key ("must be …") follow it with a space.
+  return where ? `${where}${/^(must|is|expiry\b|")/.test(i.message) ? ' ' : ': '}${i.message}` : i.message;
+}
+
+/**
+ * Validates a configuration (a partial one gets the defaults) and returns it normalised.
+ * Throws {@link ConfigError} naming every problem found, each with its key path.
+ */
+export function parseConfig(input: unknown): GatewayConfig {
+  const r = ConfigSchema.safeParse(input);
+  if (r.success) return r.data;
+  throw new ConfigError(r.error.issues.map(describeIssue).join('\n'));
+}
+
+/** Throws {@link ConfigError} for any problem (see {@link parseConfig}). */
+export function validateConfig(c: unknown): void {
+  parseConfig(c);
+}
+
+/** Built-in production defaults: no users, no queues (every value the schema defaults). */
 export function defaultConfig(): GatewayConfig {
-  return {
-    host: '127.0.0.1',
-    http: { port: 8080 },
-    sip: {
-      udpPort: 5060, tcpPort: 5060, realm: 'switchboard', digestAlgorithms: ['SHA-256', 'MD5'], minExpires: 60, maxExpires: 3600, defaultExpires: 600,
-      idleTimeoutSeconds: 600, maxConnectionsPerIp: 64,
-    },
-    protection: { ...DEFAULT_GUARD, scannerUserAgents: [...DEFAULT_GUARD.scannerUserAgents], trustedAddresses: [] },
-    media: { worker: true },
-    auth: { tokenTtlSeconds: 3600, allowedOrigins: [] },
-    echoExtensions: ['600', 'echo'],
-    trunks: [],
+  return parseConfig({});
+}
+
+/**
+ * The demo: defaults plus demo agents, a supervisor, a SIP desk phone and two queues. `npm start`
+ * runs it when no configuration is given; never expose it — the passwords are public.
+ */
+export function demoConfig(): GatewayConfig {
+  return parseConfig({
     users: [
       { username: 'alice', password: 'alice-demo', role: 'agent', displayName: 'Alice (agent)', extension: '1001', skills: { support: 5, es: 7 } },
       { username: 'bob', password: 'bob-demo', role: 'agent', displayName: 'Bob (agent)', extension: '1002', skills: { support: 8, sales: 5 } },
@@ -179,31 +417,24 @@ export function defaultConfig(): GatewayConfig {
       { name: 'support', extension: '700', skills: { support: 1 }, strategy: 'longest-idle', ringTimeoutSeconds: 15, maxWaitSeconds: 300 },
       { name: 'sales', extension: '701', skills: { sales: 1 }, priority: 5, strategy: 'skills', ringTimeoutSeconds: 15, maxWaitSeconds: 120, overflow: { queue: 'support' } },
     ],
-    center: {
-      database: 'data/switchboard.db',
-      wrapUpSeconds: 30,
-      notReadyReasons: ['break', 'lunch', 'training', 'meeting', 'after-call-work'],
-      wrapUpCodes: ['resolved', 'follow-up', 'escalated', 'wrong-number', 'sale'],
-    },
-  };
-}
-
-/** A configuration problem; the message names the key and what is wrong. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+  });
 }
 
 /** A recursively optional configuration (arrays replace, objects merge). */
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<infer _U> ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
-/** Merges a partial configuration over the defaults (arrays replace, objects merge). */
+/** Merges a partial configuration over a base one (arrays replace, objects merge one level deep). */
 export function mergeConfig(base: GatewayConfig, over: DeepPartial<GatewayConfig>): GatewayConfig {
+  return mergeRaw(base, over) as GatewayConfig;
+}
+
+function mergeRaw(base: object, over: object): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    const cur = (base as unknown as Record<string, unknown>)[k];
+    const cur = (base as Record<string, unknown>)[k];
     out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur) ? { ...cur, ...v } : v;
   }
-  return out as unknown as GatewayConfig;
+  return out;
 }
 
 /** Environment overrides (documented in the README). */
@@ -233,10 +464,20 @@ export function envOverrides(env: NodeJS.ProcessEnv): DeepPartial<GatewayConfig>
   return o;
 }
 
-/** Loads defaults ← file (SWITCHBOARD_CONFIG or `file`) ← environment, then validates. */
-export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  let cfg = defaultConfig();
+/** What {@link loadConfig} produced, and whether it is the public demo. */
+export interface LoadedConfig {
+  config: GatewayConfig;
+  /** True when no configuration was given: the demo users and queues are in. */
+  demo: boolean;
+}
+
+/**
+ * Loads defaults ← file (`file`, else SWITCHBOARD_CONFIG) ← environment, then validates. With no
+ * file at all the demo configuration is the base (see {@link demoConfig}).
+ */
+export function loadConfigWithMode(file?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const path = file ?? env.SWITCHBOARD_CONFIG;
+  let raw: Record<string, unknown> = {};
   if (path) {
     let parsed: unknown;
     try {
@@ -245,173 +486,17 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
       throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
     }
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${path} must hold a JSON object`);
-    cfg = mergeConfig(cfg, parsed as DeepPartial<GatewayConfig>);
+    raw = parsed as Record<string, unknown>;
   }
-  cfg = mergeConfig(cfg, envOverrides(env));
-  validateConfig(cfg);
-  return cfg;
+  const demo = !path;
+  const base = demo ? demoConfig() : {};
+  const merged = mergeRaw(mergeRaw(base, raw), envOverrides(env));
+  return { config: parseConfig(merged), demo };
 }
 
-/** Throws {@link ConfigError} for the first problem found. */
-export function validateConfig(c: GatewayConfig): void {
-  const port = (key: string, v: unknown) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535) throw new ConfigError(`${key} must be a port number 0-65535, got ${JSON.stringify(v)}`);
-  };
-  if (typeof c.host !== 'string' || !c.host) throw new ConfigError('host must be a non-empty address');
-  port('http.port', c.http?.port);
-  port('sip.udpPort', c.sip?.udpPort);
-  port('sip.tcpPort', c.sip?.tcpPort);
-  if (c.sip.tlsPort !== undefined) port('sip.tlsPort', c.sip.tlsPort);
-  if (c.http.httpsPort !== undefined) port('http.httpsPort', c.http.httpsPort);
-  if (c.tls !== undefined) {
-    for (const k of ['certFile', 'keyFile'] as const) {
-      if (typeof c.tls?.[k] !== 'string' || !c.tls[k]) throw new ConfigError(`tls.${k} must be the path of a PEM file`);
-      if (!existsSync(c.tls[k])) throw new ConfigError(`tls.${k}: no such file ${c.tls[k]}`);
-    }
-    if (c.tls.caFile !== undefined && !existsSync(c.tls.caFile)) throw new ConfigError(`tls.caFile: no such file ${c.tls.caFile}`);
-  }
-  const count = (key: string, v: unknown, min = 0) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ConfigError(`${key} must be a whole number >= ${min}, got ${JSON.stringify(v)}`);
-  };
-  count('sip.idleTimeoutSeconds', c.sip.idleTimeoutSeconds, 10);
-  count('sip.maxConnectionsPerIp', c.sip.maxConnectionsPerIp, 1);
-  const p = c.protection;
-  if (!p || typeof p !== 'object') throw new ConfigError('protection must be an object');
-  count('protection.rateLimit', p.rateLimit);
-  count('protection.rateWindowMs', p.rateWindowMs, 1);
-  count('protection.authFailureLimit', p.authFailureLimit);
-  count('protection.authFailureWindowMs', p.authFailureWindowMs, 1);
-  count('protection.banSeconds', p.banSeconds, 1);
-  count('protection.maxTrackedSources', p.maxTrackedSources, 100);
-  for (const k of ['scannerUserAgents', 'trustedAddresses'] as const) {
-    if (!Array.isArray(p[k]) || p[k].some((x) => typeof x !== 'string' || !x)) throw new ConfigError(`protection.${k} must be a list of strings`);
-  }
-  if (!Array.isArray(c.sip.digestAlgorithms) || !c.sip.digestAlgorithms.length || c.sip.digestAlgorithms.some((a) => a !== 'MD5' && a !== 'SHA-256')) {
-    throw new ConfigError('sip.digestAlgorithms must list "SHA-256" and/or "MD5"');
-  }
-  if (!(c.sip.minExpires > 0 && c.sip.minExpires <= c.sip.defaultExpires && c.sip.defaultExpires <= c.sip.maxExpires)) {
-    throw new ConfigError('sip expiry must satisfy 0 < minExpires <= defaultExpires <= maxExpires');
-  }
-  if (c.media.portRange) {
-    const [lo, hi] = c.media.portRange;
-    if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1024 && hi <= 65535 && hi - lo >= 1)) throw new ConfigError('media.portRange must be [low, high] within 1024-65535');
-  }
-  if (c.media.musicOnHold !== undefined && !existsSync(c.media.musicOnHold)) throw new ConfigError(`media.musicOnHold: no such file ${c.media.musicOnHold}`);
-  if (!(c.auth.tokenTtlSeconds > 0 && c.auth.tokenTtlSeconds <= 86400)) throw new ConfigError('auth.tokenTtlSeconds must be 1-86400 (24 h maximum)');
-  if (!Array.isArray(c.trunks)) throw new ConfigError('trunks must be a list');
-  const trunkNames = new Set<string>();
-  c.trunks.forEach((t, i) => {
-    const k = `trunks[${i}]`;
-    if (!t || typeof t.name !== 'string' || !/^[A-Za-z0-9._-]{1,40}$/.test(t.name)) throw new ConfigError(`${k}.name must be 1-40 letters, digits, . _ -`);
-    if (trunkNames.has(t.name)) throw new ConfigError(`${k}.name "${t.name}" is used twice`);
-    trunkNames.add(t.name);
-    if (typeof t.host !== 'string' || !t.host) throw new ConfigError(`${k}.host is required`);
-    if (t.port !== undefined) port(`${k}.port`, t.port);
-    if (t.transport !== undefined && !['udp', 'tcp', 'tls'].includes(t.transport)) throw new ConfigError(`${k}.transport must be udp, tcp or tls`);
-    if (typeof t.username !== 'string' || !t.username) throw new ConfigError(`${k}.username is required`);
-    if (t.register && !t.password) throw new ConfigError(`${k}: register needs a password`);
-    if (t.expires !== undefined && !(Number.isInteger(t.expires) && t.expires >= 30 && t.expires <= 86400)) throw new ConfigError(`${k}.expires must be 30-86400 seconds`);
-    if (t.e164CountryCode !== undefined && !/^[1-9]\d{0,2}$/.test(t.e164CountryCode)) throw new ConfigError(`${k}.e164CountryCode must be 1-3 digits, e.g. "1" or "44"`);
-    if (t.codecs !== undefined && (!Array.isArray(t.codecs) || !t.codecs.length || t.codecs.some((x) => x !== 'PCMU' && x !== 'PCMA'))) throw new ConfigError(`${k}.codecs must list PCMU and/or PCMA`);
-    if (t.outboundProxy !== undefined && !/^[A-Za-z0-9.:[\]-]+$/.test(t.outboundProxy)) throw new ConfigError(`${k}.outboundProxy must be host or host:port`);
-    if (t.dids !== undefined && (typeof t.dids !== 'object' || Array.isArray(t.dids))) throw new ConfigError(`${k}.dids must map numbers to users or extensions`);
-  });
-  if (!Array.isArray(c.users)) throw new ConfigError('users must be a list');
-  validateCenter(c);
-  const seen = new Set<string>();
-  c.users.forEach((u, i) => {
-    if (!u || typeof u.username !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(u.username)) throw new ConfigError(`users[${i}].username must be 1-64 letters, digits, . _ -`);
-    if (typeof u.password !== 'string' || u.password.length < 6) throw new ConfigError(`users[${i}].password must be at least 6 characters`);
-    if (!['agent', 'supervisor', 'admin'].includes(u.role)) throw new ConfigError(`users[${i}].role must be agent, supervisor or admin`);
-    if (u.digestAlgorithms !== undefined && (!Array.isArray(u.digestAlgorithms) || !u.digestAlgorithms.length || u.digestAlgorithms.some((a) => a !== 'MD5' && a !== 'SHA-256'))) {
-      throw new ConfigError(`users[${i}].digestAlgorithms must list "SHA-256" and/or "MD5"`);
-    }
-    if (u.staticContact !== undefined) {
-      // The same parser the router uses for it later.
-      let uri: SipUri | undefined;
-      try {
-        uri = typeof u.staticContact === 'string' ? parseUri(u.staticContact) : undefined;
-      } catch {
-        uri = undefined;
-      }
-      if (!uri || (uri.scheme !== 'sip' && uri.scheme !== 'sips') || uri.headers !== undefined) {
-        throw new ConfigError(`users[${i}].staticContact must be a SIP URI like sip:user@host:port;transport=udp, got "${u.staticContact}"`);
-      }
-      const t = uri.params.transport?.toLowerCase();
-      if (t && !['udp', 'tcp', 'tls'].includes(t)) throw new ConfigError(`users[${i}].staticContact: transport must be udp, tcp or tls`);
-    }
-    for (const key of [u.username.toLowerCase(), u.extension]) {
-      if (!key) continue;
-      if (seen.has(key)) throw new ConfigError(`users[${i}]: "${key}" is used twice`);
-      seen.add(key);
-    }
-  });
-}
-
-function validateCenter(c: GatewayConfig): void {
-  const center = c.center;
-  if (!center || typeof center !== 'object') throw new ConfigError('center must be an object');
-  if (typeof center.database !== 'string' || !center.database) throw new ConfigError('center.database must be a file path or ":memory:"');
-  if (!(Number.isInteger(center.wrapUpSeconds) && center.wrapUpSeconds >= 0 && center.wrapUpSeconds <= 3600)) throw new ConfigError('center.wrapUpSeconds must be 0-3600');
-  const codes = (key: string, v: unknown) => {
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,31}$/i.test(x))) throw new ConfigError(`${key} must be a list of codes (letters, digits, - _; up to 32)`);
-  };
-  codes('center.notReadyReasons', center.notReadyReasons);
-  codes('center.wrapUpCodes', center.wrapUpCodes);
-  c.users.forEach((u, i) => {
-    if (u.skills === undefined) return;
-    if (typeof u.skills !== 'object' || Array.isArray(u.skills) || Object.values(u.skills).some((l) => !Number.isInteger(l) || l < 1 || l > 10)) {
-      throw new ConfigError(`users[${i}].skills must map skill names to levels 1-10`);
-    }
-  });
-  if (!Array.isArray(c.queues)) throw new ConfigError('queues must be a list');
-  const names = new Set<string>();
-  const dialable = new Set(c.users.flatMap((u) => [u.username.toLowerCase(), u.extension].filter((x): x is string => !!x)));
-  for (const e of c.echoExtensions) dialable.add(e.toLowerCase());
-  c.queues.forEach((q, i) => {
-    const k = `queues[${i}]`;
-    if (!q || typeof q.name !== 'string' || !/^[A-Za-z0-9._-]{1,40}$/.test(q.name)) throw new ConfigError(`${k}.name must be 1-40 letters, digits, . _ -`);
-    if (names.has(q.name.toLowerCase())) throw new ConfigError(`${k}.name "${q.name}" is used twice`);
-    if (dialable.has(q.name.toLowerCase())) throw new ConfigError(`${k}.name "${q.name}" is already a user or extension`);
-    names.add(q.name.toLowerCase());
-    if (q.extension !== undefined) {
-      if (typeof q.extension !== 'string' || !/^[A-Za-z0-9._-]{1,40}$/.test(q.extension)) throw new ConfigError(`${k}.extension must be 1-40 letters, digits, . _ -`);
-      if (dialable.has(q.extension.toLowerCase()) || names.has(q.extension.toLowerCase())) throw new ConfigError(`${k}.extension "${q.extension}" is already a user, extension or queue`);
-      dialable.add(q.extension.toLowerCase());
-    }
-    if (q.strategy !== undefined && !['longest-idle', 'round-robin', 'skills'].includes(q.strategy)) throw new ConfigError(`${k}.strategy must be longest-idle, round-robin or skills`);
-    for (const key of ['ringTimeoutSeconds', 'maxWaitSeconds', 'serviceLevelSeconds'] as const) {
-      const v = q[key];
-      if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= 86400)) throw new ConfigError(`${k}.${key} must be a number of seconds > 0`);
-    }
-    if (q.priority !== undefined && !Number.isInteger(q.priority)) throw new ConfigError(`${k}.priority must be a whole number`);
-    if (q.music !== undefined) {
-      try {
-        readMusicWav(q.music);
-      } catch (err) {
-        throw new ConfigError(`${k}.music: ${(err as Error).message}`);
-      }
-    }
-    if (q.skills !== undefined && (typeof q.skills !== 'object' || Array.isArray(q.skills) || Object.values(q.skills).some((l) => !Number.isInteger(l) || l < 1 || l > 10))) {
-      throw new ConfigError(`${k}.skills must map skill names to levels 1-10`);
-    }
-    if (q.members !== undefined && (!Array.isArray(q.members) || q.members.some((m) => !c.users.some((u) => u.username.toLowerCase() === String(m).toLowerCase())))) {
-      throw new ConfigError(`${k}.members must list configured users`);
-    }
-  });
-  c.queues.forEach((q, i) => {
-    const o = q.overflow;
-    if (o === undefined) return;
-    const k = `queues[${i}].overflow`;
-    if ('queue' in o) {
-      if (!names.has(String(o.queue).toLowerCase())) throw new ConfigError(`${k}.queue: no queue named "${o.queue}"`);
-      if (String(o.queue).toLowerCase() === q.name.toLowerCase()) throw new ConfigError(`${k}.queue: a queue cannot overflow into itself`);
-    } else if ('extension' in o) {
-      if (typeof o.extension !== 'string' || !o.extension) throw new ConfigError(`${k}.extension must be an extension, user or number`);
-    } else if (!('reject' in o)) {
-      throw new ConfigError(`${k} must be {"queue": name}, {"extension": target} or {"reject": true}`);
-    }
-  });
+/** Loads the configuration (see {@link loadConfigWithMode}). */
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  return loadConfigWithMode(file, env).config;
 }
 
 /** The token secret to use: configured, or a random one for this process. */

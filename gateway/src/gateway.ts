@@ -12,7 +12,7 @@ import { TokenService } from './api/token.js';
 import { B2bua } from './calls/b2bua.js';
 import { ContactCenter } from './center/contact-center.js';
 import { Router, type Directory } from './calls/router.js';
-import { tokenSecret, validateConfig, type GatewayConfig, type UserConfig } from './config.js';
+import { parseConfig, tokenSecret, type GatewayConfig, type UserConfig } from './config.js';
 import { LocalMediaEngine } from './media/engine.js';
 import type { MediaEngine } from './media/types.js';
 import { WorkerMediaEngine } from './media/worker-engine.js';
@@ -78,8 +78,8 @@ function equalSecret(a: string, b: string): boolean {
 }
 
 /** Builds a gateway from a configuration (see {@link loadConfig} / {@link defaultConfig}). */
-export function createGateway(config: GatewayConfig, opts: { clock?: Clock } = {}): Gateway {
-  validateConfig(config);
+export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}): Gateway {
+  const config = parseConfig(input);
   const clock = opts.clock ?? systemClock;
   const users = new Map<string, UserConfig>();
   for (const u of config.users) {

@@ -4,8 +4,8 @@
  */
 export { createGateway } from './gateway.js';
 export type { Gateway, GatewayAddresses } from './gateway.js';
-export { loadConfig, defaultConfig, validateConfig, mergeConfig, ConfigError } from './config.js';
-export type { GatewayConfig, UserConfig, TrunkConfig, CenterConfig } from './config.js';
+export { loadConfig, loadConfigWithMode, parseConfig, defaultConfig, demoConfig, validateConfig, mergeConfig, ConfigError, ConfigSchema } from './config.js';
+export type { GatewayConfig, UserConfig, TrunkConfig, CenterConfig, LoadedConfig } from './config.js';
 export type { ContactCenter, CenterStats } from './center/contact-center.js';
 export type { Acd, AcdEvents, QueuedCall, QueueConfig, QueueStats, OverflowTarget, Strategy } from './center/acd.js';
 export { AgentState } from './center/agents.js';

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { writeToneWav } from '../support/audio.js';
 import { launchAgent, loginDemo, measureRemoteAudio, WORK, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
-import { defaultConfig } from '../../gateway/src/index.js';
+import { demoConfig } from '../../gateway/src/index.js';
 
 const ALICE_HZ = 500;
 const BOB_HZ = 1100;
@@ -35,7 +35,7 @@ before(async () => {
       // Nobody staffs it: after 2 s callers overflow to alice's extension.
       { name: 'after-hours', extension: '710', members: [], maxWaitSeconds: 2, overflow: { extension: '1001' } },
     ],
-    center: { ...defaultConfig().center, database: ':memory:', wrapUpSeconds: 120 },
+    center: { ...demoConfig().center, database: ':memory:', wrapUpSeconds: 120 },
   });
   [alice, bob, carol] = await Promise.all([launchAgent(gw.addrs.httpUrl, ALICE_HZ), launchAgent(gw.addrs.httpUrl, BOB_HZ), launchAgent(gw.addrs.httpUrl, CAROL_HZ)]);
   // The watching tab logs in first; the agent tab (logged in last) is the one calls ring.

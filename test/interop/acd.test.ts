@@ -13,7 +13,7 @@ import { after, test } from 'node:test';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { freePort, settle } from '../support/net.js';
 import { sipp, type SippRun } from '../support/sipp.js';
-import { defaultConfig } from '../../gateway/src/index.js';
+import { demoConfig } from '../../gateway/src/index.js';
 
 const MAX_WAIT_S = 20;
 const RING_TIMEOUT_S = 4;
@@ -33,7 +33,7 @@ interface Rec {
 test('55 sipp calls into a queue served by 5 agents: answered, overflowed or abandoned, fair, nothing lost or doubled', { timeout: 150_000 }, async () => {
   const agentsPort = await freePort();
   const missPort = await freePort();
-  const base = defaultConfig();
+  const base = demoConfig();
   const agents = ['agent1', 'agent2', 'agent3', 'agent4', 'agent5'];
   // The agents' phones, bound before the gateway picks its own ports (no port collisions).
   const phones = sipp(['-sf', 'uas-agent.xml', '-p', String(agentsPort), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-timeout', '120s'], 130_000);

@@ -10,7 +10,7 @@ import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../suppo
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { freePort, settle } from '../support/net.js';
 import { sipp } from '../support/sipp.js';
-import { defaultConfig } from '../../gateway/src/index.js';
+import { demoConfig } from '../../gateway/src/index.js';
 
 const ALICE_HZ = 500;
 const PHONE_HZ = 1700;
@@ -24,7 +24,7 @@ let uasPort: number;
 before(async () => {
   uasPort = await freePort();
   // Extension 3001: a static device (sipp) without telephone-event, for INFO DTMF.
-  gw = await startGateway({ users: [...defaultConfig().users, { username: 'ivr', password: 'ivr-password', role: 'agent', extension: '3001', staticContact: `sip:ivr@127.0.0.1:${uasPort}` }] });
+  gw = await startGateway({ users: [...demoConfig().users, { username: 'ivr', password: 'ivr-password', role: 'agent', extension: '3001', staticContact: `sip:ivr@127.0.0.1:${uasPort}` }] });
   phone = await Baresip.start({ name: 'deskphone', user: 'deskphone', password: 'deskphone-demo', gatewayPort: gw.addrs.sipUdpPort, toneHz: PHONE_HZ });
   alice = await launchAgent(gw.addrs.httpUrl, ALICE_HZ);
   await loginDemo(alice.page, 'alice', 'alice-demo');

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { afterEach, test } from 'node:test';
-import { defaultConfig } from '../../gateway/src/index.js';
+import { demoConfig } from '../../gateway/src/index.js';
 import { answerChallenge } from '../../gateway/src/sip/digest.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { settle } from '../support/net.js';
@@ -21,7 +21,7 @@ afterEach(async () => {
 
 /** The shipped protection defaults, with nothing trusted. */
 async function defended(): Promise<TestGateway> {
-  gw = await startGateway({ protection: { ...defaultConfig().protection, trustedAddresses: [] } });
+  gw = await startGateway({ protection: { ...demoConfig().protection, trustedAddresses: [] } });
   return gw;
 }
 

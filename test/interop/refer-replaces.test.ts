@@ -13,7 +13,7 @@ import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../suppo
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { settle } from '../support/net.js';
 import { startSipDevice, type SipDevice } from '../support/sip-device.js';
-import { defaultConfig } from '../../gateway/src/index.js';
+import { demoConfig } from '../../gateway/src/index.js';
 
 const BOB_HZ = 1100;
 const CAROL_HZ = 1300;
@@ -26,7 +26,7 @@ before(async () => {
   // The device binds its port first, so the gateway's own ports cannot collide with it.
   device = await startSipDevice({ user: 'desk', password: 'desk-password' });
   gw = await startGateway({
-    users: [...defaultConfig().users, { username: 'desk', password: 'desk-password', role: 'agent', extension: '2101', digestAlgorithms: ['MD5'], staticContact: `sip:desk@127.0.0.1:${device.port}` }],
+    users: [...demoConfig().users, { username: 'desk', password: 'desk-password', role: 'agent', extension: '2101', digestAlgorithms: ['MD5'], staticContact: `sip:desk@127.0.0.1:${device.port}` }],
   });
   device.gatewayPort = gw.addrs.sipUdpPort;
   [bob, carol] = await Promise.all([launchAgent(gw.addrs.httpUrl, BOB_HZ), launchAgent(gw.addrs.httpUrl, CAROL_HZ)]);

@@ -12,7 +12,7 @@ import { startGateway, type TestGateway } from '../support/gateway.js';
 import { freePort, settle } from '../support/net.js';
 import { sipp } from '../support/sipp.js';
 import { UdpRelay } from '../support/udp-relay.js';
-import { defaultConfig } from '../../gateway/src/index.js';
+import { demoConfig } from '../../gateway/src/index.js';
 
 let gw: TestGateway | undefined;
 let relays: UdpRelay[] = [];
@@ -26,7 +26,7 @@ afterEach(async () => {
 
 /** A gateway whose extension 3001 is a static SIP device at `contact`. */
 async function gatewayWithCallee(contact: string): Promise<TestGateway> {
-  const users = [...defaultConfig().users, { username: 'uas', password: 'uas-password', role: 'agent' as const, extension: '3001', staticContact: contact }];
+  const users = [...demoConfig().users, { username: 'uas', password: 'uas-password', role: 'agent' as const, extension: '3001', staticContact: contact }];
   gw = await startGateway({ users });
   return gw;
 }

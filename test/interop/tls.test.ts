@@ -15,7 +15,7 @@ import { startGateway, type TestGateway } from '../support/gateway.js';
 import { settle } from '../support/net.js';
 import { sipp } from '../support/sipp.js';
 import { testCertificate } from '../support/tls.js';
-import { defaultConfig } from '../../gateway/src/index.js';
+import { demoConfig } from '../../gateway/src/index.js';
 import { SipRequest } from '../../gateway/src/sip/message.js';
 import { TransportLayer } from '../../gateway/src/sip/transport/layer.js';
 
@@ -25,7 +25,7 @@ let phone: Baresip | undefined;
 
 before(async () => {
   const cert = testCertificate();
-  const base = defaultConfig();
+  const base = demoConfig();
   gw = await startGateway({
     tls: { certFile: cert.certFile, keyFile: cert.keyFile },
     http: { port: 0, httpsPort: 0 },

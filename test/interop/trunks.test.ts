@@ -18,7 +18,7 @@ import { Kamailio } from '../support/kamailio.js';
 import { freePort, settle } from '../support/net.js';
 import { sipp } from '../support/sipp.js';
 import { testCertificate } from '../support/tls.js';
-import { defaultConfig } from '../../gateway/src/index.js';
+import { demoConfig } from '../../gateway/src/index.js';
 
 const AGENT_HZ = 500;
 const CUSTOMER_HZ = 1700;
@@ -63,7 +63,7 @@ function trunk(name: string, pbx: Kamailio, transport: 'udp' | 'tcp' | 'tls', ov
 
 async function gatewayWith(trunks: TrunkConfig[]): Promise<TestGateway> {
   const cert = testCertificate();
-  const base = defaultConfig();
+  const base = demoConfig();
   return startGateway({
     trunks,
     tls: { certFile: cert.certFile, keyFile: cert.keyFile, caFile: cert.certFile },

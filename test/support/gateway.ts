@@ -1,5 +1,5 @@
 /** Starts an in-process gateway on random loopback ports for a test. */
-import { createGateway, defaultConfig, mergeConfig, type Gateway, type GatewayAddresses, type GatewayConfig } from '../../gateway/src/index.js';
+import { createGateway, demoConfig, mergeConfig, type Gateway, type GatewayAddresses, type GatewayConfig } from '../../gateway/src/index.js';
 
 export interface TestGateway {
   gw: Gateway;
@@ -8,7 +8,7 @@ export interface TestGateway {
 }
 
 export async function startGateway(over: Partial<GatewayConfig> = {}): Promise<TestGateway> {
-  const base = defaultConfig();
+  const base = demoConfig();
   const cfg = mergeConfig(base, {
     http: { port: 0 },
     sip: { ...base.sip, udpPort: 0, tcpPort: 0 },
