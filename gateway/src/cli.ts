@@ -2,13 +2,20 @@
 /**
  * `switchboard-gateway [--config FILE]`: starts the gateway. With no configuration it runs the
  * built-in demo (demo users, echo test on 600) on 127.0.0.1.
+ *
+ * `switchboard-gateway hash-password [--user NAME --realm REALM]`: reads a password from standard
+ * input and prints the config values for it — an scrypt hash for `password`, and with a user
+ * and realm the digest HA1 values SIP devices need (`digestHa1`).
  */
 import { ConfigError, loadConfigWithMode } from './config.js';
 import { createGateway } from './gateway.js';
 import { log } from './util/log.js';
+import { hashPassword } from './util/passwords.js';
+import { digestHa1 } from './sip/digest.js';
 
 function usage(): never {
   process.stdout.write(`Usage: switchboard-gateway [--config FILE]
+       switchboard-gateway hash-password [--user NAME --realm REALM] < password-file
 
 Environment overrides: SWITCHBOARD_CONFIG, SWITCHBOARD_HOST, SWITCHBOARD_ADVERTISED_HOST,
 SWITCHBOARD_HTTP_PORT, SWITCHBOARD_SIP_PORT, SWITCHBOARD_TOKEN_SECRET, SWITCHBOARD_LOG_LEVEL.
@@ -16,8 +23,38 @@ SWITCHBOARD_HTTP_PORT, SWITCHBOARD_SIP_PORT, SWITCHBOARD_TOKEN_SECRET, SWITCHBOA
   process.exit(0);
 }
 
+/** Reads the password (first line of standard input) and prints the configuration values. */
+async function hashPasswordCommand(args: string[]): Promise<void> {
+  let user: string | undefined;
+  let realm: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--user') user = args[++i];
+    else if (args[i] === '--realm') realm = args[++i];
+    else {
+      process.stderr.write(`switchboard-gateway hash-password: unknown argument "${args[i]}"\n`);
+      process.exit(2);
+    }
+  }
+  if (process.stdin.isTTY) process.stderr.write('Password (then Enter): ');
+  let input = '';
+  for await (const chunk of process.stdin) {
+    input += String(chunk);
+    if (input.includes('\n')) break;
+  }
+  const password = input.split(/\r?\n/)[0] ?? '';
+  if (password.length < 6) {
+    process.stderr.write('switchboard-gateway hash-password: the password must be at least 6 characters\n');
+    process.exit(2);
+  }
+  const out: Record<string, unknown> = { password: hashPassword(password) };
+  if (user && realm) out.digestHa1 = { MD5: digestHa1('MD5', user, realm, password), 'SHA-256': digestHa1('SHA-256', user, realm, password) };
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  if (!(user && realm)) process.stderr.write('Note: SIP devices (digest) need --user and --realm too, for digestHa1.\n');
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args[0] === 'hash-password') return hashPasswordCommand(args.slice(1));
   let file: string | undefined;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--help' || args[i] === '-h') usage();

@@ -174,6 +174,12 @@ export const ConfigSchema = z
         realm: z.string().min(1).default('switchboard'),
         /** Challenge algorithms, most preferred first. */
         digestAlgorithms: digestAlgorithms.default(() => ['SHA-256', 'MD5'] as DigestAlgorithm[]),
+        /**
+         * Challenges for SIP-over-WebSocket clients without a token. JsSIP 3.13 and sip.js 0.21 do
+         * only MD5, and JsSIP gives up when a SHA-256 challenge is present at all (seen with JsSIP
+         * in Chromium), so browsers get MD5 alone by default; their connection is Origin-checked.
+         */
+        webSocketDigestAlgorithms: digestAlgorithms.default(() => ['MD5'] as DigestAlgorithm[]),
         minExpires: count(1).default(60),
         maxExpires: count(1).default(3600),
         defaultExpires: count(1).default(600),

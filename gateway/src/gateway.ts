@@ -2,7 +2,6 @@
  * Composition root: builds the layers bottom-up (transport → transactions → SIP core →
  * B2BUA; media engine; HTTP/WebSocket front door) from one configuration.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
@@ -23,6 +22,7 @@ import { TransactionLayer } from './sip/transaction/layer.js';
 import { TransportLayer } from './sip/transport/layer.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { log } from './util/log.js';
+import { isPasswordHash, verifyPassword } from './util/passwords.js';
 
 /** Addresses the gateway ended up listening on. */
 export interface GatewayAddresses {
@@ -71,12 +71,6 @@ function defaultStaticDirs(): Array<{ prefix: string; dir: string }> {
   ].filter((d) => existsSync(d.dir));
 }
 
-function equalSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 /** Builds a gateway from a configuration (see {@link loadConfig} / {@link defaultConfig}). */
 export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}): Gateway {
   const config = parseConfig(input);
@@ -107,7 +101,11 @@ export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}
     clock,
     realm: config.sip.realm,
     digestAlgorithms: config.sip.digestAlgorithms,
-    credentials: (name) => byName(name),
+    webSocketDigestAlgorithms: config.sip.webSocketDigestAlgorithms,
+    credentials: (name) => {
+      const u = byName(name);
+      return u && { password: isPasswordHash(u.password) ? undefined : u.password, ha1: u.digestHa1, digestAlgorithms: u.digestAlgorithms };
+    },
     advertisedHost: advertised,
     registrar: { minExpires: config.sip.minExpires, maxExpires: config.sip.maxExpires, defaultExpires: config.sip.defaultExpires },
     userAgent: 'Switchboard/0.1',
@@ -174,9 +172,9 @@ export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}
       const tlsPort = tlsCreds ? await transport.listenTls(config.sip.tlsPort ?? 5061, tlsCreds) : undefined;
       const httpDeps: HttpDeps = {
         tokens,
-        checkPassword: (name, password) => {
+        checkPassword: async (name, password) => {
           const u = byName(name);
-          return u && equalSecret(u.password, password) ? { role: u.role } : undefined;
+          return u && (await verifyPassword(u.password, password)) ? { role: u.role } : undefined;
         },
         allowedOrigins: config.auth.allowedOrigins,
         center,

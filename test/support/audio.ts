@@ -26,8 +26,12 @@ export function writeToneWav(path: string, freq: number, seconds: number, sample
   writeFileSync(path, Buffer.concat([h, data]));
 }
 
-/** Reads a 16-bit PCM WAV (first channel) as floats in -1..1. */
-export function readWav(path: string): { sampleRate: number; samples: Float32Array } {
+/**
+ * Reads a 16-bit PCM WAV (first channel) as floats in -1..1. `live`: the file is still being
+ * written (baresip's recording of a call in progress), so its header's sizes are not final —
+ * read the data chunk to the end of the file.
+ */
+export function readWav(path: string, live = false): { sampleRate: number; samples: Float32Array } {
   const buf = readFileSync(path);
   if (buf.toString('latin1', 0, 4) !== 'RIFF' || buf.toString('latin1', 8, 12) !== 'WAVE') throw new Error(`${path} is not a WAV file`);
   let off = 12;
@@ -43,7 +47,7 @@ export function readWav(path: string): { sampleRate: number; samples: Float32Arr
       bits = buf.readUInt16LE(off + 22);
     } else if (id === 'data') {
       if (bits !== 16) throw new Error(`${path}: only 16-bit PCM is supported`);
-      const end = Math.min(buf.length, off + 8 + size);
+      const end = live ? buf.length : Math.min(buf.length, off + 8 + size);
       const count = Math.floor((end - off - 8) / (2 * channels));
       const samples = new Float32Array(count);
       for (let i = 0; i < count; i++) samples[i] = buf.readInt16LE(off + 8 + i * 2 * channels) / 32768;
@@ -100,4 +104,24 @@ export function loudestWindow(samples: Float32Array, sampleRate: number, seconds
     }
   }
   return samples.subarray(bestStart, bestStart + w);
+}
+
+/**
+ * The audio a recording received recently: `seconds` ending `lagSeconds` before the end of what
+ * has been written so far (the writer buffers a little), for checks during a call.
+ */
+export function recentAudio(file: string, seconds = 1, lagSeconds = 0.3): { frequency: number; levelDb: number; samples: Float32Array; sampleRate: number } {
+  const { samples, sampleRate } = readWav(file, true);
+  const end = Math.max(0, samples.length - Math.floor(lagSeconds * sampleRate));
+  const win = samples.subarray(Math.max(0, end - Math.floor(seconds * sampleRate)), end);
+  return { ...analyse(win, sampleRate), samples: win, sampleRate };
+}
+
+/** Relative power (dB) of `freq` in a block: how much of the block's energy is at that frequency. */
+export function toneLevelDb(samples: Float32Array, sampleRate: number, freq: number): number {
+  const p = goertzel(samples, sampleRate, freq);
+  // Goertzel power of a full-scale sine over N samples is (N/2)^2 * ... normalise to dBFS of a sine.
+  const n = samples.length;
+  const amp = (2 * Math.sqrt(Math.max(p, 0))) / Math.max(1, n);
+  return amp > 0 ? 20 * Math.log10(amp / Math.SQRT2) : -Infinity;
 }

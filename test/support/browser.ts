@@ -48,8 +48,14 @@ export async function loginDemo(page: Page, username: string, password: string):
  * ear would: returns the dominant frequency and the RMS level in dBFS.
  */
 export async function measureRemoteAudio(page: Page, ms = 1500, which: 'call' | 'consult' = 'call'): Promise<{ frequency: number; levelDb: number }> {
-  return page.evaluate(async ([duration, w]) => {
-    const stream = (w === 'consult' ? window.demo.consult : window.demo.call)?.remoteStream;
+  return measureStreamAudio(page, which === 'consult' ? 'window.demo.consult?.remoteStream' : 'window.demo.call?.remoteStream', ms);
+}
+
+/** Like {@link measureRemoteAudio} for any stream: `streamExpr` is evaluated in the page (e.g. `window.sb.remoteStream`). */
+export async function measureStreamAudio(page: Page, streamExpr: string, ms = 1500): Promise<{ frequency: number; levelDb: number }> {
+  return page.evaluate(async ([duration, expr]) => {
+    // eslint-disable-next-line no-eval
+    const stream = (0, eval)(expr) as MediaStream | undefined;
     if (!stream?.getAudioTracks().length) throw new Error('no remote audio track');
     const ctx = new AudioContext();
     await ctx.resume();
@@ -78,7 +84,7 @@ export async function measureRemoteAudio(page: Page, ms = 1500, which: 'call' | 
     await ctx.close();
     const rms = Math.sqrt(energy / Math.max(1, frames));
     return { frequency: (best * ctx.sampleRate) / an.fftSize, levelDb: rms > 0 ? 20 * Math.log10(rms) : -Infinity };
-  }, [ms, which] as const);
+  }, [ms, streamExpr] as const);
 }
 
 /** Resolves with Date.now() in the page when remote audio first exceeds -40 dBFS. */

@@ -19,7 +19,7 @@ import { recordsToCsv, type RecordFilter } from '../center/store.js';
 export interface HttpDeps {
   tokens: TokenService;
   /** Checks a user's password; returns their role or undefined. */
-  checkPassword(username: string, password: string): { role: Role } | undefined;
+  checkPassword(username: string, password: string): Promise<{ role: Role } | undefined>;
   /** Allowed Origin values for the WebSocket upgrade; empty = same host as the request only. */
   allowedOrigins: readonly string[];
   /** Static files: URL prefix → directory. */
@@ -91,7 +91,7 @@ export function createHttpServer(deps: HttpDeps): http.Server {
       if (typeof body?.username !== 'string' || typeof body.password !== 'string') {
         return json(res, 400, { error: { code: 'BAD_REQUEST', message: 'username and password are required strings' } });
       }
-      const user = deps.checkPassword(body.username, body.password);
+      const user = await deps.checkPassword(body.username, body.password);
       if (!user) {
         log.warn('http', `login failed for "${body.username.slice(0, 64)}" from ${req.socket.remoteAddress}`);
         return json(res, 401, { error: { code: 'BAD_CREDENTIALS', message: 'Wrong user name or password' } });

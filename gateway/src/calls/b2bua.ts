@@ -38,6 +38,8 @@ export type B2buaEvents = {
 export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   private readonly calls = new Map<string, Call>();
   private readonly infoChains = new WeakMap<Dialog, Promise<void>>();
+  /** Dialogs with an offer/answer exchange in progress (a second offer meanwhile gets 491/500). */
+  private readonly negotiating = new WeakSet<Dialog>();
   /** Calls to queues: answered into music, offered to agents (the ACD decides, above). */
   readonly queueing: Queueing;
   /** Blind and attended transfers, from the SDK and from SIP devices (REFER). */
@@ -345,7 +347,10 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       } else if (req.method === 'REFER') {
         this.transfers.refer(call, dialog, side, req, tx);
       } else if (req.method === 'UPDATE') {
-        this.core.respond(tx, 501, undefined, [], dialog.init.localTag);
+        this.update(call, dialog, side, req, tx).catch((err: Error) => {
+          log.error('b2bua', `call ${call.id}: UPDATE failed`, err);
+          this.core.respond(tx, 500, 'Internal Error', [], dialog.init.localTag);
+        });
       } else {
         this.core.respond(tx, 200, undefined, [], dialog.init.localTag);
       }
@@ -460,31 +465,96 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   }
 
   /**
-   * A re-INVITE on one leg (RFC 3261 §14.2, RFC 3264 §8): a session refresh, a new address or a
-   * direction change. The leg's endpoint answers it on its own — the other leg is not
-   * renegotiated, because the bridge relays whatever arrives. Hold with music is issue 6.
+   * A re-INVITE on one leg (RFC 3261 §14.2, RFC 3264 §8): a session refresh, a new address, an
+   * ICE restart, a codec re-offer or a direction change (hold). The leg's endpoint answers it on
+   * its own — the other leg is not renegotiated, because the bridge relays whatever arrives;
+   * hold is mapped onto the gateway's own hold (the other party hears music). A re-INVITE
+   * without an offer gets our offer in the 200 OK and its answer in the ACK (§14.2).
    */
   private async reinvite(call: Call, dialog: Dialog, side: Side, req: SipRequest, tx: InviteServerTransaction): Promise<void> {
     const tag = dialog.init.localTag;
     // §14.2: a second re-INVITE while one is in progress gets 500 with Retry-After 0-10 s.
-    if (dialog.inviteInProgress) return this.core.respond(tx, 500, 'Re-INVITE In Progress', [['retry-after', String(Math.floor(Math.random() * 11))]], tag);
-    if (!req.body.length) return this.core.respond(tx, 488, 'Offerless Re-INVITE Not Supported', [], tag);
+    if (dialog.inviteInProgress || this.negotiating.has(dialog)) return this.core.respond(tx, 500, 'Re-INVITE In Progress', [['retry-after', String(Math.floor(Math.random() * 11))]], tag);
     const endpointId = call[side].endpointId;
-    if (!endpointId || call.state !== CallState.Connected) return this.core.respond(tx, 491, undefined, [], tag);
-    let answer: string;
+    if (!endpointId || call.state === CallState.Ended) return this.core.respond(tx, 491, undefined, [], tag);
+    this.negotiating.add(dialog);
     try {
-      answer = await this.media.reanswer(endpointId, req.body.toString('utf8'));
-    } catch (err) {
-      log.info('b2bua', `call ${call.id}: re-INVITE from the ${side} refused: ${(err as Error).message}`);
-      return this.core.respond(tx, 488, 'Not Acceptable Here', [], tag);
+      if (!req.body.length) {
+        const offer = await this.media.reoffer(endpointId);
+        dialog.acceptInvite(tx, offer, [['server', this.core.opts.userAgent]], (ack) => {
+          if (!ack.body.length) return;
+          const answer = ack.body.toString('utf8');
+          this.media.acceptAnswer(endpointId, answer).then(
+            () => void this.applyDirection(call, side, answer),
+            (err: Error) => log.warn('b2bua', `call ${call.id}: the answer in the ACK from the ${side} was refused: ${err.message}`),
+          );
+        });
+        log.info('b2bua', `call ${call.id}: offerless re-INVITE from the ${side} answered with an offer`);
+        return;
+      }
+      const offer = req.body.toString('utf8');
+      let answer: string;
+      try {
+        answer = await this.media.reanswer(endpointId, offer);
+      } catch (err) {
+        log.info('b2bua', `call ${call.id}: re-INVITE from the ${side} refused: ${(err as Error).message}`);
+        return this.core.respond(tx, 488, 'Not Acceptable Here', [], tag);
+      }
+      // Hold/resume takes effect before the answer goes out: what the client sees after its
+      // 200 OK is the state it asked for.
+      await this.applyDirection(call, side, offer);
+      dialog.acceptInvite(tx, answer, [['server', this.core.opts.userAgent]]);
+      log.info('b2bua', `call ${call.id}: re-INVITE from the ${side} answered`);
+    } finally {
+      this.negotiating.delete(dialog);
     }
-    dialog.acceptInvite(tx, answer, [['server', this.core.opts.userAgent]]);
-    log.info('b2bua', `call ${call.id}: re-INVITE from the ${side} answered`);
-    // RFC 3264 §8.4 hold from a SIP device: sendonly/inactive holds the other party (who then hears
-    // music on hold), sendrecv again resumes.
-    const { direction } = parseAudio(req.body.toString('utf8'));
+  }
+
+  /**
+   * UPDATE (RFC 3311) on one leg: with an offer it is renegotiated like a re-INVITE and answered
+   * in the 200 (JsSIP's `hold({ useUpdate: true })`); without one it is a session refresh
+   * (RFC 4028). An offer while another negotiation of the leg is in progress gets 491 (§5.2).
+   */
+  private async update(call: Call, dialog: Dialog, side: Side, req: SipRequest, tx: ServerTransaction): Promise<void> {
+    const tag = dialog.init.localTag;
+    if (!req.body.length) return this.core.respond(tx, 200, undefined, [], tag);
+    if (!(req.get('content-type') ?? '').toLowerCase().startsWith('application/sdp')) return this.core.respond(tx, 415, undefined, [['accept', 'application/sdp']], tag);
+    const endpointId = call[side].endpointId;
+    if (!endpointId || call.state === CallState.Ended) return this.core.respond(tx, 491, undefined, [], tag);
+    if (dialog.inviteInProgress || this.negotiating.has(dialog)) return this.core.respond(tx, 491, 'Negotiation In Progress', [], tag);
+    this.negotiating.add(dialog);
+    try {
+      const offer = req.body.toString('utf8');
+      let answer: string;
+      try {
+        answer = await this.media.reanswer(endpointId, offer);
+      } catch (err) {
+        log.info('b2bua', `call ${call.id}: UPDATE from the ${side} refused: ${(err as Error).message}`);
+        return this.core.respond(tx, 488, 'Not Acceptable Here', [], tag);
+      }
+      await this.applyDirection(call, side, offer);
+      this.core.respond(tx, 200, undefined, [['contact', dialog.init.localContact]], tag, { contentType: 'application/sdp', data: answer });
+      log.info('b2bua', `call ${call.id}: UPDATE from the ${side} answered`);
+    } finally {
+      this.negotiating.delete(dialog);
+    }
+  }
+
+  /**
+   * RFC 3264 §8.4 hold from any client: an offer (or answer) of sendonly/inactive from `side`
+   * holds the other party — who then hears music on hold — and sendrecv/recvonly resumes.
+   */
+  private async applyDirection(call: Call, side: Side, sdp: string): Promise<void> {
+    let direction: string;
+    try {
+      direction = parseAudio(sdp).direction;
+    } catch {
+      return;
+    }
     const wantsHold = direction === 'sendonly' || direction === 'inactive';
-    if (wantsHold !== (call.heldBy === side)) this.setHold(call, side, wantsHold).catch((err: Error) => log.info('b2bua', `call ${call.id}: hold from the ${side} not applied: ${err.message}`));
+    if (wantsHold !== (call.heldBy === side) && call.state === CallState.Connected) {
+      await this.setHold(call, side, wantsHold).catch((err: Error) => log.info('b2bua', `call ${call.id}: hold from the ${side} not applied: ${err.message}`));
+    }
   }
 
   /**

@@ -13,6 +13,8 @@ export interface Endpoint {
   acceptAnswer(answer: string): Promise<CodecName>;
   /** See {@link MediaEngine.reanswer}. */
   reanswer(offer: string): Promise<string>;
+  /** See {@link MediaEngine.reoffer}. */
+  reoffer(): Promise<string>;
   /**
    * Sends one RTP packet (header + payload, unencrypted). `dtmf` marks an RFC 4733
    * telephone-event packet: it goes out with this leg's negotiated event payload type, or is

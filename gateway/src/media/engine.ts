@@ -280,6 +280,10 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     return this.get(id).reanswer(offer);
   }
 
+  reoffer(id: string): Promise<string> {
+    return this.get(id).reoffer();
+  }
+
   acceptAnswer(id: string, answer: string): Promise<CodecName> {
     return this.get(id).acceptAnswer(answer);
   }

@@ -111,6 +111,11 @@ export class RtpEndpoint implements Endpoint {
     return this.describe(codec, MIRROR[desc.direction]);
   }
 
+  async reoffer(): Promise<string> {
+    if (!this.codec) throw new SdpError('no RTP session to renegotiate');
+    return this.describe(this.codec);
+  }
+
   async offer(codecs: readonly CodecName[]): Promise<string> {
     return buildPlainSdp({ address: this.announced, port: this.port, codecs, sessionId: this.sessionId, version: this.version++, telephoneEvent: TELEPHONE_EVENT_PT });
   }

@@ -49,6 +49,11 @@ export interface MediaEngine extends MediaEngineEventsApi {
    * Rejects when the endpoint cannot renegotiate (the caller answers 488 and the session stays).
    */
   reanswer(endpointId: string, offer: string): Promise<string>;
+  /**
+   * An offer inside an established session (our side of an offerless re-INVITE, RFC 3261 §14.2):
+   * same address and codec; the answer comes back through {@link acceptAnswer}.
+   */
+  reoffer(endpointId: string): Promise<string>;
   /** Applies the remote answer to our offer; returns the codec it chose. */
   acceptAnswer(endpointId: string, answer: string): Promise<CodecName>;
   /** Relays packets between two endpoints in both directions (no decoding). */

@@ -115,9 +115,40 @@ export class WebRtcEndpoint implements Endpoint {
     return pc.localDescription!.sdp;
   }
 
-  /** Browser renegotiation is not supported yet (in-call control, issue 6): the session stays as it is. */
-  async reanswer(_offer: string): Promise<string> {
-    throw new SdpError('renegotiation of a WebRTC leg is not supported');
+  /**
+   * A new offer inside the session (re-INVITE or UPDATE from a browser, RFC 3264 §8): hold and
+   * resume by direction, an ICE restart (new ufrag/pwd: werift restarts ICE and gathers again;
+   * DTLS and SRTP keys stay), or a refresh. The session's codec must still be offered — the other
+   * leg's packets relay untouched — otherwise the offer is refused (the caller answers 488 and
+   * the session stays as it was).
+   */
+  async reanswer(offer: string): Promise<string> {
+    const pc = this.pc;
+    if (!pc || this.closed) throw new SdpError('no WebRTC session to renegotiate');
+    const desc = parseAudio(offer);
+    if (!desc.webrtc) throw new SdpError('plain RTP SDP on a WebRTC endpoint');
+    if (this.codec && !desc.codecs.some((c) => c.name === this.codec)) throw new SdpError(`re-offer drops the session codec ${this.codec}`);
+    this.telephoneEventPt = desc.telephoneEvent ?? this.telephoneEventPt;
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    const answer = await pc.createAnswer();
+    withoutStun(pc);
+    await pc.setLocalDescription(answer);
+    await gathered(pc);
+    return pc.localDescription!.sdp;
+  }
+
+  /**
+   * Our offer inside the session, for an offerless re-INVITE (RFC 3261 §14.2: the 200 OK carries
+   * the offer, the ACK the answer — applied with {@link acceptAnswer}).
+   */
+  async reoffer(): Promise<string> {
+    const pc = this.pc;
+    if (!pc || this.closed) throw new SdpError('no WebRTC session to renegotiate');
+    const offer = await pc.createOffer();
+    withoutStun(pc);
+    await pc.setLocalDescription(offer);
+    await gathered(pc);
+    return pc.localDescription!.sdp;
   }
 
   async acceptAnswer(answer: string): Promise<CodecName> {

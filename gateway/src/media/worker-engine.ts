@@ -107,6 +107,10 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
     return this.call('reanswer', id, offer);
   }
 
+  reoffer(id: string): Promise<string> {
+    return this.call('reoffer', id);
+  }
+
   acceptAnswer(id: string, answer: string): Promise<CodecName> {
     return this.call('acceptAnswer', id, answer);
   }

@@ -14,7 +14,7 @@ import type { ServerTransaction, TransactionLayer, TransactionUser } from './tra
 import type { MessageSender, Source, Target, TransportName } from './transport/types.js';
 
 /** Methods the core accepts (Allow header, RFC 3261 §20.5). */
-export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'REGISTER', 'INFO', 'REFER', 'NOTIFY', 'MESSAGE'];
+export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'REGISTER', 'INFO', 'REFER', 'NOTIFY', 'MESSAGE', 'UPDATE'];
 /** Methods we recognise but do not accept outside a dialog: 405, not 501 (§8.2.1). */
 const KNOWN_METHODS = new Set([...ALLOWED_METHODS, 'SUBSCRIBE', 'NOTIFY', 'REFER', 'UPDATE', 'PRACK', 'MESSAGE', 'PUBLISH']);
 
@@ -23,6 +23,12 @@ export interface SipCoreOptions {
   clock: Clock;
   realm: string;
   digestAlgorithms: DigestAlgorithm[];
+  /**
+   * Challenge algorithms for SIP-over-WebSocket clients. JsSIP and sip.js do only MD5 (and JsSIP
+   * aborts when any SHA-256 challenge is present), so browsers get MD5 by default; their
+   * connection is already checked (Origin, usually TLS).
+   */
+  webSocketDigestAlgorithms?: DigestAlgorithm[];
   /** Looks up a SIP user's password. */
   credentials: CredentialLookup;
   /** Host to put in Contact. */
@@ -107,10 +113,14 @@ export class SipCore implements TransactionUser {
   }
 
   /** Answers a request with a stateful response; adds our Server header. */
-  respond(tx: ServerTransaction, status: number, reason?: string, headers: Array<[string, string]> = [], toTag?: string): void {
+  respond(tx: ServerTransaction, status: number, reason?: string, headers: Array<[string, string]> = [], toTag?: string, body?: { contentType: string; data: string }): void {
     const res = createResponse(tx.request, status, reason, toTag ?? (status > 100 ? randomToken(6) : undefined));
     for (const [k, v] of headers) res.add(k, v);
     res.add('server', this.opts.userAgent);
+    if (body) {
+      res.add('content-type', body.contentType);
+      res.body = Buffer.from(body.data, 'utf8');
+    }
     tx.respond(res);
   }
 
@@ -167,24 +177,33 @@ export class SipCore implements TransactionUser {
       if (trusted) return trusted;
     }
     const proxy = req.method !== 'REGISTER';
-    const verdict = this.digest.verify(req.getAll(proxy ? 'proxy-authorization' : 'authorization'), req.method, this.opts.credentials);
+    const ws = source.transport === 'WS' || source.transport === 'WSS';
+    const defaults = ws ? (this.opts.webSocketDigestAlgorithms ?? this.opts.digestAlgorithms) : this.opts.digestAlgorithms;
+    const verdict = this.digest.verify(req.getAll(proxy ? 'proxy-authorization' : 'authorization'), { method: req.method, uri: req.uri, source: source.address }, this.opts.credentials, defaults);
     if (verdict.ok) return verdict.username;
+    const where = `${req.method} from ${source.transport} ${source.address}:${source.port}`;
     if (verdict.why === 'missing' || verdict.why === 'stale' || verdict.why === 'realm' || verdict.why === 'replay') {
       if (verdict.why === 'replay') {
         this.stats.replays++;
-        log.warn('sip.auth', `${req.method} from ${source.transport} ${source.address}:${source.port}: nonce-count replayed; challenging again`);
+        log.warn('sip.auth', `${where}: nonce-count replayed; challenging again`);
       }
       const header = proxy ? 'proxy-authenticate' : 'www-authenticate';
       // Challenge with the algorithms configured for the user the request claims to be.
       const claimed = (req.method === 'REGISTER' ? req.to : req.from).uri.user ?? '';
-      const challenges = this.digest.challenges(verdict.why === 'stale' || verdict.why === 'replay', this.opts.credentials(claimed)?.digestAlgorithms);
+      const challenges = this.digest.challenges(verdict.why === 'stale' || verdict.why === 'replay', this.opts.credentials(claimed)?.digestAlgorithms ?? defaults, source.address);
       this.respond(tx, proxy ? 407 : 401, undefined, challenges.map((c) => [header, c] as [string, string]));
+      return undefined;
+    }
+    if (verdict.why === 'no-secret') {
+      log.warn('sip.auth', `${where}: the user has no digest secret (an scrypt password needs digestHa1 in the configuration)`);
+      this.respond(tx, 403, 'Digest Not Configured For This User');
       return undefined;
     }
     this.stats.authFailures++;
     this.opts.onAuthFailure?.(source);
-    log.warn('sip.auth', `${req.method} from ${source.transport} ${source.address}:${source.port} rejected: ${verdict.why}`);
-    this.respond(tx, 403, verdict.why === 'malformed' ? 'Malformed Credentials' : 'Bad Credentials');
+    log.warn('sip.auth', `${where} rejected: ${verdict.why}`);
+    const reason = verdict.why === 'malformed' ? 'Malformed Credentials' : verdict.why === 'qop-required' ? 'Digest With qop=auth Required' : verdict.why === 'uri-mismatch' ? 'Credentials For Another URI' : 'Bad Credentials';
+    this.respond(tx, 403, reason);
     return undefined;
   }
 

@@ -13,6 +13,9 @@ import type { InviteServerTransaction } from './transaction/server-invite.js';
 import type { ServerTransaction, TransactionLayer } from './transaction/layer.js';
 import type { Target } from './transport/types.js';
 
+/** Methods accepted inside a dialog: the Allow of our INVITEs and their 2xx answers (RFC 3311 UPDATE too). */
+export const DIALOG_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, UPDATE';
+
 /** Dialog state (§12). */
 export enum DialogState {
   /** Established and usable. */
@@ -60,6 +63,8 @@ export class Dialog extends Emitter<DialogEvents> {
   pendingAck?: InviteServerTransaction;
   /** The ACK we sent for the 2xx (UAC side), re-sent when the 2xx is retransmitted (§13.2.2.4). */
   ack?: SipRequest;
+  /** Told of the ACK for a re-INVITE we answered (it carries the answer to an offer in our 2xx). */
+  private onAck?: ((ack: SipRequest) => void) | undefined;
 
   constructor(
     readonly init: DialogInit,
@@ -126,13 +131,14 @@ export class Dialog extends Emitter<DialogEvents> {
    * Answers a re-INVITE with 200 OK and an SDP answer, then waits for its ACK (§14.2,
    * §13.3.1.4: with no ACK after 64·T1 the session is ended with a BYE).
    */
-  acceptInvite(tx: InviteServerTransaction, sdp: string, headers: Array<[string, string]> = []): void {
+  acceptInvite(tx: InviteServerTransaction, sdp: string, headers: Array<[string, string]> = [], onAck?: (ack: SipRequest) => void): void {
     const res = createResponse(tx.request, 200);
     res.add('contact', this.init.localContact);
     for (const [k, v] of headers) res.add(k, v);
     res.add('content-type', 'application/sdp');
     res.body = Buffer.from(sdp, 'utf8');
     this.pendingAck = tx;
+    this.onAck = onAck;
     tx.user = {
       onAckTimeout: () => {
         log.warn('sip.dialog', `no ACK for the re-INVITE 200 OK on ${this.init.callId}; ending the session`);
@@ -154,6 +160,9 @@ export class Dialog extends Emitter<DialogEvents> {
       if (this.pendingAck && req.cseq.seq === this.pendingAck.request.cseq.seq) {
         this.pendingAck.ackReceived();
         this.pendingAck = undefined;
+        const onAck = this.onAck;
+        this.onAck = undefined;
+        onAck?.(req);
       }
       return;
     }

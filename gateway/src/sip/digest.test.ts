@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock } from '../util/clock.js';
-import { answerChallenge, digestResponse, DigestServer, parseDigest } from './digest.js';
+import { answerChallenge, digestHa1, digestResponse, DigestServer, parseDigest } from './digest.js';
+
+const req = (method: string, uri = 'sip:x', source?: string) => ({ method, uri, ...(source ? { source } : {}) });
 
 // RFC 7616 §3.9.1 example (the same computation SIP uses, RFC 8760 §2).
 const RFC7616 = {
@@ -30,7 +32,7 @@ test('challenges list SHA-256 then MD5 (RFC 8760 §2.4); a correct answer verifi
   // Both challenges carry one nonce, so the second answer must count up (nc=2).
   for (const [i, c] of ch.entries()) {
     const auth = answerChallenge([c], { username: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:switchboard', nc: i + 1 })!;
-    assert.deepEqual(srv.verify([auth], 'REGISTER', users), { ok: true, username: 'alice' });
+    assert.deepEqual(srv.verify([auth], req('REGISTER', 'sip:switchboard'), users), { ok: true, username: 'alice' });
   }
 });
 
@@ -38,26 +40,27 @@ test('wrong password, unknown user, wrong method, missing header, foreign realm'
   const { srv } = server();
   const [c] = srv.challenges();
   const wrong = answerChallenge([c!], { username: 'alice', password: 'nope', method: 'REGISTER', uri: 'sip:x' })!;
-  assert.deepEqual(srv.verify([wrong], 'REGISTER', users), { ok: false, why: 'wrong-password' });
+  assert.deepEqual(srv.verify([wrong], req('REGISTER'), users), { ok: false, why: 'wrong-password' });
   const ghost = answerChallenge([c!], { username: 'ghost', password: 'x', method: 'REGISTER', uri: 'sip:x' })!;
-  assert.deepEqual(srv.verify([ghost], 'REGISTER', users), { ok: false, why: 'unknown-user' });
+  assert.deepEqual(srv.verify([ghost], req('REGISTER'), users), { ok: false, why: 'unknown-user' });
   const right = answerChallenge([c!], { username: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:x' })!;
-  assert.deepEqual(srv.verify([right], 'INVITE', users), { ok: false, why: 'wrong-password' });
-  assert.deepEqual(srv.verify([], 'REGISTER', users), { ok: false, why: 'missing' });
-  assert.deepEqual(srv.verify([right.replace('realm="switchboard"', 'realm="other"')], 'REGISTER', users), { ok: false, why: 'realm' });
+  assert.deepEqual(srv.verify([right], req('INVITE'), users), { ok: false, why: 'wrong-password' });
+  assert.deepEqual(srv.verify([], req('REGISTER'), users), { ok: false, why: 'missing' });
+  assert.deepEqual(srv.verify([right.replace('realm="switchboard"', 'realm="other"')], req('REGISTER'), users), { ok: false, why: 'realm' });
 });
 
 test('nonce-count replay protection: the same or a lower nc on a nonce is refused, a higher one accepted', () => {
   const { srv } = server();
   const [c] = srv.challenges();
   const answer = (nc: number) => answerChallenge([c!], { username: 'alice', password: 'secret', method: 'INVITE', uri: 'sip:1002@x', nc })!;
+  const r = req('INVITE', 'sip:1002@x');
   const first = answer(1);
-  assert.deepEqual(srv.verify([first], 'INVITE', users), { ok: true, username: 'alice' });
-  assert.deepEqual(srv.verify([first], 'INVITE', users), { ok: false, why: 'replay' }, 'the captured request replayed');
-  assert.deepEqual(srv.verify([answer(3)], 'INVITE', users), { ok: true, username: 'alice' });
-  assert.deepEqual(srv.verify([answer(2)], 'INVITE', users), { ok: false, why: 'replay' }, 'counts must increase');
+  assert.deepEqual(srv.verify([first], r, users), { ok: true, username: 'alice' });
+  assert.deepEqual(srv.verify([first], r, users), { ok: false, why: 'replay' }, 'the captured request replayed');
+  assert.deepEqual(srv.verify([answer(3)], r, users), { ok: true, username: 'alice' });
+  assert.deepEqual(srv.verify([answer(2)], r, users), { ok: false, why: 'replay' }, 'counts must increase');
   const bad = answer(4).replace(/nc=[0-9a-f]+/, 'nc=zz');
-  assert.equal(srv.verify([bad], 'INVITE', users).ok, false, 'a malformed nc never verifies');
+  assert.equal(srv.verify([bad], r, users).ok, false, 'a malformed nc never verifies');
 });
 
 test('an expired nonce is stale (re-challenge with stale=true), a forged one too', () => {
@@ -65,10 +68,10 @@ test('an expired nonce is stale (re-challenge with stale=true), a forged one too
   const [c] = srv.challenges();
   const auth = answerChallenge([c!], { username: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:x' })!;
   clock.advance(60_001);
-  assert.deepEqual(srv.verify([auth], 'REGISTER', users), { ok: false, why: 'stale' });
+  assert.deepEqual(srv.verify([auth], req('REGISTER'), users), { ok: false, why: 'stale' });
   assert.match(srv.challenges(true)[0]!, /stale=true/);
   const forged = auth.replace(/nonce="([^"]+)"/, (_m, n: string) => `nonce="${n.slice(0, -2)}xx"`);
-  assert.equal(srv.verify([forged], 'REGISTER', users).ok, false);
+  assert.equal(srv.verify([forged], req('REGISTER'), users).ok, false);
 });
 
 test('per-user algorithms: an MD5-only phone gets only MD5 and SHA-256-only users cannot be downgraded', () => {
@@ -77,9 +80,9 @@ test('per-user algorithms: an MD5-only phone gets only MD5 and SHA-256-only user
   const md5 = srv.challenges(false, ['MD5']);
   assert.equal(md5.length, 1);
   const phone = answerChallenge(md5, { username: 'phone', password: 'pw', method: 'REGISTER', uri: 'sip:x' })!;
-  assert.equal(srv.verify([phone], 'REGISTER', users).ok, true);
+  assert.equal(srv.verify([phone], req('REGISTER'), users).ok, true);
   const aliceMd5 = answerChallenge(md5, { username: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:x' })!;
-  assert.deepEqual(srv.verify([aliceMd5], 'REGISTER', users), { ok: false, why: 'malformed' });
+  assert.deepEqual(srv.verify([aliceMd5], req('REGISTER'), users), { ok: false, why: 'malformed' });
 });
 
 test('client side answers the first supported challenge and skips unknown algorithms', () => {
@@ -92,4 +95,40 @@ test('client side answers the first supported challenge and skips unknown algori
   assert.equal(p.nc, '00000001');
   assert.equal(p.opaque, 'o');
   assert.equal(p.response, digestResponse({ algorithm: 'MD5', username: 'u', realm: 'r', password: 'p', method: 'INVITE', uri: 'sip:b@r', nonce: 'n', qop: 'auth', nc: p.nc!, cnonce: p.cnonce! }));
+});
+
+test('a response without qop is refused, however often it is sent (no nonce-count = replayable)', () => {
+  const { srv } = server();
+  const [c] = srv.challenges();
+  const p = parseDigest(c!)!;
+  const noQop = `Digest username="alice", realm="switchboard", nonce="${p.nonce}", uri="sip:1002@x", algorithm=SHA-256, response="${digestResponse({ algorithm: 'SHA-256', username: 'alice', realm: 'switchboard', password: 'secret', method: 'INVITE', uri: 'sip:1002@x', nonce: p.nonce! })}"`;
+  for (let i = 0; i < 3; i++) assert.deepEqual(srv.verify([noQop], req('INVITE', 'sip:1002@x'), users), { ok: false, why: 'qop-required' });
+});
+
+test('the digest uri must name the Request-URI: a header captured for one target cannot call another', () => {
+  const { srv } = server();
+  const [c] = srv.challenges();
+  const auth = answerChallenge([c!], { username: 'alice', password: 'secret', method: 'INVITE', uri: 'sip:1002@gw.example.com' })!;
+  assert.deepEqual(srv.verify([auth], req('INVITE', 'sip:+19005550100@gw.example.com'), users), { ok: false, why: 'uri-mismatch' });
+  assert.deepEqual(srv.verify([auth], req('INVITE', 'sip:1002@gw.example.com:5060'), users), { ok: true, username: 'alice' }, 'the default port is the same target');
+});
+
+test('nonces are bound to the address they were issued to', () => {
+  const { srv } = server();
+  const [c] = srv.challenges(false, undefined, '192.0.2.10');
+  const auth = answerChallenge([c!], { username: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:x' })!;
+  assert.deepEqual(srv.verify([auth], req('REGISTER', 'sip:x', '198.51.100.7'), users), { ok: false, why: 'stale' }, 'from elsewhere: a fresh challenge');
+  assert.deepEqual(srv.verify([auth], req('REGISTER', 'sip:x', '192.0.2.10'), users), { ok: true, username: 'alice' });
+});
+
+test('stored HA1 instead of a password (users whose password is an scrypt hash)', () => {
+  const { srv } = server();
+  const ha1 = { 'SHA-256': digestHa1('SHA-256', 'desk', 'switchboard', 'desk-secret') };
+  const lookup = (n: string) => (n === 'desk' ? { ha1 } : undefined);
+  const [sha] = srv.challenges();
+  const ok = answerChallenge([sha!], { username: 'desk', password: 'desk-secret', method: 'REGISTER', uri: 'sip:x' })!;
+  assert.deepEqual(srv.verify([ok], req('REGISTER'), lookup), { ok: true, username: 'desk' });
+  const md5 = srv.challenges(false, ['MD5']);
+  const noHa1 = answerChallenge(md5, { username: 'desk', password: 'desk-secret', method: 'REGISTER', uri: 'sip:x' })!;
+  assert.deepEqual(srv.verify([noHa1], req('REGISTER'), lookup), { ok: false, why: 'no-secret' });
 });

@@ -1,9 +1,13 @@
 /**
  * HTTP Digest authentication for SIP (RFC 3261 §22, RFC 8760 for SHA-256, RFC 7616 §3.4).
  *
- * Server side: {@link DigestServer} issues challenges with stateless, HMAC-signed nonces that
- * expire (an expired nonce gets `stale=true`, §3.3 of RFC 7616), and checks responses in
- * constant time. Client side: {@link answerChallenge} computes an Authorization value.
+ * Server side: {@link DigestServer} issues challenges with stateless, HMAC-signed nonces bound to
+ * the requester's address that expire (an expired nonce gets `stale=true`, §3.3 of RFC 7616), and
+ * checks responses in constant time. It requires what it offers (RFC 7616 §3.3: qop=auth, so
+ * every response carries a nonce-count), accepts each nonce-count once and only increasing
+ * (§3.4.1; a sniffed header cannot be replayed), and binds `uri` to the Request-URI (RFC 2617
+ * §3.2.2.5, RFC 3261 §22.4: a header captured for one target cannot place a call to another).
+ * Client side: {@link answerChallenge} computes an Authorization value.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
@@ -48,22 +52,53 @@ export interface DigestInput {
   cnonce?: string;
 }
 
-/** Computes the `response` value. */
-export function digestResponse(i: DigestInput): string {
-  const ha1 = h(i.algorithm, `${i.username}:${i.realm}:${i.password}`);
+/** HA1 = H(username:realm:password), what a server may store instead of the password. */
+export function digestHa1(algorithm: DigestAlgorithm, username: string, realm: string, password: string): string {
+  return h(algorithm, `${username}:${realm}:${password}`);
+}
+
+/** Computes the `response` value (from the password, or from a stored HA1 when `ha1` is given). */
+export function digestResponse(i: DigestInput & { ha1?: string }): string {
+  const ha1 = i.ha1 ?? h(i.algorithm, `${i.username}:${i.realm}:${i.password}`);
   const ha2 = h(i.algorithm, `${i.method}:${i.uri}`);
   return i.qop
     ? h(i.algorithm, `${ha1}:${i.nonce}:${i.nc}:${i.cnonce}:${i.qop}:${ha2}`)
     : h(i.algorithm, `${ha1}:${i.nonce}:${ha2}`);
 }
 
-/** Looks up a user's password (and anything else the caller wants back). */
-export type CredentialLookup = (username: string) => { password: string; digestAlgorithms?: DigestAlgorithm[] } | undefined;
+/**
+ * Looks up a user's digest secret: the password, or stored HA1 values per algorithm (for users
+ * whose password is kept only as a one-way hash), and the algorithms the user may use.
+ */
+export type CredentialLookup = (username: string) => { password?: string | undefined; ha1?: Partial<Record<DigestAlgorithm, string>> | undefined; digestAlgorithms?: DigestAlgorithm[] | undefined } | undefined;
+
+/** Why credentials were refused. */
+export type DigestFailure = 'missing' | 'malformed' | 'unknown-user' | 'wrong-password' | 'stale' | 'replay' | 'realm' | 'qop-required' | 'uri-mismatch' | 'no-secret';
 
 /** Result of checking an Authorization header. */
-export type DigestVerdict =
-  | { ok: true; username: string }
-  | { ok: false; why: 'missing' | 'malformed' | 'unknown-user' | 'wrong-password' | 'stale' | 'replay' | 'realm' };
+export type DigestVerdict = { ok: true; username: string } | { ok: false; why: DigestFailure };
+
+/** The request the credentials must belong to. */
+export interface DigestRequest {
+  method: string;
+  /** The Request-URI as received. */
+  uri: string;
+  /** The source address the request came from (nonces are bound to it). */
+  source?: string;
+}
+
+/** `sip:bob@host:5060;transport=udp` and `sip:bob@host:5060` name the same target for digest-uri purposes. */
+function sameTarget(a: string, b: string): boolean {
+  if (a === b) return true;
+  const norm = (u: string) => {
+    const m = /^(sips?):(?:([^@;?]*)@)?([^;?]+)/i.exec(u.trim());
+    if (!m) return u;
+    const hostPort = m[3]!.toLowerCase();
+    const withPort = /:\d+$/.test(hostPort) || hostPort.endsWith(']') ? hostPort : `${hostPort}:${m[1]!.toLowerCase() === 'sips' ? 5061 : 5060}`;
+    return `${m[1]!.toLowerCase()}:${m[2] ?? ''}@${withPort}`;
+  };
+  return norm(a) === norm(b);
+}
 
 /** Options for {@link DigestServer}. */
 export interface DigestServerOptions {
@@ -99,10 +134,13 @@ export class DigestServer {
     return this.opts.realm;
   }
 
-  private makeNonce(): string {
-    const ts = Math.floor(this.opts.clock.now()).toString(36) + '.' + randomBytes(6).toString('hex');
-    const mac = createHmac('sha256', this.secret).update(ts).digest('base64url').slice(0, 22);
-    return `${ts}.${mac}`;
+  private mac(body: string, source: string): string {
+    return createHmac('sha256', this.secret).update(`${body}|${source}`).digest('base64url').slice(0, 22);
+  }
+
+  private makeNonce(source = ''): string {
+    const body = Math.floor(this.opts.clock.now()).toString(36) + '.' + randomBytes(6).toString('hex');
+    return `${body}.${this.mac(body, source)}`;
   }
 
   /** Accepts `nc` for `nonce` only if it is higher than any accepted before (replay protection). */
@@ -124,15 +162,15 @@ export class DigestServer {
     return true;
   }
 
-  /** Returns 'valid', 'stale' (well-signed but expired) or 'invalid'. */
-  private checkNonce(nonce: string): 'valid' | 'stale' | 'invalid' {
+  /** Returns 'valid', 'stale' (ours but expired) or 'invalid' (forged, or issued to another address). */
+  private checkNonce(nonce: string, source: string): 'valid' | 'stale' | 'invalid' {
     const last = nonce.lastIndexOf('.');
     if (last < 0) return 'invalid';
-    const ts = nonce.slice(0, last);
-    const mac = createHmac('sha256', this.secret).update(ts).digest('base64url').slice(0, 22);
+    const body = nonce.slice(0, last);
     const given = Buffer.from(nonce.slice(last + 1));
-    if (given.length !== mac.length || !timingSafeEqual(given, Buffer.from(mac))) return 'invalid';
-    const issued = parseInt(ts.split('.')[0]!, 36);
+    const mac = Buffer.from(this.mac(body, source));
+    if (given.length !== mac.length || !timingSafeEqual(given, mac)) return 'invalid';
+    const issued = parseInt(body.split('.')[0]!, 36);
     return this.opts.clock.now() - issued > this.ttl ? 'stale' : 'valid';
   }
 
@@ -141,8 +179,8 @@ export class DigestServer {
    * preferred first. `algorithms` overrides the server default for one user: some deployed
    * phones (libre/baresip 1.0) fail outright when any SHA-256 challenge is present.
    */
-  challenges(stale = false, algorithms: readonly DigestAlgorithm[] = this.opts.algorithms): string[] {
-    const nonce = this.makeNonce();
+  challenges(stale = false, algorithms: readonly DigestAlgorithm[] = this.opts.algorithms, source = ''): string[] {
+    const nonce = this.makeNonce(source);
     return algorithms.map(
       (alg) => `Digest realm="${this.opts.realm}", nonce="${nonce}", algorithm=${alg}, qop="auth"${stale ? ', stale=true' : ''}`,
     );
@@ -150,9 +188,10 @@ export class DigestServer {
 
   /**
    * Verifies the credentials in `authorization` (the header values of Authorization or
-   * Proxy-Authorization) for a request with `method`.
+   * Proxy-Authorization) for `req`. A user may answer only with an algorithm we challenge them
+   * with: their own list, else `defaults` (else the server's) — no downgrade to one not offered.
    */
-  verify(authorization: string[], method: string, lookup: CredentialLookup): DigestVerdict {
+  verify(authorization: string[], req: DigestRequest, lookup: CredentialLookup, defaults?: readonly DigestAlgorithm[]): DigestVerdict {
     const mine = authorization.map(parseDigest).filter((p): p is DigestParams => !!p && p.realm === this.opts.realm);
     if (!mine.length) return { ok: false, why: authorization.length ? 'realm' : 'missing' };
     const p = mine[0]!;
@@ -160,23 +199,29 @@ export class DigestServer {
     if ((algorithm !== 'MD5' && algorithm !== 'SHA-256') || !p.username || !p.nonce || !p.uri || !p.response) {
       return { ok: false, why: 'malformed' };
     }
-    if (p.qop && (p.qop !== 'auth' || !p.nc || !p.cnonce)) return { ok: false, why: 'malformed' };
-    const nonceState = this.checkNonce(p.nonce);
+    // We always offer qop="auth": a response without it has no nonce-count and could be replayed.
+    if (!p.qop) return { ok: false, why: 'qop-required' };
+    if (p.qop !== 'auth' || !p.nc || !p.cnonce) return { ok: false, why: 'malformed' };
+    const nonceState = this.checkNonce(p.nonce, req.source ?? '');
     if (nonceState === 'invalid') return { ok: false, why: 'stale' };
     const creds = lookup(p.username);
     if (!creds) return { ok: false, why: 'unknown-user' };
     // Only an algorithm we challenged this user with is acceptable (no downgrade to MD5).
-    if (!(creds.digestAlgorithms ?? this.opts.algorithms).includes(algorithm)) return { ok: false, why: 'malformed' };
+    if (!(creds.digestAlgorithms ?? defaults ?? this.opts.algorithms).includes(algorithm)) return { ok: false, why: 'malformed' };
+    const ha1 = creds.ha1?.[algorithm];
+    if (ha1 === undefined && creds.password === undefined) return { ok: false, why: 'no-secret' };
     const expected = digestResponse({
-      algorithm, username: p.username, realm: this.opts.realm, password: creds.password, method, uri: p.uri,
-      nonce: p.nonce, ...(p.qop ? { qop: 'auth' as const, nc: p.nc!, cnonce: p.cnonce! } : {}),
+      algorithm, username: p.username, realm: this.opts.realm, password: creds.password ?? '', method: req.method, uri: p.uri,
+      nonce: p.nonce, qop: 'auth', nc: p.nc, cnonce: p.cnonce, ...(ha1 !== undefined ? { ha1 } : {}),
     });
     const a = Buffer.from(expected);
     const b = Buffer.from(p.response.toLowerCase());
     if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, why: 'wrong-password' };
+    // The digest is over `uri`; it must name the request it came with.
+    if (!sameTarget(p.uri, req.uri)) return { ok: false, why: 'uri-mismatch' };
     if (nonceState === 'stale') return { ok: false, why: 'stale' };
     // A nonce-count not above the last one is a replayed (or duplicated) request: challenge again.
-    if (p.qop && !this.acceptCount(p.nonce, p.nc!)) return { ok: false, why: 'replay' };
+    if (!this.acceptCount(p.nonce, p.nc)) return { ok: false, why: 'replay' };
     return { ok: true, username: p.username };
   }
 }

@@ -5,7 +5,7 @@
 import { Emitter } from '../util/emitter.js';
 import { log } from '../util/log.js';
 import type { SipCore } from './core.js';
-import { Dialog } from './dialog.js';
+import { Dialog, DIALOG_METHODS } from './dialog.js';
 import { authorizationFor } from './digest.js';
 import { createResponse, randomToken, SipRequest, type SipResponse } from './message.js';
 import type { InviteServerTransaction } from './transaction/server-invite.js';
@@ -58,7 +58,7 @@ export class IncomingInvite extends Emitter<IncomingInviteEvents> {
     // §12.1.1: Record-Route is copied into responses that create a dialog.
     if (status > 100 && status < 300) for (const rr of this.request.getAll('record-route')) res.add('record-route', rr);
     if (status > 100 && status < 300) res.add('contact', this.core.contactFor(this.source.transport));
-    if (status >= 200 && status < 300) res.add('allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY');
+    if (status >= 200 && status < 300) res.add('allow', DIALOG_METHODS);
     for (const [k, v] of headers) res.add(k, v);
     res.add('server', this.core.opts.userAgent);
     if (body !== undefined) {
@@ -173,7 +173,7 @@ export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
     req.add('call-id', `${randomToken(12)}@${host}`);
     req.add('cseq', '1 INVITE');
     req.add('contact', core.contactFor(opts.target.transport));
-    req.add('allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY');
+    req.add('allow', DIALOG_METHODS);
     req.add('user-agent', core.opts.userAgent);
     for (const [k, v] of opts.headers ?? []) req.add(k, v);
     req.add('content-type', 'application/sdp');

@@ -51,7 +51,7 @@ test('registers with digest (401 → credentials verified by a digest server), r
   answer('REGISTER', 401, pbx.challenges().map((c) => ['www-authenticate', c] as [string, string]));
   assert.equal(count('REGISTER'), 2);
   const second = last('REGISTER');
-  assert.deepEqual(pbx.verify(second.getAll('authorization'), 'REGISTER', () => ({ password: 'trunk-secret' })), { ok: true, username: 'switchboard' });
+  assert.deepEqual(pbx.verify(second.getAll('authorization'), { method: 'REGISTER', uri: second.uri }, () => ({ password: 'trunk-secret' })), { ok: true, username: 'switchboard' });
   assert.equal(second.callId, first.callId);
   assert.equal(second.cseq.seq, 2, 'same Call-ID, CSeq + 1 (§10.2.4)');
   answer('REGISTER', 200, [['contact', '<sip:switchboard@192.0.2.1:5060;transport=udp>;expires=300']]);
