@@ -3,7 +3,7 @@
  * mute, hold with music, hang up.
  * Uses only the public API of @switchboard/sdk.
  */
-import { CallState, login, RegistrationState, Softphone, SwitchboardError, type Call } from '@switchboard/sdk';
+import { CallState, ConnectionState, login, RegistrationState, Softphone, SwitchboardError, type Call } from '@switchboard/sdk';
 import { attachAgentPanels } from './agent-panel.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -104,9 +104,22 @@ $('login').addEventListener('submit', async (ev) => {
     const { token } = await login({ url: gatewayUrl, username, password });
     phone = new Softphone({ url: gatewayUrl, token });
     phone.on('registrationStateChanged', (state, error) => {
-      if (state === RegistrationState.Registered) setStatus('Online', 'online');
-      else if (state === RegistrationState.Unregistered) setStatus('Offline');
-      if (error) showError(error);
+      if (state === RegistrationState.Registered) setStatus(current ? 'On a call' : 'Online', current ? 'busy' : 'online');
+      else if (state === RegistrationState.Unregistered && phone?.connectionState !== ConnectionState.Reconnecting) setStatus('Offline');
+      if (error && phone?.connectionState !== ConnectionState.Reconnecting) showError(error);
+    });
+    // A dropped connection: calls stay up while the SDK reconnects on its own.
+    phone.on('reconnecting', ({ attempt }) => setStatus(`Reconnecting… (attempt ${attempt})`, 'warn'));
+    phone.on('reconnected', () => {
+      // Clear connection errors only: a call lost meanwhile keeps its message (SB_CALL_LOST).
+      if (/^SB_(CONNECTION|REGISTRATION)_/.test($('error').dataset.code ?? '')) showError(undefined);
+      setStatus(current ? 'On a call' : 'Online', current ? 'busy' : 'online');
+    });
+    phone.on('disconnected', (error) => {
+      if (error) {
+        setStatus('Disconnected', 'error');
+        showError(error);
+      }
     });
     phone.on('incoming', (call) => {
       ringing = call;

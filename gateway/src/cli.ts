@@ -85,9 +85,24 @@ async function main(): Promise<void> {
     log.warn('gateway', 'DEMO MODE: no configuration given, so the public demo accounts (alice, bob, carol, deskphone) are active. Never expose this gateway; start it with --config FILE for real use.');
   }
   process.stdout.write(`\nSwitchboard is running${demo ? ' in DEMO MODE' : ''}. Open ${addrs.httpUrl}${demo ? ' in two browser tabs' : ''}.\nUsers: ${users}. Echo test: dial ${config.echoExtensions[0] ?? '-'}.\n${queues}Call records: ${config.center.database}\n\n`);
+  // SIGTERM/SIGINT: drain (no new calls, calls may finish for shutdown.drainSeconds), then stop
+  // and exit 0. A second signal exits at once.
+  let signals = 0;
   const shutdown = (sig: string) => {
-    log.info('gateway', `${sig}: shutting down`);
-    gw.stop().then(() => process.exit(0), () => process.exit(1));
+    if (++signals > 1) {
+      log.warn('gateway', `${sig} again: exiting now`);
+      process.exit(1);
+    }
+    log.info('gateway', `${sig}: draining, then shutting down (send ${sig} again to exit at once)`);
+    const hard = setTimeout(() => {
+      log.error('gateway', 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, (config.shutdown.drainSeconds + 15) * 1000);
+    hard.unref();
+    gw.drain().then(() => process.exit(0), (err: Error) => {
+      log.error('gateway', 'shutdown failed', err);
+      process.exit(1);
+    });
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

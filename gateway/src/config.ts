@@ -223,6 +223,27 @@ export const ConfigSchema = z
         caFile: existingFile('a PEM file').optional(),
       })
       .optional(),
+    /** Calls that outlive their connection (docs/calls.md). */
+    calls: z
+      .strictObject({
+        /**
+         * A browser whose WebSocket closed keeps its calls (and its agent state) this long, media
+         * flowing, waiting for it to reconnect; then the call ends with "480 Connection Lost".
+         * 0 ends them at once.
+         */
+        reconnectGraceSeconds: z.number().min(0, { error: 'must be 0-600 seconds' }).max(600, { error: 'must be 0-600 seconds' }).default(30),
+      })
+      .prefault({}),
+    /** Shutdown (SIGTERM): drain, then stop. */
+    shutdown: z
+      .strictObject({
+        /**
+         * How long SIGTERM waits for calls to end on their own (new calls get 503 meanwhile) before
+         * ending the rest with BYE. A second SIGTERM stops at once.
+         */
+        drainSeconds: z.number().min(0, { error: 'must be 0-86400 seconds' }).max(86400, { error: 'must be 0-86400 seconds' }).default(30),
+      })
+      .prefault({}),
     /** Abuse protection: rate limits, bans, scanner filtering (Kamailio-like defaults). */
     protection: GuardSchema.prefault({}),
     /** Extensions answered by the echo test. */

@@ -40,8 +40,20 @@ export interface GatewayAddresses {
 export interface Gateway {
   /** Binds every listener; resolves with the bound addresses. */
   start(): Promise<GatewayAddresses>;
-  /** Ends calls, closes listeners and the media engine. Idempotent. */
+  /**
+   * Ends calls (BYE both ways, records finished), then closes in order: SIP dialogs and
+   * transactions, every connection (WebSockets get 1001 Going Away), the listeners, the contact
+   * center's database and the media engine. Idempotent; resolves when every socket is closed.
+   */
   stop(): Promise<void>;
+  /**
+   * Graceful shutdown: new calls get 503 (with Retry-After; OPTIONS too), browsers are told the
+   * gateway is draining, calls in progress may end on their own for up to `limitMs` (default
+   * `shutdown.drainSeconds`), then {@link stop}.
+   */
+  drain(limitMs?: number): Promise<void>;
+  /** True from the moment {@link drain} starts. */
+  readonly draining: boolean;
   readonly config: GatewayConfig;
   /** Issues access tokens (the same ones `POST /api/login` hands out). */
   readonly tokens: TokenService;
@@ -118,6 +130,7 @@ export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}
   const trunks: TrunkManager = new TrunkManager(config.trunks, sip, clock);
   transport.onMessage = (msg, source) => txl.receive(msg, source);
   transport.onFlowClosed = (flowId) => {
+    sip.flowClosed(flowId);
     sip.registrar.flowClosed(flowId);
     b2bua.flowClosed(flowId);
   };
@@ -147,14 +160,15 @@ export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}
     if (q.extension) queueKeys.set(q.extension.toLowerCase(), q.name);
   }
   const router = new Router(directory, sip.registrar, config.echoExtensions, trunks.size > 0, (t) => queueKeys.get(t.toLowerCase()));
-  const b2bua = new B2bua(sip, media, router, trunks);
+  const b2bua = new B2bua(sip, media, router, trunks, { reconnectGraceMs: config.calls.reconnectGraceSeconds * 1000, clock });
   const center = new ContactCenter(clock, config, b2bua, sip);
   const tokens = new TokenService(tokenSecret(config), config.auth.tokenTtlSeconds);
   if (!config.auth.tokenSecret) log.warn('gateway', 'auth.tokenSecret is not set: using a random secret, tokens will not survive a restart');
 
   let server: http.Server | undefined;
   let secureServer: http.Server | undefined;
-  let stopped = false;
+  let stopped: Promise<void> | undefined;
+  let draining = false;
 
   const gateway: Gateway = {
     config,
@@ -184,7 +198,7 @@ export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}
           if (id) log.info('sip.ws', `${id} open from ${address}:${port}${secure ? ' (secure)' : ''}${auth ? ` as ${auth.user}` : ' (no token: digest required)'}`);
         },
         status: async () => ({
-          status: 'ok',
+          status: draining ? 'draining' : 'ok',
           registrations: sip.registrar.aors.length,
           dialogs: sip.dialogCount,
           calls: b2bua.active.length,
@@ -220,23 +234,42 @@ export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}
       trunks.start();
       return addrs;
     },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      b2bua.close();
-      center.close();
-      trunks.stop();
-      sip.close();
-      // Give the BYEs a moment to leave before the sockets close.
-      await new Promise((r) => setTimeout(r, 50));
-      txl.close();
-      for (const srv of [server, secureServer]) {
-        if (!srv) continue;
-        srv.closeAllConnections();
-        await new Promise<void>((r) => srv.close(() => r()));
-      }
-      await transport.close();
-      await media.close();
+    get draining() {
+      return draining;
+    },
+    async drain(limitMs = config.shutdown.drainSeconds * 1000) {
+      if (draining || stopped) return stopped;
+      draining = true;
+      sip.draining = true;
+      const deadline = Date.now() + limitMs;
+      log.warn('gateway', `draining: new calls get 503; waiting up to ${Math.round(limitMs / 1000)} s for ${b2bua.active.length} calls to end`);
+      center.broadcast({ type: 'gateway', state: 'draining', deadline });
+      while (b2bua.active.length && Date.now() < deadline && !stopped) await new Promise((r) => setTimeout(r, 100));
+      if (b2bua.active.length) log.warn('gateway', `drain limit reached: ending ${b2bua.active.length} calls`);
+      await gateway.stop();
+    },
+    stop() {
+      stopped ??= (async () => {
+        sip.draining = true;
+        b2bua.close(); // BYE both ways; records are written as each call ends
+        trunks.stop();
+        sip.close();
+        // Give the BYEs a moment to leave before the sockets close.
+        await new Promise((r) => setTimeout(r, 100));
+        center.close();
+        txl.close();
+        // Connections first (WebSockets are upgraded sockets the HTTP server no longer tracks,
+        // and its close() would wait for them forever), then the listeners.
+        await transport.close();
+        for (const srv of [server, secureServer]) {
+          if (!srv) continue;
+          srv.closeAllConnections();
+          await new Promise<void>((r) => srv.close(() => r()));
+        }
+        await media.close();
+        log.info('gateway', 'stopped');
+      })();
+      return stopped;
     },
   };
   return gateway;

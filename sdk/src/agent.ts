@@ -133,6 +133,7 @@ export class Agent extends Emitter<AgentEvents> {
 
   /** Starts live statistics: resolves with the current numbers; `stats` events follow. */
   async subscribeStats(): Promise<CenterStatistics> {
+    this.statsWanted = true;
     const reply = (await this.command({ type: 'subscribe', topics: ['stats'] })) as unknown as CenterStatistics;
     this.emit('stats', reply);
     return reply;
@@ -140,6 +141,7 @@ export class Agent extends Emitter<AgentEvents> {
 
   /** Stops the `stats` events. */
   async unsubscribeStats(): Promise<void> {
+    this.statsWanted = false;
     await this.command({ type: 'unsubscribe' });
   }
 
@@ -167,6 +169,15 @@ export class Agent extends Emitter<AgentEvents> {
     this.queueNames = Array.isArray(hello.queues) ? (hello.queues as string[]) : [];
     if (hello.agent) this.adopt(hello.agent);
   }
+
+  /** @internal Reconnected: the state (it may have changed meanwhile) and the statistics subscription again. */
+  async reattach(): Promise<void> {
+    if (!this.send) return;
+    await this.attach(this.send);
+    if (this.statsWanted) await this.subscribeStats();
+  }
+
+  private statsWanted = false;
 
   /** @internal An event pushed by the gateway. */
   receive(body: Record<string, unknown>): void {

@@ -2,7 +2,7 @@
  * A call as an agent sees it: who, which state, and the buttons (answer, reject, hang up, mute).
  */
 import { Emitter } from './emitter.js';
-import { SwitchboardError } from './errors.js';
+import { ERROR_CATALOG, SwitchboardError } from './errors.js';
 import type { SessionEnd, SignalingSession } from './signaling/types.js';
 import { StateMachine } from './state.js';
 
@@ -58,6 +58,12 @@ export type CallEvents = {
   dtmf: [digit: string];
   /** The call ended (also reflected as `stateChanged` to `ended`). */
   ended: [info: CallEndInfo];
+  /** The connection to the gateway dropped; the call stays up (audio keeps flowing) while the softphone reconnects. */
+  reconnecting: [];
+  /** The softphone reconnected and this call is attached to the new connection. */
+  reconnected: [];
+  /** The softphone gave up reconnecting; the call ends (`ended` follows with the error). */
+  disconnected: [error: SwitchboardError];
 };
 
 /** Who holds whom; `onHold: false` when the call is not on hold. */
@@ -297,6 +303,36 @@ export class Call extends Emitter<CallEvents> {
   async cancelConsult(consult: Call): Promise<void> {
     if (consult.state !== CallState.Ended) await consult.hangup();
     if (this.holdingOther) await this.resume();
+  }
+
+  /** @internal The connection dropped (the softphone is reconnecting). */
+  _connectionLost(): void {
+    if (this.state !== CallState.Ended) this.emit('reconnecting');
+  }
+
+  /**
+   * @internal Reconnected: tell the gateway this call is here now; end it if the gateway no
+   * longer has it (`SB_CALL_LOST`); restart ICE if the media path broke meanwhile.
+   */
+  async _reattach(): Promise<void> {
+    if (this.state === CallState.Ended) return;
+    const r = await this.session.reattach();
+    if (r === 'gone') {
+      await this.session.abandon(new SwitchboardError('SB_CALL_LOST'));
+      return;
+    }
+    const ice = this.session.iceConnectionState;
+    if (ice === 'disconnected' || ice === 'failed') await this.session.restartIce().catch(() => undefined);
+    this.emit('reconnected');
+  }
+
+  /** @internal The softphone gave up reconnecting: the call cannot be controlled any more. */
+  async _connectionGone(error: SwitchboardError): Promise<void> {
+    if (this.state === CallState.Ended) return;
+    this.emit('disconnected', error);
+    await this.session.abandon(new SwitchboardError('SB_CALL_LOST', `${ERROR_CATALOG.SB_CALL_LOST.description} (${error.message})`, { cause: error })).catch(() => undefined);
+    // No transport left to tell the gateway: end it here (its grace period ends it there).
+    this.finish({ by: 'error', error: new SwitchboardError('SB_CALL_LOST', undefined, { cause: error }) });
   }
 
   private setHold(next: HoldState): void {

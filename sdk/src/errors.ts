@@ -22,6 +22,7 @@ export const ERROR_CATALOG = {
   SB_TRANSFER_FAILED: { description: 'The transfer target could not be reached; the caller is back on this call.', solution: 'Check the target, or try another agent or queue.' },
   SB_FORBIDDEN: { description: 'Your role does not allow this (e.g. changing another agent\'s state).', solution: 'Ask a supervisor, or log in with a supervisor account.' },
   SB_NOT_AN_AGENT: { description: 'This user is not an agent, so it has no agent state.', solution: 'Log in with an agent account.' },
+  SB_CALL_LOST: { description: 'The call ended while the connection to the gateway was lost (it was not back within the gateway\'s grace period).', solution: 'Check the network; call the customer back if needed.' },
   SB_DTMF_FAILED: { description: 'The digits could not be sent on this call (telephone-event not negotiated).', solution: 'The far end does not accept RFC 4733 digits; nothing was sent.' },
 } as const;
 

@@ -18,5 +18,7 @@ export { Agent, AgentState } from './agent.js';
 export type { AgentStatus, AgentEvents, CenterStatistics, QueueStatistics } from './agent.js';
 export type { CallEvents, CallEndInfo, HoldState } from './call.js';
 export { SwitchboardError, ERROR_CATALOG } from './errors.js';
+export { ExponentialBackoff } from './reconnect.js';
+export type { ReconnectPolicy, ReconnectContext, BackoffOptions } from './reconnect.js';
 export type { ErrorCode } from './errors.js';
 export type { SignalingClient, SignalingClientEvents, SignalingSession, SignalingSessionEvents, SignalingFactory, SignalingConfig, SessionEnd, SignalingConnectionState, SignalingRegistrationState } from './signaling/types.js';

@@ -9,12 +9,21 @@ import { SwitchboardError } from './errors.js';
 import { sipJsSignaling } from './signaling/sipjs.js';
 import type { SignalingClient, SignalingFactory, SignalingRegistrationState } from './signaling/types.js';
 import { StateMachine } from './state.js';
+import { ExponentialBackoff, type BackoffOptions, type ReconnectPolicy } from './reconnect.js';
 
-/** Connection state of a {@link Softphone}. */
+/**
+ * Connection state of a {@link Softphone}.
+ * ```
+ *  disconnected --> connecting --> connected --> reconnecting --> connected
+ *        ^______________|______________|______________|  (gave up / disconnect())
+ * ```
+ */
 export enum ConnectionState {
   Disconnected = 'disconnected',
   Connecting = 'connecting',
   Connected = 'connected',
+  /** The connection dropped; the softphone is reconnecting on its own and calls stay up. */
+  Reconnecting = 'reconnecting',
 }
 
 /** Registration state: whether calls can reach this softphone. */
@@ -27,7 +36,8 @@ export enum RegistrationState {
 const CONNECTION: Record<ConnectionState, readonly ConnectionState[]> = {
   [ConnectionState.Disconnected]: [ConnectionState.Connecting],
   [ConnectionState.Connecting]: [ConnectionState.Connected, ConnectionState.Disconnected],
-  [ConnectionState.Connected]: [ConnectionState.Disconnected],
+  [ConnectionState.Connected]: [ConnectionState.Disconnected, ConnectionState.Reconnecting],
+  [ConnectionState.Reconnecting]: [ConnectionState.Connected, ConnectionState.Disconnected],
 };
 const REGISTRATION: Record<RegistrationState, readonly RegistrationState[]> = {
   [RegistrationState.Unregistered]: [RegistrationState.Registering],
@@ -43,6 +53,13 @@ export interface SoftphoneOptions {
   token: string | (() => Promise<string>);
   /** Play the far end's audio automatically (default true). */
   autoPlayRemoteAudio?: boolean;
+  /**
+   * What to do when the connection drops: reconnect with jittered exponential backoff (default:
+   * 0.5 s doubling to 10 s, for up to 5 minutes), with these backoff options, with your own
+   * {@link ReconnectPolicy}, or `false` to stay disconnected. Calls stay up meanwhile (the
+   * gateway keeps them for its grace period, 30 s by default).
+   */
+  reconnect?: BackoffOptions | ReconnectPolicy | false;
   /** @internal Replace the signaling implementation (tests, alternative stacks). */
   signaling?: SignalingFactory;
 }
@@ -53,6 +70,12 @@ export type SoftphoneEvents = {
   registrationStateChanged: [state: RegistrationState, error?: SwitchboardError];
   /** A call is ringing for this agent. */
   incoming: [call: Call];
+  /** The connection dropped; attempt `attempt` follows in `delayMs`. Calls stay up meanwhile. */
+  reconnecting: [info: { attempt: number; delayMs: number; error?: SwitchboardError }];
+  /** Connected and registered again; calls that survived are attached to the new connection. */
+  reconnected: [];
+  /** The connection is gone for good: reconnecting gave up (`error` says why) or `disconnect()` was called. */
+  disconnected: [error?: SwitchboardError];
 };
 
 /** Result of {@link login}. */
@@ -153,14 +176,20 @@ export class Softphone extends Emitter<SoftphoneEvents> {
    */
   async connect(): Promise<void> {
     if (this.connection.state !== ConnectionState.Disconnected) throw new SwitchboardError('SB_INVALID_STATE', `Already ${this.connection.state}`);
-    const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    const token = await this.freshToken();
     const claims = claimsOf(token);
-    if (claims.exp * 1000 <= Date.now()) throw new SwitchboardError('SB_AUTH_FAILED', 'The access token has expired; log in again');
     this.username = claims.sub;
     const domain = new URL(httpBase(this.options.url)).hostname;
     const signaling = (this.options.signaling ?? sipJsSignaling)({ server: wsUrl(this.options.url, token), user: claims.sub, domain, userAgent: 'Switchboard-SDK/0.1' });
     this.signaling = signaling;
-    signaling.on('connection', (state, error) => {
+    signaling.on('connection', (state, error, lost) => {
+      if (this.signaling !== signaling) return;
+      if (state === 'disconnected' && lost && this.connection.state === ConnectionState.Connected) {
+        void this.reconnectLoop(signaling, error);
+        return;
+      }
+      // While reconnecting, the loop below owns the state; otherwise follow the transport.
+      if (this.connection.state === ConnectionState.Reconnecting) return;
       this.lastError = error;
       this.connection.to(state as ConnectionState);
     });
@@ -183,6 +212,79 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     await this.agent.attach((m) => signaling.command(m)).catch(() => undefined);
   }
 
+  /** A token for the next connection: the function's fresh one, or the given one while it is valid. */
+  private async freshToken(): Promise<string> {
+    let token: string;
+    try {
+      token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    } catch (err) {
+      throw new SwitchboardError('SB_AUTH_FAILED', 'The token function failed', { cause: err });
+    }
+    if (claimsOf(token).exp * 1000 <= Date.now()) throw new SwitchboardError('SB_AUTH_FAILED', 'The access token has expired; log in again');
+    return token;
+  }
+
+  private policy(): ReconnectPolicy | undefined {
+    const r = this.options.reconnect;
+    if (r === false) return undefined;
+    if (r && typeof (r as ReconnectPolicy).nextDelayMs === 'function') return r as ReconnectPolicy;
+    return new ExponentialBackoff((r ?? {}) as BackoffOptions);
+  }
+
+  /**
+   * The connection dropped: calls stay up (their media flows over UDP; the gateway keeps them for
+   * its grace period) while we reconnect by the policy, with a fresh token each time. Back, every
+   * call is re-attached (or ended with `SB_CALL_LOST` when the gateway ended it meanwhile).
+   */
+  private async reconnectLoop(signaling: SignalingClient, error: SwitchboardError | undefined): Promise<void> {
+    const policy = this.policy();
+    this.lastError = error;
+    if (!policy) return this.giveUp(signaling, error);
+    this.connection.to(ConnectionState.Reconnecting);
+    for (const call of this.calls) call._connectionLost();
+    const started = Date.now();
+    let lastError = error;
+    for (let attempt = 1; ; attempt++) {
+      const delayMs = policy.nextDelayMs({ attempt, elapsedMs: Date.now() - started });
+      if (delayMs === undefined) return this.giveUp(signaling, lastError);
+      this.emit('reconnecting', { attempt, delayMs, ...(lastError ? { error: lastError } : {}) });
+      await new Promise((r) => setTimeout(r, delayMs));
+      if (this.signaling !== signaling) return; // disconnect() meanwhile
+      let token: string;
+      try {
+        token = await this.freshToken();
+      } catch (err) {
+        return this.giveUp(signaling, err as SwitchboardError);
+      }
+      try {
+        await signaling.reconnect(wsUrl(this.options.url, token));
+        break;
+      } catch (err) {
+        lastError = err instanceof SwitchboardError ? err : new SwitchboardError('SB_CONNECTION_FAILED', String(err), { cause: err });
+        if (lastError.code === 'SB_AUTH_FAILED') return this.giveUp(signaling, lastError);
+      }
+      if (this.signaling !== signaling) return;
+    }
+    this.lastError = undefined;
+    this.connection.to(ConnectionState.Connected);
+    await Promise.all(this.calls.map((c) => c._reattach()));
+    await this.agent.reattach().catch(() => undefined);
+    this.emit('reconnected');
+  }
+
+  private async giveUp(signaling: SignalingClient, error: SwitchboardError | undefined): Promise<void> {
+    if (this.signaling !== signaling) return;
+    this.signaling = undefined;
+    this.agent.detach();
+    const err = error ?? new SwitchboardError('SB_CONNECTION_FAILED', 'The connection to the gateway was lost');
+    this.lastError = err;
+    await Promise.all(this.calls.map((c) => c._connectionGone(err)));
+    await signaling.disconnect().catch(() => undefined);
+    this.registration.to(RegistrationState.Unregistered);
+    this.connection.to(ConnectionState.Disconnected);
+    this.emit('disconnected', err);
+  }
+
   private callOptions(): ConstructorParameters<typeof Call>[1] {
     return {
       autoPlay: this.options.autoPlayRemoteAudio ?? true,
@@ -202,6 +304,7 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     this.lastError = undefined;
     this.registration.to(RegistrationState.Unregistered);
     this.connection.to(ConnectionState.Disconnected);
+    this.emit('disconnected');
   }
 
   /**

@@ -99,7 +99,11 @@ export function createHttpServer(deps: HttpDeps): http.Server {
       const { token, expiresAt } = deps.tokens.issue(body.username, user.role);
       return json(res, 200, { token, expiresAt, username: body.username, role: user.role });
     }
-    if (url.pathname === '/api/health') return json(res, 200, await deps.status());
+    if (url.pathname === '/api/health') {
+      const status = (await deps.status()) as { status?: string };
+      // 503 while draining: load balancers stop sending new agents here.
+      return json(res, status.status === 'ok' ? 200 : 503, status);
+    }
     if (url.pathname.startsWith('/api/') && deps.center) {
       const handled = await centerApi(req, res, url, deps.center);
       if (handled) return;

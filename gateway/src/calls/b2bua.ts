@@ -5,6 +5,7 @@
  * with the codec the callee chose, so packets relay without transcoding.
  */
 import { log } from '../util/log.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { Emitter } from '../util/emitter.js';
 import type { MessageIdentity, MessageReply, SipCore, SipCoreDelegate } from '../sip/core.js';
 import type { Dialog } from '../sip/dialog.js';
@@ -24,6 +25,13 @@ import { Transfers } from './transfers.js';
 
 /** How long a trunk may stay silent after our INVITE before the next trunk is tried. */
 const SETUP_TIMEOUT_MS = 3000;
+
+/** Options of the B2BUA. */
+export interface B2buaOptions {
+  /** How long a browser's calls wait for it to reconnect after its WebSocket closed (0: end at once). */
+  reconnectGraceMs: number;
+  clock: Clock;
+}
 
 /** Events of the B2BUA. */
 export type B2buaEvents = {
@@ -50,6 +58,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     private readonly media: MediaEngine,
     private readonly router: Router,
     private readonly trunks?: TrunkManager,
+    private readonly opts: B2buaOptions = { reconnectGraceMs: 30_000, clock: systemClock },
   ) {
     super();
     core.delegate = this;
@@ -65,6 +74,16 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         return true;
       },
       musicFor: (q) => this.queueing.delegate?.musicFor?.(q),
+    });
+    // A media worker died: the calls whose audio it carried cannot go on; end them with the reason.
+    media.on('lost', (ids, reason) => {
+      const lost = new Set(ids);
+      for (const call of [...this.calls.values()]) {
+        if ((call.caller.endpointId && lost.has(call.caller.endpointId)) || (call.callee.endpointId && lost.has(call.callee.endpointId))) {
+          log.warn('b2bua', `call ${call.id}: its media is gone (${reason}); ending it`);
+          call.hangup({ by: 'gateway', status: 500, reason: 'Media Engine Failure' });
+        }
+      }
     });
     media.on('dtmf', (endpointId, digit) => {
       for (const call of this.calls.values()) {
@@ -266,6 +285,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       webrtc: binding.webrtc,
       codecs,
       options: {
+        owner: route.username,
         target: binding.target,
         requestUri: `sip:${contactUri.user ?? route.username}@${contactUri.host}${contactUri.port ? ':' + contactUri.port : ''}${contactUri.params.transport ? ';transport=' + contactUri.params.transport : ''}`,
         from,
@@ -392,6 +412,11 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         this.core.respond(tx, err instanceof CallOperationError ? err.status : 500, err.message, [], tag),
       );
       return;
+    }
+    if (msg.type === 'ping') {
+      // A browser back on a new connection checks its call is still here (SipCore already moved
+      // the dialog to the connection this came on).
+      return this.core.respond(tx, 200, undefined, [], tag);
     }
     if (msg.type === 'mute') {
       const muted = (msg as { muted?: unknown }).muted;
@@ -558,22 +583,54 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   }
 
   /**
-   * A connection closed. A browser (WebSocket) whose tab closed or whose network dropped cannot
-   * hang up, hold or transfer any more, and sip.js cannot resume a dialog on a new connection —
-   * so its calls end now (the other party hears the call end instead of silence) and their
-   * records say why. SIP devices on TCP/TLS may reconnect (RFC 3261 §18.2.2), so only WebSocket
-   * flows count.
+   * A connection closed. A browser's WebSocket can drop and come back (Wi-Fi trouble, a laptop
+   * changing networks, a gateway behind a load balancer): its calls stay up — media keeps flowing
+   * over UDP — for the reconnect grace period, and the browser takes them back when it returns
+   * (SipCore's flow recovery, {@link onDialogRecovered}). After the grace period the call ends
+   * with `480 Connection Lost` in its record and a BYE to the other party. SIP devices on TCP/TLS
+   * may reconnect too (RFC 3261 §18.2.2), so only WebSocket flows count.
    */
   flowClosed(flowId: string): void {
     for (const call of [...this.calls.values()]) {
       for (const side of ['caller', 'callee'] as const) {
         const leg = call[side];
-        const target = leg.dialog?.init.target;
-        if (!target || target.flowId !== flowId || (target.transport !== 'WS' && target.transport !== 'WSS')) continue;
-        log.info('b2bua', `call ${call.id}: ${leg.party}'s connection closed; ending the call`);
-        delete leg.dialog; // no BYE into a closed connection
-        call.hangup({ by: side, status: 480, reason: 'Connection Lost' });
-        break;
+        const dialog = leg.dialog;
+        const target = dialog?.init.target;
+        if (!dialog || !target || target.flowId !== flowId || (target.transport !== 'WS' && target.transport !== 'WSS')) continue;
+        if (leg.detached) continue;
+        const graceMs = this.opts.reconnectGraceMs;
+        const lost = () => {
+          leg.detached = undefined;
+          if (dialog.init.target.flowId !== flowId || call.state === CallState.Ended) return; // recovered, or over
+          log.info('b2bua', `call ${call.id}: ${leg.party} did not reconnect within ${graceMs / 1000} s; ending the call`);
+          delete leg.dialog; // no BYE into a closed connection; the dialog ends here
+          dialog.end('transport-error');
+          call.hangup({ by: side, status: 480, reason: 'Connection Lost' });
+        };
+        if (graceMs <= 0) {
+          lost();
+          continue;
+        }
+        call.note('connection-lost', leg.party);
+        log.info('b2bua', `call ${call.id}: ${leg.party}'s connection closed; keeping the call ${graceMs / 1000} s for a reconnect`);
+        leg.detached = this.opts.clock.setTimeout(lost, graceMs);
+      }
+    }
+  }
+
+  /** A browser came back on a new connection (SipCore flow recovery): its leg is attached again. */
+  onDialogRecovered(dialog: Dialog): void {
+    for (const call of this.calls.values()) {
+      for (const side of ['caller', 'callee'] as const) {
+        const leg = call[side];
+        if (leg.dialog !== dialog) continue;
+        if (leg.detached) {
+          this.opts.clock.clearTimeout(leg.detached);
+          leg.detached = undefined;
+          call.note('reconnected', leg.party);
+          log.info('b2bua', `call ${call.id}: ${leg.party} reconnected; the call continues on the new connection`);
+        }
+        return;
       }
     }
   }

@@ -6,6 +6,7 @@ import { Emitter } from '../util/emitter.js';
 import { log } from '../util/log.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { MediaEngine } from '../media/types.js';
+import type { TimerHandle } from '../util/clock.js';
 
 /**
  * Call states.
@@ -70,6 +71,8 @@ export interface Leg {
   party: string;
   endpointId?: string;
   dialog?: Dialog;
+  /** Set while the leg's browser is disconnected (WebSocket lost): the grace timer that ends the call. */
+  detached?: TimerHandle;
 }
 
 /** Why and by whom a call ended. */

@@ -59,7 +59,7 @@ export class ContactCenter {
 
   constructor(
     private readonly clock: Clock,
-    private readonly config: { center: CenterConfig; queues: QueueConfig[]; users: UserConfig[] },
+    private readonly config: { center: CenterConfig; queues: QueueConfig[]; users: UserConfig[]; calls: { reconnectGraceSeconds: number } },
     private readonly b2bua: B2bua,
     private readonly core: SipCore,
   ) {
@@ -74,7 +74,8 @@ export class ContactCenter {
         this.offers.delete(qc.id);
       },
       overflow: (qc, target) => this.overflow(qc.id, target),
-      canTake: (agent) => !this.onAnyCall(agent),
+      // Not while on another call, and not while its device is gone (a browser reconnecting).
+      canTake: (agent) => !this.onAnyCall(agent) && this.hasDevice(agent),
     });
     this.acd.on('offered', (qc, agent) => this.queued.get(qc.id)?.note('offered', agent));
     this.acd.on('noAnswer', (qc, agent, why) => this.queued.get(qc.id)?.note('no-answer', `${agent} (${why})`));
@@ -98,15 +99,42 @@ export class ContactCenter {
       if (call.agent && call.agent.toLowerCase() === from.toLowerCase()) this.acd.ended(call.id, from);
     });
     b2bua.commands = (req, identity, reply) => this.command(req, identity, reply);
-    core.registrar.on('unregistered', (b) => {
+    core.registrar.on('unregistered', (b, why) => {
       for (const [key, s] of this.subscribers) if (s.target.flowId && s.target.flowId === b.target.flowId) this.subscribers.delete(key);
-      // An agent whose last device went away is logged out (unless a call is still up).
-      const a = this.agents.get(b.aor);
-      if (!a || this.hasDevice(a.username)) return;
-      if (a.state === AgentState.Available || a.state === AgentState.NotReady || a.state === AgentState.WrapUp || a.state === AgentState.Ringing) {
-        this.agents.transition(a.username, AgentState.Offline, { by: 'system' });
+      // A browser whose connection dropped may be back in a moment (it reconnects and registers
+      // again): its agent keeps its state for the reconnect grace period, like its calls.
+      const graceMs = this.config.calls.reconnectGraceSeconds * 1000;
+      if (why === 'flow-closed' && b.webrtc && graceMs > 0) {
+        const key = b.aor.toLowerCase();
+        if (this.logoutTimers.has(key)) return;
+        this.logoutTimers.set(key, this.clock.setTimeout(() => {
+          this.logoutTimers.delete(key);
+          this.logoutIfNoDevice(b.aor);
+        }, graceMs));
+        return;
+      }
+      this.logoutIfNoDevice(b.aor);
+    });
+    core.registrar.on('registered', (b) => {
+      const key = b.aor.toLowerCase();
+      const t = this.logoutTimers.get(key);
+      if (t) {
+        this.clock.clearTimeout(t);
+        this.logoutTimers.delete(key);
       }
     });
+  }
+
+  /** Agents whose device went away and did not come back, per agent: the pending logout. */
+  private readonly logoutTimers = new Map<string, TimerHandle>();
+
+  /** An agent whose last device went away is logged out (unless a call is still up). */
+  private logoutIfNoDevice(aor: string): void {
+    const a = this.agents.get(aor);
+    if (!a || this.hasDevice(a.username)) return;
+    if (a.state === AgentState.Available || a.state === AgentState.NotReady || a.state === AgentState.WrapUp || a.state === AgentState.Ringing) {
+      this.agents.transition(a.username, AgentState.Offline, { by: 'system' });
+    }
   }
 
   /** Whether the agent has a device calls can reach (a registration or a static contact). */
@@ -225,7 +253,8 @@ export class ContactCenter {
       // The agent's device went away during the call (tab closed, phone unplugged): logged out,
       // so the ACD does not offer calls to a device that is not there.
       const a = this.agents.get(call.agent);
-      if (a && a.state !== AgentState.Offline && !this.hasDevice(a.username)) this.agents.transition(a.username, AgentState.Offline, { by: 'system' });
+      // (A browser still inside its reconnect grace period is given the chance to come back.)
+      if (a && a.state !== AgentState.Offline && !this.hasDevice(a.username) && !this.logoutTimers.has(a.username.toLowerCase())) this.agents.transition(a.username, AgentState.Offline, { by: 'system' });
     }
   }
 
@@ -341,6 +370,19 @@ export class ContactCenter {
     }
   }
 
+  /** Tells every connected browser something about the gateway (e.g. that it is draining for shutdown). */
+  broadcast(message: Record<string, unknown>): void {
+    if (this.closed) return;
+    const data = JSON.stringify(message);
+    for (const aor of this.core.registrar.aors) {
+      for (const b of this.core.registrar.lookup(aor)) {
+        if (!b.webrtc) continue;
+        const uri = b.contact.uri;
+        void this.core.sendMessage(b.target, `sip:${uri.user ?? aor}@${uri.host}${uri.params.transport ? ';transport=' + uri.params.transport : ''}`, aor, { contentType: CONTROL_TYPE, data });
+      }
+    }
+  }
+
   /** Coalesces statistics pushes: at most one every 250 ms. */
   private scheduleStats(): void {
     if (this.statsTimer || !this.subscribers.size || this.closed) return;
@@ -359,6 +401,8 @@ export class ContactCenter {
   close(): void {
     this.closed = true;
     if (this.statsTimer) this.clock.clearTimeout(this.statsTimer);
+    for (const t of this.logoutTimers.values()) this.clock.clearTimeout(t);
+    this.logoutTimers.clear();
     this.acd.close();
     this.agents.close();
     this.store.close();

@@ -255,7 +255,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   }
 
   async createEndpoint(kind: EndpointKind): Promise<string> {
-    const id = `${kind}-${this.nextId++}`;
+    const id = `${kind}-${this.opts.idPrefix ?? ''}${this.nextId++}`;
     const announced = this.opts.announcedAddress ?? this.opts.bindAddress;
     const ep: Endpoint = kind === 'rtp' ? await RtpEndpoint.create(id, this.opts.bindAddress, announced, this.opts.portRange) : new WebRtcEndpoint(id, this.opts);
     let last: string | undefined;

@@ -27,6 +27,8 @@ export type MediaEngineEvents = {
   firstPacket: [endpointId: string];
   /** An RFC 4733 DTMF event began on an endpoint (reported once per digit). */
   dtmf: [endpointId: string, digit: string];
+  /** Endpoints are gone with the engine part that held them (a media worker died); their calls must end. */
+  lost: [endpointIds: string[], reason: string];
 };
 
 /** Listener registration shared by every engine implementation. */
@@ -92,4 +94,6 @@ export interface MediaOptions {
   portRange?: [number, number];
   /** Music on hold: an 8 kHz mono 16-bit WAV file; a built-in loop when absent. */
   musicOnHold?: string;
+  /** Prefix for endpoint ids after the kind (`webrtc-<prefix>7`), so ids stay unique across engine restarts. */
+  idPrefix?: string;
 }

@@ -4,11 +4,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { LocalMediaEngine } from './engine.js';
-import type { MediaOptions } from './types.js';
-import type { RpcRequest, RpcReply } from './worker-engine.js';
+import type { RpcRequest, RpcReply, WorkerInit } from './worker-engine.js';
 
 const port = parentPort!;
-const engine = new LocalMediaEngine(workerData as MediaOptions);
+const engine = new LocalMediaEngine(workerData as WorkerInit);
 engine.on('endpointState', (...args) => port.postMessage({ event: 'endpointState', args } satisfies RpcReply));
 engine.on('firstPacket', (...args) => port.postMessage({ event: 'firstPacket', args } satisfies RpcReply));
 engine.on('dtmf', (...args) => port.postMessage({ event: 'dtmf', args } satisfies RpcReply));

@@ -10,6 +10,7 @@ import { DigestServer, type CredentialLookup, type DigestAlgorithm } from './dig
 import { IncomingInvite, OutgoingInvite, type InviteOptions } from './invite.js';
 import { createResponse, randomToken, SipRequest, type SipResponse } from './message.js';
 import { Registrar } from './registrar.js';
+import { formatNameAddr } from './uri.js';
 import type { ServerTransaction, TransactionLayer, TransactionUser } from './transaction/layer.js';
 import type { MessageSender, Source, Target, TransportName } from './transport/types.js';
 
@@ -53,6 +54,11 @@ export interface SipCoreDelegate {
    * token-authenticated WebSockets. The delegate must call `reply` once.
    */
   onMessage?(req: SipRequest, identity: MessageIdentity, reply: MessageReply): void;
+  /**
+   * A dialog's peer came back on a new connection and the dialog now uses it (flow recovery:
+   * the same user's new WebSocket sent an in-dialog request, or registered the dialog's Contact).
+   */
+  onDialogRecovered?(dialog: Dialog): void;
 }
 
 /** Who sent a MESSAGE: the authenticated user, its role (token flows) and where it came from. */
@@ -78,8 +84,12 @@ export class SipCore implements TransactionUser {
   readonly registrar: Registrar;
   readonly digest: DigestServer;
   delegate?: SipCoreDelegate;
+  /** While the gateway drains for shutdown: new INVITEs and OPTIONS get 503 + Retry-After. */
+  draining = false;
   readonly stats: SipCoreStats = { authFailures: 0, replays: 0, registrations: 0 };
   private readonly dialogs = new Map<string, Dialog>();
+  /** Who each WebSocket flow belongs to: its token's user, or the user who registered on it. */
+  private readonly flowUsers = new Map<string, string>();
 
   constructor(
     readonly sender: MessageSender,
@@ -129,8 +139,10 @@ export class SipCore implements TransactionUser {
     const toTag = req.toTag;
     if (toTag) {
       const dialog = this.dialogs.get(dialogId(req.callId, toTag, req.fromTag ?? ''));
-      if (dialog) dialog.receive(req, tx);
-      else if (tx) this.respond(tx, 481);
+      if (dialog) {
+        this.recoverFlow(dialog, source);
+        dialog.receive(req, tx);
+      } else if (tx) this.respond(tx, 481);
       return;
     }
     if (!tx) return; // An ACK outside a dialog (for a 2xx we do not know): drop (§17.2.3).
@@ -140,6 +152,9 @@ export class SipCore implements TransactionUser {
     // §16.3 / §8.2.2: loop protection.
     const mf = req.get('max-forwards');
     if (mf !== undefined && Number(mf) === 0 && req.method !== 'OPTIONS') return this.respond(tx, 483);
+    // Draining (shutdown): no new calls — 503 with Retry-After sends a PBX or load balancer elsewhere
+    // (RFC 3261 §21.5.4), and OPTIONS pings say the same.
+    if (this.draining && (req.method === 'INVITE' || req.method === 'OPTIONS')) return this.respond(tx, 503, 'Shutting Down', [['retry-after', '60']]);
     switch (req.method) {
       case 'OPTIONS':
         return this.respond(tx, 200, undefined, [['allow', ALLOWED_METHODS.join(', ')], ['accept', 'application/sdp']]);
@@ -156,6 +171,39 @@ export class SipCore implements TransactionUser {
         // §8.2.1: 405 for a method we know but do not take here, 501 for one we do not know.
         return this.respond(tx, KNOWN_METHODS.has(req.method) ? 405 : 501, undefined, [['allow', ALLOWED_METHODS.join(', ')]]);
     }
+  }
+
+  /** The user a connection belongs to (WebSocket flows: by token, or by the REGISTER made on it). */
+  private flowUser(source: Source): string | undefined {
+    return source.auth?.user ?? this.flowUsers.get(source.flowId);
+  }
+
+  /**
+   * Flow recovery (RFC 5626 §5.2 in spirit, for browsers that cannot be reached but over their own
+   * WebSocket): a request inside a browser's dialog arriving on another WebSocket of the same
+   * user moves the dialog to that connection — the tab reconnected after a network blip.
+   */
+  private recoverFlow(dialog: Dialog, source: Source): void {
+    const t = dialog.init.target;
+    if ((source.transport !== 'WS' && source.transport !== 'WSS') || (t.transport !== 'WS' && t.transport !== 'WSS') || t.flowId === source.flowId) return;
+    const owner = dialog.init.owner;
+    const user = this.flowUser(source);
+    if (!owner || !user || owner.toLowerCase() !== user.toLowerCase()) return;
+    dialog.retarget({ transport: source.transport, host: source.address, port: source.port, flowId: source.flowId });
+    this.delegate?.onDialogRecovered?.(dialog);
+  }
+
+  /** A browser registered again: its dialogs whose Contact it registered follow it to the new flow. */
+  private recoverByContact(source: Source, contacts: string[]): void {
+    const wanted = new Set(contacts.map((c) => c.toLowerCase()));
+    for (const d of this.dialogs.values()) {
+      if (wanted.has(d.init.remoteTarget.toLowerCase())) this.recoverFlow(d, source);
+    }
+  }
+
+  /** A connection closed: forget whose it was. */
+  flowClosed(flowId: string): void {
+    this.flowUsers.delete(flowId);
   }
 
   /** A 2xx retransmission after the INVITE transaction ended: re-send the dialog's ACK (§13.2.2.4). */
@@ -220,6 +268,10 @@ export class SipCore implements TransactionUser {
     if (result.status === 423) return this.respond(tx, 423, undefined, [['min-expires', String(result.minExpires)]]);
     if (result.status === 400) return this.respond(tx, 400, result.reason);
     this.stats.registrations++;
+    if (source.transport === 'WS' || source.transport === 'WSS') {
+      this.flowUsers.set(source.flowId, user);
+      this.recoverByContact(source, req.contacts.map((c) => formatNameAddr({ uri: c.uri, params: {} }).slice(1, -1)));
+    }
     const contacts = this.registrar.contactHeaders(result.bindings);
     this.respond(tx, 200, undefined, [...contacts.map((c) => ['contact', c] as [string, string]), ['date', new Date().toUTCString()]]);
   }

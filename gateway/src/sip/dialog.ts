@@ -47,10 +47,15 @@ export interface DialogInit {
   remoteTarget: string;
   /** Route set, in the order Route headers must be written. */
   routeSet: string[];
-  /** Where in-dialog requests go. */
+  /** Where in-dialog requests go (moved by {@link Dialog.retarget} when the peer's flow is recovered). */
   target: Target;
   /** Our Contact header value. */
   localContact: string;
+  /**
+   * The authenticated user on the far end (who sent the INVITE, or whose registration we called):
+   * only that user's new connection may take the dialog over (flow recovery, docs/protocol.md).
+   */
+  owner?: string;
 }
 
 /** A SIP dialog. */
@@ -117,6 +122,15 @@ export class Dialog extends Emitter<DialogEvents> {
         onTransportError: (err) => resolve({ status: 503, reason: err.message }),
       });
     });
+  }
+
+  /**
+   * Sends in-dialog requests along another flow from now on: the peer came back on a new
+   * connection (a browser whose WebSocket dropped and reconnected; RFC 5626 §5.2 flow recovery).
+   */
+  retarget(target: Target): void {
+    log.info('sip.dialog', `${this.init.callId}: now reached over ${target.transport} flow ${target.flowId ?? `${target.host}:${target.port}`} (was ${this.init.target.flowId ?? '?'})`);
+    this.init.target = target;
   }
 
   /** Ends the dialog with a BYE (§15.1.1); idempotent. */

@@ -96,6 +96,7 @@ export class IncomingInvite extends Emitter<IncomingInviteEvents> {
         routeSet: req.getAll('record-route'),
         target: { transport: this.source.transport, host: this.source.address, port: this.source.port, flowId: this.source.flowId },
         localContact: this.core.contactFor(this.source.transport),
+        owner: this.identity,
       },
       this.core.txl,
       (d) => this.core.removeDialog(d),
@@ -137,6 +138,8 @@ export interface InviteOptions {
   domain?: string;
   /** Answers 401/407 challenges with these (trunks, RFC 3261 §22.2, RFC 8760). */
   credentials?: { username: string; password: string };
+  /** The user whose device this is (a registration's AOR): may recover the dialog on a new flow. */
+  owner?: string;
 }
 
 /** Events of an outgoing INVITE. */
@@ -271,6 +274,7 @@ export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
         routeSet: [...res.getAll('record-route')].reverse(),
         target: this.opts.target,
         localContact: this.core.contactFor(this.opts.target.transport),
+        ...(this.opts.owner ? { owner: this.opts.owner } : {}),
       },
       this.core.txl,
       (d) => this.core.removeDialog(d),

@@ -175,12 +175,51 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
   get established(): boolean {
     return this.wasEstablished;
   }
+
+  async reattach(): Promise<'ok' | 'gone'> {
+    if (this.session.state !== SessionState.Established) return 'ok';
+    try {
+      await this.control({ type: 'ping' });
+      return 'ok';
+    } catch (err) {
+      // 481: the gateway no longer knows the dialog (it ended while we were away, or it restarted).
+      return (err as SwitchboardError).status === 481 ? 'gone' : 'ok';
+    }
+  }
+
+  async abandon(error: SwitchboardError): Promise<void> {
+    this.fail(error);
+    const s = this.session;
+    if (s.state === SessionState.Established) await s.bye().catch(() => undefined);
+    else if (s.state !== SessionState.Terminated) await this.hangup().catch(() => undefined);
+  }
+
+  get iceConnectionState(): string | undefined {
+    return (this.session.sessionDescriptionHandler as SessionDescriptionHandler | undefined)?.peerConnection?.iceConnectionState;
+  }
+
+  async restartIce(): Promise<void> {
+    if (this.session.state !== SessionState.Established) return;
+    await new Promise<void>((resolve, reject) => {
+      this.session
+        .invite({
+          sessionDescriptionHandlerOptions: { ...MEDIA, offerOptions: { iceRestart: true } } as never,
+          requestDelegate: {
+            onAccept: () => resolve(),
+            onReject: (res) => reject(new SwitchboardError('SB_MEDIA_FAILED', `ICE restart refused: ${res.message.statusCode} ${res.message.reasonPhrase}`, { status: res.message.statusCode ?? 500 })),
+          },
+        })
+        .catch((err: unknown) => reject(new SwitchboardError('SB_MEDIA_FAILED', 'ICE restart failed', { cause: err })));
+    });
+  }
 }
 
 /** sip.js-backed signaling. */
 export class SipJsSignaling extends Emitter<SignalingClientEvents> implements SignalingClient {
   private readonly ua: UserAgent;
   private registerer?: Registerer;
+  /** True while we close the connection ourselves (a drop then is not "lost"). */
+  private closing = false;
 
   constructor(private readonly config: SignalingConfig) {
     super();
@@ -192,12 +231,15 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
       userAgentString: config.userAgent,
       logBuiltinEnabled: false,
       logLevel: 'error',
+      // Reconnection is the Softphone's policy, not sip.js's.
+      reconnectionAttempts: 0,
       // Our gateway answers with host candidates only; no need to wait for STUN.
       sessionDescriptionHandlerFactoryOptions: { iceGatheringTimeout: 500 },
       delegate: {
         onConnect: () => this.emit('connection', 'connected'),
         onDisconnect: (error) => {
-          this.emit('connection', 'disconnected', error ? new SwitchboardError('SB_CONNECTION_FAILED', `Connection to the gateway lost: ${error.message}`, { cause: error }) : undefined);
+          const lost = !this.closing;
+          this.emit('connection', 'disconnected', error || lost ? connectionLost(error) : undefined, lost);
           this.emit('registration', 'unregistered');
         },
         onInvite: (invitation) => this.emit('incoming', new SipJsSession(invitation, 'incoming')),
@@ -208,6 +250,7 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
   }
 
   async connect(): Promise<void> {
+    this.closing = false;
     this.emit('connection', 'connecting');
     try {
       await this.ua.start();
@@ -216,37 +259,61 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
       this.emit('connection', 'disconnected', e);
       throw e;
     }
+    await this.register();
+  }
+
+  async reconnect(server: string): Promise<void> {
+    this.closing = false;
+    // The token travels in the WebSocket URL: a fresh one for every attempt (sip.js reads it at connect).
+    (this.ua.transport as unknown as { configuration: { server: string } }).configuration.server = server;
+    this.emit('connection', 'connecting');
+    try {
+      await this.ua.reconnect();
+    } catch (err) {
+      throw new SwitchboardError('SB_CONNECTION_FAILED', 'Reconnecting to the gateway failed', { cause: err });
+    }
+    await this.register();
+  }
+
+  /** Registers (again): resolves once the gateway accepted, rejects with a coded error. */
+  private register(): Promise<void> {
     this.emit('registration', 'registering');
-    const registerer = new Registerer(this.ua, { expires: 300 });
-    this.registerer = registerer;
-    await new Promise<void>((resolve, reject) => {
-      let rejected: SwitchboardError | undefined;
-      registerer.stateChange.addListener((s) => {
-        if (s === RegistererState.Registered) {
-          this.emit('registration', 'registered');
-          resolve();
-        } else if (s === RegistererState.Unregistered || s === RegistererState.Terminated) {
-          const err = rejected ?? new SwitchboardError('SB_REGISTRATION_FAILED');
+    const registerer = (this.registerer ??= new Registerer(this.ua, { expires: 300 }));
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const done = (err?: SwitchboardError) => {
+        if (settled) return;
+        settled = true;
+        listener && registerer.stateChange.removeListener(listener);
+        if (err) {
           this.emit('registration', 'unregistered', err);
           reject(err);
+        } else {
+          this.emit('registration', 'registered');
+          resolve();
         }
-      });
+      };
+      const listener = (s: RegistererState) => {
+        if (s === RegistererState.Registered) done();
+        else if (s === RegistererState.Terminated) done(new SwitchboardError('SB_REGISTRATION_FAILED'));
+      };
+      registerer.stateChange.addListener(listener);
       registerer
         .register({
           requestDelegate: {
+            onAccept: () => done(),
             onReject: (res) => {
               const { statusCode, reasonPhrase } = res.message;
-              rejected = new SwitchboardError(statusCode === 401 || statusCode === 403 ? 'SB_AUTH_FAILED' : 'SB_REGISTRATION_FAILED', `Registration refused: ${statusCode} ${reasonPhrase}`, { status: statusCode });
-              this.emit('registration', 'unregistered', rejected);
-              reject(rejected);
+              done(new SwitchboardError(statusCode === 401 || statusCode === 403 ? 'SB_AUTH_FAILED' : 'SB_REGISTRATION_FAILED', `Registration refused: ${statusCode} ${reasonPhrase}`, { status: statusCode }));
             },
           },
         })
-        .catch((err: unknown) => reject(new SwitchboardError('SB_REGISTRATION_FAILED', String(err), { cause: err })));
+        .catch((err: unknown) => done(new SwitchboardError('SB_REGISTRATION_FAILED', String(err), { cause: err })));
     });
   }
 
   async disconnect(): Promise<void> {
+    this.closing = true;
     try {
       if (this.registerer?.state === RegistererState.Registered) await this.registerer.unregister();
     } catch {
@@ -304,6 +371,11 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
       });
     return session;
   }
+}
+
+/** The error for a connection that dropped (the WebSocket close code says why, when the gateway gave one). */
+function connectionLost(error: Error | undefined): SwitchboardError {
+  return new SwitchboardError('SB_CONNECTION_FAILED', `Connection to the gateway lost${error ? `: ${error.message}` : ''}`, error ? { cause: error } : {});
 }
 
 /** Maps a refused command to an SDK error; the gateway's own code stays in the message. */

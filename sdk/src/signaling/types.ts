@@ -47,12 +47,24 @@ export interface SignalingSession {
   control(message: Record<string, unknown>): Promise<void>;
   /** Sends RFC 4733 digits in the media stream; false when the session cannot (not negotiated). */
   sendDtmf(digits: string, durationMs: number, gapMs: number): boolean;
+  /**
+   * After a reconnect: tells the gateway this session is here (on the new connection) and learns
+   * whether it still exists there — `gone` when the gateway ended it meanwhile (481).
+   */
+  reattach(): Promise<'ok' | 'gone'>;
+  /** Ends a session the gateway no longer has, reporting `error` as the reason. */
+  abandon(error: SwitchboardError): Promise<void>;
+  /** The media path's ICE state (`connected`, `disconnected`, `failed`…), when known. */
+  readonly iceConnectionState: string | undefined;
+  /** Renegotiates with an ICE restart (a new network path after a reconnect or a network change). */
+  restartIce(): Promise<void>;
   on<K extends keyof SignalingSessionEvents>(event: K, fn: (...args: SignalingSessionEvents[K]) => void): unknown;
 }
 
 /** Events of the signaling client. */
 export type SignalingClientEvents = {
-  connection: [state: SignalingConnectionState, error?: SwitchboardError];
+  /** `lost` is true when the connection dropped without `disconnect()` (the Softphone reconnects). */
+  connection: [state: SignalingConnectionState, error?: SwitchboardError, lost?: boolean];
   registration: [state: SignalingRegistrationState, error?: SwitchboardError];
   incoming: [session: SignalingSession];
   /** An event pushed by the gateway outside any call (agent state, statistics). */
@@ -65,6 +77,11 @@ export interface SignalingClient {
   connect(): Promise<void>;
   /** Unregisters and closes. */
   disconnect(): Promise<void>;
+  /**
+   * Opens the connection again at `server` (a URL with a fresh token) and registers again; the
+   * sessions in progress stay. Rejects with a coded error.
+   */
+  reconnect(server: string): Promise<void>;
   /** Starts an outgoing session (the INVITE is sent at once; failures arrive as `ended`). */
   invite(target: string): Promise<SignalingSession>;
   /**

@@ -21,7 +21,8 @@ interface Flow {
   port: number;
   auth?: FlowAuth;
   send(data: Buffer): Promise<void>;
-  close(): void;
+  /** Closes the flow; resolves once its socket is gone (at most ~1 s: a peer that does not answer the close is cut). */
+  close(): Promise<void>;
 }
 
 /** Options for {@link TransportLayer}. */
@@ -181,7 +182,12 @@ export class TransportLayer implements MessageSender {
           if (socket.destroyed) return reject(new TransportError(`${transport} connection closed`));
           socket.write(data, (err) => (err ? reject(new TransportError(err.message)) : resolve()));
         }),
-      close: () => socket.destroy(),
+      close: () =>
+        new Promise<void>((resolve) => {
+          if (socket.destroyed) return resolve();
+          socket.once('close', () => resolve());
+          socket.destroy();
+        }),
     };
     this.flows.set(id, flow);
     const tag = `sip.${transport.toLowerCase()}`;
@@ -229,7 +235,17 @@ export class TransportLayer implements MessageSender {
           if (ws.readyState !== ws.OPEN) return reject(new TransportError('WebSocket closed'));
           ws.send(data.toString('utf8'), (err) => (err ? reject(new TransportError(err.message)) : resolve()));
         }),
-      close: () => ws.close(1001, 'Gateway closing'),
+      // 1001 Going Away: the SDK reconnects (to this gateway restarted, or another behind the same name).
+      close: () =>
+        new Promise<void>((resolve) => {
+          if (ws.readyState === ws.CLOSED) return resolve();
+          const cut = setTimeout(() => ws.terminate(), 500);
+          ws.once('close', () => {
+            clearTimeout(cut);
+            resolve();
+          });
+          ws.close(1001, 'Gateway closing');
+        }),
     };
     if (auth) flow.auth = auth;
     this.flows.set(id, flow);
@@ -404,8 +420,9 @@ export class TransportLayer implements MessageSender {
 
   /** Closes every listener and flow. */
   async close(): Promise<void> {
-    for (const f of this.flows.values()) f.close();
+    const flows = [...this.flows.values()];
     this.flows.clear();
+    await Promise.all(flows.map((f) => f.close()));
     await Promise.all([
       this.udp ? new Promise<void>((r) => this.udp!.close(() => r())) : undefined,
       ...this.servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))),
