@@ -180,6 +180,18 @@ export const ConfigSchema = z
          * in Chromium), so browsers get MD5 alone by default; their connection is Origin-checked.
          */
         webSocketDigestAlgorithms: digestAlgorithms.default(() => ['MD5'] as DigestAlgorithm[]),
+        /**
+         * SIP session timers (RFC 4028) on calls: the interval we ask for and the shortest we accept
+         * (RFC floor 90 s; lower values are for tests). `enabled: false` turns them off.
+         */
+        sessionTimers: z
+          .strictObject({
+            enabled: z.boolean().default(true),
+            expires: count(1, 86400).default(1800),
+            minSE: count(1, 86400).default(90),
+          })
+          .prefault({})
+          .refine((t) => t.minSE <= t.expires, { error: 'minSE must not exceed expires' }),
         minExpires: count(1).default(60),
         maxExpires: count(1).default(3600),
         defaultExpires: count(1).default(600),
@@ -201,6 +213,11 @@ export const ConfigSchema = z
         worker: z.boolean().default(true),
         /** Music on hold: an 8 kHz mono 16-bit PCM WAV file; a built-in loop when absent. */
         musicOnHold: existingFile('a WAV file').optional(),
+        /**
+         * End a call when a party that should be sending media has sent none for this long (a phone
+         * that crashed, a caller gone without BYE). Holding parties are exempt. 0 turns it off.
+         */
+        rtpTimeoutSeconds: z.number().min(0, { error: 'must be 0-3600 seconds' }).max(3600, { error: 'must be 0-3600 seconds' }).default(60),
       })
       .prefault({}),
     auth: z

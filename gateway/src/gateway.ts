@@ -122,6 +122,7 @@ export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}
     registrar: { minExpires: config.sip.minExpires, maxExpires: config.sip.maxExpires, defaultExpires: config.sip.defaultExpires },
     userAgent: 'Switchboard/0.1',
     onAuthFailure: (source) => guard.authFailed(source),
+    ...(config.sip.sessionTimers.enabled ? { sessionTimers: { expires: config.sip.sessionTimers.expires, minSE: config.sip.sessionTimers.minSE } } : {}),
     trustedSource: (req, source): string | undefined => {
       const t = trunks.match(req, source);
       return t ? `trunk:${t.name}` : undefined;
@@ -143,6 +144,7 @@ export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}
     announcedAddress: config.media.announcedAddress ?? config.advertisedHost ?? mediaAddress,
     ...(config.media.portRange ? { portRange: config.media.portRange } : {}),
     ...(config.media.musicOnHold ? { musicOnHold: config.media.musicOnHold } : {}),
+    rtpTimeoutMs: config.media.rtpTimeoutSeconds * 1000,
   };
   const media: MediaEngine = config.media.worker ? new WorkerMediaEngine(mediaOpts) : new LocalMediaEngine(mediaOpts);
 

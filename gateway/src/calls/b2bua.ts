@@ -85,6 +85,17 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         }
       }
     });
+    // No media from a party that should be sending (a crashed phone, a caller gone without BYE):
+    // the call ends with BYE both ways and "Media Timeout" in its record.
+    media.on('timeout', (endpointId, silentMs) => {
+      for (const call of this.calls.values()) {
+        const side = call.caller.endpointId === endpointId ? 'caller' : call.callee.endpointId === endpointId ? 'callee' : undefined;
+        if (!side) continue;
+        log.warn('b2bua', `call ${call.id}: no media from ${call[side].party} for ${Math.round(silentMs / 1000)} s; ending the call`);
+        call.hangup({ by: side, status: 408, reason: 'Media Timeout' });
+        return;
+      }
+    });
     media.on('dtmf', (endpointId, digit) => {
       for (const call of this.calls.values()) {
         if (call.caller.endpointId === endpointId) return this.deliverDigit(call, 'callee', digit);
@@ -344,6 +355,15 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
 
   /** Ends the call when either dialog ends; answers mid-call requests on each leg. */
   private watch(call: Call, dialog: Dialog, side: Side): void {
+    // RFC 4028: no refresh came in time (or ours failed) — the party is gone; end the call.
+    dialog.on('sessionExpired', () => {
+      if (call[side].dialog === dialog) call.hangup({ by: side, status: 408, reason: 'Session Timer Expired' });
+    });
+    // The answer to a re-INVITE refresh we sent (plain RTP peers; a moved address is followed).
+    dialog.onRefreshAnswer = (sdp) => {
+      const ep = call[side].endpointId;
+      if (ep && !isBrowserLeg(call[side])) this.media.acceptAnswer(ep, sdp).catch((err: Error) => log.warn('b2bua', `call ${call.id}: refresh answer refused: ${err.message}`));
+    };
     dialog.on('terminated', (why) => {
       // A leg replaced by a transfer ends without ending the call.
       if (why === 'bye-sent' || call[side].dialog !== dialog) return;
@@ -445,6 +465,9 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       if (call.heldBy !== (on ? undefined : side)) throw new CallOperationError(491, 'Held By The Other Party');
       if (on) await this.media.hold(held.endpointId);
       else await this.media.resume(held.endpointId);
+      // The holder's phone may go quiet while it holds (many send no RTP on hold): not a timeout.
+      const holder = call[side].endpointId;
+      if (holder) await this.media.expectMedia(holder, !on);
       if (on) call.heldBy = side;
       else delete call.heldBy;
       call.note(on ? 'hold' : 'resume', call[side].party);
@@ -506,7 +529,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     try {
       if (!req.body.length) {
         const offer = await this.media.reoffer(endpointId);
-        dialog.acceptInvite(tx, offer, [['server', this.core.opts.userAgent]], (ack) => {
+        dialog.localSdp = offer;
+        dialog.acceptInvite(tx, offer, [['server', this.core.opts.userAgent], ...dialog.sessionRefreshHeaders(req)], (ack) => {
           if (!ack.body.length) return;
           const answer = ack.body.toString('utf8');
           this.media.acceptAnswer(endpointId, answer).then(
@@ -528,7 +552,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       // Hold/resume takes effect before the answer goes out: what the client sees after its
       // 200 OK is the state it asked for.
       await this.applyDirection(call, side, offer);
-      dialog.acceptInvite(tx, answer, [['server', this.core.opts.userAgent]]);
+      dialog.localSdp = answer;
+      dialog.acceptInvite(tx, answer, [['server', this.core.opts.userAgent], ...dialog.sessionRefreshHeaders(req)]);
       log.info('b2bua', `call ${call.id}: re-INVITE from the ${side} answered`);
     } finally {
       this.negotiating.delete(dialog);
@@ -542,7 +567,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
    */
   private async update(call: Call, dialog: Dialog, side: Side, req: SipRequest, tx: ServerTransaction): Promise<void> {
     const tag = dialog.init.localTag;
-    if (!req.body.length) return this.core.respond(tx, 200, undefined, [], tag);
+    // A session refresh (RFC 4028 §10): no body, just the timer restarted.
+    if (!req.body.length) return this.core.respond(tx, 200, undefined, dialog.sessionRefreshHeaders(req), tag);
     if (!(req.get('content-type') ?? '').toLowerCase().startsWith('application/sdp')) return this.core.respond(tx, 415, undefined, [['accept', 'application/sdp']], tag);
     const endpointId = call[side].endpointId;
     if (!endpointId || call.state === CallState.Ended) return this.core.respond(tx, 491, undefined, [], tag);
@@ -558,7 +584,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         return this.core.respond(tx, 488, 'Not Acceptable Here', [], tag);
       }
       await this.applyDirection(call, side, offer);
-      this.core.respond(tx, 200, undefined, [['contact', dialog.init.localContact]], tag, { contentType: 'application/sdp', data: answer });
+      dialog.localSdp = answer;
+      this.core.respond(tx, 200, undefined, [['contact', dialog.init.localContact], ...dialog.sessionRefreshHeaders(req)], tag, { contentType: 'application/sdp', data: answer });
       log.info('b2bua', `call ${call.id}: UPDATE from the ${side} answered`);
     } finally {
       this.negotiating.delete(dialog);

@@ -30,5 +30,12 @@ export interface Endpoint {
   onState: ((state: EndpointState) => void) | undefined;
   /** Counts packets dropped for coming from an unverified address. */
   readonly droppedUnverified: number;
+  /**
+   * Liveness: when (performance.now() ms) the last RTP packet from the peer arrived, or when the
+   * peer's description was applied if none arrived since; 0 before there is a peer.
+   */
+  lastRxAt: number;
+  /** Whether the peer's description says it sends media (sendrecv or sendonly, RFC 3264 §6.1). */
+  readonly peerSends: boolean;
   close(): void;
 }

@@ -114,8 +114,39 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   /** Music sources by file ('' = the default), decoded and encoded once each. */
   private readonly music = new Map<string, MusicSource>();
 
+  /** Endpoints whose peer may be silent now (holding), and those already reported silent. */
+  private readonly quietAllowed = new Set<string>();
+  private readonly reportedSilent = new Set<string>();
+  private livenessTimer?: NodeJS.Timeout;
+
   constructor(private readonly opts: MediaOptions) {
     super();
+    if (opts.rtpTimeoutMs && opts.rtpTimeoutMs > 0) {
+      // One check a second for every endpoint: a Map walk, cheap against 50 packets/s per leg.
+      this.livenessTimer = setInterval(() => this.checkLiveness(opts.rtpTimeoutMs!), Math.min(1000, opts.rtpTimeoutMs / 2));
+      this.livenessTimer.unref?.();
+    }
+  }
+
+  private checkLiveness(timeoutMs: number): void {
+    const now = performance.now();
+    for (const [id, ep] of this.endpoints) {
+      if (!ep.peerSends || ep.lastRxAt === 0 || this.quietAllowed.has(id) || this.reportedSilent.has(id)) continue;
+      const silent = now - ep.lastRxAt;
+      if (silent < timeoutMs) continue;
+      this.reportedSilent.add(id);
+      this.emit('timeout', id, Math.round(silent));
+    }
+  }
+
+  async expectMedia(id: string, expected: boolean): Promise<void> {
+    if (expected) {
+      if (this.quietAllowed.delete(id)) {
+        // The clock restarts now: silence while holding does not count.
+        const ep = this.endpoints.get(id);
+        if (ep && ep.lastRxAt !== 0) ep.lastRxAt = Math.max(ep.lastRxAt, performance.now());
+      }
+    } else this.quietAllowed.add(id);
   }
 
   /**
@@ -344,6 +375,8 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     this.stopMusic(id);
     this.outputs.delete(id);
     this.endpoints.delete(id);
+    this.quietAllowed.delete(id);
+    this.reportedSilent.delete(id);
     const partner = this.partners.get(id);
     this.partners.delete(id);
     if (partner) {
@@ -360,6 +393,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   }
 
   async close(): Promise<void> {
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
     for (const id of [...this.endpoints.keys()]) await this.closeEndpoint(id);
   }
 }

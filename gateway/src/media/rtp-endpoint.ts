@@ -20,6 +20,8 @@ export class RtpEndpoint implements Endpoint {
   onRtp: ((packet: Buffer) => void) | undefined;
   onState: ((state: EndpointState) => void) | undefined;
   droppedUnverified = 0;
+  lastRxAt = 0;
+  peerSends = false;
   private remote?: { address: string; port: number; latched: boolean; sdpPort: number };
   private sendPt = 0;
   codec: CodecName | undefined;
@@ -72,6 +74,7 @@ export class RtpEndpoint implements Endpoint {
     const desc = parseAudio(sdp);
     if (desc.webrtc) throw new SdpError('WebRTC SDP on a plain RTP endpoint');
     this.remote = { address: desc.address, port: desc.port, latched: false, sdpPort: desc.port };
+    this.expect(desc.direction);
     this.onState?.('connected');
     return desc;
   }
@@ -107,6 +110,7 @@ export class RtpEndpoint implements Endpoint {
     // A new address or port in the SDP moves the stream (and re-latches); the same one keeps the latch.
     const moved = !this.remote || this.remote.address !== desc.address || this.remote.sdpPort !== desc.port;
     if (moved) this.remote = { address: desc.address, port: desc.port, latched: false, sdpPort: desc.port };
+    this.expect(desc.direction);
     this.adopt(desc, codec);
     return this.describe(codec, MIRROR[desc.direction]);
   }
@@ -143,6 +147,12 @@ export class RtpEndpoint implements Endpoint {
     this.socket.send(packet, r.port, r.address);
   }
 
+  /** A new description from the peer: whether media should arrive, counted from now. */
+  private expect(direction: Direction): void {
+    this.peerSends = direction === 'sendrecv' || direction === 'sendonly';
+    this.lastRxAt = performance.now();
+  }
+
   private receive(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const r = this.remote;
     if (!r || rinfo.address !== r.address) {
@@ -159,6 +169,7 @@ export class RtpEndpoint implements Endpoint {
     if (msg.length < 12 || msg[0]! >> 6 !== 2) return;
     const pt = msg[1]! & 0x7f;
     if (pt >= 72 && pt <= 76) return; // RTCP multiplexed on the RTP port (RFC 5761 §4)
+    this.lastRxAt = performance.now();
     this.onRtp?.(msg);
   }
 

@@ -27,6 +27,11 @@ export type MediaEngineEvents = {
   firstPacket: [endpointId: string];
   /** An RFC 4733 DTMF event began on an endpoint (reported once per digit). */
   dtmf: [endpointId: string, digit: string];
+  /**
+   * No RTP from the peer of an endpoint for `silentMs` although its description says it sends
+   * (`rtpTimeoutMs`): the far end is gone (a crashed phone, a dead network). Reported once.
+   */
+  timeout: [endpointId: string, silentMs: number];
   /** Endpoints are gone with the engine part that held them (a media worker died); their calls must end. */
   lost: [endpointIds: string[], reason: string];
 };
@@ -75,6 +80,12 @@ export interface MediaEngine extends MediaEngineEventsApi {
   sendDigit(endpointId: string, digit: string): Promise<boolean>;
   /** Whether the endpoint's leg negotiated RFC 4733 telephone-event. */
   hasTelephoneEvent(endpointId: string): Promise<boolean>;
+  /**
+   * Whether the peer of an endpoint is expected to send media now (default true): false while
+   * the party holds (a phone on hold may send nothing), true again on resume — the inactivity
+   * clock restarts then.
+   */
+  expectMedia(endpointId: string, expected: boolean): Promise<void>;
   /** Sends every packet an endpoint receives back to it (the echo-test extension). */
   echo(endpointId: string): Promise<void>;
   /** Closes an endpoint (and its bridge). Idempotent. */
@@ -94,6 +105,8 @@ export interface MediaOptions {
   portRange?: [number, number];
   /** Music on hold: an 8 kHz mono 16-bit WAV file; a built-in loop when absent. */
   musicOnHold?: string;
+  /** Media inactivity timeout in ms (RTP from a sending peer); 0 or absent: off. */
+  rtpTimeoutMs?: number;
   /** Prefix for endpoint ids after the kind (`webrtc-<prefix>7`), so ids stay unique across engine restarts. */
   idPrefix?: string;
 }

@@ -47,6 +47,8 @@ export class WebRtcEndpoint implements Endpoint {
   onRtp: ((packet: Buffer) => void) | undefined;
   onState: ((state: EndpointState) => void) | undefined;
   readonly droppedUnverified = 0;
+  lastRxAt = 0;
+  peerSends = false;
   /** The browser's telephone-event payload type (its RTCDTMFSender sends RFC 4733 with it). */
   telephoneEventPt: number | undefined;
   private pc?: RTCPeerConnection;
@@ -77,7 +79,10 @@ export class WebRtcEndpoint implements Endpoint {
       this.onState?.(map[s] ?? 'connecting');
     });
     pc.onTrack.subscribe((track) => {
-      track.onReceiveRtp.subscribe((rtp) => this.onRtp?.(rtp.serialize()));
+      track.onReceiveRtp.subscribe((rtp) => {
+        this.lastRxAt = performance.now();
+        this.onRtp?.(rtp.serialize());
+      });
     });
     this.pc = pc;
     return pc;
@@ -93,6 +98,7 @@ export class WebRtcEndpoint implements Endpoint {
     if (!desc.webrtc) throw new SdpError('plain RTP SDP on a WebRTC endpoint');
     this.telephoneEventPt = desc.telephoneEvent;
     this.codec = codec;
+    this.expect(desc.direction);
     const pc = this.createPc([codec]);
     await pc.setRemoteDescription({ type: 'offer', sdp: offer });
     const t = pc.getTransceivers().find((x) => x.kind === 'audio');
@@ -129,6 +135,7 @@ export class WebRtcEndpoint implements Endpoint {
     if (!desc.webrtc) throw new SdpError('plain RTP SDP on a WebRTC endpoint');
     if (this.codec && !desc.codecs.some((c) => c.name === this.codec)) throw new SdpError(`re-offer drops the session codec ${this.codec}`);
     this.telephoneEventPt = desc.telephoneEvent ?? this.telephoneEventPt;
+    this.expect(desc.direction);
     await pc.setRemoteDescription({ type: 'offer', sdp: offer });
     const answer = await pc.createAnswer();
     withoutStun(pc);
@@ -157,8 +164,15 @@ export class WebRtcEndpoint implements Endpoint {
     if (!chosen) throw new SdpError('answer has no G.711 codec');
     this.telephoneEventPt = desc.telephoneEvent;
     this.codec = chosen;
+    this.expect(desc.direction);
     await this.pc!.setRemoteDescription({ type: 'answer', sdp: answer });
     return chosen;
+  }
+
+  /** A new description from the peer: whether media should arrive, counted from now. */
+  private expect(direction: string): void {
+    this.peerSends = direction === 'sendrecv' || direction === 'sendonly';
+    this.lastRxAt = performance.now();
   }
 
   sendRtp(packet: Buffer, dtmf = false): void {

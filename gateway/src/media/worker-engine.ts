@@ -180,6 +180,9 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
   echo(id: string): Promise<void> {
     return this.call('echo', id);
   }
+  expectMedia(id: string, expected: boolean): Promise<void> {
+    return this.call('expectMedia', id, expected);
+  }
   closeEndpoint(id: string): Promise<void> {
     // Forgotten at once: a worker dying meanwhile does not report it as lost.
     if (!this.endpoints.delete(id)) return Promise.resolve();

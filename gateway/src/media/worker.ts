@@ -11,6 +11,7 @@ const engine = new LocalMediaEngine(workerData as WorkerInit);
 engine.on('endpointState', (...args) => port.postMessage({ event: 'endpointState', args } satisfies RpcReply));
 engine.on('firstPacket', (...args) => port.postMessage({ event: 'firstPacket', args } satisfies RpcReply));
 engine.on('dtmf', (...args) => port.postMessage({ event: 'dtmf', args } satisfies RpcReply));
+engine.on('timeout', (...args) => port.postMessage({ event: 'timeout', args } satisfies RpcReply));
 void engine.warmUp();
 
 port.on('message', async (msg: RpcRequest) => {

@@ -10,6 +10,7 @@ import { DigestServer, type CredentialLookup, type DigestAlgorithm } from './dig
 import { IncomingInvite, OutgoingInvite, type InviteOptions } from './invite.js';
 import { createResponse, randomToken, SipRequest, type SipResponse } from './message.js';
 import { Registrar } from './registrar.js';
+import { uasDecision, type SessionTimerConfig } from './session-timer.js';
 import { formatNameAddr } from './uri.js';
 import type { ServerTransaction, TransactionLayer, TransactionUser } from './transaction/layer.js';
 import type { MessageSender, Source, Target, TransportName } from './transport/types.js';
@@ -43,6 +44,8 @@ export interface SipCoreOptions {
   trustedSource?: (req: SipRequest, source: Source) => string | undefined;
   /** Told of every failed authentication (the abuse guard bans repeat offenders). */
   onAuthFailure?: (source: Source) => void;
+  /** SIP session timers (RFC 4028) for calls; off when absent. */
+  sessionTimers?: SessionTimerConfig;
 }
 
 /** What the core hands to the layer above. */
@@ -249,7 +252,7 @@ export class SipCore implements TransactionUser {
     }
     this.stats.authFailures++;
     this.opts.onAuthFailure?.(source);
-    log.warn('sip.auth', `${where} rejected: ${verdict.why}`);
+    log.warn('sip.auth', `${where} rejected: ${verdict.why}${verdict.detail ? ` (${verdict.detail})` : ''}`);
     const reason = verdict.why === 'malformed' ? 'Malformed Credentials' : verdict.why === 'qop-required' ? 'Digest With qop=auth Required' : verdict.why === 'uri-mismatch' ? 'Credentials For Another URI' : 'Bad Credentials';
     this.respond(tx, 403, reason);
     return undefined;
@@ -283,6 +286,11 @@ export class SipCore implements TransactionUser {
     if (!ct.startsWith('application/sdp')) return this.respond(tx, 415, undefined, [['accept', 'application/sdp']]);
     const user = this.authenticate(req, tx, source);
     if (!user) return;
+    // RFC 4028 §9: an interval below our Min-SE is refused with 422 (the UAC retries with ours).
+    if (this.opts.sessionTimers) {
+      const d = uasDecision(req, this.opts.sessionTimers);
+      if (d.kind === 'too-small') return this.respond(tx, 422, 'Session Interval Too Small', [['min-se', String(d.minSE)]]);
+    }
     const invite = new IncomingInvite(this, req, tx as ServerTransactionOfInvite, source, user);
     try {
       this.delegate.onInvite(invite);

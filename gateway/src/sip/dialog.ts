@@ -12,6 +12,8 @@ import { createResponse, SipRequest, type SipResponse } from './message.js';
 import type { InviteServerTransaction } from './transaction/server-invite.js';
 import type { ServerTransaction, TransactionLayer } from './transaction/layer.js';
 import type { Target } from './transport/types.js';
+import type { Clock } from '../util/clock.js';
+import { allowsUpdate, SessionTimer, uacHeaders, uacOutcome, uasDecision, type RefresherSide, type SessionTimerConfig } from './session-timer.js';
 
 /** Methods accepted inside a dialog: the Allow of our INVITEs and their 2xx answers (RFC 3311 UPDATE too). */
 export const DIALOG_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, UPDATE';
@@ -30,6 +32,8 @@ export type DialogEvents = {
   request: [req: SipRequest, tx: ServerTransaction];
   /** The dialog ended: the peer sent BYE, we sent one, or the ACK never came. */
   terminated: [why: 'bye-received' | 'bye-sent' | 'ack-timeout' | 'transport-error'];
+  /** The session timer ran out (RFC 4028): no refresh came, or ours failed. The owner ends the session. */
+  sessionExpired: [why: string];
 };
 
 /** Values that identify and address a dialog. */
@@ -70,6 +74,16 @@ export class Dialog extends Emitter<DialogEvents> {
   ack?: SipRequest;
   /** Told of the ACK for a re-INVITE we answered (it carries the answer to an offer in our 2xx). */
   private onAck?: ((ack: SipRequest) => void) | undefined;
+  /** The session timer (RFC 4028), when one was negotiated. */
+  sessionTimer?: SessionTimer;
+  private timerConfig?: SessionTimerConfig;
+  private timerClock?: Clock;
+  /** Whether the peer accepts UPDATE (its Allow): the refresh method then, else re-INVITE. */
+  peerAllowsUpdate = false;
+  /** Our current session description on this dialog (a re-INVITE refresh offers it again). */
+  localSdp?: string;
+  /** Told of the peer's SDP answer to a re-INVITE refresh we sent. */
+  onRefreshAnswer?: (sdp: string) => void;
 
   constructor(
     readonly init: DialogInit,
@@ -106,7 +120,7 @@ export class Dialog extends Emitter<DialogEvents> {
   }
 
   /** Sends an in-dialog non-INVITE request; resolves with the final response (408/503 on failure). */
-  request(method: string, opts: { body?: Buffer; contentType?: string; headers?: Array<[string, string]> } = {}): Promise<SipResponse | { status: number; reason: string }> {
+  request(method: string, opts: { body?: Buffer; contentType?: string; headers?: Array<[string, string]> } = {}): Promise<SipResponse | { status: number; reason: string; local?: boolean }> {
     const req = this.createRequest(method);
     for (const [k, v] of opts.headers ?? []) req.add(k, v);
     if (opts.body) {
@@ -119,7 +133,8 @@ export class Dialog extends Emitter<DialogEvents> {
           if (res.status >= 200) resolve(res);
         },
         onTimeout: () => resolve({ status: 408, reason: 'Request Timeout' }),
-        onTransportError: (err) => resolve({ status: 503, reason: err.message }),
+        // `local`: we could not send it at all (a closed connection), not the peer's 503.
+        onTransportError: (err) => resolve({ status: 503, reason: err.message, local: true }),
       });
     });
   }
@@ -131,6 +146,83 @@ export class Dialog extends Emitter<DialogEvents> {
   retarget(target: Target): void {
     log.info('sip.dialog', `${this.init.callId}: now reached over ${target.transport} flow ${target.flowId ?? `${target.host}:${target.port}`} (was ${this.init.target.flowId ?? '?'})`);
     this.init.target = target;
+  }
+
+  /**
+   * Starts the session timer negotiated for this dialog (RFC 4028): `side` says who refreshes.
+   * Learns from `peerMessage` (their INVITE or 2xx) whether the peer allows UPDATE.
+   */
+  startSessionTimer(clock: Clock, cfg: SessionTimerConfig, interval: number, side: RefresherSide, peerMessage: SipRequest | SipResponse): void {
+    this.timerClock = clock;
+    this.timerConfig = cfg;
+    this.peerAllowsUpdate = allowsUpdate(peerMessage);
+    this.sessionTimer?.stop();
+    this.sessionTimer = new SessionTimer(clock, interval, side, () => this.refreshSession(), (why) => {
+      log.warn('sip.dialog', `${this.init.callId}: session timer expired (${why})`);
+      if (this.state !== DialogState.Terminated) this.emit('sessionExpired', why);
+    });
+  }
+
+  /**
+   * Headers for our 2xx to an in-dialog INVITE/UPDATE (RFC 4028 §9): a refresh restarts the timer
+   * and may renegotiate the interval and the refresher. Empty when the dialog has no timer and the
+   * request asks for none.
+   */
+  sessionRefreshHeaders(req: SipRequest): Array<[string, string]> {
+    if (!this.timerConfig || !this.timerClock) return [];
+    const d = uasDecision(req, this.timerConfig);
+    if (d.kind !== 'timer') {
+      this.sessionTimer?.refreshed();
+      return [];
+    }
+    // In this transaction the peer is the UAC: refresher=uac means the peer refreshes.
+    const side: RefresherSide = d.refresher === 'uac' ? 'remote' : 'local';
+    if (this.sessionTimer) this.sessionTimer.refreshed(d.interval, side);
+    else this.startSessionTimer(this.timerClock, this.timerConfig, d.interval, side, req);
+    return d.headers;
+  }
+
+  /**
+   * Sends a session refresh (RFC 4028 §10): UPDATE without a body when the peer allows it, else a
+   * re-INVITE offering our current description again. False when the peer is gone (408, 481, a
+   * transport error); other refusals keep the session (a peer that cannot refresh is not dead).
+   */
+  async refreshSession(): Promise<boolean> {
+    if (this.state === DialogState.Terminated || !this.timerConfig) return false;
+    const interval = this.sessionTimer?.interval ?? this.timerConfig.expires;
+    const headers = uacHeaders(this.timerConfig, interval, 'uac');
+    const useInvite = !this.peerAllowsUpdate && this.localSdp !== undefined;
+    const res = useInvite ? await this.reinvite(this.localSdp!, headers) : await this.request('UPDATE', { headers });
+    if (res.status === 408 || res.status === 481 || ('local' in res && res.local)) return false;
+    if (res.status >= 200 && res.status < 300 && 'get' in res) {
+      const o = uacOutcome(res);
+      if (o) this.sessionTimer?.refreshed(o.interval, o.side);
+    }
+    return true;
+  }
+
+  /** A re-INVITE from us carrying `sdp`; the 2xx is ACKed here and its answer handed to {@link onRefreshAnswer}. */
+  private reinvite(sdp: string, headers: Array<[string, string]>): Promise<SipResponse | { status: number; reason: string; local?: boolean }> {
+    const req = this.createRequest('INVITE');
+    for (const [k, v] of headers) req.add(k, v);
+    req.add('allow', DIALOG_METHODS);
+    req.add('content-type', 'application/sdp');
+    req.body = Buffer.from(sdp, 'utf8');
+    return new Promise((resolve) => {
+      this.txl.request(req, this.init.target, {
+        onResponse: (res) => {
+          if (res.status < 200) return;
+          if (res.status < 300) {
+            const ack = this.createRequest('ACK', req.cseq.seq);
+            this.txl.sendStateless(ack, this.init.target);
+            if (res.body.length) this.onRefreshAnswer?.(res.body.toString('utf8'));
+          }
+          resolve(res);
+        },
+        onTimeout: () => resolve({ status: 408, reason: 'Request Timeout' }),
+        onTransportError: (err) => resolve({ status: 503, reason: err.message, local: true }),
+      });
+    });
   }
 
   /** Ends the dialog with a BYE (§15.1.1); idempotent. */
@@ -204,6 +296,7 @@ export class Dialog extends Emitter<DialogEvents> {
     if (this.state === DialogState.Terminated) return;
     this.state = DialogState.Terminated;
     this.pendingAck = undefined;
+    this.sessionTimer?.stop();
     this.onEnd(this);
     this.emit('terminated', why);
   }

@@ -76,7 +76,7 @@ export type CredentialLookup = (username: string) => { password?: string | undef
 export type DigestFailure = 'missing' | 'malformed' | 'unknown-user' | 'wrong-password' | 'stale' | 'replay' | 'realm' | 'qop-required' | 'uri-mismatch' | 'no-secret';
 
 /** Result of checking an Authorization header. */
-export type DigestVerdict = { ok: true; username: string } | { ok: false; why: DigestFailure };
+export type DigestVerdict = { ok: true; username: string } | { ok: false; why: DigestFailure; detail?: string };
 
 /** The request the credentials must belong to. */
 export interface DigestRequest {
@@ -218,7 +218,7 @@ export class DigestServer {
     const b = Buffer.from(p.response.toLowerCase());
     if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, why: 'wrong-password' };
     // The digest is over `uri`; it must name the request it came with.
-    if (!sameTarget(p.uri, req.uri)) return { ok: false, why: 'uri-mismatch' };
+    if (!sameTarget(p.uri, req.uri)) return { ok: false, why: 'uri-mismatch', detail: `digest uri ${p.uri}, Request-URI ${req.uri}` };
     if (nonceState === 'stale') return { ok: false, why: 'stale' };
     // A nonce-count not above the last one is a replayed (or duplicated) request: challenge again.
     if (!this.acceptCount(p.nonce, p.nc)) return { ok: false, why: 'replay' };

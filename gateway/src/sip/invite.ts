@@ -11,6 +11,7 @@ import { createResponse, randomToken, SipRequest, type SipResponse } from './mes
 import type { InviteServerTransaction } from './transaction/server-invite.js';
 import type { Source, Target } from './transport/types.js';
 import { formatNameAddr } from './uri.js';
+import { parseMinSE, uacHeaders, uacOutcome, uasDecision } from './session-timer.js';
 
 /** Events of an incoming INVITE before it is answered. */
 export type IncomingInviteEvents = {
@@ -78,7 +79,9 @@ export class IncomingInvite extends Emitter<IncomingInviteEvents> {
   accept(answer: string): Dialog {
     if (this.done) throw new Error('INVITE already answered');
     this.done = true;
-    this.respond(200, undefined, answer);
+    const timers = this.core.opts.sessionTimers;
+    const decision = timers ? uasDecision(this.request, timers) : undefined;
+    this.respond(200, undefined, answer, decision?.kind === 'timer' ? decision.headers : []);
     const req = this.request;
     const from = req.get('from')!;
     const to = req.get('to')!;
@@ -110,6 +113,9 @@ export class IncomingInvite extends Emitter<IncomingInviteEvents> {
       },
     };
     this.core.addDialog(dialog);
+    dialog.localSdp = answer;
+    // RFC 4028: as UAS, refresher=uas means we refresh.
+    if (timers && decision?.kind === 'timer') dialog.startSessionTimer(this.core.opts.clock, timers, decision.interval, decision.refresher === 'uas' ? 'local' : 'remote', req);
     return dialog;
   }
 
@@ -178,6 +184,8 @@ export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
     req.add('contact', core.contactFor(opts.target.transport));
     req.add('allow', DIALOG_METHODS);
     req.add('user-agent', core.opts.userAgent);
+    // RFC 4028 §7.1: we support session timers and ask for our interval (the UAS may pick the refresher).
+    if (core.opts.sessionTimers) for (const [k, v] of uacHeaders(core.opts.sessionTimers)) req.add(k, v);
     for (const [k, v] of opts.headers ?? []) req.add(k, v);
     req.add('content-type', 'application/sdp');
     req.body = Buffer.from(opts.offer, 'utf8');
@@ -244,6 +252,10 @@ export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
       dialog.ack = ack;
       this.core.txl.sendStateless(ack, this.opts.target);
       this.core.addDialog(dialog);
+      dialog.localSdp = this.opts.offer;
+      const timers = this.core.opts.sessionTimers;
+      const outcome = timers ? uacOutcome(res) : undefined;
+      if (timers && outcome) dialog.startSessionTimer(this.core.opts.clock, timers, outcome.interval, outcome.side, res);
       if (this.cancelWanted || this.settled) {
         // §9.1: the callee answered as we cancelled — end the call it created.
         dialog.bye().catch(() => undefined);
@@ -254,7 +266,32 @@ export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
       return;
     }
     if ((res.status === 401 || res.status === 407) && this.retryWithCredentials(res)) return;
+    if (res.status === 422 && this.retryWithMinSE(res)) return;
     this.fail(res.status, res.reason);
+  }
+
+  /** RFC 4028 §7.4: a 422 names the callee's Min-SE; the INVITE is sent again once, asking for that. */
+  private retried422 = false;
+  private retryWithMinSE(res: SipResponse): boolean {
+    const cfg = this.core.opts.sessionTimers;
+    const minSE = parseMinSE(res);
+    if (!cfg || this.retried422 || minSE === undefined || this.cancelWanted) return false;
+    this.retried422 = true;
+    const prev = this.request;
+    const req = new SipRequest('INVITE', prev.uri);
+    for (const [k, v] of prev.headers) {
+      if (k === 'via' || k === 'cseq' || k === 'session-expires' || k === 'min-se') continue;
+      req.add(k, v);
+    }
+    req.set('cseq', `${prev.cseq.seq + 1} INVITE`);
+    req.add('session-expires', String(Math.max(minSE, cfg.minSE)));
+    req.add('min-se', String(Math.max(minSE, cfg.minSE)));
+    req.body = prev.body;
+    this.request = req;
+    this.provisional = false;
+    log.info('sip.invite', `${req.callId}: 422, asking again with Session-Expires ${Math.max(minSE, cfg.minSE)}`);
+    this.send();
+    return true;
   }
 
   /** §12.1.2: the UAC dialog from a 2xx. */
