@@ -171,6 +171,11 @@ export const ConfigSchema = z
         idleTimeoutSeconds: count(10).default(600),
         /** Most inbound connections one address may hold. */
         maxConnectionsPerIp: count(1).default(64),
+        /**
+         * Receive/send buffer asked for the SIP UDP socket. The kernel's default (~212 KB) drops
+         * datagrams at a few hundred calls/s; the kernel caps this at net.core.rmem_max.
+         */
+        udpBufferBytes: count(65536, 256 * 1024 * 1024).default(4 * 1024 * 1024),
         realm: z.string().min(1).default('switchboard'),
         /** Challenge algorithms, most preferred first. */
         digestAlgorithms: digestAlgorithms.default(() => ['SHA-256', 'MD5'] as DigestAlgorithm[]),

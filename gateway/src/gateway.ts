@@ -83,8 +83,18 @@ function defaultStaticDirs(): Array<{ prefix: string; dir: string }> {
   ].filter((d) => existsSync(d.dir));
 }
 
+/** What can be injected into {@link createGateway} instead of being built from the configuration. */
+export interface GatewayOptions {
+  clock?: Clock;
+  /**
+   * The media engine (default: werift in a worker thread, or in this thread with
+   * `media.worker: false`). The gateway closes it on stop.
+   */
+  media?: MediaEngine;
+}
+
 /** Builds a gateway from a configuration (see {@link loadConfig} / {@link defaultConfig}). */
-export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}): Gateway {
+export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): Gateway {
   const config = parseConfig(input);
   const clock = opts.clock ?? systemClock;
   const users = new Map<string, UserConfig>();
@@ -106,6 +116,7 @@ export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}
     guard,
     idleTimeoutMs: config.sip.idleTimeoutSeconds * 1000,
     maxConnectionsPerIp: config.sip.maxConnectionsPerIp,
+    udpBufferBytes: config.sip.udpBufferBytes,
     tlsClient: { verify: config.tls?.verifyPeers ?? true, ...(config.tls?.caFile ? { ca: readFileSync(config.tls.caFile) } : {}) },
   });
   const txl = new TransactionLayer(transport, clock);
@@ -146,7 +157,7 @@ export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}
     ...(config.media.musicOnHold ? { musicOnHold: config.media.musicOnHold } : {}),
     rtpTimeoutMs: config.media.rtpTimeoutSeconds * 1000,
   };
-  const media: MediaEngine = config.media.worker ? new WorkerMediaEngine(mediaOpts) : new LocalMediaEngine(mediaOpts);
+  const media: MediaEngine = opts.media ?? (config.media.worker ? new WorkerMediaEngine(mediaOpts) : new LocalMediaEngine(mediaOpts));
 
   media.on('endpointState', (id, state) => log.info('media', `${id} ${state}`));
 
@@ -205,7 +216,7 @@ export function createGateway(input: GatewayConfig, opts: { clock?: Clock } = {}
           dialogs: sip.dialogCount,
           calls: b2bua.active.length,
           transactions: txl.size,
-          sip: transport.stats,
+          sip: { ...transport.stats, udp: transport.udpStatus() },
           auth: sip.stats,
           protection: guard.stats,
           trunks: trunks.status(),

@@ -27,10 +27,7 @@ let carol: Agent;
 let ports: { http: number; sip: number };
 
 async function start(): Promise<TestGateway> {
-  return startGateway({ http: { port: ports.http }, sip: { ...gw0Sip(), udpPort: ports.sip, tcpPort: ports.sip }, calls: { reconnectGraceSeconds: GRACE_S } });
-}
-function gw0Sip() {
-  return { realm: 'switchboard', digestAlgorithms: ['SHA-256', 'MD5'] as Array<'SHA-256' | 'MD5'>, webSocketDigestAlgorithms: ['MD5'] as Array<'MD5'>, minExpires: 60, maxExpires: 3600, defaultExpires: 600, idleTimeoutSeconds: 600, maxConnectionsPerIp: 64 };
+  return startGateway({ http: { port: ports.http }, sip: { udpPort: ports.sip, tcpPort: ports.sip }, calls: { reconnectGraceSeconds: GRACE_S } });
 }
 
 /** Records the softphone's connection events in the page. */

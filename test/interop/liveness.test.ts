@@ -30,7 +30,7 @@ const auth = ['-au', 'deskphone', '-ap', 'deskphone-demo', '-i', '127.0.0.1', '-
 describe('RTP inactivity timeout', () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await startGateway({ media: { worker: true, rtpTimeoutSeconds: 3 } as never, sip: { ...demoConfig().sip, sessionTimers: { enabled: false, expires: 1800, minSE: 90 } } });
+    gw = await startGateway({ media: { rtpTimeoutSeconds: 3 }, sip: { sessionTimers: { enabled: false, expires: 1800, minSE: 90 } } });
   });
   after(() => gw?.stop());
 
@@ -59,8 +59,8 @@ describe('SIP session timers (RFC 4028)', () => {
   before(async () => {
     uasPort = await freePort();
     gw = await startGateway({
-      media: { worker: true, rtpTimeoutSeconds: 0 } as never,
-      sip: { ...demoConfig().sip, sessionTimers: { enabled: true, expires: 1800, minSE: 4 } },
+      media: { rtpTimeoutSeconds: 0 },
+      sip: { sessionTimers: { enabled: true, expires: 1800, minSE: 4 } },
       users: [...demoConfig().users, { username: 'uas', password: 'uas-password', role: 'agent', extension: '3009', staticContact: `sip:uas@127.0.0.1:${uasPort}` }],
     });
   });

@@ -1,5 +1,5 @@
 /** Starts an in-process gateway on random loopback ports for a test. */
-import { createGateway, demoConfig, mergeConfig, type Gateway, type GatewayAddresses, type GatewayConfig } from '../../gateway/src/index.js';
+import { createGateway, demoConfig, mergeConfig, type Gateway, type GatewayAddresses, type GatewayConfig, type GatewayOptions } from '../../gateway/src/index.js';
 
 export interface TestGateway {
   gw: Gateway;
@@ -7,18 +7,26 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(over: Partial<GatewayConfig> = {}): Promise<TestGateway> {
+/** Sections given in `over` are merged over the test defaults (ports 0, in-memory records…), not replacing them. */
+type Over = { [K in keyof GatewayConfig]?: GatewayConfig[K] extends unknown[] ? GatewayConfig[K] : GatewayConfig[K] extends object ? Partial<GatewayConfig[K]> : GatewayConfig[K] };
+
+export async function startGateway(over: Over = {}, opts: GatewayOptions = {}): Promise<TestGateway> {
   const base = demoConfig();
-  const cfg = mergeConfig(base, {
+  const test: Over = {
     http: { port: 0 },
     sip: { ...base.sip, udpPort: 0, tcpPort: 0 },
     auth: { ...base.auth, tokenSecret: 'test-secret-test-secret' },
     // Tests drive many calls from 127.0.0.1; the flood test uses other loopback addresses.
     protection: { ...base.protection, trustedAddresses: ['127.0.0.1'] },
     center: { ...base.center, database: ':memory:' },
-    ...over,
-  });
-  const gw = createGateway(cfg);
+  };
+  const merged: Record<string, unknown> = { ...test };
+  for (const [k, v] of Object.entries(over)) {
+    const t = (test as Record<string, unknown>)[k];
+    merged[k] = v && typeof v === 'object' && !Array.isArray(v) && t && typeof t === 'object' ? { ...t, ...v } : v;
+  }
+  const cfg = mergeConfig(base, merged as never);
+  const gw = createGateway(cfg, opts);
   const addrs = await gw.start();
   return { gw, addrs, stop: () => gw.stop() };
 }

@@ -17,7 +17,7 @@ import type { ServerTransaction } from '../sip/transaction/layer.js';
 import { randomToken } from '../sip/message.js';
 import type { MediaEngine } from '../media/types.js';
 import { commonCodecs, parseAudio, SdpError, type AudioDescription, type CodecName } from '../media/sdp.js';
-import { Call, CallOperationError, CallState, CONTROL_TYPE, isBrowserLeg, otherSide, type Side } from './call.js';
+import { Call, CallEndedError, CallOperationError, CallState, CONTROL_TYPE, isBrowserLeg, otherSide, type Side } from './call.js';
 import type { Route, Router } from './router.js';
 import { Queueing } from './queueing.js';
 import { partyOf, type Attempt } from './ringing.js';
@@ -124,6 +124,23 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     });
   }
 
+  /**
+   * A step of a call's setup failed (no media port, an engine error, a dead worker): the caller
+   * gets 503 (a port shortage, with Retry-After so a carrier tries elsewhere) or 500, and the call
+   * ends — which releases every endpoint and dialog it took (see {@link Call.hangup}).
+   */
+  private setupFailed(call: Call, invite: IncomingInvite, err: unknown): void {
+    if (err instanceof CallEndedError || call.state === CallState.Ended) return;
+    const message = (err as Error)?.message ?? String(err);
+    const noPort = /no free RTP port|EMFILE|ENFILE/.test(message);
+    const status = noPort ? 503 : 500;
+    const reason = noPort ? 'No Media Port Available' : 'Media Setup Failed';
+    if (noPort) log.warn('b2bua', `call ${call.id}: ${message}`);
+    else log.error('b2bua', `call ${call.id}: setup failed`, err);
+    invite.reject(status, reason, noPort ? [['retry-after', '5']] : []);
+    call.hangup({ by: 'gateway', status, reason });
+  }
+
   private async handle(invite: IncomingInvite): Promise<void> {
     let offer: AudioDescription;
     try {
@@ -168,38 +185,50 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     });
     this.emit('callCreated', call);
     invite.progress(100);
+    invite.on('cancelled', () => call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' }));
+    try {
+      await this.setup(call, invite, offer, codecs, route);
+    } catch (err) {
+      this.setupFailed(call, invite, err);
+    }
+  }
 
+  /** Sets a routed call up: echo, queue, or a callee rung attempt by attempt (trunk failover). */
+  private async setup(call: Call, invite: IncomingInvite, offer: AudioDescription, codecs: CodecName[], route: Route): Promise<void> {
     if (route.kind === 'echo') return this.answerEcho(call, invite, offer, codecs[0]!);
     if (route.kind === 'queue') return this.queueing.answer(call, invite, offer.webrtc, codecs[0]!, route.queue);
 
     const displayName = invite.request.from.displayName;
-    const planned = this.attemptsFor(route, { user: callerParty, ...(displayName ? { displayName } : {}) }, codecs);
+    const planned = this.attemptsFor(route, { user: call.caller.party, ...(displayName ? { displayName } : {}) }, codecs);
     if ('status' in planned) {
       call.hangup({ by: 'gateway', status: planned.status, reason: planned.reason });
       return invite.reject(planned.status, planned.reason);
     }
     const attempts = planned;
 
-    call.caller.endpointId = await this.media.createEndpoint(offer.webrtc ? 'webrtc' : 'rtp');
-    let cancelled = false;
+    call.caller.endpointId = await call.createEndpoint(offer.webrtc ? 'webrtc' : 'rtp');
     let current: OutgoingInvite | undefined;
-    invite.on('cancelled', () => {
-      cancelled = true;
-      current?.cancel();
-      call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' });
+    call.on('stateChanged', (s) => {
+      if (s === CallState.Ended) current?.cancel();
     });
 
     const tryAttempt = async (i: number): Promise<void> => {
       const a = attempts[i]!;
       const t0 = performance.now();
-      if (call.callee.endpointId) await this.media.closeEndpoint(call.callee.endpointId);
-      call.callee.endpointId = await this.media.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
+      if (call.callee.endpointId) await call.closeEndpoint(call.callee.endpointId);
+      delete call.callee.endpointId;
+      call.callee.endpointId = await call.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
       const calleeOffer = await this.media.offer(call.callee.endpointId, a.codecs.length ? a.codecs : codecs);
       call.timings.calleeOfferMs = performance.now() - t0;
-      if (cancelled) return;
+      if (call.state === CallState.Ended) return;
       const out = this.core.invite({ ...a.options, offer: calleeOffer });
       current = out;
       let answeredAtAll = false;
+      const fail = (status: number, reason: string) => {
+        invite.reject(status, reason);
+        call.hangup({ by: 'callee', status, reason });
+      };
+      const next = () => tryAttempt(i + 1).catch((err: unknown) => this.setupFailed(call, invite, err));
       // A trunk that does not answer at all within the setup timeout is skipped (UDP to a dead
       // PBX would otherwise hold the caller for Timer B, 32 s).
       const setupTimer = a.trunk && i + 1 < attempts.length
@@ -209,14 +238,10 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
             a.trunk!.reportFailure();
             out.removeAllListeners();
             out.cancel();
-            tryAttempt(i + 1).catch((err: Error) => fail(500, err.message));
+            void next();
           }
         }, SETUP_TIMEOUT_MS)
         : undefined;
-      const fail = (status: number, reason: string) => {
-        invite.reject(status, reason);
-        call.hangup({ by: 'callee', status, reason });
-      };
       out.on('progress', (res) => {
         answeredAtAll = true;
         clearTimeout(setupTimer);
@@ -233,12 +258,12 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       out.on('failed', (status, reason) => {
         answeredAtAll = true;
         clearTimeout(setupTimer);
-        if (cancelled) return;
+        if (call.state === CallState.Ended) return;
         // Failover on what says "this trunk cannot take calls now" (408, 503, transport errors).
         if (a.trunk && !call.earlyMedia && (status === 408 || status === 503 || status === 500) && i + 1 < attempts.length) {
           log.warn('b2bua', `call ${call.id}: ${a.label} failed ${status} ${reason}; trying ${attempts[i + 1]!.label}`);
           a.trunk.reportFailure();
-          tryAttempt(i + 1).catch((err: Error) => fail(500, err.message));
+          void next();
           return;
         }
         // Authentication challenges from the callee are the gateway's problem, not the caller's.
@@ -248,16 +273,17 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       out.on('accepted', (res, calleeDialog) => {
         answeredAtAll = true;
         clearTimeout(setupTimer);
+        try {
+          call.ownDialog(calleeDialog); // ended meanwhile: BYE'd here
+        } catch {
+          return;
+        }
         if (a.trunk) {
           a.trunk.callsOut++;
           call.trunk = a.trunk.name;
         }
         call.callee.dialog = calleeDialog;
-        this.connect(call, invite, offer, res.body.toString('utf8'), calleeDialog).catch((err: Error) => {
-          log.error('b2bua', `call ${call.id}: bridging failed`, err);
-          invite.reject(500, 'Media Setup Failed');
-          call.hangup({ by: 'gateway', status: 500, reason: err.message });
-        });
+        this.connect(call, invite, offer, res.body.toString('utf8'), calleeDialog).catch((err: unknown) => this.setupFailed(call, invite, err));
       });
       out.start();
     };
@@ -344,7 +370,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   }
 
   private async answerEcho(call: Call, invite: IncomingInvite, offer: AudioDescription, codec: CodecName): Promise<void> {
-    call.caller.endpointId = await this.media.createEndpoint(offer.webrtc ? 'webrtc' : 'rtp');
+    call.caller.endpointId = await call.createEndpoint(offer.webrtc ? 'webrtc' : 'rtp');
     const answer = await this.media.answer(call.caller.endpointId, invite.offer, codec);
     await this.media.echo(call.caller.endpointId);
     if (invite.answered) return call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' });

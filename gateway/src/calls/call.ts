@@ -49,6 +49,14 @@ export function otherSide(side: Side): Side {
   return side === 'caller' ? 'callee' : 'caller';
 }
 
+/**
+ * Thrown into a call's setup when the call ended while a step was in flight (the caller
+ * cancelled, a timeout fired): the step's resources are already released; stop quietly.
+ */
+export class CallEndedError extends Error {
+  override name = 'CallEndedError';
+}
+
 /** A refusal of an in-call operation; `status` is the SIP response it becomes. */
 export class CallOperationError extends Error {
   override name = 'CallOperationError';
@@ -129,6 +137,12 @@ export class Call extends Emitter<CallEvents> {
   readonly timeline: TimelineEvent[] = [];
   readonly caller: Leg;
   readonly callee: Leg;
+  /**
+   * Everything this call holds — media endpoints and SIP dialogs, in a leg or not yet (a callee
+   * still ringing, a transfer target) — so that however the call ends, at whatever step of its
+   * setup, {@link hangup} releases all of it.
+   */
+  private readonly owned = { endpoints: new Set<string>(), dialogs: new Set<Dialog>() };
 
   constructor(
     readonly id: string,
@@ -140,6 +154,52 @@ export class Call extends Emitter<CallEvents> {
     this.caller = { party: caller };
     this.callee = { party: callee };
     this.note('arrived', `${caller} -> ${callee}`);
+  }
+
+  /**
+   * Creates a media endpoint owned by this call. If the call ended while it was being created,
+   * the endpoint is closed at once and {@link CallEndedError} is thrown.
+   */
+  async createEndpoint(kind: 'webrtc' | 'rtp'): Promise<string> {
+    const id = await this.media.createEndpoint(kind);
+    if (this.state === CallState.Ended) {
+      await this.media.closeEndpoint(id).catch(() => undefined);
+      throw new CallEndedError(`call ${this.id} ended during setup`);
+    }
+    this.owned.endpoints.add(id);
+    return id;
+  }
+
+  /** Closes an endpoint this call owns (a failed attempt, a replaced leg). */
+  async closeEndpoint(id: string): Promise<void> {
+    this.owned.endpoints.delete(id);
+    await this.media.closeEndpoint(id).catch(() => undefined);
+  }
+
+  /** Takes over an endpoint or dialog from another call (a transfer joins two calls). */
+  adopt(res: { endpointId?: string | undefined; dialog?: Dialog | undefined }, from?: Call): void {
+    if (res.endpointId) {
+      from?.owned.endpoints.delete(res.endpointId);
+      this.owned.endpoints.add(res.endpointId);
+    }
+    if (res.dialog) {
+      from?.owned.dialogs.delete(res.dialog);
+      this.owned.dialogs.add(res.dialog);
+    }
+  }
+
+  /** A dialog this call holds; BYE'd when the call ends (if still up). Throws {@link CallEndedError} after the end. */
+  ownDialog(d: Dialog): void {
+    if (this.state === CallState.Ended) {
+      d.bye().catch(() => undefined);
+      throw new CallEndedError(`call ${this.id} ended during setup`);
+    }
+    this.owned.dialogs.add(d);
+  }
+
+  /** Lets go of a dialog (it ended, or was BYE'd on purpose). */
+  releaseDialog(d: Dialog): void {
+    this.owned.dialogs.delete(d);
   }
 
   /** Records a transfer hop, and a timeline step for it. */
@@ -179,15 +239,21 @@ export class Call extends Emitter<CallEvents> {
     return true;
   }
 
-  /** Ends the call once: BYE to every confirmed leg that is still up, media closed. */
+  /** Ends the call once: BYE to every dialog it holds that is still up, every endpoint closed. */
   hangup(end: CallEnd): void {
     if (this.state === CallState.Ended) return;
     this.end = end;
     this.endedAt = Date.now();
     this.setState(CallState.Ended);
+    const dialogs = new Set(this.owned.dialogs);
+    const endpoints = new Set(this.owned.endpoints);
     for (const leg of [this.caller, this.callee]) {
-      leg.dialog?.bye().catch((err: Error) => log.warn('call', `${this.id}: BYE failed: ${err.message}`));
-      if (leg.endpointId) this.media.closeEndpoint(leg.endpointId).catch(() => undefined);
+      if (leg.dialog) dialogs.add(leg.dialog);
+      if (leg.endpointId) endpoints.add(leg.endpointId);
     }
+    this.owned.dialogs.clear();
+    this.owned.endpoints.clear();
+    for (const d of dialogs) d.bye().catch((err: Error) => log.warn('call', `${this.id}: BYE failed: ${err.message}`));
+    for (const id of endpoints) this.media.closeEndpoint(id).catch(() => undefined);
   }
 }

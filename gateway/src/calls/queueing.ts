@@ -40,7 +40,7 @@ export class Queueing {
       return invite.reject(503, 'Queues Not Running');
     }
     call.queue = queue;
-    call.caller.endpointId = await media.createEndpoint(webrtc ? 'webrtc' : 'rtp');
+    call.caller.endpointId = await call.createEndpoint(webrtc ? 'webrtc' : 'rtp');
     const answer = await media.answer(call.caller.endpointId, invite.offer, codec);
     call.codec = codec;
     // Music while waiting: the caller's endpoint is "held" with nobody on the other side.
@@ -71,7 +71,7 @@ export class Queueing {
       queueMicrotask(() => report({ answered: false, status: planned.status, reason: planned.reason }));
       return { cancel: () => void (cancelled = true) };
     }
-    const ringing: Ringing = ring(this.ctx, planned, codec, { headers, ...(ringMs ? { ringMs } : {}), abandoned: () => call.state === CallState.Ended });
+    const ringing: Ringing = ring(this.ctx, call, planned, codec, { headers, ...(ringMs ? { ringMs } : {}) });
     const run = async () => {
       const r = await ringing.result;
       if (!r.ok) return report({ answered: false, status: r.status, reason: r.reason });

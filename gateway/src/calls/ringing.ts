@@ -10,7 +10,7 @@ import type { InviteOptions, OutgoingInvite } from '../sip/invite.js';
 import type { MediaEngine } from '../media/types.js';
 import type { CodecName } from '../media/sdp.js';
 import type { Trunk } from '../trunks/trunk.js';
-import type { Call, Leg, Side } from './call.js';
+import { CallEndedError, CallState, type Call, type Leg, type Side } from './call.js';
 import type { Route, Router } from './router.js';
 
 /** One way to reach a target: a user's binding, or one trunk (built by the B2BUA). */
@@ -45,63 +45,83 @@ export interface Ringing {
 }
 
 /**
- * Rings `attempts` in order with a `codec` offer. `ringMs` bounds each attempt's ringing (then
- * 408 `noAnswerReason`, and no failover: the callee did not answer, the trunk did); `abandoned`
- * says the call gave up meanwhile.
+ * Rings `attempts` in order with a `codec` offer, for `call` (which owns every endpoint and the
+ * answered dialog, so nothing outlives the call whatever happens). `ringMs` bounds each attempt's
+ * ringing (then 408 `noAnswerReason`, and no failover: the callee did not answer, the trunk did).
+ * The call ending meanwhile gives up with 487.
  */
 export function ring(
   ctx: Pick<LegContext, 'core' | 'media'>,
+  call: Call,
   attempts: readonly Attempt[],
   codec: CodecName,
-  opts: { headers?: Array<[string, string]>; ringMs?: number; noAnswerReason?: string; abandoned?: () => boolean } = {},
+  opts: { headers?: Array<[string, string]>; ringMs?: number; noAnswerReason?: string } = {},
 ): Ringing {
   const { core, media } = ctx;
   let cancelled = false;
   let current: OutgoingInvite | undefined;
-  const gaveUp = () => cancelled || !!opts.abandoned?.();
+  const gaveUp = () => cancelled || call.state === CallState.Ended;
   const terminated: RingResult = { ok: false, status: 487, reason: 'Request Terminated' };
   const run = async (): Promise<RingResult> => {
     let last: RingResult = { ok: false, status: 480, reason: 'Temporarily Unavailable' };
     for (const a of attempts) {
-      const ep = await media.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
-      const sdp = await media.offer(ep, [codec]);
-      if (gaveUp()) {
-        await media.closeEndpoint(ep).catch(() => undefined);
-        return terminated;
+      if (gaveUp()) return terminated;
+      let ep: string;
+      try {
+        ep = await call.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
+      } catch (err) {
+        if (err instanceof CallEndedError) return terminated;
+        throw err;
       }
-      const invite = core.invite({ ...a.options, offer: sdp, ...(opts.headers ? { headers: opts.headers } : {}) });
-      current = invite;
-      const r = await new Promise<{ body: string; dialog: Dialog } | { status: number; reason: string; timedOut?: boolean }>((resolve) => {
-        const timer = opts.ringMs
-          ? setTimeout(() => {
-            // Resolve first: cancel() reports the INVITE failed (487) at once.
-            resolve({ status: 408, reason: opts.noAnswerReason ?? 'No Answer', timedOut: true });
-            invite.cancel();
-          }, opts.ringMs)
-          : undefined;
-        invite.on('accepted', (res, dialog) => {
-          clearTimeout(timer);
-          resolve({ body: res.body.toString('utf8'), dialog });
+      try {
+        const sdp = await media.offer(ep, [codec]);
+        if (gaveUp()) {
+          await call.closeEndpoint(ep);
+          return terminated;
+        }
+        const invite = core.invite({ ...a.options, offer: sdp, ...(opts.headers ? { headers: opts.headers } : {}) });
+        current = invite;
+        const r = await new Promise<{ body: string; dialog: Dialog } | { status: number; reason: string; timedOut?: boolean }>((resolve) => {
+          const timer = opts.ringMs
+            ? setTimeout(() => {
+              // Resolve first: cancel() reports the INVITE failed (487) at once.
+              resolve({ status: 408, reason: opts.noAnswerReason ?? 'No Answer', timedOut: true });
+              invite.cancel();
+            }, opts.ringMs)
+            : undefined;
+          invite.on('accepted', (res, dialog) => {
+            clearTimeout(timer);
+            resolve({ body: res.body.toString('utf8'), dialog });
+          });
+          invite.on('failed', (status, reason) => {
+            clearTimeout(timer);
+            resolve({ status, reason });
+          });
+          invite.start();
         });
-        invite.on('failed', (status, reason) => {
-          clearTimeout(timer);
-          resolve({ status, reason });
-        });
-        invite.start();
-      });
-      if ('status' in r) {
-        await media.closeEndpoint(ep).catch(() => undefined);
-        if (gaveUp()) return terminated;
-        last = { ok: false, status: r.status, reason: r.reason };
-        if (a.trunk && !r.timedOut && (r.status === 408 || r.status === 503)) continue;
-        return last;
+        if ('status' in r) {
+          await call.closeEndpoint(ep);
+          if (gaveUp()) return terminated;
+          last = { ok: false, status: r.status, reason: r.reason };
+          if (a.trunk && !r.timedOut && (r.status === 408 || r.status === 503)) continue;
+          return last;
+        }
+        if (cancelled) {
+          r.dialog.bye().catch(() => undefined);
+          await call.closeEndpoint(ep);
+          return terminated;
+        }
+        try {
+          call.ownDialog(r.dialog); // the call ended meanwhile: BYE'd there
+        } catch {
+          await call.closeEndpoint(ep);
+          return terminated;
+        }
+        return { ok: true, endpointId: ep, dialog: r.dialog, answer: r.body, attempt: a };
+      } catch (err) {
+        await call.closeEndpoint(ep);
+        throw err;
       }
-      if (gaveUp()) {
-        r.dialog.bye().catch(() => undefined);
-        await media.closeEndpoint(ep).catch(() => undefined);
-        return terminated;
-      }
-      return { ok: true, endpointId: ep, dialog: r.dialog, answer: r.body, attempt: a };
     }
     return last;
   };
@@ -116,12 +136,20 @@ export function ring(
 
 /**
  * Joins an answered ring to the call: its endpoint is bridged to `keptEndpointId` (whose music
- * stops), and it becomes the call's `side` leg as `party`. Returns what that leg was before.
+ * stops), and it becomes the call's `side` leg as `party`. Returns what that leg was before. If
+ * joining fails, the answered leg is released (BYE, endpoint closed) before the error goes up.
  */
 export async function joinLeg(ctx: Pick<LegContext, 'media' | 'watch'>, call: Call, side: Side, keptEndpointId: string, r: Extract<RingResult, { ok: true }>, party: string): Promise<Leg> {
-  await ctx.media.acceptAnswer(r.endpointId, r.answer);
-  await ctx.media.connect(keptEndpointId, r.endpointId);
-  await ctx.media.resume(keptEndpointId);
+  try {
+    await ctx.media.acceptAnswer(r.endpointId, r.answer);
+    await ctx.media.connect(keptEndpointId, r.endpointId);
+    await ctx.media.resume(keptEndpointId);
+  } catch (err) {
+    call.releaseDialog(r.dialog);
+    r.dialog.bye().catch(() => undefined);
+    await call.closeEndpoint(r.endpointId);
+    throw err;
+  }
   const leg = call[side];
   const old: Leg = { ...leg };
   leg.party = party;

@@ -51,8 +51,9 @@ export class Transfers {
     await this.ctx.media.connect(kept.endpointId, target.endpointId);
     await this.ctx.media.resume(kept.endpointId);
     await this.ctx.media.resume(target.endpointId);
-    // The target's leg moves into this call, in the agent's place.
+    // The target's leg moves into this call, in the agent's place (and into its ownership).
     const targetDialog = target.dialog;
+    call.adopt({ endpointId: target.endpointId, dialog: targetDialog }, consult);
     targetDialog.removeAllListeners();
     const old = { dialog: agent1.dialog, endpointId: agent1.endpointId, party: agent1.party };
     agent1.party = target.party;
@@ -67,8 +68,9 @@ export class Transfers {
     log.info('b2bua', `call ${call.id}: attended transfer by ${old.party}: ${kept.party} now with ${agent1.party}`);
     beforeRelease();
     consult.hangup({ by: 'gateway', status: 200, reason: 'Transferred' });
+    if (old.dialog) call.releaseDialog(old.dialog);
     old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
-    if (old.endpointId) await this.ctx.media.closeEndpoint(old.endpointId);
+    if (old.endpointId) await call.closeEndpoint(old.endpointId);
   }
 
   /**
@@ -150,14 +152,15 @@ export class Transfers {
       if (!wasHeld) await this.ctx.media.hold(kept.endpointId);
       log.info('b2bua', `call ${call.id}: ${requester.party} transfers ${kept.party} to ${target}`);
       try {
-        const r = await ring(this.ctx, planned, codec, { ringMs: TRANSFER_RING_MS, noAnswerReason: 'Transfer Target Did Not Answer' }).result;
+        const r = await ring(this.ctx, call, planned, codec, { ringMs: TRANSFER_RING_MS, noAnswerReason: 'Transfer Target Did Not Answer' }).result;
         if (r.ok) {
           // The target answered: bridge it to the kept party, release the requester.
           const old = await joinLeg(this.ctx, call, side, kept.endpointId, r, partyOf(route, target));
           delete call.heldBy;
           await beforeRelease?.().catch(() => undefined);
+          if (old.dialog) call.releaseDialog(old.dialog);
           old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
-          if (old.endpointId) await this.ctx.media.closeEndpoint(old.endpointId);
+          if (old.endpointId) await call.closeEndpoint(old.endpointId);
           call.addTransfer({ by: old.party, to: requester.party, result: 'completed' });
           this.ctx.transferred(call, old.party, requester.party);
           log.info('b2bua', `call ${call.id}: transferred to ${requester.party}`);
@@ -216,8 +219,9 @@ export class Transfers {
     log.info('b2bua', `call ${call.id}: ${old.party} transfers ${call.caller.party} into queue ${queue}`);
     this.ctx.transferred(call, old.party, queue);
     await beforeRelease?.().catch(() => undefined);
+    if (old.dialog) call.releaseDialog(old.dialog);
     old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
-    if (old.endpointId) await this.ctx.media.closeEndpoint(old.endpointId);
+    if (old.endpointId) await call.closeEndpoint(old.endpointId);
     if (!this.ctx.enqueue(call, queue)) call.hangup({ by: 'gateway', status: 503, reason: 'Queues Not Running' });
   }
 }

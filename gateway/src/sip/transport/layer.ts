@@ -4,6 +4,7 @@
  * 400 answers for malformed requests. It reports upward through `onMessage` only.
  */
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { WebSocket } from 'ws';
@@ -36,6 +37,8 @@ export interface TransportOptions {
   idleTimeoutMs?: number;
   /** Most inbound connections (TCP, TLS, WebSocket) one address may hold; default 64. */
   maxConnectionsPerIp?: number;
+  /** Receive and send buffer to ask the kernel for on the SIP UDP socket (default 4 MB). */
+  udpBufferBytes?: number;
   /** For outbound TLS: verify the peer's certificate (default true) against these CAs (PEM). */
   tlsClient?: { verify?: boolean; ca?: string | Buffer };
   /** Screens sources and requests before they reach the transaction layer (rate limits, bans). */
@@ -83,7 +86,13 @@ export class TransportLayer implements MessageSender {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
   }
 
-  /** Starts the UDP listener; returns the bound port. */
+  /**
+   * Starts the UDP listener; returns the bound port. The socket asks for `udpBufferBytes` of
+   * receive and send buffer: the kernel's default (~212 KB) overflows at a few hundred calls per
+   * second and drops datagrams silently (Kamailio asks for 512 KB; we default to 4 MB). The
+   * kernel caps the request at net.core.rmem_max / wmem_max — a smaller grant is logged with the
+   * sysctl to raise it, and the kernel's drop counter for the socket is in {@link udpStatus}.
+   */
   async listenUdp(port: number): Promise<number> {
     const sock = dgram.createSocket({ type: 'udp4', reuseAddr: false });
     await new Promise<void>((resolve, reject) => {
@@ -94,6 +103,16 @@ export class TransportLayer implements MessageSender {
       });
     });
     sock.on('error', (err) => log.error('sip.udp', 'socket error', err));
+    const want = this.opts.udpBufferBytes ?? 4 * 1024 * 1024;
+    try {
+      sock.setRecvBufferSize(want);
+      sock.setSendBufferSize(want);
+    } catch (err) {
+      log.warn('sip.udp', `cannot set the UDP buffer size: ${(err as Error).message}`);
+    }
+    // Linux reports twice the usable size it granted (it counts its own bookkeeping).
+    const granted = sock.getRecvBufferSize() / 2;
+    if (granted < want) log.warn('sip.udp', `the kernel granted a ${Math.round(granted / 1024)} KB UDP receive buffer, not ${Math.round(want / 1024)} KB: raise it with "sysctl -w net.core.rmem_max=${want * 2} net.core.wmem_max=${want * 2}" or datagrams will be dropped under load`);
     sock.on('message', (data, rinfo) => {
       this.receive(data, { transport: 'UDP', address: rinfo.address, port: rinfo.port, flowId: 'udp' });
     });
@@ -284,6 +303,16 @@ export class TransportLayer implements MessageSender {
     if (this.flows.delete(id)) this.onFlowClosed?.(id);
   }
 
+  /**
+   * The UDP socket's buffers and the kernel's count of datagrams it dropped for it (full receive
+   * buffer) — from /proc/self/net/udp, the `drops` column; undefined where the kernel does not say.
+   */
+  udpStatus(): { receiveBufferBytes: number; sendBufferBytes: number; kernelDrops: number | undefined } | undefined {
+    const sock = this.udp;
+    if (!sock) return undefined;
+    return { receiveBufferBytes: sock.getRecvBufferSize(), sendBufferBytes: sock.getSendBufferSize(), kernelDrops: udpKernelDrops(sock.address().port) };
+  }
+
   /** Whether a flow is still open. */
   hasFlow(id: string): boolean {
     return id === 'udp' ? !!this.udp : this.flows.has(id);
@@ -430,4 +459,22 @@ export class TransportLayer implements MessageSender {
     this.udp = undefined;
     this.servers.length = 0;
   }
+}
+
+/** The `drops` column of /proc/self/net/udp for the socket bound to `port` (Linux). */
+export function udpKernelDrops(port: number): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/net/udp', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let drops: number | undefined;
+  for (const line of text.split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 13 || !cols[1]?.endsWith(`:${hexPort}`)) continue;
+    drops = (drops ?? 0) + Number(cols[12]);
+  }
+  return drops;
 }
