@@ -46,6 +46,8 @@ export type B2buaEvents = {
 export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   private readonly calls = new Map<string, Call>();
   private readonly infoChains = new WeakMap<Dialog, Promise<void>>();
+  /** Rate limit for the "no media port" warning. */
+  private noPortLogged = { at: 0, suppressed: 0 };
   /** Dialogs with an offer/answer exchange in progress (a second offer meanwhile gets 491/500). */
   private readonly negotiating = new WeakSet<Dialog>();
   /** Calls to queues: answered into music, offered to agents (the ACD decides, above). */
@@ -135,8 +137,14 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     const noPort = /no free RTP port|EMFILE|ENFILE/.test(message);
     const status = noPort ? 503 : 500;
     const reason = noPort ? 'No Media Port Available' : 'Media Setup Failed';
-    if (noPort) log.warn('b2bua', `call ${call.id}: ${message}`);
-    else log.error('b2bua', `call ${call.id}: setup failed`, err);
+    if (noPort) {
+      // Under overload this happens hundreds of times a second: one line a second, with a count.
+      const now = Date.now();
+      if (now - this.noPortLogged.at >= 1000) {
+        log.warn('b2bua', `call ${call.id}: ${message}${this.noPortLogged.suppressed ? ` (and ${this.noPortLogged.suppressed} more calls since the last report)` : ''}`);
+        this.noPortLogged = { at: now, suppressed: 0 };
+      } else this.noPortLogged.suppressed++;
+    } else log.error('b2bua', `call ${call.id}: setup failed`, err);
     invite.reject(status, reason, noPort ? [['retry-after', '5']] : []);
     call.hangup({ by: 'gateway', status, reason });
   }

@@ -135,6 +135,13 @@ export class RecordStore {
     return (this.db.prepare(sql).all(...args, limit, Math.max(0, f.offset ?? 0)) as Row[]).map(fromRow);
   }
 
+  /** How the calls in a period ended: counts per outcome and final status (for reports and tests). */
+  summary(from = 0, to = Number.MAX_SAFE_INTEGER): Array<{ outcome: string; status: number; reason: string; count: number }> {
+    return this.db
+      .prepare('SELECT outcome, end_status AS status, end_reason AS reason, count(*) AS count FROM calls WHERE started_at >= ? AND started_at < ? GROUP BY outcome, end_status, end_reason ORDER BY count DESC')
+      .all(from, to) as Array<{ outcome: string; status: number; reason: string; count: number }>;
+  }
+
   /** Persists an agent state change. */
   addAgentTransition(t: AgentTransition): void {
     this.insertAgent.run(t.agent, t.at, t.state, t.previous, t.reason ?? null, t.by);
