@@ -287,6 +287,11 @@ export const ConfigSchema = z
         notReadyReasons: codeList.default(() => ['break', 'lunch', 'training', 'meeting', 'after-call-work']),
         /** Wrap-up (disposition) codes offered to agents; any code is accepted when empty. */
         wrapUpCodes: codeList.default(() => ['resolved', 'follow-up', 'escalated', 'wrong-number', 'sale']),
+        /**
+         * After a restart, agents get back the state they had if it changed within this many hours
+         * (when their first device registers; docs/contact-center.md). 0: everyone starts offline.
+         */
+        restoreStateHours: z.number().min(0, { error: 'must be 0-168 hours' }).max(168, { error: 'must be 0-168 hours' }).default(8),
       })
       .prefault({}),
     /** Directories served over HTTP; defaults to the demo and the SDK bundle of this checkout. */

@@ -93,6 +93,17 @@ export class ContactCenter {
       this.scheduleStats();
     });
     b2bua.queueing.delegate = { enqueue: (call, queue) => this.enqueue(call, queue), musicFor: (queue) => this.acd.queue(queue)?.music };
+    // Crash-safe records: open at once, current at every state change, final at the end.
+    const interrupted = this.store.closeInterrupted();
+    if (interrupted) log.warn('center', `${interrupted} calls were live when the gateway last stopped unexpectedly; their records are closed as interrupted`);
+    const hours = config.center.restoreStateHours;
+    if (hours > 0) this.restorable = this.store.lastAgentStates(this.now() - hours * 3_600_000);
+    b2bua.on('callCreated', (call) => {
+      this.writeRecord(call, 'in-progress');
+      call.on('stateChanged', (s) => {
+        if (s !== CallState.Ended) this.writeRecord(call, 'in-progress');
+      });
+    });
     b2bua.on('callEnded', (call) => this.callEnded(call));
     b2bua.on('transferred', (call, from) => {
       // The agent handed the call on: their part is over, after-call work starts.
@@ -116,6 +127,7 @@ export class ContactCenter {
       this.logoutIfNoDevice(b.aor);
     });
     core.registrar.on('registered', (b) => {
+      this.restoreAgent(b.aor);
       const key = b.aor.toLowerCase();
       const t = this.logoutTimers.get(key);
       if (t) {
@@ -214,36 +226,10 @@ export class ContactCenter {
     const overflowed = call.timeline.some((e) => e.event === 'overflowed');
     if (waiting) call.note('abandoned', call.queue);
     const end = call.end ?? { by: 'gateway', status: 0, reason: 'unknown' };
-    const queuedAt = call.timeline.find((e) => e.event === 'queued')?.at;
     // Overflowed out of the queues (to an extension, or rejected) unless an agent took it from a
     // queue afterwards (overflow into another queue).
-    const outcome = waiting ? 'abandoned' : overflowed && !call.agent ? 'overflowed' : call.answeredAt ? 'answered' : end.status === 487 ? 'cancelled' : 'failed';
-    const endedAt = call.endedAt ?? Date.now();
-    const record: CallRecord = {
-      id: call.id,
-      startedAt: call.createdAt,
-      endedAt,
-      caller: call.caller.party,
-      callee: call.callee.party,
-      endedBy: end.by,
-      endStatus: end.status,
-      endReason: end.reason,
-      outcome,
-      timeline: call.timeline,
-      transfers: call.transfers,
-      ...(call.answeredAt ? { answeredAt: call.answeredAt, talkMs: endedAt - call.answeredAt } : {}),
-      ...(call.queue ? { queue: call.queue } : {}),
-      ...(call.agent ? { agent: call.agent } : {}),
-      ...(call.trunk ? { trunk: call.trunk } : {}),
-      ...(call.codec ? { codec: call.codec } : {}),
-      ...(queuedAt !== undefined ? { waitMs: (call.answeredAt ?? endedAt) - queuedAt } : {}),
-    };
-    try {
-      this.store.addCall(record);
-    } catch (err) {
-      // Never lose it: the whole record goes to the log when the database refuses it.
-      log.error('center', `call record not stored: ${JSON.stringify(record)}`, err);
-    }
+    const outcome = waiting ? 'abandoned' : overflowed && !call.agent ? 'overflowed' : call.answeredAt ? 'answered' : end.status === 487 ? 'cancelled' : end.status === 403 ? 'refused' : 'failed';
+    this.writeRecord(call, outcome);
     this.queued.delete(call.id);
     if (waiting) {
       this.acd.abandon(call.id);
@@ -257,6 +243,76 @@ export class ContactCenter {
       if (a && a.state !== AgentState.Offline && !this.hasDevice(a.username) && !this.logoutTimers.has(a.username.toLowerCase())) this.agents.transition(a.username, AgentState.Offline, { by: 'system' });
     }
   }
+
+  /**
+   * Writes the call's record as it stands: `in-progress` while live (opened when the call is
+   * created, rewritten at each state change), then final. A database that refuses it (disk full,
+   * read-only) does not lose it: the whole record goes to the log.
+   */
+  private writeRecord(call: Call, outcome: string): void {
+    const end = call.end ?? { by: '', status: 0, reason: '' };
+    const live = outcome === 'in-progress';
+    const endedAt = live ? call.createdAt : (call.endedAt ?? Date.now());
+    const queuedAt = call.timeline.find((e) => e.event === 'queued')?.at;
+    const record: CallRecord = {
+      id: call.id,
+      startedAt: call.createdAt,
+      endedAt,
+      caller: call.caller.party,
+      callee: call.callee.party,
+      endedBy: end.by,
+      endStatus: end.status,
+      endReason: end.reason,
+      outcome,
+      lastState: call.state,
+      timeline: call.timeline,
+      transfers: call.transfers,
+      ...(call.answeredAt ? { answeredAt: call.answeredAt, ...(live ? {} : { talkMs: endedAt - call.answeredAt }) } : {}),
+      ...(call.queue ? { queue: call.queue } : {}),
+      ...(call.agent ? { agent: call.agent } : {}),
+      ...(call.trunk ? { trunk: call.trunk } : {}),
+      ...(call.codec ? { codec: call.codec } : {}),
+      ...(queuedAt !== undefined && !live ? { waitMs: (call.answeredAt ?? endedAt) - queuedAt } : {}),
+    };
+    try {
+      this.store.addCall(record);
+      this.storageError = undefined;
+    } catch (err) {
+      this.storageError = (err as Error).message;
+      if (live) log.error('center', `call ${call.id}: record not updated: ${(err as Error).message}`);
+      else log.error('center', `call record not stored: ${JSON.stringify(record)}`, err);
+    }
+  }
+
+  /** The last failure writing to the database, while it lasts (health reports it). */
+  storageError?: string | undefined;
+
+  /**
+   * After a restart, an agent gets back the state it had (the last change within
+   * `center.restoreStateHours`) when its first device registers: available and not-ready (with
+   * a reason still configured) as they were; an agent that was ringing becomes available; one
+   * that was on a call or in wrap-up becomes not-ready "after-call-work" (its call is gone), or
+   * available when that reason is not configured. Offline stays offline.
+   */
+  private restoreAgent(aor: string): void {
+    const key = aor.toLowerCase();
+    const last = this.restorable.get(key);
+    if (!last) return;
+    this.restorable.delete(key);
+    const a = this.agents.get(aor);
+    if (!a || a.state !== AgentState.Offline) return;
+    const reasons = this.agents.reasons;
+    let target: { state: AgentState; reason?: string } | undefined;
+    if (last.state === AgentState.Available || last.state === AgentState.Ringing) target = { state: AgentState.Available };
+    else if (last.state === AgentState.NotReady && last.reason && reasons.includes(last.reason)) target = { state: AgentState.NotReady, reason: last.reason };
+    else if (last.state === AgentState.OnCall || last.state === AgentState.WrapUp) target = reasons.includes('after-call-work') ? { state: AgentState.NotReady, reason: 'after-call-work' } : { state: AgentState.Available };
+    if (!target) return;
+    log.info('center', `${a.username}: restoring ${target.state}${target.reason ? ` (${target.reason})` : ''} from before the restart (was ${last.state})`);
+    this.agents.transition(a.username, target.state, { by: 'system', ...(target.reason ? { reason: target.reason } : {}) });
+  }
+
+  /** Agents' last states from before this start, waiting for their devices to register. */
+  private restorable = new Map<string, { state: string; reason?: string; at: number }>();
 
   // --- commands (SIP MESSAGE from the SDK) ---
 

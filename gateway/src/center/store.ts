@@ -1,7 +1,10 @@
 /**
  * Call records and agent history in SQLite (better-sqlite3; DESIGN.md decision 5). Writes are
- * synchronous: a record is on disk (WAL, committed) before the call's legs and media are
- * released, so a crash of the process loses nothing already finished.
+ * synchronous and committed (WAL): a call's record is opened the moment the call exists
+ * (`outcome` "in-progress"), kept current as its state changes, and completed before its legs
+ * and media are released. After a crash, {@link RecordStore.closeInterrupted} marks the records
+ * of calls that were live as `interrupted` (with their last known state), so billing and
+ * reporting never lose a call.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -30,8 +33,10 @@ export interface CallRecord {
   waitMs?: number;
   /** Connected time, ms. */
   talkMs?: number;
-  /** `answered`, `abandoned`, `overflowed`, `failed`, `cancelled`. */
+  /** `answered`, `abandoned`, `overflowed`, `failed`, `cancelled`, `refused`; `in-progress` while live; `interrupted` after a crash. */
   outcome: string;
+  /** The call's state when the record was last written (for interrupted calls: what it was doing). */
+  lastState?: string;
   wrapUpCode?: string;
   wrapUpNotes?: string;
   timeline: Array<{ at: number; event: string; detail?: string }>;
@@ -54,7 +59,7 @@ export interface RecordFilter {
 interface Row {
   id: string; started_at: number; answered_at: number | null; ended_at: number; caller: string; callee: string; queue: string | null; agent: string | null;
   trunk: string | null; codec: string | null; ended_by: string; end_status: number; end_reason: string; wait_ms: number | null; talk_ms: number | null;
-  outcome: string; wrap_up_code: string | null; wrap_up_notes: string | null; timeline: string; transfers: string;
+  outcome: string; wrap_up_code: string | null; wrap_up_notes: string | null; timeline: string; transfers: string; last_state: string | null;
 }
 
 /** The record store. */
@@ -92,8 +97,13 @@ export class RecordStore {
       );
       CREATE INDEX IF NOT EXISTS agent_history_agent ON agent_history (agent, at);
     `);
-    this.insertCall = this.db.prepare(`INSERT OR REPLACE INTO calls VALUES (@id, @started_at, @answered_at, @ended_at, @caller, @callee, @queue, @agent, @trunk, @codec,
-      @ended_by, @end_status, @end_reason, @wait_ms, @talk_ms, @outcome, @wrap_up_code, @wrap_up_notes, @timeline, @transfers)`);
+    // Databases from before crash-safe records lack last_state.
+    const cols = (this.db.prepare('PRAGMA table_info(calls)').all() as Array<{ name: string }>).map((c) => c.name);
+    if (!cols.includes('last_state')) this.db.exec('ALTER TABLE calls ADD COLUMN last_state TEXT');
+    this.insertCall = this.db.prepare(`INSERT OR REPLACE INTO calls (id, started_at, answered_at, ended_at, caller, callee, queue, agent, trunk, codec,
+      ended_by, end_status, end_reason, wait_ms, talk_ms, outcome, wrap_up_code, wrap_up_notes, timeline, transfers, last_state)
+      VALUES (@id, @started_at, @answered_at, @ended_at, @caller, @callee, @queue, @agent, @trunk, @codec,
+      @ended_by, @end_status, @end_reason, @wait_ms, @talk_ms, @outcome, @wrap_up_code, @wrap_up_notes, @timeline, @transfers, @last_state)`);
     this.insertAgent = this.db.prepare('INSERT INTO agent_history (agent, at, state, previous, reason, changed_by) VALUES (?, ?, ?, ?, ?, ?)');
     this.wrapUp = this.db.prepare('UPDATE calls SET wrap_up_code = ?, wrap_up_notes = ?, timeline = json_insert(timeline, \'$[#]\', json(?)) WHERE id = ?');
   }
@@ -104,8 +114,47 @@ export class RecordStore {
       id: r.id, started_at: r.startedAt, answered_at: r.answeredAt ?? null, ended_at: r.endedAt, caller: r.caller, callee: r.callee,
       queue: r.queue ?? null, agent: r.agent ?? null, trunk: r.trunk ?? null, codec: r.codec ?? null, ended_by: r.endedBy, end_status: r.endStatus,
       end_reason: r.endReason, wait_ms: r.waitMs ?? null, talk_ms: r.talkMs ?? null, outcome: r.outcome, wrap_up_code: r.wrapUpCode ?? null,
-      wrap_up_notes: r.wrapUpNotes ?? null, timeline: JSON.stringify(r.timeline), transfers: JSON.stringify(r.transfers),
+      wrap_up_notes: r.wrapUpNotes ?? null, timeline: JSON.stringify(r.timeline), transfers: JSON.stringify(r.transfers), last_state: r.lastState ?? null,
     });
+  }
+
+  /**
+   * After a crash: every record still `in-progress` belonged to a call that was live when the
+   * process died. It is closed as `interrupted`, ended at its last known moment (the last step of
+   * its timeline), keeping its last state. Returns how many were closed.
+   */
+  closeInterrupted(reason = 'Gateway stopped unexpectedly'): number {
+    const rows = this.db.prepare("SELECT id, started_at, answered_at, timeline FROM calls WHERE outcome = 'in-progress'").all() as Array<{ id: string; started_at: number; answered_at: number | null; timeline: string }>;
+    const close = this.db.prepare("UPDATE calls SET outcome = 'interrupted', ended_at = ?, ended_by = 'gateway', end_status = 0, end_reason = ?, talk_ms = ?, timeline = json_insert(timeline, '$[#]', json(?)) WHERE id = ?");
+    this.db.transaction(() => {
+      for (const r of rows) {
+        let last = r.started_at;
+        try {
+          const steps = JSON.parse(r.timeline) as Array<{ at: number }>;
+          last = Math.max(last, ...steps.map((s) => s.at));
+        } catch {
+          // keep started_at
+        }
+        close.run(last, reason, r.answered_at !== null ? last - r.answered_at : null, JSON.stringify({ at: last, event: 'interrupted', detail: reason }), r.id);
+      }
+    })();
+    return rows.length;
+  }
+
+  /** Checks the database file (SQLite `PRAGMA integrity_check`); "ok" when sound. */
+  integrityCheck(): string {
+    return (this.db.pragma('integrity_check', { simple: true }) as string) ?? 'unknown';
+  }
+
+  /**
+   * Each agent's last state change at or after `since` (ms since the epoch): what a restarted
+   * gateway restores (see ContactCenter).
+   */
+  lastAgentStates(since: number): Map<string, { state: string; reason?: string; at: number }> {
+    const rows = this.db
+      .prepare('SELECT agent, state, reason, at FROM agent_history WHERE seq IN (SELECT max(seq) FROM agent_history GROUP BY lower(agent)) AND at >= ?')
+      .all(since) as Array<{ agent: string; state: string; reason: string | null; at: number }>;
+    return new Map(rows.map((r) => [r.agent.toLowerCase(), { state: r.state, at: r.at, ...(r.reason ? { reason: r.reason } : {}) }]));
   }
 
   /** Adds the agent's wrap-up code and notes to a record; false when there is no such call. */
@@ -174,6 +223,7 @@ function fromRow(r: Row): CallRecord {
   if (r.talk_ms !== null) rec.talkMs = r.talk_ms;
   if (r.wrap_up_code !== null) rec.wrapUpCode = r.wrap_up_code;
   if (r.wrap_up_notes !== null) rec.wrapUpNotes = r.wrap_up_notes;
+  if (r.last_state !== null && r.last_state !== undefined) rec.lastState = r.last_state;
   return rec;
 }
 
