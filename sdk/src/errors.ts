@@ -9,6 +9,7 @@ export const ERROR_CATALOG = {
   SB_INVALID_STATE: { description: 'The operation is not possible in the current state.', solution: 'Check the state before calling (e.g. answer only a ringing call).' },
   SB_AUTH_FAILED: { description: 'The gateway rejected the credentials or token.', solution: 'Log in again; check user name, password and token expiry.' },
   SB_CONNECTION_FAILED: { description: 'The connection to the gateway could not be opened or was lost.', solution: 'Check the gateway URL and network; the SDK reconnects when possible.' },
+  SB_ORIGIN_REFUSED: { description: 'The gateway refused this page\'s origin (it is not in the gateway\'s auth.allowedOrigins).', solution: 'Add this page\'s origin (scheme, host and port) to auth.allowedOrigins in the gateway configuration.' },
   SB_NOT_CONNECTED: { description: 'The softphone is not connected and registered.', solution: 'Call connect() and wait for the "registered" state.' },
   SB_REGISTRATION_FAILED: { description: 'The gateway refused the registration.', solution: 'Check that the token belongs to this user.' },
   SB_TARGET_NOT_FOUND: { description: 'No user, extension or number matches the dialled target.', solution: 'Check the number or name dialled.' },

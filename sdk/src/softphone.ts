@@ -98,12 +98,28 @@ export async function login(opts: { url: string; username: string; password: str
       body: JSON.stringify({ username: opts.username, password: opts.password }),
     });
   } catch (err) {
-    throw new SwitchboardError('SB_CONNECTION_FAILED', `Cannot reach the gateway at ${opts.url}`, { cause: err });
+    throw await whyUnreachable(opts.url, err);
   }
   const body = (await res.json().catch(() => ({}))) as Partial<LoginResult> & { error?: { message?: string } };
   if (res.status === 401) throw new SwitchboardError('SB_AUTH_FAILED', body.error?.message ?? 'Wrong user name or password', { status: 401 });
   if (!res.ok || !body.token) throw new SwitchboardError('SB_CONNECTION_FAILED', body.error?.message ?? `Login failed (HTTP ${res.status})`, { status: res.status });
   return body as LoginResult;
+}
+
+/**
+ * A request to the gateway failed without an answer the page may read: either the gateway is
+ * unreachable, or it refused this page's origin (CORS hides which). `/api/ping` answers every
+ * origin and says whether this one is allowed.
+ */
+async function whyUnreachable(url: string, cause: unknown): Promise<SwitchboardError> {
+  try {
+    const res = await fetch(new URL('/api/ping', httpBase(url)));
+    const body = (await res.json()) as { originAllowed?: boolean };
+    if (body.originAllowed === false) return new SwitchboardError('SB_ORIGIN_REFUSED', `The gateway at ${url} does not accept requests from ${typeof location !== 'undefined' ? location.origin : 'this origin'}`, { cause });
+  } catch {
+    // unreachable indeed
+  }
+  return new SwitchboardError('SB_CONNECTION_FAILED', `Cannot reach the gateway at ${url}`, { cause });
 }
 
 function httpBase(url: string): string {
@@ -206,7 +222,9 @@ export class Softphone extends Emitter<SoftphoneEvents> {
       await signaling.connect();
     } catch (err) {
       this.signaling = undefined;
-      throw err instanceof SwitchboardError ? err : new SwitchboardError('SB_CONNECTION_FAILED', String(err), { cause: err });
+      const e = err instanceof SwitchboardError ? err : new SwitchboardError('SB_CONNECTION_FAILED', String(err), { cause: err });
+      // The WebSocket upgrade refused (the browser hides why): an origin refusal, or not reachable.
+      throw e.code === 'SB_CONNECTION_FAILED' ? await whyUnreachable(this.options.url, e) : e;
     }
     // The agent's state and codes; a gateway without the contact center still gives a phone.
     await this.agent.attach((m) => signaling.command(m)).catch(() => undefined);

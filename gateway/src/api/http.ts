@@ -78,8 +78,49 @@ export function createHttpServer(deps: HttpDeps): http.Server {
   const secure = !!deps.tls;
   const server: http.Server = deps.tls ? https.createServer({ ...deps.tls, minVersion: 'TLSv1.2' }, onRequest) : http.createServer(onRequest);
 
+  /** Same host as the page (the gateway's own demo), or listed in `auth.allowedOrigins`. */
+  function originAllowed(origin: string, host: string | undefined): boolean {
+    return sameHost(origin, host) || deps.allowedOrigins.includes(origin);
+  }
+
+  /**
+   * CORS for `/api/*` (desktops on their own origin, docs/desktop.md): a listed origin gets its
+   * preflight answered and `Access-Control-Allow-Origin`; an unlisted one gets 403 and no CORS
+   * header (the browser then refuses the response). `/api/ping` answers any origin: it says only
+   * whether the gateway is up and whether the asking origin is allowed, so the SDK can tell "your
+   * origin is refused" from "the gateway is unreachable".
+   * Returns true when the request was answered here.
+   */
+  function cors(req: http.IncomingMessage, res: http.ServerResponse, url: URL): boolean {
+    const origin = req.headers.origin;
+    if (url.pathname === '/api/ping') {
+      res.setHeader('access-control-allow-origin', '*');
+      json(res, 200, { ok: true, originAllowed: origin ? originAllowed(origin, req.headers.host) : true });
+      return true;
+    }
+    if (!origin || sameHost(origin, req.headers.host)) return false;
+    if (!deps.allowedOrigins.includes(origin)) {
+      log.warn('http', `${req.method} ${url.pathname} from origin ${origin.slice(0, 100)} refused (not in auth.allowedOrigins)`);
+      json(res, 403, { error: { code: 'ORIGIN_REFUSED', message: `Origin ${origin} is not allowed` } });
+      return true;
+    }
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('vary', 'Origin');
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        'access-control-allow-methods': 'GET, POST, OPTIONS',
+        'access-control-allow-headers': 'authorization, content-type',
+        'access-control-max-age': '600',
+      });
+      res.end();
+      return true;
+    }
+    return false;
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname.startsWith('/api/') && cors(req, res, url)) return;
     if (url.pathname === '/api/login') {
       if (req.method !== 'POST') return json(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'Use POST' } });
       let body: { username?: unknown; password?: unknown };
@@ -211,11 +252,7 @@ export function createHttpServer(deps: HttpDeps): http.Server {
     };
     if (url.pathname !== '/sip') return reject(404, 'SIP WebSocket is at /sip');
     const origin = req.headers.origin;
-    if (origin) {
-      const host = req.headers.host;
-      const allowed = deps.allowedOrigins.length ? deps.allowedOrigins.includes(origin) : sameHost(origin, host);
-      if (!allowed) return reject(403, `Origin ${origin} is not allowed`);
-    }
+    if (origin && !originAllowed(origin, req.headers.host)) return reject(403, `Origin ${origin} is not allowed`);
     let auth: FlowAuth | undefined;
     const token = url.searchParams.get('access_token');
     if (token !== null) {
