@@ -159,6 +159,8 @@ export const ConfigSchema = z
         port: port.default(8080),
         /** HTTPS + WSS port, served when `tls` is set (default 8443). */
         httpsPort: port.optional(),
+        /** Who may scrape `/metrics` without an admin token (Prometheus' address). */
+        metricsAllowedAddresses: z.array(z.string().min(1)).default(() => ['127.0.0.1', '::1']),
       })
       .prefault({}),
     sip: z

@@ -7,6 +7,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHttpServer, type HttpDeps } from './api/http.js';
+import { createMetrics } from './api/metrics.js';
 import { TokenService } from './api/token.js';
 import { B2bua } from './calls/b2bua.js';
 import { ContactCenter } from './center/contact-center.js';
@@ -178,6 +179,31 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
   const tokens = new TokenService(tokenSecret(config), config.auth.tokenTtlSeconds);
   if (!config.auth.tokenSecret) log.warn('gateway', 'auth.tokenSecret is not set: using a random secret, tokens will not survive a restart');
 
+  const metrics = createMetrics(async () => {
+    const byState: Record<string, number> = {};
+    let legs = 0;
+    for (const c of b2bua.active) {
+      byState[c.state] = (byState[c.state] ?? 0) + 1;
+      legs += (c.caller.endpointId ? 1 : 0) + (c.callee.endpointId ? 1 : 0);
+    }
+    const agents: Record<string, number> = {};
+    for (const a of center.agents.list()) agents[a.state] = (agents[a.state] ?? 0) + 1;
+    const udp = transport.udpStatus();
+    return {
+      calls: { byState, legs },
+      registrations: sip.registrar.aors.length,
+      dialogs: sip.dialogCount,
+      transactions: txl.size,
+      sip: { ...transport.stats, udpKernelDrops: udp?.kernelDrops },
+      auth: sip.stats,
+      protection: guard.stats,
+      queues: center.acd.stats(),
+      agents,
+      media: await media.stats().catch(() => undefined),
+      trunks: trunks.status().map((t) => ({ name: t.name, up: t.health !== 'down' })),
+    };
+  });
+
   let server: http.Server | undefined;
   let secureServer: http.Server | undefined;
   let stopped: Promise<void> | undefined;
@@ -210,6 +236,7 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
           const id = transport.attachWebSocket(ws, address, port, auth, secure);
           if (id) log.info('sip.ws', `${id} open from ${address}:${port}${secure ? ' (secure)' : ''}${auth ? ` as ${auth.user}` : ' (no token: digest required)'}`);
         },
+        metrics: { ...metrics, text: () => metrics.text(), allowedAddresses: config.http.metricsAllowedAddresses },
         status: async () => ({
           status: draining ? 'draining' : 'ok',
           registrations: sip.registrar.aors.length,

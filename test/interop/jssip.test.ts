@@ -67,6 +67,21 @@ test('JsSIP (digest over WebSocket) calls the phone; tones both ways', async () 
   await assertBothWays('connected');
 });
 
+test('keys pressed on the phone reach JsSIP as standard INFO application/dtmf-relay (newDTMF)', async () => {
+  for (const key of ['5', '0', '#']) {
+    const r = await phone.command('sndcode', key);
+    assert.ok(r.ok, `baresip refused key ${key}: ${r.data}`);
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  let got: string[] = [];
+  for (let i = 0; i < 40 && got.length < 3; i++) {
+    got = await alice.page.evaluate(() => (window as unknown as { sb: { dtmf: string[] } }).sb.dtmf);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  console.log(`# JsSIP newDTMF: ${got.join('')}`);
+  assert.deepEqual(got, ['5', '0', '#']);
+});
+
 test('hold by re-INVITE (a=sendonly): answered, the phone hears music; unhold: tones both ways again', async () => {
   await sb(alice.page, 'hold', false);
   const [call] = gw.gw.b2bua.active;

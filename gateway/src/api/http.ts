@@ -32,6 +32,8 @@ export interface HttpDeps {
   status(): Promise<unknown>;
   /** The contact-center core behind `/api/stats`, `/api/agents…` and `/api/records`. */
   center?: ContactCenter;
+  /** `/metrics` (Prometheus), for these source addresses or an admin's bearer token. */
+  metrics?: { text(): Promise<string>; contentType: string; allowedAddresses: readonly string[] };
 }
 
 const TYPES: Record<string, string> = {
@@ -121,6 +123,18 @@ export function createHttpServer(deps: HttpDeps): http.Server {
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname.startsWith('/api/') && cors(req, res, url)) return;
+    if (url.pathname === '/metrics' && deps.metrics) {
+      const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+      const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      const v = bearer ? deps.tokens.verify(bearer) : undefined;
+      if (!deps.metrics.allowedAddresses.includes(addr) && !(v?.ok && v.claims.role === 'admin')) {
+        return json(res, 403, { error: { code: 'FORBIDDEN', message: 'Metrics are for the addresses in http.metricsAllowedAddresses, or an admin token' } });
+      }
+      const text = await deps.metrics.text();
+      res.writeHead(200, { 'content-type': deps.metrics.contentType, 'cache-control': 'no-store' });
+      res.end(text);
+      return;
+    }
     if (url.pathname === '/api/login') {
       if (req.method !== 'POST') return json(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'Use POST' } });
       let body: { username?: unknown; password?: unknown };

@@ -511,23 +511,22 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   }
 
   /**
-   * A digit from one leg (detected RFC 4733), for the party on `to`: a browser gets it as a
-   * control event (its SDK emits `dtmf`); between RTP legs the event packets are already relayed.
+   * A digit from one leg (detected RFC 4733), for the party on `to`. A browser gets it as SIP
+   * INFO `application/dtmf-relay` — the de facto standard every SIP-over-WebSocket client reads
+   * (JsSIP raises `newDTMF`, our SDK `dtmf`): browsers cannot surface received RFC 4733 events to
+   * the page. A device that negotiated no telephone-event gets the same INFO; between RTP legs
+   * that did, the event packets are already relayed. INFOs are chained per dialog so digits
+   * arrive in the order pressed.
    */
   private deliverDigit(call: Call, to: Side, digit: string): void {
     const leg = call[to];
     if (!leg.endpointId || !leg.dialog) return;
-    if (isBrowserLeg(leg)) {
-      void this.sendControl(leg.dialog, { type: 'dtmf', digit });
-      return;
-    }
-    // A device that negotiated no telephone-event gets the digit as SIP INFO (application/dtmf-relay).
-    // INFOs are chained per dialog so digits arrive in the order pressed.
     const dialog = leg.dialog;
     const endpointId = leg.endpointId;
+    const browser = isBrowserLeg(leg);
     const prev = this.infoChains.get(dialog) ?? Promise.resolve();
     const next = prev.then(async () => {
-      if (await this.media.hasTelephoneEvent(endpointId)) return;
+      if (!browser && (await this.media.hasTelephoneEvent(endpointId))) return;
       await dialog.request('INFO', { body: Buffer.from(`Signal=${digit}\r\nDuration=160\r\n`), contentType: 'application/dtmf-relay' });
     }).catch(() => undefined);
     this.infoChains.set(dialog, next);

@@ -18,6 +18,8 @@ export interface MediaStats {
   packetsRelayed: number;
   /** Packets dropped because they came from an address that did not pass ICE / is not the negotiated peer. */
   packetsDroppedUnverified: number;
+  /** Times the media worker died and was replaced (worker engine only). */
+  workerRespawns?: number;
 }
 
 /** Events the engine reports. */

@@ -188,8 +188,8 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
     if (!this.endpoints.delete(id)) return Promise.resolve();
     return this.call('closeEndpoint', id);
   }
-  stats(): Promise<MediaStats> {
-    return this.call('stats');
+  async stats(): Promise<MediaStats> {
+    return { ...(await this.call<MediaStats>('stats')), workerRespawns: this.respawns };
   }
 
   async close(): Promise<void> {

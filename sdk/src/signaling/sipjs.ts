@@ -47,6 +47,14 @@ function receiveControl(
   if (body && typeof body === 'object') deliver(body as Record<string, unknown>);
 }
 
+/** The key in an INFO `application/dtmf-relay` (`Signal=5`) or `application/dtmf` (`5`) body, if it is one. */
+function dtmfRelayDigit(contentType: string | undefined, body: string): string | undefined {
+  const ct = String(contentType ?? '').toLowerCase();
+  if (!/^application\/(dtmf-relay|dtmf)\b/.test(ct)) return undefined;
+  const m = /signal\s*=\s*([0-9*#A-Da-d])/i.exec(body) ?? /^\s*([0-9*#A-Da-d])\s*$/.exec(body);
+  return m ? m[1]!.toUpperCase() : undefined;
+}
+
 class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingSession {
   private failure?: SwitchboardError;
   private localEnd = false;
@@ -57,10 +65,19 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
     readonly direction: 'incoming' | 'outgoing',
   ) {
     super();
-    // Control messages from the gateway (hold state, …) arrive as in-dialog INFO.
+    // Control messages from the gateway (hold state, …) arrive as in-dialog INFO, and so do the
+    // far end's keys (application/dtmf-relay, the form every SIP-over-WebSocket client reads).
     session.delegate = {
-      // Other INFO bodies (DTMF relays from elsewhere) are accepted and ignored.
-      onInfo: (info) => receiveControl(info, 200, (msg) => this.emit('control', msg)),
+      onInfo: (info) => {
+        const digit = dtmfRelayDigit(info.request.getHeader('Content-Type'), info.request.body);
+        if (digit) {
+          info.accept().catch(() => undefined);
+          this.emit('control', { type: 'dtmf', digit });
+          return;
+        }
+        // Other INFO bodies are accepted and ignored.
+        receiveControl(info, 200, (msg) => this.emit('control', msg));
+      },
     };
     const id = session.remoteIdentity;
     this.remote = { user: id.uri.user ?? '', ...(id.displayName ? { displayName: id.displayName } : {}) };
