@@ -256,6 +256,11 @@ export const ConfigSchema = z
          * 0 ends them at once.
          */
         reconnectGraceSeconds: z.number().min(0, { error: 'must be 0-600 seconds' }).max(600, { error: 'must be 0-600 seconds' }).default(30),
+        /**
+         * Keep-alive of long calls: every this many seconds each connected SIP leg gets an in-dialog
+         * OPTIONS; 481 or no answer ends the call ("Peer Unreachable"). 0 turns it off.
+         */
+        probeIntervalSeconds: z.number().min(0, { error: 'must be 0-86400 seconds' }).max(86400, { error: 'must be 0-86400 seconds' }).default(300),
       })
       .prefault({}),
     /** Shutdown (SIGTERM): drain, then stop. */

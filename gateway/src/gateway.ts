@@ -142,6 +142,7 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
   });
   const trunks: TrunkManager = new TrunkManager(config.trunks, sip, clock);
   transport.onMessage = (msg, source) => txl.receive(msg, source);
+  transport.hasDialogsWith = (address) => sip.hasDialogsWith(address);
   transport.onFlowClosed = (flowId) => {
     sip.flowClosed(flowId);
     sip.registrar.flowClosed(flowId);
@@ -174,7 +175,7 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
     if (q.extension) queueKeys.set(q.extension.toLowerCase(), q.name);
   }
   const router = new Router(directory, sip.registrar, config.echoExtensions, trunks.size > 0, (t) => queueKeys.get(t.toLowerCase()));
-  const b2bua = new B2bua(sip, media, router, trunks, { reconnectGraceMs: config.calls.reconnectGraceSeconds * 1000, clock });
+  const b2bua = new B2bua(sip, media, router, trunks, { reconnectGraceMs: config.calls.reconnectGraceSeconds * 1000, clock, probeIntervalMs: config.calls.probeIntervalSeconds * 1000 });
   const center = new ContactCenter(clock, config, b2bua, sip);
   const tokens = new TokenService(tokenSecret(config), config.auth.tokenTtlSeconds);
   if (!config.auth.tokenSecret) log.warn('gateway', 'auth.tokenSecret is not set: using a random secret, tokens will not survive a restart');

@@ -124,3 +124,30 @@ test('five wrong passwords ban the source; the right password from elsewhere sti
   assert.equal(reg.code, 0, `the real phone could not register:\n${reg.out.slice(-2000)}`);
   guesser.close();
 });
+
+test('a source banned mid-call still gets its BYE answered: the call does not stay up for ever', async () => {
+  const g = await defended();
+  const port = g.addrs.sipUdpPort;
+  // A phone on 127.0.0.5 calls the echo test (7.5 s, then BYE)…
+  const calling = sipp([`127.0.0.1:${port}`, '-sf', 'uac-auth-echo.xml', '-s', '600', '-au', 'deskphone', '-ap', 'deskphone-demo', '-i', '127.0.0.5', '-mi', '127.0.0.5', '-t', 'u1', '-m', '1', '-timeout', '30s']);
+  for (let i = 0; i < 100 && !g.gw.b2bua.active.some((c) => c.state === 'connected'); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(g.gw.b2bua.active.length, 1);
+  // …and something else at the same address floods the gateway until the address is banned.
+  const flooder = await udpClient('127.0.0.5');
+  for (let i = 0; i < 40; i++) flooder.send(port, 'OPTIONS');
+  await settle(300);
+  assert.ok(g.gw.guard.isBanned('127.0.0.5'), 'the address is banned');
+  const r = await calling.done;
+  flooder.close();
+  assert.equal(r.code, 0, `the phone's BYE was answered although its address is banned:\n${r.out}`);
+  for (let i = 0; i < 50 && g.gw.b2bua.active.length; i++) await new Promise((res) => setTimeout(res, 20));
+  assert.equal(g.gw.b2bua.active.length, 0);
+  assert.equal(g.gw.sip.dialogCount, 0);
+  // New requests from the banned address are still dropped.
+  const before = g.gw.guard.stats.droppedBanned;
+  const other = await udpClient('127.0.0.5');
+  other.send(port, 'REGISTER');
+  await settle(200);
+  other.close();
+  assert.ok(g.gw.guard.stats.droppedBanned > before, 'out-of-dialog requests from the banned address are dropped');
+});

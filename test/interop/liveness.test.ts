@@ -10,6 +10,7 @@ import { demoConfig } from '../../gateway/src/index.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { freePort } from '../support/net.js';
 import { sipp } from '../support/sipp.js';
+import { startSipDevice } from '../support/sip-device.js';
 
 async function health(gw: TestGateway): Promise<{ calls: number; dialogs: number; media: { endpoints: number; bridges: number } }> {
   const res = await fetch(new URL('/api/health', gw.addrs.httpUrl));
@@ -97,5 +98,41 @@ describe('SIP session timers (RFC 4028)', () => {
     assert.equal(e.code, 0, `the callee did not see two refreshes:\n${e.out}`);
     assert.equal(c.code, 0, `caller:\n${c.out}`);
     await waitFor('nothing left', async () => (await health(gw)).dialogs === 0, 5000);
+  });
+});
+
+describe('keep-alive OPTIONS of long calls', () => {
+  let gw: TestGateway;
+  let uasPort: number;
+  before(async () => {
+    uasPort = await freePort();
+    gw = await startGateway({
+      media: { rtpTimeoutSeconds: 0 },
+      sip: { sessionTimers: { enabled: false, expires: 1800, minSE: 90 } },
+      calls: { probeIntervalSeconds: 2 },
+      users: [...demoConfig().users, { username: 'uas', password: 'uas-password', role: 'agent', extension: '3009', staticContact: `sip:uas@127.0.0.1:${uasPort}` }],
+    });
+  });
+  after(() => gw?.stop());
+
+  test('a phone that forgot the call (481 to OPTIONS) has its call ended; the caller gets BYE', async () => {
+    const callee = sipp(['-sf', 'uas-forget.xml', '-p', String(uasPort), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-m', '1', '-timeout', '30s']);
+    await new Promise((r) => setTimeout(r, 300));
+    // The caller answers keep-alives like any phone (our headless device answers every in-dialog request).
+    const caller = await startSipDevice({ user: 'deskphone', password: 'deskphone-demo', gatewayPort: gw.addrs.sipUdpPort });
+    try {
+      const dialog = await caller.call('3009');
+      const ended = await new Promise<string>((resolve) => dialog.on('terminated', (why) => resolve(why)));
+      assert.equal(ended, 'bye-received', 'the caller got a BYE');
+      const e = await callee.done;
+      assert.equal(e.code, 0, `callee:\n${e.out}`);
+      assert.ok(caller.received.some((r) => r.startsWith('OPTIONS')), 'the caller was probed too, and answered');
+    } finally {
+      await caller.close();
+    }
+    const [rec] = gw.gw.center.store.calls({ limit: 1 });
+    assert.equal(rec?.endReason, 'Peer Unreachable');
+    assert.equal(rec?.endedBy, 'callee');
+    await waitFor('nothing left', async () => (await health(gw)).dialogs === 0 && gw.gw.b2bua.active.length === 0, 5000);
   });
 });

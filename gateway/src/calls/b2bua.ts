@@ -31,6 +31,8 @@ export interface B2buaOptions {
   /** How long a browser's calls wait for it to reconnect after its WebSocket closed (0: end at once). */
   reconnectGraceMs: number;
   clock: Clock;
+  /** Every this long, each connected SIP leg gets an in-dialog OPTIONS (0: never). */
+  probeIntervalMs?: number;
 }
 
 /** Events of the B2BUA. */
@@ -64,6 +66,10 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   ) {
     super();
     core.delegate = this;
+    if (opts.probeIntervalMs && opts.probeIntervalMs > 0) {
+      this.probeTimer = setInterval(() => this.probeLegs(), opts.probeIntervalMs);
+      this.probeTimer.unref();
+    }
     const ctx = { core, media, router, attemptsFor: (r: Route, f: { user: string; displayName?: string }, c: CodecName[]) => this.attemptsFor(r, f, c), watch: (c: Call, d: Dialog, s: Side) => this.watch(c, d, s) };
     this.queueing = new Queueing(ctx);
     this.transfers = new Transfers({
@@ -695,8 +701,34 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     }
   }
 
+  private probeTimer?: NodeJS.Timeout;
+
+  /**
+   * Keep-alive of long calls' far ends: an in-dialog OPTIONS to every connected SIP leg (WebSocket
+   * legs have their own pings, and a grace period when they drop). 481 (the dialog is gone there)
+   * or no answer at all (408, a dead connection) ends the call; any other answer — 200, 405,
+   * 501 — proves the peer is alive. Covers peers without session timers or media (inactive).
+   */
+  private probeLegs(): void {
+    for (const call of this.calls.values()) {
+      if (call.state !== CallState.Connected) continue;
+      for (const side of ['caller', 'callee'] as const) {
+        const dialog = call[side].dialog;
+        const t = dialog?.init.target;
+        if (!dialog || !t || t.transport === 'WS' || t.transport === 'WSS') continue;
+        void dialog.request('OPTIONS').then((res) => {
+          const gone = res.status === 481 || res.status === 408 || ('local' in res && res.local);
+          if (!gone || call.state === CallState.Ended || call[side].dialog !== dialog) return;
+          log.warn('b2bua', `call ${call.id}: ${call[side].party} did not answer a keep-alive OPTIONS (${res.status} ${res.reason}); ending the call`);
+          call.hangup({ by: side, status: 408, reason: 'Peer Unreachable' });
+        });
+      }
+    }
+  }
+
   /** Ends every call (shutdown). */
   close(): void {
+    if (this.probeTimer) clearInterval(this.probeTimer);
     for (const c of this.calls.values()) c.hangup({ by: 'gateway', status: 503, reason: 'Gateway shutting down' });
   }
 }

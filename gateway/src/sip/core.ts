@@ -118,11 +118,25 @@ export class SipCore implements TransactionUser {
   /** @internal Registers a dialog created by an invite helper. */
   addDialog(d: Dialog): void {
     this.dialogs.set(d.id, d);
+    this.countPeer(d.init.target.host, 1);
   }
 
   /** @internal Called by dialogs when they end. */
   removeDialog(d: Dialog): void {
-    this.dialogs.delete(d.id);
+    if (this.dialogs.delete(d.id)) this.countPeer(d.init.target.host, -1);
+  }
+
+  /** Live dialogs per peer address (the guard lets a banned peer's in-dialog requests through). */
+  private readonly peers = new Map<string, number>();
+  private countPeer(address: string, delta: number): void {
+    const n = (this.peers.get(address) ?? 0) + delta;
+    if (n > 0) this.peers.set(address, n);
+    else this.peers.delete(address);
+  }
+
+  /** Whether `address` is the far end of a live dialog. */
+  hasDialogsWith(address: string): boolean {
+    return this.peers.has(address);
   }
 
   /** Answers a request with a stateful response; adds our Server header. */
@@ -192,7 +206,9 @@ export class SipCore implements TransactionUser {
     const owner = dialog.init.owner;
     const user = this.flowUser(source);
     if (!owner || !user || owner.toLowerCase() !== user.toLowerCase()) return;
+    this.countPeer(t.host, -1);
     dialog.retarget({ transport: source.transport, host: source.address, port: source.port, flowId: source.flowId });
+    this.countPeer(source.address, 1);
     this.delegate?.onDialogRecovered?.(dialog);
   }
 

@@ -71,6 +71,12 @@ export class TransportLayer implements MessageSender {
   onMessage?: (msg: SipMessage, source: Source) => void;
   /** Called when a flow closes (the registrar drops bindings that used it). */
   onFlowClosed?: (flowId: string) => void;
+  /**
+   * Whether an address is the peer of a live dialog. A banned source's requests inside such a
+   * dialog (its BYE, a re-INVITE) and its responses still get through: a ban must not leave calls
+   * up for ever because their BYEs are dropped.
+   */
+  hasDialogsWith?: (address: string) => boolean;
   readonly stats: TransportStats = { received: 0, sent: 0, malformed: 0, answered400: 0, refusedConnections: 0, idleClosed: 0 };
 
   private udp?: dgram.Socket;
@@ -324,9 +330,13 @@ export class TransportLayer implements MessageSender {
     // Keep-alive on UDP (RFC 5626 §4.4.1 uses STUN; a bare CRLF from old phones is ignored).
     if (data.length <= 4 && /^[\r\n]*$/.test(data.toString('latin1'))) return;
     const guard = this.opts.guard;
-    if (guard && !guard.accepts(source)) return;
+    // A banned source is dropped unparsed — unless it is in a dialog with us: then only what
+    // belongs to its dialogs (requests with a To tag, responses) is let through, below.
+    const banned = !!guard && !guard.accepts(source);
+    if (banned && !this.hasDialogsWith?.(source.address)) return;
     const result = parseMessage(data, this.limits);
     if (!result.ok) {
+      if (banned) return;
       this.stats.malformed++;
       log.warn('sip.parse', `malformed message from ${source.transport} ${source.address}:${source.port}: ${result.reason}`);
       if (result.request && (!guard || guard.check(result.request, source) === 'ok')) {
@@ -337,8 +347,9 @@ export class TransportLayer implements MessageSender {
       return;
     }
     const msg = result.message;
+    if (banned && msg.isRequest && !msg.toTag) return;
     if (msg.isRequest) {
-      if (guard && guard.check(msg, source) !== 'ok') return;
+      if (guard && !banned && guard.check(msg, source) !== 'ok') return;
       this.stamp(msg, source);
     }
     try {
