@@ -35,11 +35,17 @@ node scripts/check-imports.mjs
 files=$(find gateway/src sdk/src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 cmd=(node --import tsx --test --test-concurrency=1 --test-reporter=spec $files)
 
+# Everything the run prints (and every gateway process it starts) is kept, and checked below
+# for passwords: none may ever be logged.
+mkdir -p test/.work
+log=test/.work/test-run.log
+rm -f "$log" test/.work/gateway-processes.log
 if [ "$(id -u)" = 0 ] && ip netns add "sbtest-$$" 2>/dev/null; then
   trap 'ip netns del "sbtest-$$" 2>/dev/null || true' EXIT
   ip netns exec "sbtest-$$" ip link set lo up
-  ip netns exec "sbtest-$$" "${cmd[@]}"
+  ip netns exec "sbtest-$$" "${cmd[@]}" 2>&1 | tee "$log"
 else
   echo "WARNING: cannot create a network namespace (needs root); running on the host network." >&2
-  "${cmd[@]}"
+  "${cmd[@]}" 2>&1 | tee "$log"
 fi
+node scripts/check-log-secrets.mjs "$log" test/.work/gateway-processes.log

@@ -168,3 +168,14 @@ test('after a restart an agent gets its state back when its device registers', a
   assert.equal(after.state, 'available');
   await again.stop();
 });
+
+test('a configuration without users starts with none: no demo accounts, no passwords printed', async () => {
+  const { cfg } = await config('nousers', { users: [], queues: [] });
+  const g = await GatewayProcess.start('nousers', cfg);
+  running.push(g);
+  const res = await fetch(new URL('/api/login', g.httpUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'alice-demo' }) });
+  assert.equal(res.status, 401, 'the demo accounts do not exist');
+  assert.match(g.output, /Users: none configured/);
+  assert.doesNotMatch(g.output, /DEMO MODE/);
+  await g.stop();
+});
