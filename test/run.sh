@@ -43,9 +43,9 @@ rm -f "$log" test/.work/gateway-processes.log
 if [ "$(id -u)" = 0 ] && ip netns add "sbtest-$$" 2>/dev/null; then
   trap 'ip netns del "sbtest-$$" 2>/dev/null || true' EXIT
   ip netns exec "sbtest-$$" ip link set lo up
-  ip netns exec "sbtest-$$" "${cmd[@]}" 2>&1 | tee "$log"
+  ip netns exec "sbtest-$$" env SWITCHBOARD_LOG_FORMAT=text "${cmd[@]}" 2>&1 | tee "$log"
 else
   echo "WARNING: cannot create a network namespace (needs root); running on the host network." >&2
-  "${cmd[@]}" 2>&1 | tee "$log"
+  SWITCHBOARD_LOG_FORMAT=text "${cmd[@]}" 2>&1 | tee "$log"
 fi
 node scripts/check-log-secrets.mjs "$log" test/.work/gateway-processes.log

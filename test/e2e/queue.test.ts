@@ -36,6 +36,8 @@ before(async () => {
       { name: 'after-hours', extension: '710', members: [], maxWaitSeconds: 2, overflow: { extension: '1001' } },
     ],
     center: { ...demoConfig().center, database: ':memory:', wrapUpSeconds: 120 },
+    // A closed tab gets 3 s to come back (the default is 30 s; tested in reconnect.test.ts).
+    calls: { reconnectGraceSeconds: 3, probeIntervalSeconds: 300 },
   });
   [alice, bob, carol] = await Promise.all([launchAgent(gw.addrs.httpUrl, ALICE_HZ), launchAgent(gw.addrs.httpUrl, BOB_HZ), launchAgent(gw.addrs.httpUrl, CAROL_HZ)]);
   // The watching tab logs in first; the agent tab (logged in last) is the one calls ring.
@@ -162,7 +164,7 @@ test('blind transfer into a queue: the customer waits on music, the next agent t
   assert.deepEqual(rec.timeline.map((e) => e.event), ['arrived', 'ringing', 'answered', 'transfer', 'queued', 'offered', 'answered', 'ended']);
 });
 
-test('an agent whose tab closes mid-call: the customer hears the call end, the record says why, the agent is logged out', async () => {
+test('an agent whose tab closes mid-call and does not come back: after the grace period the customer hears the call end, the record says why, the agent is logged out', async () => {
   await bob.page.getByTestId('wrapup-done').click();
   await stateIs(bob.page, 'available');
   await carol.page.getByTestId('target').fill('700');
@@ -170,8 +172,11 @@ test('an agent whose tab closes mid-call: the customer hears the call end, the r
   await bob.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
   await bob.page.getByTestId('answer').click();
   await stateIs(bob.page, 'on-call');
+  const closedAt = Date.now();
   await bob.page.close();
   await carol.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 10_000 });
+  const after = Date.now() - closedAt;
+  assert.ok(after >= 2500, `the call waited for the grace period (${after} ms)`);
   await new Promise((r) => setTimeout(r, 200));
   const rec = gw.gw.center.store.calls({ agent: 'bob' })[0]!;
   assert.deepEqual([rec.outcome, rec.endedBy, rec.endStatus, rec.endReason], ['answered', 'callee', 480, 'Connection Lost']);

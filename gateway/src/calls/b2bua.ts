@@ -88,7 +88,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       const lost = new Set(ids);
       for (const call of [...this.calls.values()]) {
         if ((call.caller.endpointId && lost.has(call.caller.endpointId)) || (call.callee.endpointId && lost.has(call.callee.endpointId))) {
-          log.warn('b2bua', `call ${call.id}: its media is gone (${reason}); ending it`);
+          call.log.warn('b2bua', `its media is gone (${reason}); ending it`);
           call.hangup({ by: 'gateway', status: 500, reason: 'Media Engine Failure' });
         }
       }
@@ -99,7 +99,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       for (const call of this.calls.values()) {
         const side = call.caller.endpointId === endpointId ? 'caller' : call.callee.endpointId === endpointId ? 'callee' : undefined;
         if (!side) continue;
-        log.warn('b2bua', `call ${call.id}: no media from ${call[side].party} for ${Math.round(silentMs / 1000)} s; ending the call`);
+        call.log.warn('b2bua', `no media from ${call[side].party} for ${Math.round(silentMs / 1000)} s; ending the call`);
         call.hangup({ by: side, status: 408, reason: 'Media Timeout' });
         return;
       }
@@ -147,10 +147,10 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       // Under overload this happens hundreds of times a second: one line a second, with a count.
       const now = Date.now();
       if (now - this.noPortLogged.at >= 1000) {
-        log.warn('b2bua', `call ${call.id}: ${message}${this.noPortLogged.suppressed ? ` (and ${this.noPortLogged.suppressed} more calls since the last report)` : ''}`);
+        call.log.warn('b2bua', `${message}${this.noPortLogged.suppressed ? ` (and ${this.noPortLogged.suppressed} more calls since the last report)` : ''}`);
         this.noPortLogged = { at: now, suppressed: 0 };
       } else this.noPortLogged.suppressed++;
-    } else log.error('b2bua', `call ${call.id}: setup failed`, err);
+    } else call.log.error('b2bua', `setup failed`, err);
     invite.reject(status, reason, noPort ? [['retry-after', '5']] : []);
     call.hangup({ by: 'gateway', status, reason });
   }
@@ -248,7 +248,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       const setupTimer = a.trunk && i + 1 < attempts.length
         ? setTimeout(() => {
           if (!answeredAtAll) {
-            log.warn('b2bua', `call ${call.id}: ${a.label} did not answer the INVITE in ${SETUP_TIMEOUT_MS} ms; failing over`);
+            call.log.warn('b2bua', `${a.label} did not answer the INVITE in ${SETUP_TIMEOUT_MS} ms; failing over`);
             a.trunk!.reportFailure();
             out.removeAllListeners();
             out.cancel();
@@ -263,7 +263,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
           // Early media (ringback or an announcement from the PBX): bridge now and pass it on.
           call.setState(CallState.Ringing);
           call.earlyMedia = this.startEarlyMedia(call, invite, res.body.toString('utf8'));
-          call.earlyMedia.catch((err: Error) => log.warn('b2bua', `call ${call.id}: early media refused: ${err.message}`));
+          call.earlyMedia.catch((err: Error) => call.log.warn('b2bua', `early media refused: ${err.message}`));
         } else if (res.status === 180 || res.status === 183) {
           call.setState(CallState.Ringing);
           if (!call.earlyMedia) invite.progress(180);
@@ -275,7 +275,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         if (call.state === CallState.Ended) return;
         // Failover on what says "this trunk cannot take calls now" (408, 503, transport errors).
         if (a.trunk && !call.earlyMedia && (status === 408 || status === 503 || status === 500) && i + 1 < attempts.length) {
-          log.warn('b2bua', `call ${call.id}: ${a.label} failed ${status} ${reason}; trying ${attempts[i + 1]!.label}`);
+          call.log.warn('b2bua', `${a.label} failed ${status} ${reason}; trying ${attempts[i + 1]!.label}`);
           a.trunk.reportFailure();
           void next();
           return;
@@ -352,7 +352,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     const callerAnswer = await this.media.answer(call.caller.endpointId!, invite.offer, codec);
     await this.media.connect(call.caller.endpointId!, call.callee.endpointId!);
     invite.progress(183, callerAnswer);
-    log.info('b2bua', `call ${call.id}: early media from the callee passed to the caller`);
+    call.log.info('b2bua', `early media from the callee passed to the caller`);
     return callerAnswer;
   }
 
@@ -380,7 +380,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     call.caller.dialog = invite.accept(callerAnswer);
     this.watch(call, call.caller.dialog, 'caller');
     call.setState(CallState.Connected);
-    log.info('b2bua', `call ${call.id} media: callee offer ${call.timings.calleeOfferMs?.toFixed(1)} ms, caller answer after callee 200 ${call.timings.callerAnswerMs?.toFixed(1)} ms`);
+    call.log.info('b2bua', `media: callee offer ${call.timings.calleeOfferMs?.toFixed(1)} ms, caller answer after callee 200 ${call.timings.callerAnswerMs?.toFixed(1)} ms`);
   }
 
   private async answerEcho(call: Call, invite: IncomingInvite, offer: AudioDescription, codec: CodecName): Promise<void> {
@@ -402,7 +402,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     // The answer to a re-INVITE refresh we sent (plain RTP peers; a moved address is followed).
     dialog.onRefreshAnswer = (sdp) => {
       const ep = call[side].endpointId;
-      if (ep && !isBrowserLeg(call[side])) this.media.acceptAnswer(ep, sdp).catch((err: Error) => log.warn('b2bua', `call ${call.id}: refresh answer refused: ${err.message}`));
+      if (ep && !isBrowserLeg(call[side])) this.media.acceptAnswer(ep, sdp).catch((err: Error) => call.log.warn('b2bua', `refresh answer refused: ${err.message}`));
     };
     dialog.on('terminated', (why) => {
       // A leg replaced by a transfer ends without ending the call.
@@ -412,7 +412,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     dialog.on('request', (req, tx) => {
       if (req.method === 'INVITE') {
         this.reinvite(call, dialog, side, req, tx as InviteServerTransaction).catch((err: Error) => {
-          log.error('b2bua', `call ${call.id}: re-INVITE failed`, err);
+          call.log.error('b2bua', `re-INVITE failed`, err);
           this.core.respond(tx, 500, 'Internal Error', [], dialog.init.localTag);
         });
       } else if (req.method === 'INFO' && (req.get('content-type') ?? '').toLowerCase().startsWith(CONTROL_TYPE)) {
@@ -428,7 +428,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         this.transfers.refer(call, dialog, side, req, tx);
       } else if (req.method === 'UPDATE') {
         this.update(call, dialog, side, req, tx).catch((err: Error) => {
-          log.error('b2bua', `call ${call.id}: UPDATE failed`, err);
+          call.log.error('b2bua', `UPDATE failed`, err);
           this.core.respond(tx, 500, 'Internal Error', [], dialog.init.localTag);
         });
       } else {
@@ -482,7 +482,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       const muted = (msg as { muted?: unknown }).muted;
       if (typeof muted !== 'boolean') return this.core.respond(tx, 400, 'Mute Needs A Boolean', [], tag);
       call.muted[side] = muted;
-      log.info('b2bua', `call ${call.id}: ${call[side].party} ${muted ? 'muted' : 'unmuted'}`);
+      call.log.info('b2bua', `${call[side].party} ${muted ? 'muted' : 'unmuted'}`);
       return this.core.respond(tx, 200, undefined, [], tag);
     }
     if (msg.type !== 'hold' && msg.type !== 'resume') return this.core.respond(tx, 488, 'Unknown Control Request', [], tag);
@@ -511,7 +511,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       if (on) call.heldBy = side;
       else delete call.heldBy;
       call.note(on ? 'hold' : 'resume', call[side].party);
-      log.info('b2bua', `call ${call.id}: ${call[side].party} ${on ? 'holds' : 'resumes'} ${held.party}`);
+      call.log.info('b2bua', `${call[side].party} ${on ? 'holds' : 'resumes'} ${held.party}`);
       if (isBrowserLeg(held) && held.dialog) void this.sendControl(held.dialog, { type: 'hold', onHold: on });
     });
   }
@@ -543,8 +543,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     const leg = call[to];
     if (leg.endpointId && !isBrowserLeg(leg)) {
       this.media.sendDigit(leg.endpointId, digit).then(
-        (ok) => ok || log.info('b2bua', `call ${call.id}: ${leg.party} negotiated no telephone-event; digit ${digit} dropped`),
-        (err: Error) => log.warn('b2bua', `call ${call.id}: digit ${digit} not sent: ${err.message}`),
+        (ok) => ok || call.log.info('b2bua', `${leg.party} negotiated no telephone-event; digit ${digit} dropped`),
+        (err: Error) => call.log.warn('b2bua', `digit ${digit} not sent: ${err.message}`),
       );
       return;
     }
@@ -574,10 +574,10 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
           const answer = ack.body.toString('utf8');
           this.media.acceptAnswer(endpointId, answer).then(
             () => void this.applyDirection(call, side, answer),
-            (err: Error) => log.warn('b2bua', `call ${call.id}: the answer in the ACK from the ${side} was refused: ${err.message}`),
+            (err: Error) => call.log.warn('b2bua', `the answer in the ACK from the ${side} was refused: ${err.message}`),
           );
         });
-        log.info('b2bua', `call ${call.id}: offerless re-INVITE from the ${side} answered with an offer`);
+        call.log.info('b2bua', `offerless re-INVITE from the ${side} answered with an offer`);
         return;
       }
       const offer = req.body.toString('utf8');
@@ -585,7 +585,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       try {
         answer = await this.media.reanswer(endpointId, offer);
       } catch (err) {
-        log.info('b2bua', `call ${call.id}: re-INVITE from the ${side} refused: ${(err as Error).message}`);
+        call.log.info('b2bua', `re-INVITE from the ${side} refused: ${(err as Error).message}`);
         return this.core.respond(tx, 488, 'Not Acceptable Here', [], tag);
       }
       // Hold/resume takes effect before the answer goes out: what the client sees after its
@@ -593,7 +593,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       await this.applyDirection(call, side, offer);
       dialog.localSdp = answer;
       dialog.acceptInvite(tx, answer, [['server', this.core.opts.userAgent], ...dialog.sessionRefreshHeaders(req)]);
-      log.info('b2bua', `call ${call.id}: re-INVITE from the ${side} answered`);
+      call.log.info('b2bua', `re-INVITE from the ${side} answered`);
     } finally {
       this.negotiating.delete(dialog);
     }
@@ -619,13 +619,13 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       try {
         answer = await this.media.reanswer(endpointId, offer);
       } catch (err) {
-        log.info('b2bua', `call ${call.id}: UPDATE from the ${side} refused: ${(err as Error).message}`);
+        call.log.info('b2bua', `UPDATE from the ${side} refused: ${(err as Error).message}`);
         return this.core.respond(tx, 488, 'Not Acceptable Here', [], tag);
       }
       await this.applyDirection(call, side, offer);
       dialog.localSdp = answer;
       this.core.respond(tx, 200, undefined, [['contact', dialog.init.localContact], ...dialog.sessionRefreshHeaders(req)], tag, { contentType: 'application/sdp', data: answer });
-      log.info('b2bua', `call ${call.id}: UPDATE from the ${side} answered`);
+      call.log.info('b2bua', `UPDATE from the ${side} answered`);
     } finally {
       this.negotiating.delete(dialog);
     }
@@ -644,7 +644,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     }
     const wantsHold = direction === 'sendonly' || direction === 'inactive';
     if (wantsHold !== (call.heldBy === side) && call.state === CallState.Connected) {
-      await this.setHold(call, side, wantsHold).catch((err: Error) => log.info('b2bua', `call ${call.id}: hold from the ${side} not applied: ${err.message}`));
+      await this.setHold(call, side, wantsHold).catch((err: Error) => call.log.info('b2bua', `hold from the ${side} not applied: ${err.message}`));
     }
   }
 
@@ -668,7 +668,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         const lost = () => {
           leg.detached = undefined;
           if (dialog.init.target.flowId !== flowId || call.state === CallState.Ended) return; // recovered, or over
-          log.info('b2bua', `call ${call.id}: ${leg.party} did not reconnect within ${graceMs / 1000} s; ending the call`);
+          call.log.info('b2bua', `${leg.party} did not reconnect within ${graceMs / 1000} s; ending the call`);
           delete leg.dialog; // no BYE into a closed connection; the dialog ends here
           dialog.end('transport-error');
           call.hangup({ by: side, status: 480, reason: 'Connection Lost' });
@@ -678,7 +678,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
           continue;
         }
         call.note('connection-lost', leg.party);
-        log.info('b2bua', `call ${call.id}: ${leg.party}'s connection closed; keeping the call ${graceMs / 1000} s for a reconnect`);
+        call.log.info('b2bua', `${leg.party}'s connection closed; keeping the call ${graceMs / 1000} s for a reconnect`);
         leg.detached = this.opts.clock.setTimeout(lost, graceMs);
       }
     }
@@ -694,7 +694,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
           this.opts.clock.clearTimeout(leg.detached);
           leg.detached = undefined;
           call.note('reconnected', leg.party);
-          log.info('b2bua', `call ${call.id}: ${leg.party} reconnected; the call continues on the new connection`);
+          call.log.info('b2bua', `${leg.party} reconnected; the call continues on the new connection`);
         }
         return;
       }
@@ -719,7 +719,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         void dialog.request('OPTIONS').then((res) => {
           const gone = res.status === 481 || res.status === 408 || ('local' in res && res.local);
           if (!gone || call.state === CallState.Ended || call[side].dialog !== dialog) return;
-          log.warn('b2bua', `call ${call.id}: ${call[side].party} did not answer a keep-alive OPTIONS (${res.status} ${res.reason}); ending the call`);
+          call.log.warn('b2bua', `${call[side].party} did not answer a keep-alive OPTIONS (${res.status} ${res.reason}); ending the call`);
           call.hangup({ by: side, status: 408, reason: 'Peer Unreachable' });
         });
       }

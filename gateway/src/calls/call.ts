@@ -3,7 +3,7 @@
  * the call's one truth — its state and timeline — and closes its legs and media when it ends.
  */
 import { Emitter } from '../util/emitter.js';
-import { log } from '../util/log.js';
+import { log, type Logger } from '../util/log.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { MediaEngine } from '../media/types.js';
 import type { TimerHandle } from '../util/clock.js';
@@ -137,6 +137,8 @@ export class Call extends Emitter<CallEvents> {
   readonly timeline: TimelineEvent[] = [];
   readonly caller: Leg;
   readonly callee: Leg;
+  /** The logger for this call: every line it writes carries the call id (`callId`). */
+  readonly log: Logger;
   /**
    * Everything this call holds — media endpoints and SIP dialogs, in a leg or not yet (a callee
    * still ringing, a transfer target) — so that however the call ends, at whatever step of its
@@ -151,6 +153,7 @@ export class Call extends Emitter<CallEvents> {
     private readonly media: MediaEngine,
   ) {
     super();
+    this.log = log.with({ callId: id });
     this.caller = { party: caller };
     this.callee = { party: callee };
     this.note('arrived', `${caller} -> ${callee}`);
@@ -225,7 +228,7 @@ export class Call extends Emitter<CallEvents> {
     const prev = this.state;
     if (prev === next) return true;
     if (!ALLOWED[prev].includes(next)) {
-      log.warn('call', `${this.id}: invalid transition ${prev} -> ${next}`);
+      this.log.warn('call', `invalid transition ${prev} -> ${next}`);
       return false;
     }
     this.state = next;
@@ -234,7 +237,7 @@ export class Call extends Emitter<CallEvents> {
       this.note('answered', this.callee.party);
     } else if (next === CallState.Ringing) this.note('ringing', this.callee.party);
     else if (next === CallState.Ended && this.end) this.note('ended', `by ${this.end.by === 'gateway' ? 'gateway' : this[this.end.by].party}: ${this.end.status} ${this.end.reason}`);
-    log.info('call', `${this.id} ${this.caller.party} -> ${this.callee.party}: ${prev} -> ${next}`);
+    this.log.info('call', `${this.caller.party} -> ${this.callee.party}: ${prev} -> ${next}`);
     this.emit('stateChanged', next, prev);
     return true;
   }
@@ -253,7 +256,7 @@ export class Call extends Emitter<CallEvents> {
     }
     this.owned.dialogs.clear();
     this.owned.endpoints.clear();
-    for (const d of dialogs) d.bye().catch((err: Error) => log.warn('call', `${this.id}: BYE failed: ${err.message}`));
+    for (const d of dialogs) d.bye().catch((err: Error) => this.log.warn('call', `BYE failed: ${err.message}`));
     for (const id of endpoints) this.media.closeEndpoint(id).catch(() => undefined);
   }
 }

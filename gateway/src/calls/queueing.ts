@@ -4,7 +4,6 @@
  * INVITE to the agent's device; when it is answered the agent's leg becomes the call's callee
  * and the bridge starts relaying. The ACD decides who; this file only rings and bridges.
  */
-import { log } from '../util/log.js';
 import type { IncomingInvite } from '../sip/invite.js';
 import type { CodecName } from '../media/sdp.js';
 import { Call, CallState } from './call.js';
@@ -78,11 +77,11 @@ export class Queueing {
       const party = partyOf(route, target);
       await joinLeg(this.ctx, call, 'callee', call.caller.endpointId!, r, party);
       call.setState(CallState.Connected);
-      log.info('queue', `call ${call.id}: ${call.caller.party} connected to ${party}`);
+      call.log.info('queue', `${call.caller.party} connected to ${party}`);
       report({ answered: true });
     };
     run().catch((err: Error) => {
-      log.error('queue', `call ${call.id}: offer to ${target} failed`, err);
+      call.log.error('queue', `offer to ${target} failed`, err);
       report({ answered: false, status: 500, reason: err.message });
     });
     return {

@@ -4,7 +4,6 @@
  * agent's calls joined, the agent leaves both), and the same from SIP devices with REFER
  * (RFC 3515), with or without Replaces (RFC 3891).
  */
-import { log } from '../util/log.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/transaction/layer.js';
@@ -65,7 +64,7 @@ export class Transfers {
     delete target.endpointId;
     call.addTransfer({ by: old.party, to: agent1.party, result: 'completed (attended)' });
     this.ctx.transferred(call, old.party, agent1.party);
-    log.info('b2bua', `call ${call.id}: attended transfer by ${old.party}: ${kept.party} now with ${agent1.party}`);
+    call.log.info('b2bua', `attended transfer by ${old.party}: ${kept.party} now with ${agent1.party}`);
     beforeRelease();
     consult.hangup({ by: 'gateway', status: 200, reason: 'Transferred' });
     if (old.dialog) call.releaseDialog(old.dialog);
@@ -150,7 +149,7 @@ export class Transfers {
       }
       const wasHeld = call.heldBy;
       if (!wasHeld) await this.ctx.media.hold(kept.endpointId);
-      log.info('b2bua', `call ${call.id}: ${requester.party} transfers ${kept.party} to ${target}`);
+      call.log.info('b2bua', `${requester.party} transfers ${kept.party} to ${target}`);
       try {
         const r = await ring(this.ctx, call, planned, codec, { ringMs: TRANSFER_RING_MS, noAnswerReason: 'Transfer Target Did Not Answer' }).result;
         if (r.ok) {
@@ -163,18 +162,18 @@ export class Transfers {
           if (old.endpointId) await call.closeEndpoint(old.endpointId);
           call.addTransfer({ by: old.party, to: requester.party, result: 'completed' });
           this.ctx.transferred(call, old.party, requester.party);
-          log.info('b2bua', `call ${call.id}: transferred to ${requester.party}`);
+          call.log.info('b2bua', `transferred to ${requester.party}`);
           return;
         }
         // The target failed: the kept party returns to the requester.
         call.addTransfer({ by: requester.party, to: target, result: `${r.status} ${r.reason}` });
-        log.info('b2bua', `call ${call.id}: transfer to ${target} failed (${r.status} ${r.reason}); back to ${requester.party}`);
+        call.log.info('b2bua', `transfer to ${target} failed (${r.status} ${r.reason}); back to ${requester.party}`);
         if (!wasHeld) await this.ctx.media.resume(kept.endpointId);
         throw fail(r.status === 486 || r.status === 404 || r.status === 480 ? r.status : 480, `Transfer Failed: ${r.status} ${r.reason}`);
       } catch (err) {
         // Whatever broke (a media error, a dead leg), the kept party is not left on hold.
         if (!(err instanceof CallOperationError)) {
-          log.error('b2bua', `call ${call.id}: transfer failed`, err);
+          call.log.error('b2bua', `transfer failed`, err);
           if (!wasHeld && call.state === CallState.Connected) await this.ctx.media.resume(kept.endpointId).catch(() => undefined);
         }
         throw err;
@@ -216,7 +215,7 @@ export class Transfers {
     call.setState(CallState.Queued);
     call.addTransfer({ by: old.party, to: queue, result: 'queued' });
     call.note('queued', queue);
-    log.info('b2bua', `call ${call.id}: ${old.party} transfers ${call.caller.party} into queue ${queue}`);
+    call.log.info('b2bua', `${old.party} transfers ${call.caller.party} into queue ${queue}`);
     this.ctx.transferred(call, old.party, queue);
     await beforeRelease?.().catch(() => undefined);
     if (old.dialog) call.releaseDialog(old.dialog);

@@ -299,7 +299,7 @@ export class Acd extends Emitter<AcdEvents> {
     delete e.call.offeredTo;
     if (e.ringTimer) this.clock.clearTimeout(e.ringTimer);
     delete e.ringTimer;
-    log.info('acd', `call ${e.call.id} (${e.call.queue}): ${agent} did not answer (${why}); back in line at ${this.position(e.call.id)}`);
+    log.with({ callId: e.call.id }).info('acd', `(${e.call.queue}): ${agent} did not answer (${why}); back in line at ${this.position(e.call.id)}`);
     this.emit('noAnswer', e.call, agent, why);
     if (e.overflowDue) return this.overflow(e);
     this.emit('changed');
@@ -322,7 +322,7 @@ export class Acd extends Emitter<AcdEvents> {
     const q = this.queues.get(e.call.queue.toLowerCase())!;
     q.stats.overflowed++;
     const target = q.config.overflow ?? { reject: true as const };
-    log.info('acd', `call ${e.call.id}: waited ${this.now() - e.call.enteredAt} ms in ${q.config.name}; overflow to ${JSON.stringify(target)}`);
+    log.with({ callId: e.call.id }).info('acd', `waited ${this.now() - e.call.enteredAt} ms in ${q.config.name}; overflow to ${JSON.stringify(target)}`);
     this.emit('overflowed', e.call, target);
     if ('queue' in target) {
       const next = this.queues.get(target.queue.toLowerCase());
@@ -432,7 +432,7 @@ export class Acd extends Emitter<AcdEvents> {
       delete e.ringTimer;
       if (e.call.offeredTo === agent) this.noAnswer(e, 'timeout');
     }, (q.config.ringTimeoutSeconds ?? 15) * 1000);
-    log.info('acd', `call ${e.call.id} (${q.config.name}, waited ${this.now() - e.call.enteredAt} ms): offered to ${agent}`);
+    log.with({ callId: e.call.id }).info('acd', `(${q.config.name}, waited ${this.now() - e.call.enteredAt} ms): offered to ${agent}`);
     this.emit('offered', e.call, agent);
     this.emit('changed');
     this.hooks.offer(e.call, agent);

@@ -200,7 +200,7 @@ export class ContactCenter {
         this.queued.delete(callId);
         this.acd.answered(callId);
       } else {
-        log.info('center', `call ${callId}: ${agent} did not take it (${o.status} ${o.reason})`);
+        log.with({ callId }).info('center', `${agent} did not take it (${o.status} ${o.reason})`);
         this.acd.declined(callId);
       }
     });
@@ -279,7 +279,7 @@ export class ContactCenter {
       this.storageError = undefined;
     } catch (err) {
       this.storageError = (err as Error).message;
-      if (live) log.error('center', `call ${call.id}: record not updated: ${(err as Error).message}`);
+      if (live) call.log.error('center', `record not updated: ${(err as Error).message}`);
       else log.error('center', `call record not stored: ${JSON.stringify(record)}`, err);
     }
   }

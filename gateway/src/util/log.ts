@@ -51,21 +51,32 @@ function oneLine(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\r' ? '\\r' : c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
-const textSink: LogSink = ({ level, scope, message, detail, context }) => {
+/** One record as a plain-text line (no newline at the end). */
+export function textLine({ level, scope, message, detail, context }: LogRecord): string {
   const ctx = context ? Object.entries(context).filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}=${oneLine(String(v))}`).join('') : '';
   const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} [${scope}] ${oneLine(message)}${ctx}`;
   const extra = detail instanceof Error ? ` ${oneLine(detail.stack ?? detail.message)}` : detail !== undefined ? ` ${oneLine(JSON.stringify(detail) ?? '')}` : '';
-  (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(line + extra + '\n');
+  return line + extra;
+}
+
+const textSink: LogSink = (r) => {
+  (r.level === 'error' || r.level === 'warn' ? process.stderr : process.stdout).write(textLine(r) + '\n');
 };
 
-let pinoLogger: PinoLogger | undefined;
-const jsonSink: LogSink = ({ level, scope, message, detail, context }) => {
-  pinoLogger ??= pino({ level: 'debug', base: { service: 'switchboard-gateway' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } });
-  const fields: Record<string, unknown> = { scope, ...context };
-  if (detail instanceof Error) fields.err = detail;
-  else if (detail !== undefined) fields.detail = detail;
-  pinoLogger[level](fields, message);
-};
+/** A JSON-lines sink (pino) writing to `destination` (default stdout). */
+export function jsonLogSink(destination?: { write(s: string): unknown }): LogSink {
+  let logger: PinoLogger | undefined;
+  return ({ level, scope, message, detail, context }) => {
+    const opts = { level: 'debug', base: { service: 'switchboard-gateway' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) } };
+    logger ??= destination ? pino(opts, destination as never) : pino(opts);
+    const fields: Record<string, unknown> = { scope, ...context };
+    if (detail instanceof Error) fields.err = detail;
+    else if (detail !== undefined) fields.detail = detail;
+    logger[level](fields, message);
+  };
+}
+
+const jsonSink = jsonLogSink();
 
 let sink: LogSink = process.env.SWITCHBOARD_LOG_FORMAT === 'text' ? textSink : jsonSink;
 
