@@ -47,6 +47,20 @@ class FakeSession extends Emitter<SignalingSessionEvents> implements SignalingSe
     this.calls.push(`dtmf=${d}/${duration}/${gap}`);
     return this.dtmfOk;
   }
+  /** What the gateway says about this session after a reconnect. */
+  reattachAnswer: 'ok' | 'gone' = 'ok';
+  async reattach() {
+    this.calls.push('reattach');
+    return this.reattachAnswer;
+  }
+  async abandon(error: SwitchboardError) {
+    this.calls.push(`abandon=${error.code}`);
+    this.fire('ended', { by: 'error', error });
+  }
+  iceConnectionState: string | undefined = 'connected';
+  async restartIce() {
+    this.calls.push('restartIce');
+  }
 }
 
 class FakeSignaling extends Emitter<SignalingClientEvents> implements SignalingClient {
@@ -66,6 +80,21 @@ class FakeSignaling extends Emitter<SignalingClientEvents> implements SignalingC
   async disconnect() {
     this.emit('registration', 'unregistered');
     this.emit('connection', 'disconnected');
+  }
+  /** Reconnect attempts fail this many times, then succeed. */
+  reconnectFailures = 0;
+  reconnects: string[] = [];
+  async reconnect(server: string) {
+    this.reconnects.push(server);
+    if (this.reconnectFailures-- > 0) throw new SwitchboardError('SB_CONNECTION_FAILED', 'still down');
+    this.emit('connection', 'connected');
+    this.emit('registration', 'registering');
+    this.emit('registration', 'registered');
+  }
+  /** The transport drops (not asked for). */
+  lose() {
+    this.emit('connection', 'disconnected', new SwitchboardError('SB_CONNECTION_FAILED', 'lost'), true);
+    this.emit('registration', 'unregistered');
   }
   async invite(_t: string) {
     const s = new FakeSession('outgoing');
@@ -310,4 +339,92 @@ test('call.wrapUp: only after the call ended; sent as a wrap-up command', async 
   s.fire('ended', { by: 'remote' });
   await call!.wrapUp({ code: 'resolved', notes: 'ok' });
   assert.deepEqual(sig.commands.at(-1), { type: 'wrap-up', code: 'resolved', notes: 'ok' });
+});
+
+test('ExponentialBackoff: doubling, capped, jittered, gives up by time or attempts', async () => {
+  const { ExponentialBackoff } = await import('./reconnect.js');
+  const max = new ExponentialBackoff({ initialDelayMs: 500, maxDelayMs: 4000, jitter: 0.5 }, () => 0);
+  assert.deepEqual([1, 2, 3, 4, 5, 6].map((attempt) => max.nextDelayMs({ attempt, elapsedMs: 0 })), [500, 1000, 2000, 4000, 4000, 4000]);
+  const min = new ExponentialBackoff({ initialDelayMs: 500, maxDelayMs: 4000, jitter: 0.5 }, () => 1);
+  assert.deepEqual([1, 2, 3].map((attempt) => min.nextDelayMs({ attempt, elapsedMs: 0 })), [250, 500, 1000], 'jitter takes up to half off');
+  assert.equal(new ExponentialBackoff({ maxElapsedMs: 10_000 }).nextDelayMs({ attempt: 2, elapsedMs: 10_000 }), undefined);
+  assert.equal(new ExponentialBackoff({ maxAttempts: 3 }).nextDelayMs({ attempt: 4, elapsedMs: 0 }), undefined);
+});
+
+function reconnectingPhone(sig = new FakeSignaling(), reconnect: import('./reconnect.js').BackoffOptions | false = { initialDelayMs: 5, maxDelayMs: 10, jitter: 0 }) {
+  let issued = 0;
+  const p = new Softphone({
+    url: 'https://gw.example.com/',
+    token: async () => token(`alice`, 3600 + issued++),
+    autoPlayRemoteAudio: false,
+    reconnect,
+    signaling: () => sig,
+  });
+  const events: string[] = [];
+  p.on('connectionStateChanged', (s) => events.push(`conn:${s}`));
+  p.on('reconnecting', (i) => events.push(`reconnecting:${i.attempt}`));
+  p.on('reconnected', () => events.push('reconnected'));
+  p.on('disconnected', (e) => events.push(`disconnected:${e?.code ?? ''}`));
+  return { p, sig, events, tokensIssued: () => issued };
+}
+
+const until = async (what: string, fn: () => boolean) => {
+  for (let i = 0; i < 200 && !fn(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(fn(), what);
+};
+
+test('a dropped connection: reconnecting (fresh token each attempt) → reconnected; calls re-attached, a call the gateway lost ends with SB_CALL_LOST', async () => {
+  const { p, sig, events, tokensIssued } = reconnectingPhone();
+  await p.connect();
+  const kept = await p.dial('1002');
+  sig.sessions[0]!.fire('accepted');
+  const lost = await p.dial('1003');
+  sig.sessions[1]!.fire('accepted');
+  sig.sessions[1]!.reattachAnswer = 'gone';
+  sig.sessions[0]!.iceConnectionState = 'failed';
+  const callEvents: string[] = [];
+  kept.on('reconnecting', () => callEvents.push('reconnecting'));
+  kept.on('reconnected', () => callEvents.push('reconnected'));
+  const lostEnd = new Promise<SwitchboardError | undefined>((r) => lost.on('ended', (i) => r(i.error)));
+  sig.reconnectFailures = 2;
+  events.length = 0;
+  sig.lose();
+  await until('reconnected', () => events.includes('reconnected'));
+  assert.deepEqual(events, ['conn:reconnecting', 'reconnecting:1', 'reconnecting:2', 'reconnecting:3', 'conn:connected', 'reconnected']);
+  assert.equal(sig.reconnects.length, 3);
+  assert.equal(new Set(sig.reconnects).size, 3, 'a fresh token for every attempt');
+  assert.ok(tokensIssued() >= 4);
+  assert.equal(kept.state, CallState.Connected);
+  assert.deepEqual(callEvents, ['reconnecting', 'reconnected']);
+  assert.ok(sig.sessions[0]!.calls.includes('reattach') && sig.sessions[0]!.calls.includes('restartIce'), 'ICE restarted on a broken path');
+  assert.equal((await lostEnd)?.code, 'SB_CALL_LOST');
+  assert.equal(p.connectionState, ConnectionState.Connected);
+});
+
+test('reconnecting gives up by the policy: disconnected with the last error, calls end with SB_CALL_LOST', async () => {
+  const { p, sig, events } = reconnectingPhone(new FakeSignaling(), { initialDelayMs: 5, maxDelayMs: 5, jitter: 0, maxAttempts: 2 });
+  await p.connect();
+  const call = await p.dial('1002');
+  sig.sessions[0]!.fire('accepted');
+  const ended = new Promise<SwitchboardError | undefined>((r) => call.on('ended', (i) => r(i.error)));
+  sig.reconnectFailures = 99;
+  events.length = 0;
+  sig.lose();
+  await until('gave up', () => events.some((e) => e.startsWith('disconnected')));
+  assert.deepEqual(events, ['conn:reconnecting', 'reconnecting:1', 'reconnecting:2', 'conn:disconnected', 'disconnected:SB_CONNECTION_FAILED']);
+  assert.equal((await ended)?.code, 'SB_CALL_LOST');
+  assert.equal(p.connectionState, ConnectionState.Disconnected);
+});
+
+test('reconnect: false stays disconnected; the gateway draining is an event', async () => {
+  const { p, sig, events } = reconnectingPhone(new FakeSignaling(), false);
+  await p.connect();
+  const drains: number[] = [];
+  p.on('draining', (i) => drains.push(i.deadline));
+  sig.push({ type: 'gateway', state: 'draining', deadline: 1234 });
+  assert.deepEqual(drains, [1234]);
+  sig.lose();
+  await until('disconnected', () => p.connectionState === ConnectionState.Disconnected);
+  assert.ok(events.includes('disconnected:SB_CONNECTION_FAILED'));
+  assert.equal(sig.reconnects.length, 0);
 });

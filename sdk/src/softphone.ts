@@ -76,6 +76,12 @@ export type SoftphoneEvents = {
   reconnected: [];
   /** The connection is gone for good: reconnecting gave up (`error` says why) or `disconnect()` was called. */
   disconnected: [error?: SwitchboardError];
+  /**
+   * The gateway is shutting down: it takes no new calls, calls in progress may go on until
+   * `deadline` (ms since the epoch); the softphone then reconnects (to it restarted, or to
+   * another gateway behind the same address).
+   */
+  draining: [info: { deadline: number }];
 };
 
 /** Result of {@link login}. */
@@ -113,7 +119,7 @@ export async function login(opts: { url: string; username: string; password: str
  */
 async function whyUnreachable(url: string, cause: unknown): Promise<SwitchboardError> {
   try {
-    const res = await fetch(new URL('/api/ping', httpBase(url)));
+    const res = await fetch(new URL('/api/ping', httpBase(url)), { signal: AbortSignal.timeout(5000) });
     const body = (await res.json()) as { originAllowed?: boolean };
     if (body.originAllowed === false) return new SwitchboardError('SB_ORIGIN_REFUSED', `The gateway at ${url} does not accept requests from ${typeof location !== 'undefined' ? location.origin : 'this origin'}`, { cause });
   } catch {
@@ -217,7 +223,10 @@ export class Softphone extends Emitter<SoftphoneEvents> {
       const call = this.track(new Call(session, this.callOptions()));
       this.emit('incoming', call);
     });
-    signaling.on('message', (body) => this.agent.receive(body));
+    signaling.on('message', (body) => {
+      if (body.type === 'gateway' && body.state === 'draining') this.emit('draining', { deadline: typeof body.deadline === 'number' ? body.deadline : Date.now() });
+      else this.agent.receive(body);
+    });
     try {
       await signaling.connect();
     } catch (err) {
