@@ -33,6 +33,20 @@ const role = z.enum(['agent', 'supervisor', 'admin'], { error: 'must be agent, s
 // ---------------------------------------------------------------------------------------------
 // Sections
 
+const destinationClass = z.enum(['internal', 'national', 'international', 'premium'], { error: 'must be internal, national, international or premium' });
+const CallingRightsSchema = z.strictObject({
+  /** Classes of destination allowed. */
+  allow: z.array(destinationClass),
+  /** Numbers starting with these are allowed whatever their class. */
+  allowPrefixes: z.array(z.string().regex(/^\+?[0-9*#]{1,20}$/, { error: 'must be digits, optionally starting with +' })).optional(),
+  /** Numbers starting with these are refused whatever else. */
+  denyPrefixes: z.array(z.string().regex(/^\+?[0-9*#]{1,20}$/, { error: 'must be digits, optionally starting with +' })).optional(),
+  /** External calls at once. */
+  maxConcurrentCalls: count(0, 10_000).optional(),
+  /** External calls started per minute; more is refused and logged as possible fraud. */
+  maxCallsPerMinute: count(0, 10_000).optional(),
+});
+
 const UserSchema = z.strictObject({
   /** Login and SIP user name. */
   username: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 letters, digits, . _ -' }),
@@ -59,6 +73,8 @@ const UserSchema = z.strictObject({
   staticContact: z.string().optional(),
   /** Agent skills with levels 1–10, matched against queue requirements (e.g. `{ "es": 7 }`). */
   skills: skills.optional(),
+  /** This user's calling rights, replacing their role's (`calling.roles`). */
+  calling: CallingRightsSchema.optional(),
 });
 
 const OverflowSchema = z.union([z.strictObject({ queue: z.string() }), z.strictObject({ extension: z.string().min(1, { error: 'must be an extension, user or number' }) }), z.strictObject({ reject: z.literal(true) })], {
@@ -128,15 +144,21 @@ const TrunkSchema = z.strictObject({
   /** OPTIONS keep-alive interval (s, default 30; 0 = off) and misses before the trunk is down (default 3). */
   optionsInterval: z.number().int().min(0).optional(),
   optionsMisses: z.number().int().min(1).optional(),
+  /** Calls at once through this trunk (in and out); beyond it the next trunk is tried, or 503. */
+  maxConcurrentCalls: count(1, 100_000).optional(),
 });
 
 const GuardSchema = z.strictObject({
-  /** Requests allowed per source address per window; 0 disables the limit. */
+  /** Unauthenticated requests allowed per source (address and port) per window; 0 disables the limit. */
   rateLimit: count(0).default(DEFAULT_GUARD.rateLimit),
   rateWindowMs: count(1).default(DEFAULT_GUARD.rateWindowMs),
-  /** Failed authentications (wrong password, unknown user) per window before a ban; 0 disables. */
+  /** Unauthenticated requests allowed per address, all its ports together, per window; 0 disables. */
+  addressRateLimit: count(0).default(DEFAULT_GUARD.addressRateLimit),
+  /** Failed authentications (wrong password, unknown user) per source per window before a ban; 0 disables. */
   authFailureLimit: count(0).default(DEFAULT_GUARD.authFailureLimit),
   authFailureWindowMs: count(1).default(DEFAULT_GUARD.authFailureWindowMs),
+  /** Failed authentications per address, all its ports together, before the address is banned; 0 disables. */
+  addressAuthFailureLimit: count(0).default(DEFAULT_GUARD.addressAuthFailureLimit),
   /** How long a ban lasts. */
   banSeconds: count(1).default(DEFAULT_GUARD.banSeconds),
   /** Case-insensitive substrings of User-Agent values dropped without an answer. */
@@ -161,6 +183,18 @@ export const ConfigSchema = z
         httpsPort: port.optional(),
         /** Who may scrape `/metrics` without an admin token (Prometheus' address). */
         metricsAllowedAddresses: z.array(z.string().min(1)).default(() => ['127.0.0.1', '::1']),
+        /**
+         * Connections one address may hold open that have not authenticated (page loads, logins,
+         * WebSockets before their token is checked). WebSockets with a token and trusted
+         * addresses do not count.
+         */
+        maxConnectionsPerIp: count(1).default(128),
+        /**
+         * Host names the gateway is reached by (its DNS names). Requests and WebSocket upgrades
+         * naming any other Host are refused with 421 — the DNS-rebinding defence. Default:
+         * `advertisedHost`, `host`, localhost and this machine's own addresses.
+         */
+        allowedHosts: z.array(z.string().min(1)).optional(),
       })
       .prefault({}),
     sip: z
@@ -199,6 +233,10 @@ export const ConfigSchema = z
           })
           .prefault({})
           .refine((t) => t.minSE <= t.expires, { error: 'minSE must not exceed expires' }),
+        /** Most registered contacts per user (address of record). */
+        maxContactsPerAor: count(1, 1000).default(10),
+        /** At that cap a new contact replaces the oldest, or is refused with 403. */
+        contactLimitPolicy: z.enum(['replace-oldest', 'reject']).default('replace-oldest'),
         minExpires: count(1).default(60),
         maxExpires: count(1).default(3600),
         defaultExpires: count(1).default(600),
@@ -232,6 +270,15 @@ export const ConfigSchema = z
         /** HMAC secret for access tokens; random per start when absent (tokens die with the process). */
         tokenSecret: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
         tokenTtlSeconds: z.number().gt(0, { error: 'must be 1-86400 (24 h maximum)' }).max(86400, { error: 'must be 1-86400 (24 h maximum)' }).default(3600),
+        /** Password guessing on `POST /api/login`: attempt limits with exponential backoff (docs/security.md). */
+        login: z
+          .strictObject({
+            maxFailuresPerUser: count(1).default(5),
+            maxFailuresPerAddress: count(1).default(20),
+            lockSeconds: count(1, 86400).default(30),
+            maxLockSeconds: count(1, 86400).default(900),
+          })
+          .prefault({}),
         /** Allowed Origin values for the SIP WebSocket and the HTTP API (CORS); empty = same host as the page. */
         allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, { error: 'must be an origin like https://agents.example.com (scheme, host, optional port; no path)' }), { error: 'must be a list of origins' }).default(() => []),
       })
@@ -247,6 +294,26 @@ export const ConfigSchema = z
         caFile: existingFile('a PEM file').optional(),
       })
       .optional(),
+    /** Connection limits and deadlines for every listener (docs/security.md). */
+    limits: z
+      .strictObject({
+        /**
+         * Most connections open at once over every listener (HTTP, WebSocket, SIP TCP/TLS). Default:
+         * half the process's file-descriptor limit — the rest is kept for media sockets and files.
+         */
+        maxConnections: count(16).optional(),
+        /** An HTTP request's headers must arrive within this long (a silent connection is closed then too). */
+        headersTimeoutSeconds: z.number().min(1).max(300).default(10),
+        /** A whole HTTP request within this long. */
+        requestTimeoutSeconds: z.number().min(1).max(3600).default(30),
+        /** Idle HTTP keep-alive connections are closed after this long. */
+        keepAliveTimeoutSeconds: z.number().min(1).max(600).default(5),
+        /** A TLS client (SIP over TLS, HTTPS/WSS) must finish its handshake within this long. */
+        handshakeTimeoutSeconds: z.number().min(1).max(120).default(10),
+        /** A SIP message begun on a TCP/TLS connection must be complete within this long (slow drip). */
+        sipMessageTimeoutSeconds: z.number().min(1).max(300).default(10),
+      })
+      .prefault({}),
     /** Calls that outlive their connection (docs/calls.md). */
     calls: z
       .strictObject({
@@ -271,6 +338,32 @@ export const ConfigSchema = z
          * ending the rest with BYE. A second SIGTERM stops at once.
          */
         drainSeconds: z.number().min(0, { error: 'must be 0-86400 seconds' }).max(86400, { error: 'must be 0-86400 seconds' }).default(30),
+      })
+      .prefault({}),
+    /**
+     * Calling rights (toll-fraud protection, docs/security.md): who may call which numbers out
+     * through the trunks. Set `countryCode` and `premiumPrefixes` for your country.
+     */
+    calling: z
+      .strictObject({
+        /** Home country code (e.g. "1", "44"): +<cc>… and 00<cc>… are national numbers. */
+        countryCode: z.string().regex(/^[1-9]\d{0,2}$/, { error: 'must be 1-3 digits, e.g. "1" or "44"' }).optional(),
+        /** Prefixes that dial abroad. */
+        internationalPrefixes: z.array(z.string().regex(/^\+?[0-9]{0,6}$/)).default(() => ['+', '00', '011']),
+        /**
+         * Premium-rate and other costly prefixes: the ITU's international premium (+979) and
+         * global networks (+881–+883), +900, North American 1-900/1-976, and common national
+         * premium ranges (0900, +49900). Extend for your country.
+         */
+        premiumPrefixes: z.array(z.string().regex(/^\+?[0-9]{1,20}$/)).default(() => ['+979', '+881', '+882', '+883', '+900', '+1900', '+1976', '1900', '1976', '0900', '00900', '+49900', '+449', '+4487']),
+        /** Rights per role; a user's own `calling` replaces them. */
+        roles: z
+          .strictObject({
+            agent: CallingRightsSchema.default(() => ({ allow: ['internal', 'national'] as Array<'internal' | 'national'>, maxConcurrentCalls: 2, maxCallsPerMinute: 10 })),
+            supervisor: CallingRightsSchema.default(() => ({ allow: ['internal', 'national', 'international'] as Array<'internal' | 'national' | 'international'>, maxConcurrentCalls: 4, maxCallsPerMinute: 20 })),
+            admin: CallingRightsSchema.default(() => ({ allow: ['internal', 'national', 'international', 'premium'] as Array<'internal' | 'national' | 'international' | 'premium'>, maxConcurrentCalls: 10, maxCallsPerMinute: 60 })),
+          })
+          .prefault({}),
       })
       .prefault({}),
     /** Abuse protection: rate limits, bans, scanner filtering (Kamailio-like defaults). */

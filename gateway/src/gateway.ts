@@ -3,13 +3,16 @@
  * B2BUA; media engine; HTTP/WebSocket front door) from one configuration.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import type http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHttpServer, type HttpDeps } from './api/http.js';
 import { createMetrics } from './api/metrics.js';
+import { LoginGuard } from './api/login-guard.js';
 import { TokenService } from './api/token.js';
 import { B2bua } from './calls/b2bua.js';
+import { CallingPolicy } from './calls/policy.js';
 import { ContactCenter } from './center/contact-center.js';
 import { Router, type Directory } from './calls/router.js';
 import { parseConfig, tokenSecret, type GatewayConfig, type UserConfig } from './config.js';
@@ -24,6 +27,7 @@ import { TransportLayer } from './sip/transport/layer.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { log } from './util/log.js';
 import { isPasswordHash, verifyPassword } from './util/passwords.js';
+import { ConnectionLimits, fdLimit, openFds } from './util/admission.js';
 
 /** Addresses the gateway ended up listening on. */
 export interface GatewayAddresses {
@@ -110,13 +114,31 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
   const advertised = config.advertisedHost ?? config.host;
 
   const guard = new SourceGuard(clock, config.protection);
+  // Connection caps: a global one below the fd limit, and per address for each kind of listener.
+  const nofile = fdLimit();
+  const maxConnections = config.limits.maxConnections ?? (nofile ? Math.max(64, Math.floor(nofile / 2)) : 10_000);
+  const limits = new ConnectionLimits(maxConnections);
+  const trustedAddresses = new Set(config.protection.trustedAddresses);
+  const sipPool = limits.pool('SIP TCP/TLS', config.sip.maxConnectionsPerIp, (a) => trustedAddresses.has(a));
+  const httpPool = limits.pool('HTTP', config.http.maxConnectionsPerIp, (a) => trustedAddresses.has(a));
+  // The names this gateway answers to (DNS-rebinding defence; docs/security.md).
+  const allowedHosts = new Set(
+    [
+      ...(config.http.allowedHosts ?? [config.host, 'localhost', '127.0.0.1', '::1', ...Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address))]),
+      ...(config.advertisedHost ? [config.advertisedHost] : []),
+    ]
+      .filter((h) => h !== '0.0.0.0' && h !== '::')
+      .map((h) => h.toLowerCase()),
+  );
   const tlsCreds = config.tls ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } : undefined;
   const transport = new TransportLayer({
     bindHost: config.host,
     advertisedHost: advertised,
     guard,
     idleTimeoutMs: config.sip.idleTimeoutSeconds * 1000,
-    maxConnectionsPerIp: config.sip.maxConnectionsPerIp,
+    messageTimeoutMs: config.limits.sipMessageTimeoutSeconds * 1000,
+    handshakeTimeoutMs: config.limits.handshakeTimeoutSeconds * 1000,
+    pool: sipPool,
     udpBufferBytes: config.sip.udpBufferBytes,
     tlsClient: { verify: config.tls?.verifyPeers ?? true, ...(config.tls?.caFile ? { ca: readFileSync(config.tls.caFile) } : {}) },
   });
@@ -131,9 +153,10 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
       return u && { password: isPasswordHash(u.password) ? undefined : u.password, ha1: u.digestHa1, digestAlgorithms: u.digestAlgorithms };
     },
     advertisedHost: advertised,
-    registrar: { minExpires: config.sip.minExpires, maxExpires: config.sip.maxExpires, defaultExpires: config.sip.defaultExpires },
+    registrar: { minExpires: config.sip.minExpires, maxExpires: config.sip.maxExpires, defaultExpires: config.sip.defaultExpires, maxContacts: config.sip.maxContactsPerAor, contactLimitPolicy: config.sip.contactLimitPolicy },
     userAgent: 'Switchboard/0.1',
     onAuthFailure: (source) => guard.authFailed(source),
+    onUnauthenticated: (source) => guard.unauthenticated(source),
     ...(config.sip.sessionTimers.enabled ? { sessionTimers: { expires: config.sip.sessionTimers.expires, minSE: config.sip.sessionTimers.minSE } } : {}),
     trustedSource: (req, source): string | undefined => {
       const t = trunks.match(req, source);
@@ -175,9 +198,14 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
     if (q.extension) queueKeys.set(q.extension.toLowerCase(), q.name);
   }
   const router = new Router(directory, sip.registrar, config.echoExtensions, trunks.size > 0, (t) => queueKeys.get(t.toLowerCase()));
-  const b2bua = new B2bua(sip, media, router, trunks, { reconnectGraceMs: config.calls.reconnectGraceSeconds * 1000, clock, probeIntervalMs: config.calls.probeIntervalSeconds * 1000 });
+  const policy = new CallingPolicy(config.calling, (name) => {
+    const u = byName(name);
+    return u && { role: u.role, rights: u.calling };
+  }, clock);
+  const b2bua = new B2bua(sip, media, router, trunks, { reconnectGraceMs: config.calls.reconnectGraceSeconds * 1000, clock, probeIntervalMs: config.calls.probeIntervalSeconds * 1000, policy });
   const center = new ContactCenter(clock, config, b2bua, sip);
-  const tokens = new TokenService(tokenSecret(config), config.auth.tokenTtlSeconds);
+  const loginGuard = new LoginGuard(clock, config.auth.login, (address) => guard.isBanned(address));
+  const tokens = new TokenService(tokenSecret(config), config.auth.tokenTtlSeconds, undefined, (name) => byName(name)?.role);
   if (!config.auth.tokenSecret) log.warn('gateway', 'auth.tokenSecret is not set: using a random secret, tokens will not survive a restart');
 
   const metrics = createMetrics(async () => {
@@ -233,13 +261,34 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
         allowedOrigins: config.auth.allowedOrigins,
         center,
         staticDirs: config.staticDirs ?? defaultStaticDirs(),
-        onSipSocket: (ws, address, port, auth, secure) => {
-          const id = transport.attachWebSocket(ws, address, port, auth, secure);
+        pool: httpPool,
+        allowedHosts,
+        loginGuard,
+        onLoginFailure: (address) => guard.authFailed({ transport: 'TCP', address, port: 0, flowId: 'http' }),
+        timeouts: {
+          headersMs: config.limits.headersTimeoutSeconds * 1000,
+          requestMs: config.limits.requestTimeoutSeconds * 1000,
+          keepAliveMs: config.limits.keepAliveTimeoutSeconds * 1000,
+          handshakeMs: config.limits.handshakeTimeoutSeconds * 1000,
+        },
+        onSipSocket: (ws, address, port, auth, secure, ticket) => {
+          const id = transport.attachWebSocket(ws, address, port, auth, secure, ticket);
           if (id) log.info('sip.ws', `${id} open from ${address}:${port}${secure ? ' (secure)' : ''}${auth ? ` as ${auth.user}` : ' (no token: digest required)'}`);
         },
         metrics: { ...metrics, text: () => metrics.text(), allowedAddresses: config.http.metricsAllowedAddresses },
-        status: async () => ({
-          status: draining ? 'draining' : 'ok',
+        status: async () => {
+          const fds = { open: openFds(), limit: nofile };
+          // Degraded (503 to load balancers): records cannot be written, or file descriptors are
+          // nearly gone (new connections and media ports would fail).
+          const problems = [
+            ...(center.storageError ? [`call records cannot be written: ${center.storageError}`] : []),
+            ...(fds.open !== undefined && fds.limit && fds.open > fds.limit * 0.9 ? [`${fds.open} of ${fds.limit} file descriptors in use`] : []),
+          ];
+          return {
+          status: draining ? 'draining' : problems.length ? 'degraded' : 'ok',
+          ...(problems.length ? { problems } : {}),
+          connections: limits.stats,
+          fds,
           registrations: sip.registrar.aors.length,
           dialogs: sip.dialogCount,
           calls: b2bua.active.length,
@@ -247,10 +296,12 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
           sip: { ...transport.stats, udp: transport.udpStatus() },
           auth: sip.stats,
           protection: guard.stats,
+          calling: policy.stats,
           trunks: trunks.status(),
           queues: center.acd.stats().map((q) => ({ name: q.name, waiting: q.waiting, agentsAvailable: q.agentsAvailable })),
           media: await media.stats().catch((err: Error) => ({ error: err.message })),
-        }),
+        };
+        },
       };
       const listen = async (srv: http.Server, port: number): Promise<number> => {
         await new Promise<void>((resolve, reject) => {
@@ -264,6 +315,7 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
       transport.setWebSocketPort(httpPort);
       const host = advertised.includes(':') ? `[${advertised}]` : advertised;
       const addrs: GatewayAddresses = { httpUrl: `http://${host}:${httpPort}/`, wsUrl: `ws://${host}:${httpPort}/sip`, sipUdpPort: udpPort, sipTcpPort: tcpPort };
+      log.info('gateway', `connection cap ${maxConnections} over all listeners (file-descriptor limit ${nofile ?? 'unknown'}; the rest is kept for media sockets, files and the database); per address: ${config.http.maxConnectionsPerIp} HTTP connections before authentication, ${config.sip.maxConnectionsPerIp} SIP TCP/TLS`);
       if (tlsCreds) {
         secureServer = createHttpServer({ ...httpDeps, tls: tlsCreds });
         const httpsPort = await listen(secureServer, config.http.httpsPort ?? 8443);

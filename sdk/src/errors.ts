@@ -8,6 +8,7 @@ export const ERROR_CATALOG = {
   SB_INVALID_ARGUMENT: { description: 'An argument is missing or malformed.', solution: 'Check the value passed to the method.' },
   SB_INVALID_STATE: { description: 'The operation is not possible in the current state.', solution: 'Check the state before calling (e.g. answer only a ringing call).' },
   SB_AUTH_FAILED: { description: 'The gateway rejected the credentials or token.', solution: 'Log in again; check user name, password and token expiry.' },
+  SB_LOCKED_OUT: { description: 'Too many failed logins: the user (or this address) is locked out for a while.', solution: 'Wait and try again with the right password; ask an administrator if it persists.' },
   SB_CONNECTION_FAILED: { description: 'The connection to the gateway could not be opened or was lost.', solution: 'Check the gateway URL and network; the SDK reconnects when possible.' },
   SB_ORIGIN_REFUSED: { description: 'The gateway refused this page\'s origin (it is not in the gateway\'s auth.allowedOrigins).', solution: 'Add this page\'s origin (scheme, host and port) to auth.allowedOrigins in the gateway configuration.' },
   SB_NOT_CONNECTED: { description: 'The softphone is not connected and registered.', solution: 'Call connect() and wait for the "registered" state.' },
@@ -21,7 +22,7 @@ export const ERROR_CATALOG = {
   SB_MEDIA_DENIED: { description: 'The microphone could not be opened (permission denied or no device).', solution: 'Allow microphone access and check the headset.' },
   SB_MEDIA_FAILED: { description: 'Audio could not be negotiated or connected.', solution: 'Check the network (UDP must reach the gateway).' },
   SB_TRANSFER_FAILED: { description: 'The transfer target could not be reached; the caller is back on this call.', solution: 'Check the target, or try another agent or queue.' },
-  SB_FORBIDDEN: { description: 'Your role does not allow this (e.g. changing another agent\'s state).', solution: 'Ask a supervisor, or log in with a supervisor account.' },
+  SB_FORBIDDEN: { description: 'Your rights do not allow this (e.g. changing another agent\'s state, or calling a premium or international number).', solution: 'Ask a supervisor or administrator; the message says what was refused.' },
   SB_NOT_AN_AGENT: { description: 'This user is not an agent, so it has no agent state.', solution: 'Log in with an agent account.' },
   SB_CALL_LOST: { description: 'The call ended while the connection to the gateway was lost (it was not back within the gateway\'s grace period).', solution: 'Check the network; call the customer back if needed.' },
   SB_DTMF_FAILED: { description: 'The digits could not be sent on this call (telephone-event not negotiated).', solution: 'The far end does not accept RFC 4733 digits; nothing was sent.' },
@@ -56,7 +57,9 @@ export function errorFromStatus(status: number, reason: string): SwitchboardErro
     : status === 486 || status === 600 ? 'SB_BUSY'
     : status === 603 ? 'SB_DECLINED'
     : status === 408 || status === 487 ? 'SB_NO_ANSWER'
-    : status === 401 || status === 403 || status === 407 ? 'SB_AUTH_FAILED'
+    : status === 401 || status === 407 ? 'SB_AUTH_FAILED'
+    // 403 to a call: not allowed to call that (calling rights: premium or international numbers).
+    : status === 403 ? 'SB_FORBIDDEN'
     : status === 488 || status === 606 ? 'SB_MEDIA_FAILED'
     : 'SB_CALL_FAILED';
   return new SwitchboardError(code, `${ERROR_CATALOG[code].description} (${status} ${reason})`, { status });

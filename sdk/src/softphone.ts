@@ -5,7 +5,7 @@
 import { Agent } from './agent.js';
 import { Call } from './call.js';
 import { Emitter } from './emitter.js';
-import { SwitchboardError } from './errors.js';
+import { ERROR_CATALOG, SwitchboardError } from './errors.js';
 import { sipJsSignaling } from './signaling/sipjs.js';
 import type { SignalingClient, SignalingFactory, SignalingRegistrationState } from './signaling/types.js';
 import { StateMachine } from './state.js';
@@ -108,6 +108,7 @@ export async function login(opts: { url: string; username: string; password: str
   }
   const body = (await res.json().catch(() => ({}))) as Partial<LoginResult> & { error?: { message?: string } };
   if (res.status === 401) throw new SwitchboardError('SB_AUTH_FAILED', body.error?.message ?? 'Wrong user name or password', { status: 401 });
+  if (res.status === 429) throw new SwitchboardError('SB_LOCKED_OUT', body.error?.message ?? ERROR_CATALOG.SB_LOCKED_OUT.description, { status: 429 });
   if (!res.ok || !body.token) throw new SwitchboardError('SB_CONNECTION_FAILED', body.error?.message ?? `Login failed (HTTP ${res.status})`, { status: res.status });
   return body as LoginResult;
 }

@@ -73,7 +73,7 @@ test('a flood from one source is banned while another source keeps registering a
   const answered = attacker.responses.length;
   console.log(`# flood: ${answered} of 2000 OPTIONS answered; guard ${JSON.stringify(g.gw.guard.stats)}`);
   assert.ok(answered <= 16, `at most the first 16 requests are answered, got ${answered}`);
-  assert.equal(g.gw.guard.isBanned('127.0.0.3'), true, 'the flooding source is banned');
+  assert.equal(g.gw.guard.isBanned('127.0.0.3', attacker.port), true, 'the flooding source is banned');
   assert.equal(g.gw.guard.stats.bans, 1, 'exactly one ban (the good source never tripped)');
   assert.ok(g.gw.guard.stats.droppedBanned + g.gw.guard.stats.droppedRate >= 1900, 'the rest was dropped and counted');
   const [reg, calls] = await Promise.all([registering.done, calling.done]);
@@ -119,7 +119,7 @@ test('five wrong passwords ban the source; the right password from elsewhere sti
   const statuses = guesser.responses.map((r) => r.split('\r\n')[0]);
   console.log(`# guesser saw: ${statuses.join(' | ')}`);
   assert.equal(statuses.filter((s) => /403/.test(s!)).length, 5, 'five 403s, then silence');
-  assert.equal(g.gw.guard.isBanned('127.0.0.6'), true);
+  assert.equal(g.gw.guard.isBanned('127.0.0.6', guesser.port), true);
   const reg = await sipp([`127.0.0.1:${port}`, '-sf', 'uac-register.xml', '-s', 'deskphone', '-au', 'deskphone', '-ap', 'deskphone-demo', '-i', '127.0.0.7', '-t', 'u1', '-m', '1', '-timeout', '10s']).done;
   assert.equal(reg.code, 0, `the real phone could not register:\n${reg.out.slice(-2000)}`);
   guesser.close();
@@ -132,13 +132,14 @@ test('a source banned mid-call still gets its BYE answered: the call does not st
   const calling = sipp([`127.0.0.1:${port}`, '-sf', 'uac-auth-echo.xml', '-s', '600', '-au', 'deskphone', '-ap', 'deskphone-demo', '-i', '127.0.0.5', '-mi', '127.0.0.5', '-t', 'u1', '-m', '1', '-timeout', '30s']);
   for (let i = 0; i < 100 && !g.gw.b2bua.active.some((c) => c.state === 'connected'); i++) await new Promise((r) => setTimeout(r, 50));
   assert.equal(g.gw.b2bua.active.length, 1);
-  // …and something else at the same address floods the gateway until the address is banned.
-  const flooder = await udpClient('127.0.0.5');
-  for (let i = 0; i < 40; i++) flooder.send(port, 'OPTIONS');
+  // …and something else at the same address floods the gateway from ever new ports until the
+  // address as a whole is banned (160 unauthenticated requests in 2 s).
+  const flooders = await Promise.all(Array.from({ length: 170 }, () => udpClient('127.0.0.5')));
+  for (const f of flooders) f.send(port, 'OPTIONS');
   await settle(300);
   assert.ok(g.gw.guard.isBanned('127.0.0.5'), 'the address is banned');
   const r = await calling.done;
-  flooder.close();
+  for (const f of flooders) f.close();
   assert.equal(r.code, 0, `the phone's BYE was answered although its address is banned:\n${r.out}`);
   for (let i = 0; i < 50 && g.gw.b2bua.active.length; i++) await new Promise((res) => setTimeout(res, 20));
   assert.equal(g.gw.b2bua.active.length, 0);
@@ -146,7 +147,7 @@ test('a source banned mid-call still gets its BYE answered: the call does not st
   // New requests from the banned address are still dropped.
   const before = g.gw.guard.stats.droppedBanned;
   const other = await udpClient('127.0.0.5');
-  other.send(port, 'REGISTER');
+  other.send(port, 'OPTIONS');
   await settle(200);
   other.close();
   assert.ok(g.gw.guard.stats.droppedBanned > before, 'out-of-dialog requests from the banned address are dropped');

@@ -6,12 +6,13 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
+import { demoConfig } from '../../gateway/src/index.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { sipp } from '../support/sipp.js';
 
 let gw: TestGateway;
 before(async () => {
-  gw = await startGateway();
+  gw = await startGateway({ users: [...demoConfig().users, { username: 'root', password: 'root-password-1', role: 'admin' }] });
 });
 after(() => gw?.stop());
 
@@ -55,6 +56,6 @@ test('another address may not scrape without an admin token', async () => {
   assert.equal((await scrape('127.0.0.2')).status, 403);
   const agent = gw.gw.tokens.issue('alice', 'agent').token;
   assert.equal((await scrape('127.0.0.2', { authorization: `Bearer ${agent}` })).status, 403);
-  const admin = gw.gw.tokens.issue('root', 'admin').token;
+  const admin = gw.gw.tokens.issue('root', 'admin').token; // root: an admin user of this test's gateway
   assert.equal((await scrape('127.0.0.2', { authorization: `Bearer ${admin}` })).status, 200);
 });

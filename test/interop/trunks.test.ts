@@ -276,3 +276,36 @@ test('failover: PBX A stops → calls go through PBX B within the detection time
     await gw.stop();
   }
 });
+
+test('calling rights: an agent dialling +900… through the PBX trunk gets 403 and the PBX sees no INVITE; a national number goes through', async () => {
+  const gw = await gatewayWith([trunk('pbx-a-rights', pbxA, 'udp')]);
+  let agent: Agent | undefined;
+  try {
+    const t = gw.gw.trunks.trunks[0]!;
+    await waitFor(() => t.registration === 'registered', 8000, 'trunk registration');
+    agent = await launchAgent(gw.addrs.httpUrl, AGENT_HZ);
+    await loginDemo(agent.page, 'alice', 'alice-demo');
+    const pbxInvites = () => (pbxA.log.match(/PBX: INVITE sip:\+?900/g) ?? []).length;
+    const before = pbxInvites();
+    await agent.page.getByTestId('target').fill('+9005550100');
+    await agent.page.getByTestId('dial').click();
+    const err = agent.page.getByTestId('error');
+    await err.waitFor({ state: 'visible', timeout: 5000 });
+    assert.equal(await err.getAttribute('data-code'), 'SB_FORBIDDEN');
+    assert.match((await err.textContent()) ?? '', /403 Premium Numbers Not Allowed/);
+    await settle(500);
+    assert.equal(pbxInvites(), before, 'the PBX never saw an INVITE for the premium number');
+    const [rec] = gw.gw.center.store.calls({ party: '+9005550100' });
+    assert.deepEqual([rec?.outcome, rec?.endStatus, rec?.endReason, rec?.caller], ['refused', 403, 'Premium Numbers Not Allowed', 'alice']);
+    // A national number is allowed: the customer answers.
+    await agent.page.getByTestId('target').fill('5552000');
+    await agent.page.getByTestId('dial').click();
+    await agent.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+    assert.match(pbxA.log, /PBX: INVITE sip:5552000/);
+    await agent.page.getByTestId('hangup').click();
+    await agent.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
+  } finally {
+    await agent?.close();
+    await gw.stop();
+  }
+});

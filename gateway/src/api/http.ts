@@ -14,18 +14,37 @@ import type { Role, TokenService } from './token.js';
 import { CommandError, type ContactCenter } from '../center/contact-center.js';
 import { AgentError } from '../center/agents.js';
 import { recordsToCsv, type RecordFilter } from '../center/store.js';
+import type { ConnectionPool, Ticket } from '../util/admission.js';
+import type { LoginGuard } from './login-guard.js';
 
 /** What the HTTP server needs from the rest of the gateway. */
 export interface HttpDeps {
   tokens: TokenService;
   /** Checks a user's password; returns their role or undefined. */
   checkPassword(username: string, password: string): Promise<{ role: Role } | undefined>;
+  /** Attempt limits for logins (per user and per address, with backoff). */
+  loginGuard?: LoginGuard;
+  /** Told of every failed login's address (the SIP guard counts it too). */
+  onLoginFailure?(address: string): void;
   /** Allowed Origin values for the WebSocket upgrade; empty = same host as the request only. */
   allowedOrigins: readonly string[];
   /** Static files: URL prefix → directory. */
   staticDirs: Array<{ prefix: string; dir: string }>;
-  /** Hands an accepted SIP WebSocket to the transport layer. */
-  onSipSocket(ws: import('ws').WebSocket, address: string, port: number, auth: FlowAuth | undefined, secure: boolean): void;
+  /** Hands an accepted SIP WebSocket (with its admission ticket) to the transport layer. */
+  onSipSocket(ws: import('ws').WebSocket, address: string, port: number, auth: FlowAuth | undefined, secure: boolean, ticket: Ticket | undefined): void;
+  /**
+   * Admission of connections (per-address cap for connections that have not authenticated, a
+   * global cap); unlimited when absent. A WebSocket upgraded with a valid token leaves its
+   * address's count.
+   */
+  pool?: ConnectionPool;
+  /**
+   * Host names (and addresses) this gateway is reached by; requests naming another Host get 421
+   * (DNS rebinding). Any host is served when absent.
+   */
+  allowedHosts?: ReadonlySet<string>;
+  /** Deadlines: request headers complete within, whole request within, keep-alive idle (ms). */
+  timeouts?: { headersMs: number; requestMs: number; keepAliveMs: number; handshakeMs: number };
   /** Serve HTTPS (and so WSS) with this PEM certificate and key instead of plain HTTP. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Health/status document. */
@@ -73,16 +92,50 @@ export function createHttpServer(deps: HttpDeps): http.Server {
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch((err: Error) => {
-      log.error('http', `${req.method} ${req.url} failed`, err);
+      log.error('http', `${req.method} ${redactUrl(req.url)} failed`, err);
       if (!res.headersSent) json(res, 500, { error: { code: 'INTERNAL', message: 'Internal error' } });
     });
   };
   const secure = !!deps.tls;
-  const server: http.Server = deps.tls ? https.createServer({ ...deps.tls, minVersion: 'TLSv1.2' }, onRequest) : http.createServer(onRequest);
+  const t = deps.timeouts ?? { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, handshakeMs: 10_000 };
+  // Deadlines (a request's headers must complete in headersMs from the connection's first byte
+  // wait, whatever trickles in; the whole request in requestMs), checked every second.
+  const serverOpts = { headersTimeout: t.headersMs, requestTimeout: t.requestMs, keepAliveTimeout: t.keepAliveMs, connectionsCheckingInterval: 1000 };
+  const server: http.Server = deps.tls
+    ? https.createServer({ ...deps.tls, minVersion: 'TLSv1.2', handshakeTimeout: t.handshakeMs, ...serverOpts }, onRequest)
+    : http.createServer(serverOpts, onRequest);
+  // Every TCP connection (TLS too, before its handshake) is admitted under the caps first.
+  const tickets = new WeakMap<import('node:net').Socket, Ticket>();
+  server.on('connection', (socket: import('node:net').Socket) => {
+    if (!deps.pool) return;
+    const ticket = deps.pool.admit((socket.remoteAddress ?? '').replace(/^::ffff:/, ''));
+    if (!ticket) {
+      socket.destroy();
+      return;
+    }
+    tickets.set(socket, ticket);
+    socket.once('close', () => ticket.release());
+  });
+  // A connection that never sends a byte is closed by the headers deadline too (Node checks it
+  // only once a request has begun; this timer covers the silent ones).
+  server.on('connection', (socket: import('node:net').Socket) => {
+    const silent = setTimeout(() => socket.destroy(), t.headersMs);
+    silent.unref();
+    socket.once('data', () => clearTimeout(silent));
+    socket.once('close', () => clearTimeout(silent));
+  });
 
   /** Same host as the page (the gateway's own demo), or listed in `auth.allowedOrigins`. */
   function originAllowed(origin: string, host: string | undefined): boolean {
-    return sameHost(origin, host) || deps.allowedOrigins.includes(origin);
+    return (sameHost(origin, host) && hostAllowed(host)) || deps.allowedOrigins.includes(origin);
+  }
+
+  /** Whether a Host header names this gateway (`allowedHosts`; any when that is absent). */
+  function hostAllowed(host: string | undefined): boolean {
+    if (!deps.allowedHosts) return true;
+    if (!host) return false;
+    const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+    return deps.allowedHosts.has(name);
   }
 
   /**
@@ -122,6 +175,12 @@ export function createHttpServer(deps: HttpDeps): http.Server {
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://x');
+    // DNS rebinding: a page on evil.example whose name resolves to this gateway sends
+    // Host: evil.example; only the names this gateway is reached by are served.
+    if (!hostAllowed(req.headers.host)) {
+      log.warn('http', `${req.method} ${url.pathname} refused: Host ${String(req.headers.host).slice(0, 100)} is not one of this gateway's names (http.allowedHosts)`);
+      return json(res, 421, { error: { code: 'MISDIRECTED', message: 'This gateway does not serve that host name' } });
+    }
     if (url.pathname.startsWith('/api/') && cors(req, res, url)) return;
     if (url.pathname === '/metrics' && deps.metrics) {
       const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
@@ -146,11 +205,26 @@ export function createHttpServer(deps: HttpDeps): http.Server {
       if (typeof body?.username !== 'string' || typeof body.password !== 'string') {
         return json(res, 400, { error: { code: 'BAD_REQUEST', message: 'username and password are required strings' } });
       }
+      const address = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+      const lock = deps.loginGuard?.check(body.username, address);
+      if (lock) {
+        res.setHeader('retry-after', String(lock.retryAfterSeconds));
+        return json(res, 429, {
+          error: {
+            code: 'LOCKED_OUT',
+            message: lock.who === 'user' ? `Too many failed logins for this user; try again in ${lock.retryAfterSeconds} s` : `Too many failed logins from this address; try again in ${lock.retryAfterSeconds} s`,
+            retryAfterSeconds: lock.retryAfterSeconds,
+          },
+        });
+      }
       const user = await deps.checkPassword(body.username, body.password);
       if (!user) {
-        log.warn('http', `login failed for "${body.username.slice(0, 64)}" from ${req.socket.remoteAddress}`);
+        log.warn('http', `login failed for "${body.username.slice(0, 64)}" from ${address}`);
+        deps.loginGuard?.failed(body.username, address);
+        deps.onLoginFailure?.(address);
         return json(res, 401, { error: { code: 'BAD_CREDENTIALS', message: 'Wrong user name or password' } });
       }
+      deps.loginGuard?.succeeded(body.username);
       const { token, expiresAt } = deps.tokens.issue(body.username, user.role);
       return json(res, 200, { token, expiresAt, username: body.username, role: user.role });
     }
@@ -188,8 +262,11 @@ export function createHttpServer(deps: HttpDeps): http.Server {
       if (what === 'stats' && !name) {
         if (req.method !== 'GET') return fail(405, 'METHOD_NOT_ALLOWED', 'GET only'), true;
         json(res, 200, center.stats());
+      } else if (req.method !== 'GET' && req.method !== 'HEAD' && !(what === 'agents' && name && (action === 'state' || action === 'wrap-up'))) {
+        return fail(405, 'METHOD_NOT_ALLOWED', 'GET only'), true;
       } else if (what === 'agents' && !name) {
-        json(res, 200, { agents: center.agentStats() });
+        // Supervisors and admins see every agent; an agent sees itself (docs/contact-center.md).
+        json(res, 200, { agents: supervisor ? center.agentStats() : center.agentStats(who.user) });
       } else if (what === 'agents' && name && action === 'history') {
         if (!supervisor && name.toLowerCase() !== who.user.toLowerCase()) return fail(403, 'FORBIDDEN', 'Agents may read only their own history'), true;
         json(res, 200, { history: center.store.agentHistory(name, Number(url.searchParams.get('from') ?? 0) || 0) });
@@ -204,6 +281,7 @@ export function createHttpServer(deps: HttpDeps): http.Server {
         }
         json(res, 200, center.run({ ...body, type: action === 'state' ? 'agent-state' : 'wrap-up', agent: name }, who));
       } else if (what === 'agents' && name && !action) {
+        if (!supervisor && name.toLowerCase() !== who.user.toLowerCase()) return fail(403, 'FORBIDDEN', 'Agents may read only their own status'), true;
         const [a] = center.agentStats(name);
         if (!a) return fail(404, 'NOT_FOUND', `No agent ${name}`), true;
         json(res, 200, a);
@@ -244,7 +322,12 @@ export function createHttpServer(deps: HttpDeps): http.Server {
   async function serveStatic(pathname: string, res: http.ServerResponse): Promise<void> {
     for (const { prefix, dir } of deps.staticDirs) {
       if (!pathname.startsWith(prefix)) continue;
-      let rel = decodeURIComponent(pathname.slice(prefix.length));
+      let rel: string;
+      try {
+        rel = decodeURIComponent(pathname.slice(prefix.length));
+      } catch {
+        return json(res, 400, { error: { code: 'BAD_REQUEST', message: 'Malformed %-escape in the path' } });
+      }
       if (rel === '' || rel.endsWith('/')) rel += 'index.html';
       const file = path.resolve(dir, '.' + path.posix.normalize('/' + rel));
       if (!file.startsWith(path.resolve(dir) + path.sep)) continue; // no path traversal
@@ -265,6 +348,7 @@ export function createHttpServer(deps: HttpDeps): http.Server {
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}\n`);
     };
     if (url.pathname !== '/sip') return reject(404, 'SIP WebSocket is at /sip');
+    if (!hostAllowed(req.headers.host)) return reject(421, `Host ${String(req.headers.host).slice(0, 100)} is not one of this gateway's names`);
     const origin = req.headers.origin;
     if (origin && !originAllowed(origin, req.headers.host)) return reject(403, `Origin ${origin} is not allowed`);
     let auth: FlowAuth | undefined;
@@ -274,13 +358,23 @@ export function createHttpServer(deps: HttpDeps): http.Server {
       if (!v.ok) return reject(401, `Invalid access token (${v.reason})`);
       auth = { user: v.claims.sub, role: v.claims.role };
     }
+    // The raw socket (TLS: its underlying TCP socket) carries the admission ticket.
+    const raw = req.socket as import('node:net').Socket & { _parent?: import('node:net').Socket };
+    const ticket = tickets.get(raw) ?? (raw._parent ? tickets.get(raw._parent) : undefined);
+    // Authenticated by token: this agent no longer counts against its address's cap.
+    if (auth) ticket?.exempt();
     wss.handleUpgrade(req, socket, head, (ws) => {
-      deps.onSipSocket(ws, req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0, auth, secure);
+      deps.onSipSocket(ws, (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''), req.socket.remotePort ?? 0, auth, secure, ticket);
     });
   });
 
   server.on('close', () => wss.close());
   return server;
+}
+
+/** A URL for the log: `access_token` values replaced (a failing URL must not leak a token). */
+export function redactUrl(url: string | undefined): string {
+  return (url ?? '').replace(/([?&]access_token=)[^&#]*/gi, '$1…').slice(0, 300);
 }
 
 function sameHost(origin: string, host: string | undefined): boolean {

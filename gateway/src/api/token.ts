@@ -28,6 +28,11 @@ export class TokenService {
     private readonly secret: Buffer,
     private readonly ttlSeconds: number,
     private readonly now: () => number = () => Date.now(),
+    /**
+     * The current role of a user, or undefined when there is no such user: a token for a user who
+     * was removed, or whose role changed, stops working at once (not at its expiry).
+     */
+    private readonly roleOf?: (user: string) => Role | undefined,
   ) {
     if (ttlSeconds <= 0 || ttlSeconds > MAX_TOKEN_TTL_S) throw new RangeError(`token TTL must be 1..${MAX_TOKEN_TTL_S} s`);
   }
@@ -43,7 +48,7 @@ export class TokenService {
   }
 
   /** Verifies signature, algorithm and expiry; returns the claims or a reason. */
-  verify(token: string): { ok: true; claims: TokenClaims } | { ok: false; reason: 'malformed' | 'bad-signature' | 'expired' } {
+  verify(token: string): { ok: true; claims: TokenClaims } | { ok: false; reason: 'malformed' | 'bad-signature' | 'expired' | 'revoked' } {
     const parts = token.split('.');
     if (parts.length !== 3) return { ok: false, reason: 'malformed' };
     const [head, body, sig] = parts as [string, string, string];
@@ -60,9 +65,11 @@ export class TokenService {
     const expected = Buffer.from(createHmac('sha256', this.secret).update(`${head}.${body}`).digest('base64url'));
     const given = Buffer.from(sig);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad-signature' };
-    if (typeof claims.exp !== 'number' || typeof claims.sub !== 'string') return { ok: false, reason: 'malformed' };
+    if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number' || typeof claims.sub !== 'string' || !['agent', 'supervisor', 'admin'].includes(claims.role)) return { ok: false, reason: 'malformed' };
     if (claims.exp * 1000 <= this.now()) return { ok: false, reason: 'expired' };
-    if (claims.exp - claims.iat > MAX_TOKEN_TTL_S) return { ok: false, reason: 'malformed' };
+    // Issued in the future, or for longer than the hard maximum: not one of ours.
+    if (claims.exp - claims.iat > MAX_TOKEN_TTL_S || claims.iat * 1000 > this.now() + 60_000) return { ok: false, reason: 'malformed' };
+    if (this.roleOf && this.roleOf(claims.sub) !== claims.role) return { ok: false, reason: 'revoked' };
     return { ok: true, claims };
   }
 }

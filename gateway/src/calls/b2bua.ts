@@ -22,6 +22,7 @@ import type { Route, Router } from './router.js';
 import { Queueing } from './queueing.js';
 import { partyOf, type Attempt } from './ringing.js';
 import { Transfers } from './transfers.js';
+import type { CallingPolicy } from './policy.js';
 
 /** How long a trunk may stay silent after our INVITE before the next trunk is tried. */
 const SETUP_TIMEOUT_MS = 3000;
@@ -33,6 +34,8 @@ export interface B2buaOptions {
   clock: Clock;
   /** Every this long, each connected SIP leg gets an in-dialog OPTIONS (0: never). */
   probeIntervalMs?: number;
+  /** Calling rights for numbers that leave through a trunk (toll fraud). */
+  policy?: CallingPolicy;
 }
 
 /** Events of the B2BUA. */
@@ -82,6 +85,13 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         return true;
       },
       musicFor: (q) => this.queueing.delegate?.musicFor?.(q),
+      mayCall: (user, number, call) => {
+        const policy = this.opts.policy;
+        if (!policy) return undefined;
+        const refusal = policy.check(user, number, call.id);
+        if (!refusal) call.on('stateChanged', (s) => s === CallState.Ended && policy.ended(user, call.id));
+        return refusal;
+      },
     });
     // A media worker died: the calls whose audio it carried cannot go on; end them with the reason.
     media.on('lost', (ids, reason) => {
@@ -198,6 +208,23 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       }
     });
     this.emit('callCreated', call);
+    // A trunk's channels are finite: an inbound call beyond them is refused, so the carrier
+    // routes it elsewhere.
+    if (fromTrunk && !call.seat(fromTrunk)) {
+      call.hangup({ by: 'gateway', status: 503, reason: 'Trunk At Capacity' });
+      return invite.reject(503, 'Trunk At Capacity');
+    }
+    // Calling rights (toll fraud): numbers out through a trunk are checked against the caller's
+    // rights; a refusal is answered 403 and leaves a record.
+    if (route.kind === 'external' && this.opts.policy) {
+      const refusal = this.opts.policy.check(callerParty, route.number, call.id);
+      if (refusal) {
+        call.hangup({ by: 'gateway', status: refusal.status, reason: refusal.reason });
+        return invite.reject(refusal.status, refusal.reason);
+      }
+      const policy = this.opts.policy;
+      call.on('stateChanged', (s) => s === CallState.Ended && policy.ended(callerParty, call.id));
+    }
     invite.progress(100);
     invite.on('cancelled', () => call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' }));
     try {
@@ -229,6 +256,14 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     const tryAttempt = async (i: number): Promise<void> => {
       const a = attempts[i]!;
       const t0 = performance.now();
+      const previous = i > 0 ? attempts[i - 1]!.trunk : undefined;
+      if (previous) call.unseat(previous.name);
+      if (a.trunk && !call.seat(a.trunk)) {
+        // Its channels filled up since the attempts were planned: the next trunk, or 503.
+        if (i + 1 < attempts.length) return tryAttempt(i + 1);
+        invite.reject(503, 'All Trunks Busy', [['retry-after', '10']]);
+        return call.hangup({ by: 'gateway', status: 503, reason: 'All Trunks Busy' });
+      }
       if (call.callee.endpointId) await call.closeEndpoint(call.callee.endpointId);
       delete call.callee.endpointId;
       call.callee.endpointId = await call.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
@@ -308,7 +343,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   private attemptsFor(route: Route, from: { user: string; displayName?: string }, codecs: CodecName[]): Attempt[] | { status: number; reason: string } {
     if (route.kind === 'external') {
       const trunks = this.trunks?.candidates() ?? [];
-      if (!trunks.length) return { status: 503, reason: 'No Trunk Available' };
+      if (!trunks.length) return { status: 503, reason: this.trunks?.trunks.some((t) => t.health === 'up') ? 'All Trunks Busy' : 'No Trunk Available' };
       return trunks.map((t) => {
         const number = t.normalize(route.number);
         return {

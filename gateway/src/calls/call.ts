@@ -130,6 +130,26 @@ export class Call extends Emitter<CallEvents> {
   private busy?: Promise<void>;
   /** The trunk the call came in on or went out through, if any. */
   trunk?: string;
+  /**
+   * The trunk channels this call holds (counted in each trunk's `active`): the one it came in on
+   * or goes out through, and one per leg added through a trunk later. Released when it ends.
+   */
+  readonly trunkSeats = new Map<string, () => void>();
+
+  /** Takes a channel of `trunk` for this call (once per trunk); false when it has none free. */
+  seat(trunk: { name: string; active: number; hasRoom: boolean }): boolean {
+    if (this.trunkSeats.has(trunk.name)) return true;
+    if (!trunk.hasRoom) return false;
+    trunk.active++;
+    this.trunkSeats.set(trunk.name, () => trunk.active--);
+    return true;
+  }
+
+  /** Gives a trunk's channel back (a failed attempt). */
+  unseat(name: string): void {
+    this.trunkSeats.get(name)?.();
+    this.trunkSeats.delete(name);
+  }
   /** The queue the call went through, and the agent who answered it there. */
   queue?: string;
   agent?: string;
@@ -256,6 +276,8 @@ export class Call extends Emitter<CallEvents> {
     }
     this.owned.dialogs.clear();
     this.owned.endpoints.clear();
+    for (const release of this.trunkSeats.values()) release();
+    this.trunkSeats.clear();
     for (const d of dialogs) d.bye().catch((err: Error) => this.log.warn('call', `BYE failed: ${err.message}`));
     for (const id of endpoints) this.media.closeEndpoint(id).catch(() => undefined);
   }

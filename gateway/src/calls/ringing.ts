@@ -158,6 +158,7 @@ export async function joinLeg(ctx: Pick<LegContext, 'media' | 'watch'>, call: Ca
   if (r.attempt.trunk) {
     r.attempt.trunk.callsOut++;
     call.trunk = r.attempt.trunk.name;
+    call.seat(r.attempt.trunk);
   }
   ctx.watch(call, r.dialog, side);
   return old;

@@ -22,6 +22,8 @@ export interface TransferContext extends LegContext {
   enqueue(call: Call, queue: string): boolean;
   /** The queue's own music, if any. */
   musicFor(queue: string): string | undefined;
+  /** Calling rights: may `user` send this call to external `number`? A refusal when not. */
+  mayCall?(user: string, number: string, call: Call): { status: number; reason: string } | undefined;
 }
 
 /** Transfers of the B2BUA's calls. */
@@ -141,6 +143,12 @@ export class Transfers {
       if (call.state !== CallState.Connected || !kept.endpointId || !requester.dialog) throw fail(491, 'Call Not Connected');
       const route = this.ctx.router.resolve(target);
       if (route.kind === 'queue') return this.toQueue(call, side, route.queue, beforeRelease);
+      // A transfer out through a trunk is the requester's call to that number: their rights apply.
+      const refusal = route.kind === 'external' ? this.ctx.mayCall?.(requester.party, route.number, call) : undefined;
+      if (refusal) {
+        call.addTransfer({ by: requester.party, to: target, result: `${refusal.status} ${refusal.reason}` });
+        throw fail(refusal.status, refusal.reason);
+      }
       const codec = call.codec ?? 'PCMU';
       const planned = this.ctx.attemptsFor(route, { user: kept.party }, [codec]);
       if ('status' in planned) {

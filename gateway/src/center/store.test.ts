@@ -50,6 +50,12 @@ test('CSV: one row per record, RFC 4180 quoting, no spreadsheet formulas', () =>
   assert.equal(lines[0], 'id,startedAt,answeredAt,endedAt,caller,callee,queue,agent,trunk,codec,outcome,waitMs,talkMs,endedBy,endStatus,endReason,wrapUpCode,wrapUpNotes,transfers');
   assert.ok(csv.includes('"said ""hi"", then\nleft"'));
   assert.ok(csv.includes(`"'=HYPERLINK(""http://evil"")"`), 'formula neutralised');
+  // OWASP: formulas behind leading spaces, and cells starting with TAB or CR, too.
+  const more = recordsToCsv([rec('z', { caller: '  =1+2', callee: '\t@SUM(A1)', wrapUpNotes: '\r=cmd', wrapUpCode: '-3' })]);
+  assert.ok(more.includes(`'  =1+2`), more);
+  assert.ok(more.includes(`'\t@SUM(A1)`), more);
+  assert.ok(more.includes(`"'\r=cmd"`), more);
+  assert.ok(more.includes(',-3,'), 'a plain negative number stays a number');
   assert.ok(csv.includes(',+1,'), 'a phone-number-like +1 stays a number');
   assert.ok(csv.includes('1970-01-01T00:00:01.000Z'));
 });

@@ -233,9 +233,10 @@ const CSV_COLUMNS = ['id', 'startedAt', 'answeredAt', 'endedAt', 'caller', 'call
 export function recordsToCsv(records: CallRecord[]): string {
   const cell = (v: unknown): string => {
     const s = v === undefined || v === null ? '' : String(v);
-    // Quote when needed; a leading = + - @ is prefixed so spreadsheets do not run it as a
-    // formula — unless the cell is just a number (+15551234, -3).
-    const safe = /^[=+\-@]/.test(s) && !/^[+-]?\d+(\.\d+)?$/.test(s) ? `'${s}` : s;
+    // Quote when needed; a cell a spreadsheet would run as a formula (OWASP CSV injection: a
+    // leading = + - @, also after spaces, or a leading TAB or CR) is prefixed with ' — unless it
+    // is just a number (+15551234, -3).
+    const safe = /^(?:[ ]*[=+\-@]|[\t\r])/.test(s) && !/^[+-]?\d+(\.\d+)?$/.test(s) ? `'${s}` : s;
     return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
   };
   const lines = [CSV_COLUMNS.join(',')];

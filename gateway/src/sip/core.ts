@@ -35,7 +35,7 @@ export interface SipCoreOptions {
   credentials: CredentialLookup;
   /** Host to put in Contact. */
   advertisedHost: string;
-  registrar: { minExpires: number; maxExpires: number; defaultExpires: number };
+  registrar: { minExpires: number; maxExpires: number; defaultExpires: number; maxContacts?: number; contactLimitPolicy?: 'replace-oldest' | 'reject' };
   userAgent: string;
   /**
    * Identifies requests from trusted peers (PBX trunks) that are not challenged; returns the
@@ -44,6 +44,12 @@ export interface SipCoreOptions {
   trustedSource?: (req: SipRequest, source: Source) => string | undefined;
   /** Told of every failed authentication (the abuse guard bans repeat offenders). */
   onAuthFailure?: (source: Source) => void;
+  /**
+   * Told of every request that did not authenticate (challenged, refused, or out of any dialog
+   * without credentials) — what the abuse guard counts. Authenticated requests and requests in
+   * live dialogs are never counted.
+   */
+  onUnauthenticated?: (source: Source) => void;
   /** SIP session timers (RFC 4028) for calls; off when absent. */
   sessionTimers?: SessionTimerConfig;
 }
@@ -159,10 +165,16 @@ export class SipCore implements TransactionUser {
       if (dialog) {
         this.recoverFlow(dialog, source);
         dialog.receive(req, tx);
-      } else if (tx) this.respond(tx, 481);
+        return;
+      }
+      this.opts.onUnauthenticated?.(source);
+      if (tx && !source.banned) this.respond(tx, 481);
       return;
     }
     if (!tx) return; // An ACK outside a dialog (for a 2xx we do not know): drop (§17.2.3).
+    // A banned source gets served only requests that carry verifying credentials (authenticate()).
+    if (source.banned && req.method !== 'REGISTER' && req.method !== 'INVITE' && req.method !== 'MESSAGE') return;
+    if (req.method !== 'REGISTER' && req.method !== 'INVITE' && req.method !== 'MESSAGE' && !source.auth) this.opts.onUnauthenticated?.(source);
     // §8.2.2.1: a Request-URI scheme we cannot serve gets 416 (tel: is routed by its number).
     const scheme = req.requestUri.scheme;
     if (scheme !== 'sip' && scheme !== 'sips' && scheme !== 'tel') return this.respond(tx, 416);
@@ -243,13 +255,27 @@ export class SipCore implements TransactionUser {
       const trusted = this.opts.trustedSource?.(req, source);
       if (trusted) return trusted;
     }
+    const user = this.verifyDigest(req, tx, source);
+    // Authenticated: this connection leaves its address's connection cap.
+    if (user) this.sender.flowAuthenticated?.(source);
+    return user;
+  }
+
+  private verifyDigest(req: SipRequest, tx: ServerTransaction, source: Source): string | undefined {
     const proxy = req.method !== 'REGISTER';
     const ws = source.transport === 'WS' || source.transport === 'WSS';
     const defaults = ws ? (this.opts.webSocketDigestAlgorithms ?? this.opts.digestAlgorithms) : this.opts.digestAlgorithms;
     const verdict = this.digest.verify(req.getAll(proxy ? 'proxy-authorization' : 'authorization'), { method: req.method, uri: req.uri, source: source.address }, this.opts.credentials, defaults);
     if (verdict.ok) return verdict.username;
+    this.opts.onUnauthenticated?.(source);
     const where = `${req.method} from ${source.transport} ${source.address}:${source.port}`;
-    if (verdict.why === 'missing' || verdict.why === 'stale' || verdict.why === 'realm' || verdict.why === 'replay') {
+    // A banned source is challenged again only when it proved the password (an expired nonce);
+    // anything else from it is dropped without an answer.
+    if (source.banned && verdict.why !== 'stale') {
+      if (verdict.why === 'wrong-password' || verdict.why === 'unknown-user' || verdict.why === 'uri-mismatch' || verdict.why === 'malformed') this.opts.onAuthFailure?.(source);
+      return undefined;
+    }
+    if (verdict.why === 'missing' || verdict.why === 'stale' || verdict.why === 'bad-nonce' || verdict.why === 'realm' || verdict.why === 'replay') {
       if (verdict.why === 'replay') {
         this.stats.replays++;
         log.warn('sip.auth', `${where}: nonce-count replayed; challenging again`);
@@ -257,7 +283,7 @@ export class SipCore implements TransactionUser {
       const header = proxy ? 'proxy-authenticate' : 'www-authenticate';
       // Challenge with the algorithms configured for the user the request claims to be.
       const claimed = (req.method === 'REGISTER' ? req.to : req.from).uri.user ?? '';
-      const challenges = this.digest.challenges(verdict.why === 'stale' || verdict.why === 'replay', this.opts.credentials(claimed)?.digestAlgorithms ?? defaults, source.address);
+      const challenges = this.digest.challenges(verdict.why === 'stale' || verdict.why === 'bad-nonce' || verdict.why === 'replay', this.opts.credentials(claimed)?.digestAlgorithms ?? defaults, source.address);
       this.respond(tx, proxy ? 407 : 401, undefined, challenges.map((c) => [header, c] as [string, string]));
       return undefined;
     }
@@ -285,7 +311,10 @@ export class SipCore implements TransactionUser {
     }
     const result = this.registrar.register(aor, req, source);
     if (result.status === 423) return this.respond(tx, 423, undefined, [['min-expires', String(result.minExpires)]]);
-    if (result.status === 400) return this.respond(tx, 400, result.reason);
+    if (result.status === 400 || result.status === 403) {
+      if (result.status === 403) log.warn('sip.registrar', `REGISTER for ${aor} from ${source.address}:${source.port} refused: ${result.reason}`);
+      return this.respond(tx, result.status, result.reason);
+    }
     this.stats.registrations++;
     if (source.transport === 'WS' || source.transport === 'WSS') {
       this.flowUsers.set(source.flowId, user);

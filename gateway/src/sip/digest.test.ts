@@ -117,7 +117,7 @@ test('nonces are bound to the address they were issued to', () => {
   const { srv } = server();
   const [c] = srv.challenges(false, undefined, '192.0.2.10');
   const auth = answerChallenge([c!], { username: 'alice', password: 'secret', method: 'REGISTER', uri: 'sip:x' })!;
-  assert.deepEqual(srv.verify([auth], req('REGISTER', 'sip:x', '198.51.100.7'), users), { ok: false, why: 'stale' }, 'from elsewhere: a fresh challenge');
+  assert.deepEqual(srv.verify([auth], req('REGISTER', 'sip:x', '198.51.100.7'), users), { ok: false, why: 'bad-nonce' }, 'from elsewhere: a fresh challenge');
   assert.deepEqual(srv.verify([auth], req('REGISTER', 'sip:x', '192.0.2.10'), users), { ok: true, username: 'alice' });
 });
 

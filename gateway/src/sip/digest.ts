@@ -73,7 +73,7 @@ export function digestResponse(i: DigestInput & { ha1?: string }): string {
 export type CredentialLookup = (username: string) => { password?: string | undefined; ha1?: Partial<Record<DigestAlgorithm, string>> | undefined; digestAlgorithms?: DigestAlgorithm[] | undefined } | undefined;
 
 /** Why credentials were refused. */
-export type DigestFailure = 'missing' | 'malformed' | 'unknown-user' | 'wrong-password' | 'stale' | 'replay' | 'realm' | 'qop-required' | 'uri-mismatch' | 'no-secret';
+export type DigestFailure = 'missing' | 'malformed' | 'unknown-user' | 'wrong-password' | 'stale' | 'bad-nonce' | 'replay' | 'realm' | 'qop-required' | 'uri-mismatch' | 'no-secret';
 
 /** Result of checking an Authorization header. */
 export type DigestVerdict = { ok: true; username: string } | { ok: false; why: DigestFailure; detail?: string };
@@ -203,7 +203,8 @@ export class DigestServer {
     if (!p.qop) return { ok: false, why: 'qop-required' };
     if (p.qop !== 'auth' || !p.nc || !p.cnonce) return { ok: false, why: 'malformed' };
     const nonceState = this.checkNonce(p.nonce, req.source ?? '');
-    if (nonceState === 'invalid') return { ok: false, why: 'stale' };
+    // Not ours (forged, or issued to another address): challenge again, but this proves nothing.
+    if (nonceState === 'invalid') return { ok: false, why: 'bad-nonce' };
     const creds = lookup(p.username);
     if (!creds) return { ok: false, why: 'unknown-user' };
     // Only an algorithm we challenged this user with is acceptable (no downgrade to MD5).

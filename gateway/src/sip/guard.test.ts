@@ -15,47 +15,68 @@ function options(ua?: string): SipRequest {
   return r;
 }
 
-test('rate limit: the 17th request in 2 s bans the source for 300 s; other sources are untouched', () => {
+test('the 17th unauthenticated request in 2 s bans that source (address and port) for 300 s; other sources are untouched', () => {
   const clock = new FakeClock();
   const g = new SourceGuard(clock, DEFAULT_GUARD);
-  for (let i = 0; i < 16; i++) assert.equal(g.check(options(), FLOOD), 'ok', `request ${i + 1}`);
-  assert.equal(g.check(options(), FLOOD), 'rate');
+  for (let i = 0; i < 16; i++) g.unauthenticated(FLOOD);
+  assert.equal(g.accepts(FLOOD), true, '16 are allowed');
+  g.unauthenticated(FLOOD);
   assert.equal(g.stats.bans, 1);
-  assert.equal(g.isBanned(FLOOD.address), true);
+  assert.equal(g.isBanned(FLOOD.address, FLOOD.port), true);
+  assert.equal(g.isBanned(FLOOD.address), false, 'the address as a whole is not banned');
   assert.equal(g.accepts(FLOOD), false, 'dropped before parsing');
-  assert.equal(g.check(options(), GOOD), 'ok');
+  assert.equal(g.accepts({ ...FLOOD, port: 5071 }), true, 'another phone behind the same address is not');
   assert.equal(g.accepts(GOOD), true);
   clock.advance(299_999);
   assert.equal(g.accepts(FLOOD), false);
   clock.advance(1);
   assert.equal(g.accepts(FLOOD), true, 'ban over after 300 s');
   assert.equal(g.stats.activeBans, 0);
-  assert.equal(g.check(options(), FLOOD), 'ok', 'counting starts afresh');
   assert.equal(g.stats.droppedBanned, 2);
   assert.equal(g.stats.droppedRate, 1);
 });
 
-test('rate limit: a steady 16 requests per window never bans', () => {
+test('a flood that rotates ports bans the address once it passes addressRateLimit', () => {
+  const g = new SourceGuard(new FakeClock(), DEFAULT_GUARD);
+  for (let i = 0; i < 161; i++) g.unauthenticated({ ...FLOOD, port: 10_000 + i });
+  assert.equal(g.isBanned(FLOOD.address), true);
+  assert.equal(g.accepts({ ...FLOOD, port: 40_000 }), false, 'every port of the address');
+});
+
+test('authenticated traffic is never counted: 30 phones behind one NAT, one challenge each every 10 s, never banned', () => {
+  const clock = new FakeClock();
+  const g = new SourceGuard(clock, DEFAULT_GUARD);
+  for (let round = 0; round < 60; round++) {
+    // Each phone's re-REGISTER: one challenge (counted), then the authenticated retry (not counted).
+    for (let p = 0; p < 30; p++) g.unauthenticated({ ...GOOD, port: 20_000 + p });
+    clock.advance(10_000);
+  }
+  assert.equal(g.stats.bans, 0);
+});
+
+test('a steady 16 unauthenticated requests per window never bans', () => {
   const clock = new FakeClock();
   const g = new SourceGuard(clock, DEFAULT_GUARD);
   for (let w = 0; w < 10; w++) {
-    for (let i = 0; i < 16; i++) assert.equal(g.check(options(), GOOD), 'ok');
+    for (let i = 0; i < 16; i++) g.unauthenticated(GOOD);
     clock.advance(2000);
   }
   assert.equal(g.stats.bans, 0);
 });
 
-test('failed authentication: the 5th failure within a minute bans; failures spread out do not', () => {
+test('failed authentication: the 5th failure of a source within a minute bans it; failures spread out do not; 20 from one address ban it', () => {
   const clock = new FakeClock();
   const g = new SourceGuard(clock, DEFAULT_GUARD);
   for (let i = 0; i < 4; i++) {
     g.authFailed(GOOD);
     clock.advance(20_000);
   }
-  assert.equal(g.isBanned(GOOD.address), false, '4 failures, each minute window holds at most 3');
+  assert.equal(g.isBanned(GOOD.address, GOOD.port), false, '4 failures, each minute window holds at most 3');
   for (let i = 0; i < 5; i++) g.authFailed(FLOOD);
-  assert.equal(g.isBanned(FLOOD.address), true);
-  assert.equal(g.stats.bans, 1);
+  assert.equal(g.isBanned(FLOOD.address, FLOOD.port), true);
+  assert.equal(g.isBanned(FLOOD.address), false);
+  for (let i = 0; i < 20; i++) g.authFailed({ ...FLOOD, port: 30_000 + i });
+  assert.equal(g.isBanned(FLOOD.address), true, 'a guesser rotating ports');
 });
 
 test('scanner User-Agents are dropped whatever the rate; ordinary phones pass', () => {
@@ -71,17 +92,18 @@ test('scanner User-Agents are dropped whatever the rate; ordinary phones pass', 
 test('trusted addresses and token-authenticated flows are exempt', () => {
   const g = new SourceGuard(new FakeClock(), { ...DEFAULT_GUARD, trustedAddresses: [FLOOD.address] });
   const agent: Source = { transport: 'WS', address: '192.0.2.1', port: 1, flowId: 'ws-1', auth: { user: 'alice', role: 'agent' } };
-  for (let i = 0; i < 100; i++) {
-    assert.equal(g.check(options(), FLOOD), 'ok');
-    assert.equal(g.check(options(), agent), 'ok');
+  for (let i = 0; i < 1000; i++) {
+    g.unauthenticated(FLOOD);
+    g.unauthenticated(agent);
   }
-  for (let i = 0; i < 10; i++) g.authFailed(FLOOD);
+  for (let i = 0; i < 100; i++) g.authFailed(FLOOD);
   assert.equal(g.stats.bans, 0);
+  assert.equal(g.accepts(FLOOD) && g.accepts(agent), true);
 });
 
 test('tracked sources stay bounded under a spoofed-address flood', () => {
   const g = new SourceGuard(new FakeClock(), { ...DEFAULT_GUARD, maxTrackedSources: 1000 });
-  for (let i = 0; i < 50_000; i++) g.check(options(), { ...FLOOD, address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` });
-  const size = (g as unknown as { sources: Map<string, unknown> }).sources.size;
-  assert.ok(size <= 1000, `tracked ${size}`);
+  for (let i = 0; i < 50_000; i++) g.unauthenticated({ ...FLOOD, address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` });
+  const sizes = g as unknown as { sources: Map<string, unknown>; addresses: Map<string, unknown> };
+  assert.ok(sizes.sources.size <= 1000 && sizes.addresses.size <= 1000, `tracked ${sizes.sources.size} / ${sizes.addresses.size}`);
 });

@@ -180,6 +180,12 @@ export class StreamFramer {
 
   constructor(private readonly limits: ParserLimits = DEFAULT_LIMITS) {}
 
+  /** True while part of a message has arrived and the rest has not (CRLF keep-alives do not count). */
+  get pending(): boolean {
+    for (const b of this.buf) if (b !== 0x0d && b !== 0x0a) return true;
+    return false;
+  }
+
   push(chunk: Buffer): { messages: Buffer[]; pings: number; error?: string } {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     const messages: Buffer[] = [];

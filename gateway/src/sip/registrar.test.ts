@@ -96,3 +96,20 @@ test('bad Expires and bad Contact are 400', () => {
   assert.deepEqual(reg.register('bob', register(['<sip:bob@>']), SRC), { status: 400, reason: 'Bad Contact header' });
   assert.deepEqual(reg.register('bob', register(['<mailto:bob@x>']), SRC), { status: 400, reason: 'Contact must be a SIP URI' });
 });
+
+test('at most 10 contacts per AOR: the 11th replaces the oldest (or is refused by policy); the 200 OK stays small', () => {
+  const { clock, reg } = setup();
+  for (let i = 0; i < 5_760; i++) {
+    reg.register('bob', register([`<sip:bob@10.0.${i >> 8}.${i & 255}:5060>`], '600', i + 1, `reg-${i}`), SRC);
+    clock.advance(10);
+  }
+  const list = reg.lookup('bob');
+  assert.equal(list.length, 10, 'capped at 10');
+  assert.ok(list.some((b) => b.contact.uri.host === '10.0.22.127'), 'the newest is kept');
+  assert.ok(reg.contactHeaders(list).join('\r\n').length < 1300, 'the 200 OK fits a datagram');
+  const strict = new Registrar({ clock, minExpires: 60, maxExpires: 3600, defaultExpires: 600, maxContacts: 2, contactLimitPolicy: 'reject' });
+  strict.register('bob', register(['<sip:bob@10.0.0.1>'], '600', 1, 'a'), SRC);
+  strict.register('bob', register(['<sip:bob@10.0.0.2>'], '600', 1, 'b'), SRC);
+  assert.deepEqual(strict.register('bob', register(['<sip:bob@10.0.0.3>'], '600', 1, 'c'), SRC), { status: 403, reason: 'Too Many Registrations (at most 2)' });
+  assert.equal(strict.register('bob', register(['<sip:bob@10.0.0.2>'], '600', 2, 'b'), SRC).status, 200, 'refreshing an existing contact is fine');
+});

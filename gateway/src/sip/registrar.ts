@@ -37,6 +37,7 @@ export type RegistrarEvents = {
 export type RegisterResult =
   | { status: 200; bindings: Binding[] }
   | { status: 400; reason: string }
+  | { status: 403; reason: string }
   | { status: 423; minExpires: number };
 
 /** Options for {@link Registrar}. */
@@ -45,6 +46,13 @@ export interface RegistrarOptions {
   minExpires: number;
   maxExpires: number;
   defaultExpires: number;
+  /**
+   * Most contacts one address of record may have (default 10): a runaway client or an attacker
+   * with one password cannot grow a binding list until its 200 OK no longer fits a datagram.
+   */
+  maxContacts?: number;
+  /** At the cap, a new contact replaces the oldest (default) or is refused with 403. */
+  contactLimitPolicy?: 'replace-oldest' | 'reject';
 }
 
 /** The gateway's registrar. */
@@ -92,6 +100,16 @@ export class Registrar extends Emitter<RegistrarEvents> {
     for (const c of contacts) {
       const expires = this.expiresOf(c, headerExpires);
       if (expires > 0 && expires < this.opts.minExpires) return { status: 423, minExpires: this.opts.minExpires };
+    }
+    // The cap on contacts per AOR: count what this REGISTER adds.
+    const max = this.opts.maxContacts ?? 10;
+    const current = this.bindings.get(key) ?? [];
+    const adding = contacts.filter((c) => this.expiresOf(c, headerExpires) > 0 && !current.some((b) => sameContact(b.contact, c))).length;
+    if (current.length + adding > max) {
+      if ((this.opts.contactLimitPolicy ?? 'replace-oldest') === 'reject' || adding > max) return { status: 403, reason: `Too Many Registrations (at most ${max})` };
+      // Oldest first: the binding that would expire soonest goes.
+      const oldest = [...current].sort((a, b) => a.expiresAt - b.expiresAt).slice(0, current.length + adding - max);
+      for (const b of oldest) this.remove(b, 'removed');
     }
     for (const c of contacts) {
       const expires = Math.min(this.expiresOf(c, headerExpires), this.opts.maxExpires);

@@ -38,10 +38,10 @@ export class TrunkManager {
     return this.trunks.find((t) => t.name === name);
   }
 
-  /** Trunks to try for an outbound call, best first; only live ones. */
+  /** Trunks to try for an outbound call, best first; only live ones with a free channel. */
   candidates(): Trunk[] {
     return this.trunks
-      .filter((t) => t.health === 'up')
+      .filter((t) => t.health === 'up' && t.hasRoom)
       .sort((a, b) => (a.config.priority ?? 10) - (b.config.priority ?? 10) || (b.config.weight ?? 0) - (a.config.weight ?? 0));
   }
 

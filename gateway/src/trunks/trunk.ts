@@ -40,6 +40,8 @@ export interface TrunkStatus {
   optionsMisses: number;
   callsOut: number;
   callsIn: number;
+  /** Calls using it now. */
+  active: number;
   registrations: number;
 }
 
@@ -52,6 +54,13 @@ export class Trunk extends Emitter<TrunkEvents> {
   registrationDetail = '';
   callsOut = 0;
   callsIn = 0;
+  /** Calls using this trunk now (ringing or connected, in or out): its channels in use. */
+  active = 0;
+
+  /** Whether another call may use the trunk now (`maxConcurrentCalls`). */
+  get hasRoom(): boolean {
+    return this.active < (this.config.maxConcurrentCalls ?? Number.POSITIVE_INFINITY);
+  }
   /** Successful registrations since start (refreshes included). */
   registrations = 0;
   private misses = 0;
@@ -172,7 +181,7 @@ export class Trunk extends Emitter<TrunkEvents> {
   status(): TrunkStatus {
     const s: TrunkStatus = {
       name: this.name, health: this.health, registration: this.registration, registrationDetail: this.registrationDetail,
-      optionsMisses: this.misses, callsOut: this.callsOut, callsIn: this.callsIn, registrations: this.registrations,
+      optionsMisses: this.misses, callsOut: this.callsOut, callsIn: this.callsIn, active: this.active, registrations: this.registrations,
     };
     if (this.registeredUntil !== undefined) s.registeredUntil = new Date(Date.now() + (this.registeredUntil - this.clock.now())).toISOString();
     if (this.lastRegistrationMs !== undefined) s.lastRegistrationMs = Math.round(this.lastRegistrationMs);

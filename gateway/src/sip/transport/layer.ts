@@ -13,6 +13,7 @@ import { formatVia, parseVia } from '../headers.js';
 import { createResponse, type SipMessage, type SipRequest, type SipResponse } from '../message.js';
 import { DEFAULT_LIMITS, parseMessage, StreamFramer, type ParserLimits } from '../parser.js';
 import { TransportError, type FlowAuth, type MessageSender, type Source, type Target, type TransportName } from './types.js';
+import type { ConnectionPool, Ticket } from '../../util/admission.js';
 
 /** An open path to a peer: a connection, or the UDP socket plus an address. */
 interface Flow {
@@ -21,6 +22,8 @@ interface Flow {
   address: string;
   port: number;
   auth?: FlowAuth;
+  /** Its place under the connection caps (inbound connections). */
+  ticket?: Ticket;
   send(data: Buffer): Promise<void>;
   /** Closes the flow; resolves once its socket is gone (at most ~1 s: a peer that does not answer the close is cut). */
   close(): Promise<void>;
@@ -35,8 +38,15 @@ export interface TransportOptions {
   limits?: ParserLimits;
   /** Close stream connections idle this long (ms); default 10 minutes. */
   idleTimeoutMs?: number;
-  /** Most inbound connections (TCP, TLS, WebSocket) one address may hold; default 64. */
-  maxConnectionsPerIp?: number;
+  /**
+   * A message begun on a TCP/TLS connection must be complete within this long (ms, default 10 s):
+   * a slow drip of bytes does not keep a connection (and its fd) for ever.
+   */
+  messageTimeoutMs?: number;
+  /** A TLS client must finish its handshake within this long (ms, default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** Admission of inbound TCP/TLS connections (per-address cap, global cap); unlimited when absent. */
+  pool?: ConnectionPool;
   /** Receive and send buffer to ask the kernel for on the SIP UDP socket (default 4 MB). */
   udpBufferBytes?: number;
   /** For outbound TLS: verify the peer's certificate (default true) against these CAs (PEM). */
@@ -47,10 +57,16 @@ export interface TransportOptions {
 
 /** What the transport layer asks of the abuse guard ({@link SourceGuard} implements it). */
 export interface IngressGuard {
-  /** False drops the message unparsed (a banned source). */
+  /** False: a banned source (dropped unparsed, but for its dialogs and credentialed requests). */
   accepts(source: Source): boolean;
-  /** Anything but 'ok' drops the request without an answer. */
+  /** Anything but 'ok' drops the request without an answer (a scanner). */
   check(req: SipRequest, source: Source): string;
+}
+
+/** Whether raw SIP bytes carry an Authorization or Proxy-Authorization header (checked before parsing). */
+function carriesCredentials(data: Buffer): boolean {
+  const head = data.subarray(0, Math.min(data.length, 8192)).toString('latin1');
+  return /\r\n(?:proxy-)?authorization\s*:/i.test(head);
 }
 
 /** Counters exposed as metrics. */
@@ -59,10 +75,12 @@ export interface TransportStats {
   sent: number;
   malformed: number;
   answered400: number;
-  /** Inbound connections refused by the per-IP cap. */
+  /** Inbound connections refused by a connection cap. */
   refusedConnections: number;
   /** Stream connections closed for idleness. */
   idleClosed: number;
+  /** Stream connections closed because a message did not complete in time (slow drip). */
+  slowClosed: number;
 }
 
 /** The gateway's SIP transport layer. */
@@ -77,11 +95,12 @@ export class TransportLayer implements MessageSender {
    * up for ever because their BYEs are dropped.
    */
   hasDialogsWith?: (address: string) => boolean;
-  readonly stats: TransportStats = { received: 0, sent: 0, malformed: 0, answered400: 0, refusedConnections: 0, idleClosed: 0 };
+  readonly stats: TransportStats = { received: 0, sent: 0, malformed: 0, answered400: 0, refusedConnections: 0, idleClosed: 0, slowClosed: 0 };
 
   private udp?: dgram.Socket;
   private readonly servers: net.Server[] = [];
-  private readonly perIp = new Map<string, number>();
+  /** TLS connections admitted at TCP accept, before their handshake: address:port → ticket. */
+  private readonly handshaking = new Map<string, Ticket>();
   private readonly flows = new Map<string, Flow>();
   private readonly ports = new Map<TransportName, number>();
   private nextFlow = 1;
@@ -130,15 +149,57 @@ export class TransportLayer implements MessageSender {
 
   /** Starts the TCP listener; returns the bound port. */
   listenTcp(port: number): Promise<number> {
-    return this.listenStream('TCP', net.createServer({ noDelay: true }, (socket) => this.acceptStream(socket, 'TCP')), port);
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      const ticket = this.admit(socket);
+      if (ticket) this.adoptStream(socket, 'TCP', ticket);
+    });
+    return this.listenStream('TCP', server, port);
   }
 
-  /** Starts the TLS listener (RFC 3261 §26.2, sips: and transport=tls) with a PEM certificate and key. */
+  /**
+   * Starts the TLS listener (RFC 3261 §26.2, sips: and transport=tls) with a PEM certificate and
+   * key. Connections are admitted at TCP accept — before the handshake, so sockets that never
+   * send a ClientHello count against the caps — and must finish the handshake in time.
+   */
   listenTls(port: number, credentials: { cert: string | Buffer; key: string | Buffer }): Promise<number> {
-    const server = tls.createServer({ ...credentials, minVersion: 'TLSv1.2' }, (socket) => this.acceptStream(socket, 'TLS'));
-    // Handshake failures (scanners, wrong certificates) are the client's problem; log and go on.
+    const server = tls.createServer({ ...credentials, minVersion: 'TLSv1.2', handshakeTimeout: this.opts.handshakeTimeoutMs ?? 10_000 }, (socket) => {
+      const k = `${socket.remoteAddress}:${socket.remotePort}`;
+      const ticket = this.handshaking.get(k);
+      this.handshaking.delete(k);
+      if (!ticket) {
+        socket.destroy();
+        return;
+      }
+      this.adoptStream(socket, 'TLS', ticket);
+    });
+    server.on('connection', (raw: net.Socket) => {
+      const ticket = this.admit(raw);
+      if (!ticket) return;
+      const k = `${raw.remoteAddress}:${raw.remotePort}`;
+      this.handshaking.set(k, ticket);
+      raw.once('close', () => {
+        ticket.release();
+        this.handshaking.delete(k);
+      });
+    });
+    // Handshake failures and timeouts (scanners, wrong certificates, silent sockets): the
+    // client's problem; log and go on (the socket is closed, its place freed).
     server.on('tlsClientError', (err, socket) => log.debug('sip.tls', `handshake with ${socket.remoteAddress} failed: ${err.message}`));
     return this.listenStream('TLS', server, port);
+  }
+
+  /** Admits an inbound connection under the caps, or closes it. */
+  private admit(socket: net.Socket): Ticket | undefined {
+    const pool = this.opts.pool;
+    if (!pool) return { release: () => undefined, exempt: () => undefined };
+    const ticket = pool.admit((socket.remoteAddress ?? '').replace(/^::ffff:/, ''));
+    if (!ticket) {
+      this.stats.refusedConnections++;
+      socket.destroy();
+      return undefined;
+    }
+    socket.once('close', () => ticket.release());
+    return ticket;
   }
 
   private async listenStream(transport: TransportName, server: net.Server, port: number): Promise<number> {
@@ -156,45 +217,16 @@ export class TransportLayer implements MessageSender {
     return bound;
   }
 
-  /**
-   * Admits one more inbound connection from `address` under the per-IP cap; the returned
-   * function gives the slot back. Undefined when the cap is reached.
-   */
-  admitConnection(address: string): (() => void) | undefined {
-    const n = this.perIp.get(address) ?? 0;
-    if (n >= (this.opts.maxConnectionsPerIp ?? 64)) {
-      this.stats.refusedConnections++;
-      log.warn('sip.transport', `refused a connection from ${address}: ${n} already open (per-IP cap)`);
-      return undefined;
-    }
-    this.perIp.set(address, n + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.perIp.get(address) ?? 1) - 1;
-      if (left > 0) this.perIp.set(address, left);
-      else this.perIp.delete(address);
-    };
-  }
-
-  private acceptStream(socket: net.Socket, transport: 'TCP' | 'TLS'): void {
-    const release = this.admitConnection(socket.remoteAddress ?? '');
-    if (!release) {
-      socket.destroy();
-      return;
-    }
-    socket.once('close', release);
-    this.adoptStream(socket, transport);
-  }
-
   /** Declares the port WebSocket clients reach us on (the HTTP server owns the socket). */
   setWebSocketPort(port: number, secure = false): void {
     this.ports.set(secure ? 'WSS' : 'WS', port);
   }
 
-  /** A TCP or TLS connection, inbound or outbound: framing, keep-alive pongs, idle timeout. */
-  private adoptStream(socket: net.Socket, transport: 'TCP' | 'TLS'): Flow {
+  /**
+   * A TCP or TLS connection, inbound (with its admission ticket) or outbound: framing, keep-alive
+   * pongs, the idle timeout, and the message deadline (a message begun must complete in time).
+   */
+  private adoptStream(socket: net.Socket, transport: 'TCP' | 'TLS', ticket?: Ticket): Flow {
     const id = `${transport.toLowerCase()}-${this.nextFlow++}`;
     const framer = new StreamFramer(this.limits);
     const flow: Flow = {
@@ -214,8 +246,11 @@ export class TransportLayer implements MessageSender {
           socket.destroy();
         }),
     };
+    if (ticket) flow.ticket = ticket;
     this.flows.set(id, flow);
     const tag = `sip.${transport.toLowerCase()}`;
+    let deadline: NodeJS.Timeout | undefined;
+    const messageMs = this.opts.messageTimeoutMs ?? 10_000;
     socket.setNoDelay(true);
     socket.setTimeout(this.opts.idleTimeoutMs ?? 600_000, () => {
       this.stats.idleClosed++;
@@ -231,8 +266,22 @@ export class TransportLayer implements MessageSender {
         log.warn(tag, `closing ${flow.address}:${flow.port}: ${error}`);
         this.stats.malformed++;
         socket.destroy();
+        return;
+      }
+      // The deadline runs from the first byte of a message to its last; more bytes do not reset it.
+      if (framer.pending && !deadline) {
+        deadline = setTimeout(() => {
+          this.stats.slowClosed++;
+          log.warn(tag, `closing ${flow.address}:${flow.port}: a message did not complete within ${messageMs / 1000} s`);
+          socket.destroy();
+        }, messageMs);
+        deadline.unref();
+      } else if (!framer.pending && deadline) {
+        clearTimeout(deadline);
+        deadline = undefined;
       }
     });
+    socket.on('close', () => clearTimeout(deadline));
     socket.on('error', (err) => log.debug(tag, `socket error ${flow.address}:${flow.port}: ${err.message}`));
     socket.on('close', () => this.dropFlow(id));
     return flow;
@@ -242,12 +291,7 @@ export class TransportLayer implements MessageSender {
    * Adopts an upgraded WebSocket (RFC 7118). Each frame carries exactly one message (§5);
    * `auth` is the identity proven at the upgrade, if any.
    */
-  attachWebSocket(ws: WebSocket, address: string, port: number, auth?: FlowAuth, secure = false): string | undefined {
-    const release = this.admitConnection(address);
-    if (!release) {
-      ws.close(1008, 'Too many connections');
-      return undefined;
-    }
+  attachWebSocket(ws: WebSocket, address: string, port: number, auth?: FlowAuth, secure = false, ticket?: Ticket): string | undefined {
     const id = `ws-${this.nextFlow++}`;
     const transport: TransportName = secure ? 'WSS' : 'WS';
     const flow: Flow = {
@@ -273,6 +317,7 @@ export class TransportLayer implements MessageSender {
         }),
     };
     if (auth) flow.auth = auth;
+    if (ticket) flow.ticket = ticket;
     this.flows.set(id, flow);
     // Idle detection: a ping every half idle period; no pong (and no message) by the next one closes it.
     let alive = true;
@@ -298,11 +343,14 @@ export class TransportLayer implements MessageSender {
     });
     ws.on('close', () => {
       clearInterval(heartbeat);
-      release();
       this.dropFlow(id);
     });
     ws.on('error', (err) => log.debug('sip.ws', `error on ${id}: ${err.message}`));
     return id;
+  }
+
+  flowAuthenticated(source: Source): void {
+    this.flows.get(source.flowId)?.ticket?.exempt();
   }
 
   private dropFlow(id: string): void {
@@ -330,10 +378,12 @@ export class TransportLayer implements MessageSender {
     // Keep-alive on UDP (RFC 5626 §4.4.1 uses STUN; a bare CRLF from old phones is ignored).
     if (data.length <= 4 && /^[\r\n]*$/.test(data.toString('latin1'))) return;
     const guard = this.opts.guard;
-    // A banned source is dropped unparsed — unless it is in a dialog with us: then only what
-    // belongs to its dialogs (requests with a To tag, responses) is let through, below.
+    // A banned source is dropped unparsed — unless it is in a dialog with us (what belongs to its
+    // dialogs — requests with a To tag, responses — is let through below) or the request carries
+    // credentials (the core serves it only if they verify: a phone behind a banned NAT address).
     const banned = !!guard && !guard.accepts(source);
-    if (banned && !this.hasDialogsWith?.(source.address)) return;
+    const credentialed = banned && carriesCredentials(data);
+    if (banned && !credentialed && !this.hasDialogsWith?.(source.address)) return;
     const result = parseMessage(data, this.limits);
     if (!result.ok) {
       if (banned) return;
@@ -347,9 +397,10 @@ export class TransportLayer implements MessageSender {
       return;
     }
     const msg = result.message;
-    if (banned && msg.isRequest && !msg.toTag) return;
+    if (banned && msg.isRequest && !msg.toTag && !credentialed) return;
     if (msg.isRequest) {
-      if (guard && !banned && guard.check(msg, source) !== 'ok') return;
+      if (guard && guard.check(msg, source) !== 'ok') return;
+      if (banned) source = { ...source, banned: true };
       this.stamp(msg, source);
     }
     try {
@@ -360,15 +411,21 @@ export class TransportLayer implements MessageSender {
     }
   }
 
-  /** RFC 3261 §18.2.1 `received` and RFC 3581 §4 `rport` on the top Via. */
+  /**
+   * RFC 3261 §18.2.1 `received` and RFC 3581 §4 `rport` on the top Via — always ours: whatever the
+   * sender wrote there is replaced with the address and port the packet came from (a client-made
+   * `received=` or `rport=` would otherwise aim our responses, and their retransmissions, at a
+   * third party: a reflection attack).
+   */
   private stamp(req: SipRequest, source: Source): void {
     const via = parseVia(req.get('via')!);
     let changed = false;
-    if (via.host !== source.address) {
-      via.params.received = source.address;
+    if (via.host !== source.address || 'received' in via.params) {
+      if (via.host !== source.address) via.params.received = source.address;
+      else delete via.params.received;
       changed = true;
     }
-    if ('rport' in via.params && via.params.rport === null) {
+    if ('rport' in via.params) {
       via.params.rport = String(source.port);
       changed = true;
     }
@@ -406,11 +463,9 @@ export class TransportLayer implements MessageSender {
   async sendResponse(res: SipResponse, source: Source): Promise<void> {
     const data = res.toBuffer();
     if (source.transport === 'UDP') {
-      // §18.2.2 with RFC 3581: received/rport, else sent-by.
-      const via = res.via;
-      const host = via.params.received ?? via.host;
-      const port = Number(via.params.rport) || via.port || 5060;
-      return this.count(this.sendUdp(data, host, port));
+      // Symmetric response routing (RFC 3581 for every request): back to the address and port the
+      // request came from — never to an address or port the sender wrote into its Via.
+      return this.count(this.sendUdp(data, source.address, source.port));
     }
     const flow = this.flows.get(source.flowId);
     if (!flow) throw new TransportError(`${source.transport} connection to ${source.address}:${source.port} is closed`);

@@ -20,6 +20,11 @@ export interface Source {
   flowId: string;
   /** Identity proven when the connection was opened (a token checked at the WebSocket upgrade). */
   auth?: FlowAuth;
+  /**
+   * The source is banned (abuse guard) and this request got through only because it belongs to a
+   * live dialog or carries credentials: the core serves it only if those verify, silently otherwise.
+   */
+  banned?: boolean;
 }
 
 /** An identity bound to a connection. */
@@ -50,4 +55,9 @@ export interface MessageSender {
   sendResponse(res: SipResponse, source: Source): Promise<void>;
   /** The sent-by (host, port) to put in a Via for this transport. */
   viaFor(transport: TransportName): { host: string; port: number };
+  /**
+   * A request on this connection authenticated (digest): it leaves its address's connection cap
+   * (an office NAT's phones must not be limited by it). Optional for senders without caps.
+   */
+  flowAuthenticated?(source: Source): void;
 }
