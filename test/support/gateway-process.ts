@@ -28,12 +28,14 @@ export class GatewayProcess {
   }
 
   /** Writes `config` to a file and starts the CLI on it; resolves once `/api/health` answers. */
-  static async start(name: string, config: Record<string, unknown> & { http: { port: number } }, env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
+  static async start(name: string, config: Record<string, unknown> & { http: { port: number } }, env: NodeJS.ProcessEnv = {}, opts: { nofile?: number } = {}): Promise<GatewayProcess> {
     const dir = path.join(WORK, `gwproc-${name}`);
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, 'gateway.json');
     writeFileSync(file, JSON.stringify(config, null, 2));
-    const proc = spawn(process.execPath, [CLI, '--config', file], { env: { ...process.env, SWITCHBOARD_LOG_FORMAT: 'text', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A file-descriptor limit of its own (prlimit, util-linux), as a modest production box might have.
+    const [cmd, args] = opts.nofile ? ['prlimit', [`--nofile=${opts.nofile}:${opts.nofile}`, process.execPath, CLI, '--config', file]] : [process.execPath, [CLI, '--config', file]];
+    const proc = spawn(cmd as string, args as string[], { env: { ...process.env, SWITCHBOARD_LOG_FORMAT: 'text', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const g = new GatewayProcess(proc, `http://127.0.0.1:${config.http.port}/`);
     const deadline = Date.now() + 20_000;
     for (;;) {

@@ -49,7 +49,7 @@ export interface SipCoreOptions {
    * without credentials) — what the abuse guard counts. Authenticated requests and requests in
    * live dialogs are never counted.
    */
-  onUnauthenticated?: (source: Source) => void;
+  onUnauthenticated?: (source: Source) => boolean | void;
   /** SIP session timers (RFC 4028) for calls; off when absent. */
   sessionTimers?: SessionTimerConfig;
 }
@@ -167,14 +167,15 @@ export class SipCore implements TransactionUser {
         dialog.receive(req, tx);
         return;
       }
-      this.opts.onUnauthenticated?.(source);
+      if (this.opts.onUnauthenticated?.(source)) return;
       if (tx && !source.banned) this.respond(tx, 481);
       return;
     }
     if (!tx) return; // An ACK outside a dialog (for a 2xx we do not know): drop (§17.2.3).
     // A banned source gets served only requests that carry verifying credentials (authenticate()).
     if (source.banned && req.method !== 'REGISTER' && req.method !== 'INVITE' && req.method !== 'MESSAGE') return;
-    if (req.method !== 'REGISTER' && req.method !== 'INVITE' && req.method !== 'MESSAGE' && !source.auth) this.opts.onUnauthenticated?.(source);
+    // Counted (and dropped unanswered when it crosses the guard's limit).
+    if (req.method !== 'REGISTER' && req.method !== 'INVITE' && req.method !== 'MESSAGE' && !source.auth && this.opts.onUnauthenticated?.(source)) return;
     // §8.2.2.1: a Request-URI scheme we cannot serve gets 416 (tel: is routed by its number).
     const scheme = req.requestUri.scheme;
     if (scheme !== 'sip' && scheme !== 'sips' && scheme !== 'tel') return this.respond(tx, 416);
@@ -267,7 +268,7 @@ export class SipCore implements TransactionUser {
     const defaults = ws ? (this.opts.webSocketDigestAlgorithms ?? this.opts.digestAlgorithms) : this.opts.digestAlgorithms;
     const verdict = this.digest.verify(req.getAll(proxy ? 'proxy-authorization' : 'authorization'), { method: req.method, uri: req.uri, source: source.address }, this.opts.credentials, defaults);
     if (verdict.ok) return verdict.username;
-    this.opts.onUnauthenticated?.(source);
+    if (this.opts.onUnauthenticated?.(source) && !source.banned) return undefined; // over the limit: no answer
     const where = `${req.method} from ${source.transport} ${source.address}:${source.port}`;
     // A banned source is challenged again only when it proved the password (an expired nonce);
     // anything else from it is dropped without an answer.

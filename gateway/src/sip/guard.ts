@@ -131,26 +131,31 @@ export class SourceGuard {
     return 'ok';
   }
 
-  /** A request that did not authenticate (challenged, refused, or out of any dialog without credentials). */
-  unauthenticated(source: Source): void {
-    if (this.exempt(source) || (!this.opts.rateLimit && !this.opts.addressRateLimit)) return;
+  /**
+   * A request that did not authenticate (challenged, refused, or out of any dialog without
+   * credentials). True when it put its source (or address) over a limit: it is then dropped
+   * unanswered, like everything after it.
+   */
+  unauthenticated(source: Source): boolean {
+    if (this.exempt(source) || (!this.opts.rateLimit && !this.opts.addressRateLimit)) return false;
     const now = this.clock.now();
     const windowMs = this.opts.rateWindowMs;
-    const bump = (map: Map<string, Counter>, k: string, limit: number, what: string) => {
-      if (!limit) return;
+    const bump = (map: Map<string, Counter>, k: string, limit: number, what: string): boolean => {
+      if (!limit) return false;
       const c = this.counter(map, k, now);
-      if (c.bannedUntil) return;
+      if (c.bannedUntil) return true;
       if (now - c.windowStart >= windowMs) {
         c.windowStart = now;
         c.count = 0;
       }
-      if (++c.count > limit) {
-        this.stats.droppedRate++;
-        this.ban(c, `${what}: ${c.count} unauthenticated requests in ${windowMs} ms`);
-      }
+      if (++c.count <= limit) return false;
+      this.stats.droppedRate++;
+      this.ban(c, `${what}: ${c.count} unauthenticated requests in ${windowMs} ms`);
+      return true;
     };
-    bump(this.sources, key(source), this.opts.rateLimit, `source ${key(source)}`);
-    bump(this.addresses, source.address, this.opts.addressRateLimit, `address ${source.address} (all ports)`);
+    const bySource = bump(this.sources, key(source), this.opts.rateLimit, `source ${key(source)}`);
+    const byAddress = bump(this.addresses, source.address, this.opts.addressRateLimit, `address ${source.address} (all ports)`);
+    return bySource || byAddress;
   }
 
   /** Records a failed authentication (wrong password, unknown user, a forged digest) from a source. */

@@ -177,7 +177,13 @@ export class TransportLayer implements MessageSender {
       if (!ticket) return;
       const k = `${raw.remoteAddress}:${raw.remotePort}`;
       this.handshaking.set(k, ticket);
+      // Node's handshakeTimeout does not cover a socket that never sends a ClientHello: this does.
+      const deadline = setTimeout(() => {
+        if (this.handshaking.has(k)) raw.destroy();
+      }, this.opts.handshakeTimeoutMs ?? 10_000);
+      deadline.unref();
       raw.once('close', () => {
+        clearTimeout(deadline);
         ticket.release();
         this.handshaking.delete(k);
       });
