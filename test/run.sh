@@ -31,6 +31,8 @@ fi
 npm run build --silent
 npm run typecheck --silent
 node scripts/check-imports.mjs
+# The configuration reference is generated from the schema and must be current.
+node scripts/config-reference.mjs --check
 
 files=$(find gateway/src sdk/src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 cmd=(node --import tsx --test --test-concurrency=1 --test-reporter=spec $files)

@@ -56,8 +56,17 @@ const UserSchema = z.strictObject({
    * Digest HA1 values for SIP devices when `password` is an scrypt hash (digest needs
    * `H(user:realm:password)`, which a one-way hash cannot give); `hash-password --user --realm` prints them.
    */
-  digestHa1: z.strictObject({ MD5: z.string().regex(/^[0-9a-f]{32}$/).optional(), 'SHA-256': z.string().regex(/^[0-9a-f]{64}$/).optional() }).optional(),
-  role,
+  digestHa1: z
+    .strictObject({
+      /** HA1 for MD5: hex MD5 of `username:realm:password`. */
+      MD5: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+      /** HA1 for SHA-256: hex SHA-256 of `username:realm:password`. */
+      'SHA-256': z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    })
+    .optional(),
+  /** agent, supervisor or admin (tokens carry it; it decides calling rights and supervision). */
+  role: role,
+  /** Shown to called parties and in the demo. */
   displayName: z.string().max(128).optional(),
   /** Dialable number, e.g. "1001". */
   extension: z.string().regex(/^[A-Za-z0-9._*#+-]{1,40}$/, { error: 'must be 1-40 letters, digits, . _ - * # +' }).optional(),
@@ -111,7 +120,9 @@ const TrunkSchema = z.strictObject({
   name: name40,
   /** Host (name or address) and port of the PBX/carrier. */
   host: z.string({ error: 'is required' }).min(1, { error: 'is required' }),
+  /** Port of the PBX/carrier (default 5060, TLS 5061). */
   port: port.optional(),
+  /** Transport toward it (default udp). */
   transport: z.enum(['udp', 'tcp', 'tls'], { error: 'must be udp, tcp or tls' }).optional(),
   /** Send everything via this proxy instead (`host:port`). */
   outboundProxy: z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, { error: 'must be host or host:port' }).optional(),
@@ -121,6 +132,7 @@ const TrunkSchema = z.strictObject({
   username: z.string({ error: 'is required' }).min(1, { error: 'is required' }),
   /** Digest user name when it differs from `username`. */
   authUsername: z.string().optional(),
+  /** Digest password for registration and calls. */
   password: z.string().optional(),
   /** Only answer challenges for this realm (any realm when absent). */
   realm: z.string().optional(),
@@ -140,9 +152,11 @@ const TrunkSchema = z.strictObject({
   codecs: z.array(z.enum(['PCMU', 'PCMA']), { error: 'must list PCMU and/or PCMA' }).min(1, { error: 'must list PCMU and/or PCMA' }).optional(),
   /** Lower is tried first (default 10); ties by weight, higher first. */
   priority: z.number().int().optional(),
+  /** Among trunks of equal priority, higher weight is tried first. */
   weight: z.number().int().optional(),
   /** OPTIONS keep-alive interval (s, default 30; 0 = off) and misses before the trunk is down (default 3). */
   optionsInterval: z.number().int().min(0).optional(),
+  /** OPTIONS without answer before the trunk counts as down (default 3). */
   optionsMisses: z.number().int().min(1).optional(),
   /** Calls at once through this trunk (in and out); beyond it the next trunk is tried, or 503. */
   maxConcurrentCalls: count(1, 100_000).optional(),
@@ -151,11 +165,13 @@ const TrunkSchema = z.strictObject({
 const GuardSchema = z.strictObject({
   /** Unauthenticated requests allowed per source (address and port) per window; 0 disables the limit. */
   rateLimit: count(0).default(DEFAULT_GUARD.rateLimit),
+  /** The window of both rate limits, ms. */
   rateWindowMs: count(1).default(DEFAULT_GUARD.rateWindowMs),
   /** Unauthenticated requests allowed per address, all its ports together, per window; 0 disables. */
   addressRateLimit: count(0).default(DEFAULT_GUARD.addressRateLimit),
   /** Failed authentications (wrong password, unknown user) per source per window before a ban; 0 disables. */
   authFailureLimit: count(0).default(DEFAULT_GUARD.authFailureLimit),
+  /** The window of both failure limits, ms. */
   authFailureWindowMs: count(1).default(DEFAULT_GUARD.authFailureWindowMs),
   /** Failed authentications per address, all its ports together, before the address is banned; 0 disables. */
   addressAuthFailureLimit: count(0).default(DEFAULT_GUARD.addressAuthFailureLimit),
@@ -176,8 +192,10 @@ export const ConfigSchema = z
     host: z.string({ error: 'must be a non-empty address' }).min(1, { error: 'must be a non-empty address' }).default('127.0.0.1'),
     /** Host name or address to advertise in SIP and SDP (defaults to `host`). */
     advertisedHost: z.string().min(1).optional(),
+    /** The HTTP front door: the demo page, `/api/*`, the SIP WebSocket (`/sip`), `/metrics`. */
     http: z
       .strictObject({
+        /** HTTP (and WebSocket) port. */
         port: port.default(8080),
         /** HTTPS + WSS port, served when `tls` is set (default 8443). */
         httpsPort: port.optional(),
@@ -197,9 +215,12 @@ export const ConfigSchema = z
         allowedHosts: z.array(z.string().min(1)).optional(),
       })
       .prefault({}),
+    /** SIP over UDP, TCP, TLS and WebSocket: listeners, digest, registrar, session timers. */
     sip: z
       .strictObject({
+        /** SIP over UDP port. */
         udpPort: port.default(5060),
+        /** SIP over TCP port (may equal the UDP port). */
         tcpPort: port.default(5060),
         /** SIP over TLS port, listened on when `tls` is set (default 5061). */
         tlsPort: port.optional(),
@@ -212,6 +233,7 @@ export const ConfigSchema = z
          * datagrams at a few hundred calls/s; the kernel caps this at net.core.rmem_max.
          */
         udpBufferBytes: count(65536, 256 * 1024 * 1024).default(4 * 1024 * 1024),
+        /** Digest realm of challenges (RFC 3261 §22). */
         realm: z.string().min(1).default('switchboard'),
         /** Challenge algorithms, most preferred first. */
         digestAlgorithms: digestAlgorithms.default(() => ['SHA-256', 'MD5'] as DigestAlgorithm[]),
@@ -227,8 +249,11 @@ export const ConfigSchema = z
          */
         sessionTimers: z
           .strictObject({
+            /** Session timers on (default) or off. */
             enabled: z.boolean().default(true),
+            /** Interval we ask for (Session-Expires), seconds. */
             expires: count(1, 86400).default(1800),
+            /** Shortest interval we accept (Min-SE), seconds; shorter is refused with 422. */
             minSE: count(1, 86400).default(90),
           })
           .prefault({})
@@ -237,12 +262,16 @@ export const ConfigSchema = z
         maxContactsPerAor: count(1, 1000).default(10),
         /** At that cap a new contact replaces the oldest, or is refused with 403. */
         contactLimitPolicy: z.enum(['replace-oldest', 'reject']).default('replace-oldest'),
+        /** Registrations asking for less get 423 Interval Too Brief. */
         minExpires: count(1).default(60),
+        /** Longest registration granted (longer requests are cut to it). */
         maxExpires: count(1).default(3600),
+        /** Registration lifetime when the REGISTER names none. */
         defaultExpires: count(1).default(600),
       })
       .prefault({})
       .refine((s) => s.minExpires <= s.defaultExpires && s.defaultExpires <= s.maxExpires, { error: 'expiry must satisfy 0 < minExpires <= defaultExpires <= maxExpires' }),
+    /** Media: addresses, ports, the worker thread, music on hold, the inactivity timeout. */
     media: z
       .strictObject({
         /** Media bind address (defaults to `host`). */
@@ -265,17 +294,23 @@ export const ConfigSchema = z
         rtpTimeoutSeconds: z.number().min(0, { error: 'must be 0-3600 seconds' }).max(3600, { error: 'must be 0-3600 seconds' }).default(60),
       })
       .prefault({}),
+    /** Browser authentication: access tokens, allowed origins, login attempt limits. */
     auth: z
       .strictObject({
         /** HMAC secret for access tokens; random per start when absent (tokens die with the process). */
         tokenSecret: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+        /** Access token lifetime (1 h default, 24 h at most). */
         tokenTtlSeconds: z.number().gt(0, { error: 'must be 1-86400 (24 h maximum)' }).max(86400, { error: 'must be 1-86400 (24 h maximum)' }).default(3600),
         /** Password guessing on `POST /api/login`: attempt limits with exponential backoff (docs/security.md). */
         login: z
           .strictObject({
+            /** Failed logins of one user before it is locked out. */
             maxFailuresPerUser: count(1).default(5),
+            /** Failed logins from one address (any users) before it is locked out. */
             maxFailuresPerAddress: count(1).default(20),
+            /** The first lockout, seconds; each further one doubles. */
             lockSeconds: count(1, 86400).default(30),
+            /** The longest lockout, seconds. */
             maxLockSeconds: count(1, 86400).default(900),
           })
           .prefault({}),
@@ -286,7 +321,9 @@ export const ConfigSchema = z
     /** Certificate and key (PEM files) for SIP over TLS and HTTPS/WSS; both off when absent. */
     tls: z
       .strictObject({
+        /** Certificate (PEM), with its chain. */
         certFile: existingFile('a PEM file'),
+        /** Private key (PEM). */
         keyFile: existingFile('a PEM file'),
         /** Verify certificates of TLS peers we connect to (trunks); default true. */
         verifyPeers: z.boolean().optional(),
@@ -359,8 +396,11 @@ export const ConfigSchema = z
         /** Rights per role; a user's own `calling` replaces them. */
         roles: z
           .strictObject({
+            /** Agents: internal and national numbers, 2 external calls at once, 10 a minute. */
             agent: CallingRightsSchema.default(() => ({ allow: ['internal', 'national'] as Array<'internal' | 'national'>, maxConcurrentCalls: 2, maxCallsPerMinute: 10 })),
+            /** Supervisors: internal, national and international; 4 at once, 20 a minute. */
             supervisor: CallingRightsSchema.default(() => ({ allow: ['internal', 'national', 'international'] as Array<'internal' | 'national' | 'international'>, maxConcurrentCalls: 4, maxCallsPerMinute: 20 })),
+            /** Admins: every class, premium too; 10 at once, 60 a minute. */
             admin: CallingRightsSchema.default(() => ({ allow: ['internal', 'national', 'international', 'premium'] as Array<'internal' | 'national' | 'international' | 'premium'>, maxConcurrentCalls: 10, maxCallsPerMinute: 60 })),
           })
           .prefault({}),
@@ -395,7 +435,16 @@ export const ConfigSchema = z
       })
       .prefault({}),
     /** Directories served over HTTP; defaults to the demo and the SDK bundle of this checkout. */
-    staticDirs: z.array(z.strictObject({ prefix: z.string(), dir: z.string() })).optional(),
+    staticDirs: z
+      .array(
+        z.strictObject({
+          /** URL path prefix, e.g. `/` or `/sdk/`. */
+          prefix: z.string(),
+          /** Local directory served under it. */
+          dir: z.string(),
+        }),
+      )
+      .optional(),
   })
   .superRefine(crossChecks);
 
