@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     const id = await engine.createEndpoint('rtp');
     const answer = await engine.answer(id, offer(sinkPorts[i % sinkPorts.length]!), 'PCMU');
     if (i === 0) watchedPort = Number(/m=audio (\d+)/.exec(answer)![1]);
-    await engine.hold(id);
+    await engine.setBridge(`music-${i}`, [{ endpoint: id, hears: [], music: '' }]);
     ids.push(id);
   }
   await new Promise((r) => setTimeout(r, 1000));

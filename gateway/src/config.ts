@@ -367,6 +367,41 @@ export const ConfigSchema = z
         probeIntervalSeconds: z.number().min(0, { error: 'must be 0-86400 seconds' }).max(86400, { error: 'must be 0-86400 seconds' }).default(300),
       })
       .prefault({}),
+    /** Conferences: calls with more than two parties (docs/conference.md). */
+    conference: z
+      .strictObject({
+        /** Most parties in one call, supervisors included (each mixed party costs CPU in the media worker). */
+        maxParties: count(3, 50).default(10),
+        /**
+         * When a call whose parties leave ends: `fewer-than-two` talking parties remain (a customer
+         * and a consultee go on after the agent drops), or `no-agent` — no user of the gateway
+         * (agent, supervisor) remains among them.
+         */
+        endWhen: z.enum(['fewer-than-two', 'no-agent']).default('fewer-than-two'),
+      })
+      .prefault({}),
+    /** Supervisors listening in on agents' calls (docs/conference.md). */
+    supervision: z
+      .strictObject({
+        /**
+         * Feature codes a supervisor's desk phone dials before the agent's user name or extension:
+         * `*511001` monitors extension 1001. During the session the keys 1, 2 and 3 switch to
+         * monitor, whisper and barge.
+         */
+        featureCodes: z
+          .strictObject({
+            /** Silent monitor: hears everyone, heard by nobody. */
+            monitor: z.string().regex(/^[*#0-9]{1,8}$/, { error: 'must be 1-8 of 0-9 * #' }).default('*51'),
+            /** Whisper (coach): only the agent hears the supervisor. */
+            whisper: z.string().regex(/^[*#0-9]{1,8}$/, { error: 'must be 1-8 of 0-9 * #' }).default('*52'),
+            /** Barge: the supervisor joins as a full party. */
+            barge: z.string().regex(/^[*#0-9]{1,8}$/, { error: 'must be 1-8 of 0-9 * #' }).default('*53'),
+          })
+          .prefault({}),
+        /** Tell the supervised agent's softphone who supervises it and how (the customer is never told). */
+        notifyAgent: z.boolean().default(false),
+      })
+      .prefault({}),
     /** Shutdown (SIGTERM): drain, then stop. */
     shutdown: z
       .strictObject({

@@ -202,7 +202,15 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
     const u = byName(name);
     return u && { role: u.role, rights: u.calling };
   }, clock);
-  const b2bua = new B2bua(sip, media, router, trunks, { reconnectGraceMs: config.calls.reconnectGraceSeconds * 1000, clock, probeIntervalMs: config.calls.probeIntervalSeconds * 1000, policy });
+  const b2bua = new B2bua(sip, media, router, trunks, {
+    reconnectGraceMs: config.calls.reconnectGraceSeconds * 1000,
+    clock,
+    probeIntervalMs: config.calls.probeIntervalSeconds * 1000,
+    policy,
+    conference: config.conference,
+    supervision: config.supervision,
+    roleOf: (name) => byName(name)?.role,
+  });
   const center = new ContactCenter(clock, config, b2bua, sip);
   const loginGuard = new LoginGuard(clock, config.auth.login, (address) => guard.isBanned(address));
   const tokens = new TokenService(tokenSecret(config), config.auth.tokenTtlSeconds, undefined, (name) => byName(name)?.role);
@@ -213,7 +221,7 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
     let legs = 0;
     for (const c of b2bua.active) {
       byState[c.state] = (byState[c.state] ?? 0) + 1;
-      legs += (c.caller.endpointId ? 1 : 0) + (c.callee.endpointId ? 1 : 0);
+      legs += c.parties.filter((p) => p.endpointId).length;
     }
     const agents: Record<string, number> = {};
     for (const a of center.agents.list()) agents[a.state] = (agents[a.state] ?? 0) + 1;

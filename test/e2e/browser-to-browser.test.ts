@@ -69,10 +69,10 @@ test('mute silences alice for bob, unmute restores it', async () => {
   const muted = await measureRemoteAudio(bob.page, 800);
   assert.ok(muted.levelDb < -50, `bob should hear silence while alice is muted, got ${muted.levelDb} dBFS`);
   const [call] = gw.gw.b2bua.active;
-  assert.equal(call!.muted.caller, true, 'the gateway knows alice muted (for supervisors)');
+  assert.equal(call!.caller.muted, true, 'the gateway knows alice muted (for supervisors)');
   await alice.page.getByTestId('mute').click();
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal(call!.muted.caller, false);
+  assert.equal(call!.caller.muted, false);
   const back = await measureRemoteAudio(bob.page, 800);
   assert.ok(Math.abs(back.frequency - ALICE_HZ) < 15 && back.levelDb > -30, `bob should hear alice again: ${JSON.stringify(back)}`);
 });

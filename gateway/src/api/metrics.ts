@@ -5,6 +5,7 @@
  * and event-loop lag (`nodejs_eventloop_lag_*`), the first sign of a gateway that is too busy.
  */
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { MediaStats } from '../media/types.js';
 
 /** What the metrics are read from, at each scrape. */
 export interface MetricsSnapshot {
@@ -17,7 +18,7 @@ export interface MetricsSnapshot {
   protection: { droppedBanned: number; droppedRate: number; droppedScanner: number; bans: number; activeBans: number };
   queues: Array<{ name: string; waiting: number; longestWaitMs: number; entered: number; answered: number; abandoned: number; agentsAvailable: number; agentsStaffed: number }>;
   agents: Record<string, number>;
-  media: { endpoints: number; bridges: number; packetsRelayed: number; packetsDroppedUnverified: number; workerRespawns?: number } | undefined;
+  media: MediaStats | undefined;
   trunks: Array<{ name: string; up: boolean }>;
 }
 
@@ -95,6 +96,15 @@ export function createMetrics(snapshot: () => Promise<MetricsSnapshot>): { regis
     g.set({ what: 'dropped_unverified' }, s.media?.packetsDroppedUnverified ?? 0);
   });
   gauge('media_worker_respawns_total', 'Times the media worker died and was replaced', [], (g, s) => g.set(s.media?.workerRespawns ?? 0));
+  gauge('media_mixed_listeners', 'Parties whose audio is mixed now (conferences, supervisors)', [], (g, s) => g.set(s.media?.mixing?.listeners ?? 0));
+  gauge('media_mixer_frames_total', 'Mixer: frames since start — mixed, played from jitter buffers, concealed (lost), late packets, dropped to shrink, buffer underruns', ['what'], (g, s) => {
+    const m = s.media?.mixing;
+    for (const what of ['framesMixed', 'played', 'concealed', 'late', 'dropped', 'underruns'] as const) g.set({ what }, m?.[what] ?? 0);
+  });
+  gauge('media_mixer_latency_ms', 'Mixer: added latency of mixed frames (arrival to send), recent quantiles', ['quantile'], (g, s) => {
+    g.set({ quantile: '0.5' }, s.media?.mixing?.latencyP50Ms ?? 0);
+    g.set({ quantile: '0.99' }, s.media?.mixing?.latencyP99Ms ?? 0);
+  });
   gauge('trunk_up', 'Trunks in service (1) or down (0)', ['trunk'], (g, s) => {
     for (const t of s.trunks) g.set({ trunk: t.name }, t.up ? 1 : 0);
   });

@@ -17,12 +17,14 @@ import type { ServerTransaction } from '../sip/transaction/layer.js';
 import { randomToken } from '../sip/message.js';
 import type { MediaEngine } from '../media/types.js';
 import { commonCodecs, parseAudio, SdpError, type AudioDescription, type CodecName } from '../media/sdp.js';
-import { Call, CallEndedError, CallOperationError, CallState, CONTROL_TYPE, isBrowserLeg, otherSide, type Side } from './call.js';
+import { Call, CallEndedError, CallOperationError, CallState, CONTROL_TYPE, isBrowserLeg, otherSide, type Leg } from './call.js';
 import type { Route, Router } from './router.js';
 import { Queueing } from './queueing.js';
 import { partyOf, type Attempt } from './ringing.js';
 import { Transfers } from './transfers.js';
 import type { CallingPolicy } from './policy.js';
+import { Conference, type ConferenceOptions } from './conference.js';
+import { Supervision, type SupervisionOptions } from './supervision.js';
 
 /** How long a trunk may stay silent after our INVITE before the next trunk is tried. */
 const SETUP_TIMEOUT_MS = 3000;
@@ -36,7 +38,17 @@ export interface B2buaOptions {
   probeIntervalMs?: number;
   /** Calling rights for numbers that leave through a trunk (toll fraud). */
   policy?: CallingPolicy;
+  /** Conferences: the most parties per call, and when a call whose parties leave ends. */
+  conference?: ConferenceOptions;
+  /** Supervision: desk-phone feature codes, and whether the agent is told. */
+  supervision?: SupervisionOptions;
+  /** A user's role (`agent`, `supervisor`, `admin`): only supervisors and admins supervise. */
+  roleOf?: (user: string) => string | undefined;
 }
+
+/** Defaults of {@link B2buaOptions.conference} and {@link B2buaOptions.supervision}. */
+export const CONFERENCE_DEFAULTS: ConferenceOptions = { maxParties: 10, endWhen: 'fewer-than-two' };
+export const SUPERVISION_DEFAULTS: SupervisionOptions = { featureCodes: { monitor: '*51', whisper: '*52', barge: '*53' }, notifyAgent: false };
 
 /** Events of the B2BUA. */
 export type B2buaEvents = {
@@ -59,6 +71,12 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   readonly queueing: Queueing;
   /** Blind and attended transfers, from the SDK and from SIP devices (REFER). */
   readonly transfers: Transfers;
+  /** Conferences: participants added, consultations merged, parties leaving. */
+  readonly conference: Conference;
+  /** Supervisors joining agents' calls (monitor, whisper, barge). */
+  readonly supervision: Supervision;
+  /** An available agent of a queue (the contact-center layer sets it), for adding a queue to a conference. */
+  agentFor?: (queue: string) => string | undefined;
 
   constructor(
     private readonly core: SipCore,
@@ -73,7 +91,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       this.probeTimer = setInterval(() => this.probeLegs(), opts.probeIntervalMs);
       this.probeTimer.unref();
     }
-    const ctx = { core, media, router, attemptsFor: (r: Route, f: { user: string; displayName?: string }, c: CodecName[]) => this.attemptsFor(r, f, c), watch: (c: Call, d: Dialog, s: Side) => this.watch(c, d, s) };
+    const ctx = { core, media, router, attemptsFor: (r: Route, f: { user: string; displayName?: string }, c: CodecName[]) => this.attemptsFor(r, f, c), watch: (c: Call, d: Dialog, l: Leg) => this.watch(c, d, l) };
     this.queueing = new Queueing(ctx);
     this.transfers = new Transfers({
       ...ctx,
@@ -85,19 +103,40 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         return true;
       },
       musicFor: (q) => this.queueing.delegate?.musicFor?.(q),
-      mayCall: (user, number, call) => {
-        const policy = this.opts.policy;
-        if (!policy) return undefined;
-        const refusal = policy.check(user, number, call.id);
-        if (!refusal) call.on('stateChanged', (s) => s === CallState.Ended && policy.ended(user, call.id));
-        return refusal;
-      },
+      mayCall: (user, number, call) => mayCall(user, number, call),
+    });
+    const mayCall = (user: string, number: string, call: Call) => {
+      const policy = this.opts.policy;
+      if (!policy) return undefined;
+      const refusal = policy.check(user, number, call.id);
+      if (!refusal) call.on('stateChanged', (s) => s === CallState.Ended && policy.ended(user, call.id));
+      return refusal;
+    };
+    const sendControl = (d: Dialog, m: Record<string, unknown>) => this.sendControl(d, m);
+    this.conference = new Conference({
+      ...ctx,
+      calls: () => this.calls.values(),
+      mayCall,
+      agentFor: (q) => this.agentFor?.(q),
+      sendControl,
+      supervisorLeft: (c, l) => this.supervision.left(c, l),
+      opts: opts.conference ?? CONFERENCE_DEFAULTS,
+    });
+    this.supervision = new Supervision({
+      media,
+      router,
+      calls: () => this.calls.values(),
+      roleOf: (u) => this.opts.roleOf?.(u),
+      watch: (c, d, l) => this.watch(c, d, l),
+      sendControl,
+      conference: this.conference,
+      opts: opts.supervision ?? SUPERVISION_DEFAULTS,
     });
     // A media worker died: the calls whose audio it carried cannot go on; end them with the reason.
     media.on('lost', (ids, reason) => {
       const lost = new Set(ids);
       for (const call of [...this.calls.values()]) {
-        if ((call.caller.endpointId && lost.has(call.caller.endpointId)) || (call.callee.endpointId && lost.has(call.callee.endpointId))) {
+        if (call.parties.some((p) => p.endpointId && lost.has(p.endpointId))) {
           call.log.warn('b2bua', `its media is gone (${reason}); ending it`);
           call.hangup({ by: 'gateway', status: 500, reason: 'Media Engine Failure' });
         }
@@ -107,17 +146,21 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     // the call ends with BYE both ways and "Media Timeout" in its record.
     media.on('timeout', (endpointId, silentMs) => {
       for (const call of this.calls.values()) {
-        const side = call.caller.endpointId === endpointId ? 'caller' : call.callee.endpointId === endpointId ? 'callee' : undefined;
-        if (!side) continue;
-        call.log.warn('b2bua', `no media from ${call[side].party} for ${Math.round(silentMs / 1000)} s; ending the call`);
-        call.hangup({ by: side, status: 408, reason: 'Media Timeout' });
+        const leg = call.partyByEndpoint(endpointId);
+        if (!leg) continue;
+        call.log.warn('b2bua', `no media from ${leg.party} for ${Math.round(silentMs / 1000)} s; it is gone`);
+        this.conference.gone(call, leg, { status: 408, reason: 'Media Timeout' });
         return;
       }
     });
     media.on('dtmf', (endpointId, digit) => {
       for (const call of this.calls.values()) {
-        if (call.caller.endpointId === endpointId) return this.deliverDigit(call, 'callee', digit);
-        if (call.callee.endpointId === endpointId) return this.deliverDigit(call, 'caller', digit);
+        const from = call.partyByEndpoint(endpointId);
+        if (!from) continue;
+        // A supervisor's keys switch its mode; they are nobody else's business.
+        if (from.role === 'supervisor') return this.supervision.digit(call, from, digit);
+        for (const to of this.hearers(call, from)) this.deliverDigit(call, to, digit);
+        return;
       }
     });
   }
@@ -176,6 +219,10 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     const codecs = commonCodecs(offer);
     if (!codecs.length) return invite.reject(488, 'No Common Codec (PCMU or PCMA required)');
 
+    // A supervisor joining an agent's call (header from the SDK, or a feature code dialled).
+    const supervise = this.supervision.request(invite);
+    if (supervise) return this.supervision.start(invite, supervise, offer, codecs);
+
     // Who is calling, and what did they dial? A trunk call is routed by its DID.
     const fromTrunk = invite.identity.startsWith('trunk:') ? this.trunks?.byName(invite.identity.slice(6)) : undefined;
     let dialled = invite.request.requestUri.user ?? invite.request.to.uri.user ?? '';
@@ -199,6 +246,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       return invite.reject(404, 'No Such User Or Extension');
     }
     const call = new Call(randomToken(8), callerParty, partyOf(route, dialled), this.media);
+    call.caller.user = !fromTrunk;
+    call.callee.user = route.kind === 'user';
     if (fromTrunk) call.trunk = fromTrunk.name;
     this.calls.set(call.id, call);
     call.on('stateChanged', (s) => {
@@ -385,7 +434,9 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     const codec = await this.media.acceptAnswer(call.callee.endpointId!, calleeSdp);
     call.codec = codec;
     const callerAnswer = await this.media.answer(call.caller.endpointId!, invite.offer, codec);
-    await this.media.connect(call.caller.endpointId!, call.callee.endpointId!);
+    call.joined(call.caller);
+    call.joined(call.callee);
+    await call.applyMedia();
     invite.progress(183, callerAnswer);
     call.log.info('b2bua', `early media from the callee passed to the caller`);
     return callerAnswer;
@@ -393,7 +444,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
 
   /** Callee answered: finish negotiation with both legs, answer the caller, bridge media. */
   private async connect(call: Call, invite: IncomingInvite, _offer: AudioDescription, calleeAnswer: string, calleeDialog: Dialog): Promise<void> {
-    this.watch(call, calleeDialog, 'callee');
+    this.watch(call, calleeDialog, call.callee);
     const t0 = performance.now();
     const early = call.earlyMedia ? await call.earlyMedia.catch(() => undefined) : undefined;
     let callerAnswer: string;
@@ -411,9 +462,13 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' });
       return;
     }
-    if (!early) await this.media.connect(call.caller.endpointId!, call.callee.endpointId!);
+    if (!early) {
+      call.joined(call.caller);
+      call.joined(call.callee);
+      await call.applyMedia();
+    }
     call.caller.dialog = invite.accept(callerAnswer);
-    this.watch(call, call.caller.dialog, 'caller');
+    this.watch(call, call.caller.dialog, call.caller);
     call.setState(CallState.Connected);
     call.log.info('b2bua', `media: callee offer ${call.timings.calleeOfferMs?.toFixed(1)} ms, caller answer after callee 200 ${call.timings.callerAnswerMs?.toFixed(1)} ms`);
   }
@@ -421,48 +476,56 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   private async answerEcho(call: Call, invite: IncomingInvite, offer: AudioDescription, codec: CodecName): Promise<void> {
     call.caller.endpointId = await call.createEndpoint(offer.webrtc ? 'webrtc' : 'rtp');
     const answer = await this.media.answer(call.caller.endpointId, invite.offer, codec);
-    await this.media.echo(call.caller.endpointId);
+    call.echo = true;
+    call.joined(call.caller);
+    await call.applyMedia();
     if (invite.answered) return call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' });
     call.caller.dialog = invite.accept(answer);
-    this.watch(call, call.caller.dialog, 'caller');
+    this.watch(call, call.caller.dialog, call.caller);
     call.setState(CallState.Connected);
   }
 
-  /** Ends the call when either dialog ends; answers mid-call requests on each leg. */
-  private watch(call: Call, dialog: Dialog, side: Side): void {
-    // RFC 4028: no refresh came in time (or ours failed) — the party is gone; end the call.
+  /**
+   * Follows one party's dialog: its end takes the party out of the call (which ends the call when
+   * fewer than two talking parties remain — see Conference.gone), and its mid-call requests are
+   * answered for that party.
+   */
+  private watch(call: Call, dialog: Dialog, leg: Leg): void {
+    // RFC 4028: no refresh came in time (or ours failed) — the party is gone.
     dialog.on('sessionExpired', () => {
-      if (call[side].dialog === dialog) call.hangup({ by: side, status: 408, reason: 'Session Timer Expired' });
+      if (leg.dialog === dialog) this.conference.gone(call, leg, { status: 408, reason: 'Session Timer Expired' });
     });
     // The answer to a re-INVITE refresh we sent (plain RTP peers; a moved address is followed).
     dialog.onRefreshAnswer = (sdp) => {
-      const ep = call[side].endpointId;
-      if (ep && !isBrowserLeg(call[side])) this.media.acceptAnswer(ep, sdp).catch((err: Error) => call.log.warn('b2bua', `refresh answer refused: ${err.message}`));
+      const ep = leg.endpointId;
+      if (ep && !isBrowserLeg(leg)) this.media.acceptAnswer(ep, sdp).catch((err: Error) => call.log.warn('b2bua', `refresh answer refused: ${err.message}`));
     };
     dialog.on('terminated', (why) => {
-      // A leg replaced by a transfer ends without ending the call.
-      if (why === 'bye-sent' || call[side].dialog !== dialog) return;
-      call.hangup({ by: why === 'bye-received' ? side : 'gateway', status: 200, reason: why });
+      // A leg replaced by a transfer, or released on purpose, ends without ending anything.
+      if (why === 'bye-sent' || leg.dialog !== dialog) return;
+      this.conference.gone(call, leg, { status: 200, reason: why, byGateway: why !== 'bye-received' });
     });
     dialog.on('request', (req, tx) => {
       if (req.method === 'INVITE') {
-        this.reinvite(call, dialog, side, req, tx as InviteServerTransaction).catch((err: Error) => {
+        this.reinvite(call, dialog, leg, req, tx as InviteServerTransaction).catch((err: Error) => {
           call.log.error('b2bua', `re-INVITE failed`, err);
           this.core.respond(tx, 500, 'Internal Error', [], dialog.init.localTag);
         });
       } else if (req.method === 'INFO' && (req.get('content-type') ?? '').toLowerCase().startsWith(CONTROL_TYPE)) {
-        this.control(call, dialog, side, req, tx);
+        this.control(call, dialog, leg, req, tx);
       } else if (req.method === 'INFO' && /^application\/(dtmf-relay|dtmf)\b/i.test(req.get('content-type') ?? '')) {
         // SIP INFO DTMF from a device (application/dtmf-relay "Signal=5", or application/dtmf "5").
         const body = req.body.toString('utf8');
         const m = /signal\s*=\s*([0-9*#A-Da-d])/i.exec(body) ?? /^\s*([0-9*#A-Da-d])\s*$/.exec(body);
         if (!m) return this.core.respond(tx, 400, 'Bad DTMF Body', [], dialog.init.localTag);
         this.core.respond(tx, 200, undefined, [], dialog.init.localTag);
-        this.deliverInfoDigit(call, otherSide(side), m[1]!.toUpperCase());
+        const digit = m[1]!.toUpperCase();
+        if (leg.role === 'supervisor') return this.supervision.digit(call, leg, digit);
+        for (const to of this.hearers(call, leg)) this.deliverInfoDigit(call, to, digit);
       } else if (req.method === 'REFER') {
-        this.transfers.refer(call, dialog, side, req, tx);
+        this.transfers.refer(call, dialog, leg, req, tx);
       } else if (req.method === 'UPDATE') {
-        this.update(call, dialog, side, req, tx).catch((err: Error) => {
+        this.update(call, dialog, leg, req, tx).catch((err: Error) => {
           call.log.error('b2bua', `UPDATE failed`, err);
           this.core.respond(tx, 500, 'Internal Error', [], dialog.init.localTag);
         });
@@ -470,6 +533,14 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         this.core.respond(tx, 200, undefined, [], dialog.init.localTag);
       }
     });
+  }
+
+  /** The parties that hear `from` now (its digits go to them). */
+  private hearers(call: Call, from: Leg): Leg[] {
+    // Two parties: the other one, whatever the hold state (as a phone line would).
+    if (!call.conferenced && (from.role === 'caller' || from.role === 'callee')) return [call.principal(otherSide(from.role))];
+    const members = call.members();
+    return call.parties.filter((p) => p !== from && p.endpointId && members.some((m) => m.endpoint === p.endpointId && m.hears.includes(from.endpointId!)));
   }
 
   /** Answers `tx` when `op` settles: 200, or the refusal's status and reason. */
@@ -482,89 +553,119 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
 
   /** Sends a control message (docs/protocol.md) to a browser leg. */
   private sendControl(dialog: Dialog, message: Record<string, unknown>): Promise<unknown> {
-    return dialog.request('INFO', { body: Buffer.from(JSON.stringify(message)), contentType: CONTROL_TYPE }).catch(() => undefined);
+    // In order per dialog (a roster after a hold notice arrives after it).
+    const prev = this.infoChains.get(dialog) ?? Promise.resolve();
+    const next = prev.then(() => dialog.request('INFO', { body: Buffer.from(JSON.stringify(message)), contentType: CONTROL_TYPE })).catch(() => undefined);
+    this.infoChains.set(dialog, next.then(() => undefined));
+    return next;
   }
 
-  /** A control request from a browser leg (hold, resume, transfer, mute), answered after it took effect. */
-  private control(call: Call, dialog: Dialog, side: Side, req: SipRequest, tx: ServerTransaction): void {
+  /**
+   * A control request from a browser leg (docs/protocol.md §4: hold, resume, transfer, mute, and
+   * the conference and supervision requests), answered after it took effect.
+   */
+  private control(call: Call, dialog: Dialog, leg: Leg, req: SipRequest, tx: ServerTransaction): void {
     const tag = dialog.init.localTag;
-    let msg: { type?: unknown };
+    let msg: { type?: unknown; [k: string]: unknown };
     try {
       msg = JSON.parse(req.body.toString('utf8')) as { type?: unknown };
     } catch {
       return this.core.respond(tx, 400, 'Bad Control Message', [], tag);
     }
-    if (msg.type === 'transfer') {
-      const target = (msg as { target?: unknown }).target;
-      if (typeof target !== 'string' || !target.trim()) return this.core.respond(tx, 400, 'Transfer Needs A Target', [], tag);
-      return this.answerWhen(tx, tag, this.transfers.blind(call, side, target.trim()));
+    const text = (k: string) => (typeof msg[k] === 'string' ? (msg[k] as string).trim() : '');
+    switch (msg.type) {
+      case 'transfer': {
+        const target = text('target');
+        if (!target) return this.core.respond(tx, 400, 'Transfer Needs A Target', [], tag);
+        return this.answerWhen(tx, tag, this.transfers.blind(call, leg, target));
+      }
+      case 'complete-transfer': {
+        const other = text('with');
+        if (!other) return this.core.respond(tx, 400, 'Complete-Transfer Needs The Consult Call', [], tag);
+        // The 200 goes out before the agent's legs get their BYE.
+        this.transfers.complete(call, leg, other, () => this.core.respond(tx, 200, undefined, [], tag)).catch((err: Error) =>
+          this.core.respond(tx, err instanceof CallOperationError ? err.status : 500, err.message, [], tag),
+        );
+        return;
+      }
+      case 'ping':
+        // A browser back on a new connection checks its call is still here (SipCore already moved
+        // the dialog to the connection this came on).
+        return this.core.respond(tx, 200, undefined, [], tag);
+      case 'mute': {
+        const muted = msg.muted;
+        if (typeof muted !== 'boolean') return this.core.respond(tx, 400, 'Mute Needs A Boolean', [], tag);
+        leg.muted = muted;
+        call.log.info('b2bua', `${leg.party} ${muted ? 'muted' : 'unmuted'}`);
+        this.conference.rosterChanged(call);
+        return this.core.respond(tx, 200, undefined, [], tag);
+      }
+      case 'hold':
+      case 'resume':
+        return this.answerWhen(tx, tag, this.setHold(call, leg, msg.type === 'hold'));
+      case 'add': {
+        const target = text('target');
+        if (!target) return this.core.respond(tx, 400, 'Add Needs A Target', [], tag);
+        return this.answerWhen(tx, tag, this.conference.add(call, leg, target));
+      }
+      case 'merge': {
+        const other = text('with');
+        if (!other) return this.core.respond(tx, 400, 'Merge Needs The Consult Call', [], tag);
+        return this.answerWhen(tx, tag, this.conference.merge(call, leg, other));
+      }
+      case 'remove':
+        return this.answerWhen(tx, tag, this.conference.remove(call, leg, text('party')));
+      case 'mute-party': {
+        if (typeof msg.muted !== 'boolean') return this.core.respond(tx, 400, 'Mute Needs A Boolean', [], tag);
+        return this.answerWhen(tx, tag, this.conference.muteParty(call, leg, text('party'), msg.muted));
+      }
+      case 'supervise-mode':
+        return this.answerWhen(tx, tag, this.supervision.setMode(call, leg, text('mode')));
+      default:
+        return this.core.respond(tx, 488, 'Unknown Control Request', [], tag);
     }
-    if (msg.type === 'complete-transfer') {
-      const other = (msg as { with?: unknown }).with;
-      if (typeof other !== 'string' || !other) return this.core.respond(tx, 400, 'Complete-Transfer Needs The Consult Call', [], tag);
-      // The 200 goes out before the agent's legs get their BYE.
-      this.transfers.complete(call, side, other, () => this.core.respond(tx, 200, undefined, [], tag)).catch((err: Error) =>
-        this.core.respond(tx, err instanceof CallOperationError ? err.status : 500, err.message, [], tag),
-      );
-      return;
-    }
-    if (msg.type === 'ping') {
-      // A browser back on a new connection checks its call is still here (SipCore already moved
-      // the dialog to the connection this came on).
-      return this.core.respond(tx, 200, undefined, [], tag);
-    }
-    if (msg.type === 'mute') {
-      const muted = (msg as { muted?: unknown }).muted;
-      if (typeof muted !== 'boolean') return this.core.respond(tx, 400, 'Mute Needs A Boolean', [], tag);
-      call.muted[side] = muted;
-      call.log.info('b2bua', `${call[side].party} ${muted ? 'muted' : 'unmuted'}`);
-      return this.core.respond(tx, 200, undefined, [], tag);
-    }
-    if (msg.type !== 'hold' && msg.type !== 'resume') return this.core.respond(tx, 488, 'Unknown Control Request', [], tag);
-    this.answerWhen(tx, tag, this.setHold(call, side, msg.type === 'hold'));
   }
 
   /**
-   * Hold is one truth per call, here: `side` holds the other party, who hears music on hold;
-   * neither hears the other. The held party's SDK (if a browser) is told by INFO; a SIP device
-   * just hears the music. Operations on one call are serialized.
+   * Hold is one truth per party, here: a party that holds hears nothing and is heard by nobody;
+   * whoever is left alone hears music on hold (hearing.ts). In a two-party call that is the
+   * classic hold — the other party hears music — and a party held by the other cannot hold back
+   * (491). The held party's SDK (if a browser) is told by INFO; a SIP device just hears the
+   * music. Operations on one call are serialized.
    */
-  setHold(call: Call, side: Side, on: boolean): Promise<void> {
+  setHold(call: Call, leg: Leg, on: boolean): Promise<void> {
     if (call.transferring) return Promise.reject(new CallOperationError(491, 'Transfer In Progress'));
     return call.serialize(async () => {
-      const held = call[otherSide(side)];
-      if (call.state !== CallState.Connected || !held.endpointId) throw new CallOperationError(491, 'Call Not Connected');
+      if (call.state !== CallState.Connected || !leg.joined || !call.parties.includes(leg)) throw new CallOperationError(491, 'Call Not Connected');
       if (call.transferring) throw new CallOperationError(491, 'Transfer In Progress');
-      // Idempotent for the holder; refused while the other party holds.
-      if (call.heldBy === (on ? side : undefined)) return;
-      if (call.heldBy !== (on ? undefined : side)) throw new CallOperationError(491, 'Held By The Other Party');
-      if (on) await this.media.hold(held.endpointId);
-      else await this.media.resume(held.endpointId);
+      if (leg.holding === on) return;
+      const others = call.talkers.filter((p) => p !== leg);
+      if (on && others.length === 1 && others[0]!.holding) throw new CallOperationError(491, 'Held By The Other Party');
+      leg.holding = on;
+      await call.applyMedia();
       // The holder's phone may go quiet while it holds (many send no RTP on hold): not a timeout.
-      const holder = call[side].endpointId;
-      if (holder) await this.media.expectMedia(holder, !on);
-      if (on) call.heldBy = side;
-      else delete call.heldBy;
-      call.note(on ? 'hold' : 'resume', call[side].party);
-      call.log.info('b2bua', `${call[side].party} ${on ? 'holds' : 'resumes'} ${held.party}`);
-      if (isBrowserLeg(held) && held.dialog) void this.sendControl(held.dialog, { type: 'hold', onHold: on });
+      if (leg.endpointId) await this.media.expectMedia(leg.endpointId, !on);
+      call.note(on ? 'hold' : 'resume', leg.party);
+      call.log.info('b2bua', `${leg.party} ${on ? 'holds' : 'resumes'}`);
+      // The party held in a two-party call is told (its softphone shows "on hold by the other party").
+      if (others.length === 1 && isBrowserLeg(others[0]!) && others[0]!.dialog) void this.sendControl(others[0]!.dialog, { type: 'hold', onHold: on });
+      this.conference.rosterChanged(call);
     });
   }
 
   /**
-   * A digit from one leg (detected RFC 4733), for the party on `to`. A browser gets it as SIP
+   * A digit from one party (detected RFC 4733), for the party `to`. A browser gets it as SIP
    * INFO `application/dtmf-relay` — the de facto standard every SIP-over-WebSocket client reads
    * (JsSIP raises `newDTMF`, our SDK `dtmf`): browsers cannot surface received RFC 4733 events to
-   * the page. A device that negotiated no telephone-event gets the same INFO; between RTP legs
-   * that did, the event packets are already relayed. INFOs are chained per dialog so digits
-   * arrive in the order pressed.
+   * the page. A device that negotiated no telephone-event gets the same INFO; to RTP parties
+   * that did, the media engine already forwarded the event packets. INFOs are chained per dialog
+   * so digits arrive in the order pressed.
    */
-  private deliverDigit(call: Call, to: Side, digit: string): void {
-    const leg = call[to];
-    if (!leg.endpointId || !leg.dialog) return;
-    const dialog = leg.dialog;
-    const endpointId = leg.endpointId;
-    const browser = isBrowserLeg(leg);
+  private deliverDigit(call: Call, to: Leg, digit: string): void {
+    if (!to.endpointId || !to.dialog) return;
+    const dialog = to.dialog;
+    const endpointId = to.endpointId;
+    const browser = isBrowserLeg(to);
     const prev = this.infoChains.get(dialog) ?? Promise.resolve();
     const next = prev.then(async () => {
       if (!browser && (await this.media.hasTelephoneEvent(endpointId))) return;
@@ -573,12 +674,11 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     this.infoChains.set(dialog, next);
   }
 
-  /** A SIP INFO digit for the party on `to`: a browser gets an event, a plain RTP leg RFC 4733. */
-  private deliverInfoDigit(call: Call, to: Side, digit: string): void {
-    const leg = call[to];
-    if (leg.endpointId && !isBrowserLeg(leg)) {
-      this.media.sendDigit(leg.endpointId, digit).then(
-        (ok) => ok || call.log.info('b2bua', `${leg.party} negotiated no telephone-event; digit ${digit} dropped`),
+  /** A SIP INFO digit for the party `to`: a browser gets an event, a plain RTP leg RFC 4733. */
+  private deliverInfoDigit(call: Call, to: Leg, digit: string): void {
+    if (to.endpointId && !isBrowserLeg(to)) {
+      this.media.sendDigit(to.endpointId, digit).then(
+        (ok) => ok || call.log.info('b2bua', `${to.party} negotiated no telephone-event; digit ${digit} dropped`),
         (err: Error) => call.log.warn('b2bua', `digit ${digit} not sent: ${err.message}`),
       );
       return;
@@ -593,11 +693,11 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
    * hold is mapped onto the gateway's own hold (the other party hears music). A re-INVITE
    * without an offer gets our offer in the 200 OK and its answer in the ACK (§14.2).
    */
-  private async reinvite(call: Call, dialog: Dialog, side: Side, req: SipRequest, tx: InviteServerTransaction): Promise<void> {
+  private async reinvite(call: Call, dialog: Dialog, leg: Leg, req: SipRequest, tx: InviteServerTransaction): Promise<void> {
     const tag = dialog.init.localTag;
     // §14.2: a second re-INVITE while one is in progress gets 500 with Retry-After 0-10 s.
     if (dialog.inviteInProgress || this.negotiating.has(dialog)) return this.core.respond(tx, 500, 'Re-INVITE In Progress', [['retry-after', String(Math.floor(Math.random() * 11))]], tag);
-    const endpointId = call[side].endpointId;
+    const endpointId = leg.endpointId;
     if (!endpointId || call.state === CallState.Ended) return this.core.respond(tx, 491, undefined, [], tag);
     this.negotiating.add(dialog);
     try {
@@ -608,11 +708,11 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
           if (!ack.body.length) return;
           const answer = ack.body.toString('utf8');
           this.media.acceptAnswer(endpointId, answer).then(
-            () => void this.applyDirection(call, side, answer),
-            (err: Error) => call.log.warn('b2bua', `the answer in the ACK from the ${side} was refused: ${err.message}`),
+            () => void this.applyDirection(call, leg, answer),
+            (err: Error) => call.log.warn('b2bua', `the answer in the ACK from ${leg.party} was refused: ${err.message}`),
           );
         });
-        call.log.info('b2bua', `offerless re-INVITE from the ${side} answered with an offer`);
+        call.log.info('b2bua', `offerless re-INVITE from ${leg.party} answered with an offer`);
         return;
       }
       const offer = req.body.toString('utf8');
@@ -620,15 +720,15 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       try {
         answer = await this.media.reanswer(endpointId, offer);
       } catch (err) {
-        call.log.info('b2bua', `re-INVITE from the ${side} refused: ${(err as Error).message}`);
+        call.log.info('b2bua', `re-INVITE from ${leg.party} refused: ${(err as Error).message}`);
         return this.core.respond(tx, 488, 'Not Acceptable Here', [], tag);
       }
       // Hold/resume takes effect before the answer goes out: what the client sees after its
       // 200 OK is the state it asked for.
-      await this.applyDirection(call, side, offer);
+      await this.applyDirection(call, leg, offer);
       dialog.localSdp = answer;
       dialog.acceptInvite(tx, answer, [['server', this.core.opts.userAgent], ...dialog.sessionRefreshHeaders(req)]);
-      call.log.info('b2bua', `re-INVITE from the ${side} answered`);
+      call.log.info('b2bua', `re-INVITE from ${leg.party} answered`);
     } finally {
       this.negotiating.delete(dialog);
     }
@@ -639,12 +739,12 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
    * in the 200 (JsSIP's `hold({ useUpdate: true })`); without one it is a session refresh
    * (RFC 4028). An offer while another negotiation of the leg is in progress gets 491 (§5.2).
    */
-  private async update(call: Call, dialog: Dialog, side: Side, req: SipRequest, tx: ServerTransaction): Promise<void> {
+  private async update(call: Call, dialog: Dialog, leg: Leg, req: SipRequest, tx: ServerTransaction): Promise<void> {
     const tag = dialog.init.localTag;
     // A session refresh (RFC 4028 §10): no body, just the timer restarted.
     if (!req.body.length) return this.core.respond(tx, 200, undefined, dialog.sessionRefreshHeaders(req), tag);
     if (!(req.get('content-type') ?? '').toLowerCase().startsWith('application/sdp')) return this.core.respond(tx, 415, undefined, [['accept', 'application/sdp']], tag);
-    const endpointId = call[side].endpointId;
+    const endpointId = leg.endpointId;
     if (!endpointId || call.state === CallState.Ended) return this.core.respond(tx, 491, undefined, [], tag);
     if (dialog.inviteInProgress || this.negotiating.has(dialog)) return this.core.respond(tx, 491, 'Negotiation In Progress', [], tag);
     this.negotiating.add(dialog);
@@ -654,13 +754,13 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       try {
         answer = await this.media.reanswer(endpointId, offer);
       } catch (err) {
-        call.log.info('b2bua', `UPDATE from the ${side} refused: ${(err as Error).message}`);
+        call.log.info('b2bua', `UPDATE from ${leg.party} refused: ${(err as Error).message}`);
         return this.core.respond(tx, 488, 'Not Acceptable Here', [], tag);
       }
-      await this.applyDirection(call, side, offer);
+      await this.applyDirection(call, leg, offer);
       dialog.localSdp = answer;
       this.core.respond(tx, 200, undefined, [['contact', dialog.init.localContact], ...dialog.sessionRefreshHeaders(req)], tag, { contentType: 'application/sdp', data: answer });
-      call.log.info('b2bua', `UPDATE from the ${side} answered`);
+      call.log.info('b2bua', `UPDATE from ${leg.party} answered`);
     } finally {
       this.negotiating.delete(dialog);
     }
@@ -670,7 +770,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
    * RFC 3264 §8.4 hold from any client: an offer (or answer) of sendonly/inactive from `side`
    * holds the other party — who then hears music on hold — and sendrecv/recvonly resumes.
    */
-  private async applyDirection(call: Call, side: Side, sdp: string): Promise<void> {
+  private async applyDirection(call: Call, leg: Leg, sdp: string): Promise<void> {
     let direction: string;
     try {
       direction = parseAudio(sdp).direction;
@@ -678,8 +778,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       return;
     }
     const wantsHold = direction === 'sendonly' || direction === 'inactive';
-    if (wantsHold !== (call.heldBy === side) && call.state === CallState.Connected) {
-      await this.setHold(call, side, wantsHold).catch((err: Error) => call.log.info('b2bua', `hold from the ${side} not applied: ${err.message}`));
+    if (wantsHold !== leg.holding && call.state === CallState.Connected) {
+      await this.setHold(call, leg, wantsHold).catch((err: Error) => call.log.info('b2bua', `hold from ${leg.party} not applied: ${err.message}`));
     }
   }
 
@@ -693,8 +793,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
    */
   flowClosed(flowId: string): void {
     for (const call of [...this.calls.values()]) {
-      for (const side of ['caller', 'callee'] as const) {
-        const leg = call[side];
+      for (const leg of [...call.parties]) {
         const dialog = leg.dialog;
         const target = dialog?.init.target;
         if (!dialog || !target || target.flowId !== flowId || (target.transport !== 'WS' && target.transport !== 'WSS')) continue;
@@ -702,11 +801,11 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         const graceMs = this.opts.reconnectGraceMs;
         const lost = () => {
           leg.detached = undefined;
-          if (dialog.init.target.flowId !== flowId || call.state === CallState.Ended) return; // recovered, or over
-          call.log.info('b2bua', `${leg.party} did not reconnect within ${graceMs / 1000} s; ending the call`);
+          if (dialog.init.target.flowId !== flowId || call.state === CallState.Ended || leg.dialog !== dialog) return; // recovered, or over
+          call.log.info('b2bua', `${leg.party} did not reconnect within ${graceMs / 1000} s; it is gone`);
           delete leg.dialog; // no BYE into a closed connection; the dialog ends here
           dialog.end('transport-error');
-          call.hangup({ by: side, status: 480, reason: 'Connection Lost' });
+          this.conference.gone(call, leg, { status: 480, reason: 'Connection Lost' });
         };
         if (graceMs <= 0) {
           lost();
@@ -722,17 +821,15 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   /** A browser came back on a new connection (SipCore flow recovery): its leg is attached again. */
   onDialogRecovered(dialog: Dialog): void {
     for (const call of this.calls.values()) {
-      for (const side of ['caller', 'callee'] as const) {
-        const leg = call[side];
-        if (leg.dialog !== dialog) continue;
-        if (leg.detached) {
-          this.opts.clock.clearTimeout(leg.detached);
-          leg.detached = undefined;
-          call.note('reconnected', leg.party);
-          call.log.info('b2bua', `${leg.party} reconnected; the call continues on the new connection`);
-        }
-        return;
+      const leg = call.parties.find((p) => p.dialog === dialog);
+      if (!leg) continue;
+      if (leg.detached) {
+        this.opts.clock.clearTimeout(leg.detached);
+        leg.detached = undefined;
+        call.note('reconnected', leg.party);
+        call.log.info('b2bua', `${leg.party} reconnected; the call continues on the new connection`);
       }
+      return;
     }
   }
 
@@ -747,15 +844,15 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   private probeLegs(): void {
     for (const call of this.calls.values()) {
       if (call.state !== CallState.Connected) continue;
-      for (const side of ['caller', 'callee'] as const) {
-        const dialog = call[side].dialog;
+      for (const leg of call.parties) {
+        const dialog = leg.dialog;
         const t = dialog?.init.target;
         if (!dialog || !t || t.transport === 'WS' || t.transport === 'WSS') continue;
         void dialog.request('OPTIONS').then((res) => {
           const gone = res.status === 481 || res.status === 408 || ('local' in res && res.local);
-          if (!gone || call.state === CallState.Ended || call[side].dialog !== dialog) return;
-          call.log.warn('b2bua', `${call[side].party} did not answer a keep-alive OPTIONS (${res.status} ${res.reason}); ending the call`);
-          call.hangup({ by: side, status: 408, reason: 'Peer Unreachable' });
+          if (!gone || call.state === CallState.Ended || leg.dialog !== dialog) return;
+          call.log.warn('b2bua', `${leg.party} did not answer a keep-alive OPTIONS (${res.status} ${res.reason}); it is gone`);
+          this.conference.gone(call, leg, { status: 408, reason: 'Peer Unreachable' });
         });
       }
     }

@@ -1,12 +1,23 @@
 /**
- * A call: the gateway-owned bridge between two legs (DESIGN.md decision 1). This object holds
- * the call's one truth — its state and timeline — and closes its legs and media when it ends.
+ * A call: the gateway-owned bridge of its parties (DESIGN.md decision 1). This object holds the
+ * call's one truth — its state, its parties and how each takes part, its timeline — builds the
+ * media bridge from the parties (the hearing matrix, hearing.ts) and releases everything when it
+ * ends.
+ *
+ * Every call has two principal parties, the caller and the callee (the customer and the agent of
+ * a queue call); transfers replace one of them. A conference adds participants; a supervisor
+ * joins as a party in monitor, whisper or barge mode. When a principal leaves a conference that
+ * goes on, a participant takes its place, so two-party operations (hold, transfer) keep working
+ * on what remains.
  */
 import { Emitter } from '../util/emitter.js';
 import { log, type Logger } from '../util/log.js';
 import type { Dialog } from '../sip/dialog.js';
-import type { MediaEngine } from '../media/types.js';
+import type { BridgeMember, MediaEngine } from '../media/types.js';
 import type { TimerHandle } from '../util/clock.js';
+import { hearingMatrix, type PartyMode } from './hearing.js';
+
+export type { PartyMode } from './hearing.js';
 
 /**
  * Call states.
@@ -73,14 +84,51 @@ export function isBrowserLeg(leg: Leg): boolean {
   return !!leg.endpointId?.startsWith('webrtc');
 }
 
-/** One leg: a SIP dialog (once confirmed) and its media endpoint. */
+/** What a party is to the call: one of its two principals, an added participant, or a supervisor. */
+export type PartyRole = 'caller' | 'callee' | 'participant' | 'supervisor';
+
+/** One party of a call: a SIP dialog (once confirmed), its media endpoint and how it takes part. */
 export interface Leg {
-  /** Who is on this leg (user name, or "echo"). */
+  /** Id of the party within the call (`p1`, `p2`…, new for each person), as the SDK's roster names it. */
+  id: string;
+  /** Who is on this leg (user name, number, queue name while waiting, or "echo"). */
   party: string;
+  role: PartyRole;
+  /** How it takes part (who hears it, whom it hears); principals and participants: conference. */
+  mode: PartyMode;
   endpointId?: string;
   dialog?: Dialog;
   /** Set while the leg's browser is disconnected (WebSocket lost): the grace timer that ends the call. */
   detached?: TimerHandle;
+  /** In the media bridge (answered, or early media); false while ringing. */
+  joined: boolean;
+  /** This party holds: it hears nothing and nobody hears it (the other party hears music). */
+  holding: boolean;
+  /** Muted at the gateway (an agent muted this participant): nobody hears it. */
+  serverMuted: boolean;
+  /** Mute as this party's own SDK reported it (its microphone). */
+  muted: boolean;
+  /** Music instead of the call (waiting in a queue): a WAV file, '' for the default. */
+  music?: string | undefined;
+  /** A whispering supervisor's agent: the party (id) who hears the whisper. */
+  coaches?: string | undefined;
+  /** A user of the gateway (agent, supervisor) rather than a number or device outside it. */
+  user?: boolean;
+}
+
+/** A party's entry in the call record: when it joined and left, and its modes over time. */
+export interface PartyRecord {
+  id: string;
+  party: string;
+  role: PartyRole;
+  joinedAt: number;
+  leftAt?: number;
+  /** Each mode it had, from when; the first is the one it joined in. */
+  modes: Array<{ at: number; mode: PartyMode }>;
+  /** Who brought it in (an agent adding a participant, the supervisor themself). */
+  by?: string;
+  /** For a supervisor: the agent it supervised. */
+  supervises?: string;
 }
 
 /** Why and by whom a call ended. */
@@ -116,10 +164,10 @@ export class Call extends Emitter<CallEvents> {
    * announcement): the 200 OK must carry the same SDP (RFC 3261 §13.2.1, no 100rel).
    */
   earlyMedia?: Promise<string>;
-  /** Mute as each browser party reported it (local mute; shown to supervisors). */
-  readonly muted: { caller: boolean; callee: boolean } = { caller: false, callee: false };
-  /** Which side put the call on hold (the other side hears music), if any. */
-  heldBy?: Side;
+  /** Which principal holds the call (the other hears music), if any. */
+  get heldBy(): Side | undefined {
+    return this.caller.holding ? 'caller' : this.callee.holding ? 'callee' : undefined;
+  }
   /** The negotiated G.711 codec of the bridge (new legs must use it: no transcoding). */
   codec?: import('../media/sdp.js').CodecName;
   /** Set while a transfer is in progress (hold is refused meanwhile). */
@@ -155,8 +203,15 @@ export class Call extends Emitter<CallEvents> {
   agent?: string;
   /** What happened, in order: arrived, queued, offered, answered, transferred, ended… */
   readonly timeline: TimelineEvent[] = [];
-  readonly caller: Leg;
-  readonly callee: Leg;
+  /** The parties in the call now (the two principals, participants, supervisors). */
+  readonly parties: Leg[] = [];
+  /** Every party that was ever in the call, for its record. */
+  readonly partyLog: PartyRecord[] = [];
+  /** The echo test: the caller hears itself. */
+  echo = false;
+  /** A third party joined at some point: the browsers get the roster from then on. */
+  conferenced = false;
+  private nextParty = 1;
   /** The logger for this call: every line it writes carries the call id (`callId`). */
   readonly log: Logger;
   /**
@@ -174,9 +229,119 @@ export class Call extends Emitter<CallEvents> {
   ) {
     super();
     this.log = log.with({ callId: id });
-    this.caller = { party: caller };
-    this.callee = { party: callee };
+    this.parties.push(this.newLeg(caller, 'caller'), this.newLeg(callee, 'callee'));
     this.note('arrived', `${caller} -> ${callee}`);
+  }
+
+  /** A new party object (not yet in the call). */
+  newLeg(party: string, role: PartyRole, mode: PartyMode = 'conference'): Leg {
+    return { id: `p${this.nextParty++}`, party, role, mode, joined: false, holding: false, serverMuted: false, muted: false };
+  }
+
+  /** The caller principal (the customer of an inbound call). */
+  get caller(): Leg {
+    return this.parties.find((p) => p.role === 'caller')!;
+  }
+
+  /** The callee principal (the agent of a queue call). */
+  get callee(): Leg {
+    return this.parties.find((p) => p.role === 'callee')!;
+  }
+
+  /** The principal on `side`. */
+  principal(side: Side): Leg {
+    return side === 'caller' ? this.caller : this.callee;
+  }
+
+  /** The party using media endpoint `endpointId`, if any. */
+  partyByEndpoint(endpointId: string): Leg | undefined {
+    return this.parties.find((p) => p.endpointId === endpointId);
+  }
+
+  /** The party with this id. */
+  party(id: string): Leg | undefined {
+    return this.parties.find((p) => p.id === id);
+  }
+
+  /** Parties that talk in the call (conference or barge), joined. */
+  get talkers(): Leg[] {
+    return this.parties.filter((p) => p.joined && (p.mode === 'conference' || p.mode === 'barge'));
+  }
+
+  /**
+   * A party is in the bridge now (answered; a new participant or supervisor is added to the
+   * parties here). Its record entry opens.
+   */
+  joined(leg: Leg, by?: string, supervises?: string): void {
+    if (!this.parties.includes(leg)) this.parties.push(leg);
+    if (leg.joined) return;
+    leg.joined = true;
+    const now = Date.now();
+    this.partyLog.push({ id: leg.id, party: leg.party, role: leg.role, joinedAt: now, modes: [{ at: now, mode: leg.mode }], ...(by ? { by } : {}), ...(supervises ? { supervises } : {}) });
+    if (leg.role === 'participant' || (leg.role === 'supervisor' && leg.mode === 'barge')) this.conferenced = true;
+  }
+
+  /**
+   * Someone else takes a principal's place (a transfer answered): the old party's record entry
+   * closes and the slot gets a new id, person, endpoint and dialog — not holding, not muted.
+   */
+  replaceParty(leg: Leg, next: { party: string; endpointId?: string | undefined; dialog?: Dialog | undefined; user?: boolean | undefined; joined: boolean }): void {
+    this.left(leg);
+    leg.id = `p${this.nextParty++}`;
+    leg.party = next.party;
+    if (next.endpointId) leg.endpointId = next.endpointId;
+    else delete leg.endpointId;
+    if (next.dialog) leg.dialog = next.dialog;
+    else delete leg.dialog;
+    if (next.user !== undefined) leg.user = next.user;
+    else delete leg.user;
+    leg.mode = 'conference';
+    leg.holding = false;
+    leg.serverMuted = false;
+    leg.muted = false;
+    delete leg.music;
+    delete leg.detached;
+    if (next.joined) this.joined(leg);
+  }
+
+  /** A party's mode changed (a supervisor switching monitor → whisper → barge). */
+  setMode(leg: Leg, mode: PartyMode): void {
+    if (leg.mode === mode) return;
+    leg.mode = mode;
+    if (mode === 'barge') this.conferenced = true;
+    this.partyLog.find((r) => r.id === leg.id && r.leftAt === undefined)?.modes.push({ at: Date.now(), mode });
+    this.note('mode', `${leg.party}: ${mode}`);
+  }
+
+  /** A party left (or is being replaced in its slot): its record entry closes. Principals keep their slot. */
+  left(leg: Leg): void {
+    const i = this.parties.indexOf(leg);
+    if (i >= 0 && leg.role !== 'caller' && leg.role !== 'callee') this.parties.splice(i, 1);
+    if (!leg.joined) return;
+    leg.joined = false;
+    const open = this.partyLog.find((r) => r.id === leg.id && r.leftAt === undefined);
+    if (open) open.leftAt = Date.now();
+  }
+
+  /**
+   * The media bridge as the parties stand: every joined party with an endpoint, and whom it
+   * hears (the hearing matrix). The echo test's caller hears itself.
+   */
+  members(): BridgeMember[] {
+    const inBridge = this.parties.filter((p): p is Leg & { endpointId: string } => p.joined && !!p.endpointId);
+    if (this.echo && inBridge.length === 1) return [{ endpoint: inBridge[0]!.endpointId, hears: [inBridge[0]!.endpointId] }];
+    const byId = new Map(inBridge.map((p) => [p.id, p.endpointId]));
+    return hearingMatrix(inBridge).map((ear) => ({
+      endpoint: byId.get(ear.id)!,
+      hears: ear.hears.map((id) => byId.get(id)!),
+      ...(ear.music !== undefined ? { music: ear.music } : {}),
+    }));
+  }
+
+  /** Applies {@link members} to the media engine (after any change of parties, modes or hold). */
+  async applyMedia(): Promise<void> {
+    if (this.state === CallState.Ended) return;
+    await this.media.setBridge(this.id, this.members());
   }
 
   /**
@@ -256,7 +421,7 @@ export class Call extends Emitter<CallEvents> {
       this.answeredAt = Date.now();
       this.note('answered', this.callee.party);
     } else if (next === CallState.Ringing) this.note('ringing', this.callee.party);
-    else if (next === CallState.Ended && this.end) this.note('ended', `by ${this.end.by === 'gateway' ? 'gateway' : this[this.end.by].party}: ${this.end.status} ${this.end.reason}`);
+    else if (next === CallState.Ended && this.end) this.note('ended', `by ${this.end.by === 'gateway' ? 'gateway' : this.principal(this.end.by).party}: ${this.end.status} ${this.end.reason}`);
     this.log.info('call', `${this.caller.party} -> ${this.callee.party}: ${prev} -> ${next}`);
     this.emit('stateChanged', next, prev);
     return true;
@@ -270,15 +435,18 @@ export class Call extends Emitter<CallEvents> {
     this.setState(CallState.Ended);
     const dialogs = new Set(this.owned.dialogs);
     const endpoints = new Set(this.owned.endpoints);
-    for (const leg of [this.caller, this.callee]) {
+    for (const leg of this.parties) {
       if (leg.dialog) dialogs.add(leg.dialog);
       if (leg.endpointId) endpoints.add(leg.endpointId);
     }
+    const now = Date.now();
+    for (const r of this.partyLog) r.leftAt ??= now;
     this.owned.dialogs.clear();
     this.owned.endpoints.clear();
     for (const release of this.trunkSeats.values()) release();
     this.trunkSeats.clear();
     for (const d of dialogs) d.bye().catch((err: Error) => this.log.warn('call', `BYE failed: ${err.message}`));
+    this.media.closeBridge(this.id).catch(() => undefined);
     for (const id of endpoints) this.media.closeEndpoint(id).catch(() => undefined);
   }
 }

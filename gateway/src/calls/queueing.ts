@@ -42,11 +42,13 @@ export class Queueing {
     call.caller.endpointId = await call.createEndpoint(webrtc ? 'webrtc' : 'rtp');
     const answer = await media.answer(call.caller.endpointId, invite.offer, codec);
     call.codec = codec;
-    // Music while waiting: the caller's endpoint is "held" with nobody on the other side.
-    await media.hold(call.caller.endpointId, this.delegate.musicFor?.(queue));
+    // Music while waiting: the caller is alone in the bridge with the queue's music.
+    call.caller.music = this.delegate.musicFor?.(queue) ?? '';
+    call.joined(call.caller);
+    await call.applyMedia();
     if (invite.answered || call.state === CallState.Ended) return call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' });
     call.caller.dialog = invite.accept(answer);
-    this.ctx.watch(call, call.caller.dialog, 'caller');
+    this.ctx.watch(call, call.caller.dialog, call.caller);
     call.setState(CallState.Queued);
     call.note('queued', queue);
     this.delegate.enqueue(call, queue);
@@ -75,7 +77,7 @@ export class Queueing {
       const r = await ringing.result;
       if (!r.ok) return report({ answered: false, status: r.status, reason: r.reason });
       const party = partyOf(route, target);
-      await joinLeg(this.ctx, call, 'callee', call.caller.endpointId!, r, party);
+      await joinLeg(this.ctx, call, call.callee, r, party, route.kind === 'user');
       call.setState(CallState.Connected);
       call.log.info('queue', `${call.caller.party} connected to ${party}`);
       report({ answered: true });

@@ -10,7 +10,7 @@ import type { InviteOptions, OutgoingInvite } from '../sip/invite.js';
 import type { MediaEngine } from '../media/types.js';
 import type { CodecName } from '../media/sdp.js';
 import type { Trunk } from '../trunks/trunk.js';
-import { CallEndedError, CallState, type Call, type Leg, type Side } from './call.js';
+import { CallEndedError, CallState, type Call, type Leg } from './call.js';
 import type { Route, Router } from './router.js';
 
 /** One way to reach a target: a user's binding, or one trunk (built by the B2BUA). */
@@ -29,7 +29,7 @@ export interface LegContext {
   router: Router;
   /** The attempts for a route, or why there are none (404 for routes that are no user or number). */
   attemptsFor(route: Route, from: { user: string; displayName?: string }, codecs: CodecName[]): Attempt[] | { status: number; reason: string };
-  watch(call: Call, dialog: Dialog, side: Side): void;
+  watch(call: Call, dialog: Dialog, leg: Leg): void;
 }
 
 /** How ringing ended: answered (endpoint, dialog, SDP answer, the attempt that won) or not. */
@@ -135,32 +135,34 @@ export function ring(
 }
 
 /**
- * Joins an answered ring to the call: its endpoint is bridged to `keptEndpointId` (whose music
- * stops), and it becomes the call's `side` leg as `party`. Returns what that leg was before. If
- * joining fails, the answered leg is released (BYE, endpoint closed) before the error goes up.
+ * Joins an answered ring to the call in a principal's place: `leg` (the agent who transferred,
+ * or the empty callee slot of a queued call) becomes the new party, whoever waited on music
+ * stops waiting, and the bridge is rebuilt. Returns what the slot held before. If joining fails,
+ * the answered leg is released (BYE, endpoint closed) before the error goes up.
  */
-export async function joinLeg(ctx: Pick<LegContext, 'media' | 'watch'>, call: Call, side: Side, keptEndpointId: string, r: Extract<RingResult, { ok: true }>, party: string): Promise<Leg> {
+export async function joinLeg(ctx: Pick<LegContext, 'media' | 'watch'>, call: Call, leg: Leg, r: Extract<RingResult, { ok: true }>, party: string, user: boolean): Promise<{ party: string; endpointId?: string | undefined; dialog?: Dialog | undefined }> {
   try {
     await ctx.media.acceptAnswer(r.endpointId, r.answer);
-    await ctx.media.connect(keptEndpointId, r.endpointId);
-    await ctx.media.resume(keptEndpointId);
   } catch (err) {
     call.releaseDialog(r.dialog);
     r.dialog.bye().catch(() => undefined);
     await call.closeEndpoint(r.endpointId);
     throw err;
   }
-  const leg = call[side];
-  const old: Leg = { ...leg };
-  leg.party = party;
-  leg.endpointId = r.endpointId;
-  leg.dialog = r.dialog;
+  const old = { party: leg.party, endpointId: leg.endpointId, dialog: leg.dialog };
+  call.replaceParty(leg, { party, endpointId: r.endpointId, dialog: r.dialog, user, joined: true });
+  // The party waiting on music (a queue's, or hold while the target rang) hears the new one.
+  for (const p of call.parties) {
+    delete p.music;
+    if (p !== leg) p.holding = false;
+  }
   if (r.attempt.trunk) {
     r.attempt.trunk.callsOut++;
     call.trunk = r.attempt.trunk.name;
     call.seat(r.attempt.trunk);
   }
-  ctx.watch(call, r.dialog, side);
+  ctx.watch(call, r.dialog, leg);
+  await call.applyMedia();
   return old;
 }
 

@@ -8,7 +8,7 @@ import type { Dialog } from '../sip/dialog.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ServerTransaction } from '../sip/transaction/layer.js';
 import { parseNameAddr } from '../sip/uri.js';
-import { Call, CallOperationError, CallState, otherSide, type Side } from './call.js';
+import { Call, CallOperationError, CallState, otherSide, type Leg, type Side } from './call.js';
 import { joinLeg, partyOf, ring, type LegContext } from './ringing.js';
 
 /** How long a transfer target may ring before the call returns to the agent. */
@@ -36,37 +36,35 @@ export class Transfers {
    * bridged, the target's leg moves into `call`, and both of the agent's legs end. Only a party
    * of both calls may join them.
    */
-  async complete(call: Call, side: Side, consultCallId: string, beforeRelease: () => void): Promise<void> {
+  async complete(call: Call, leg: Leg, consultCallId: string, beforeRelease: () => void): Promise<void> {
     const fail = (status: number, reason: string) => new CallOperationError(status, reason);
-    const consult = [...this.ctx.calls()].find((c) => c !== call && [c.caller, c.callee].some((l) => l.dialog?.init.callId === consultCallId));
+    const side = principalSide(leg);
+    const consult = [...this.ctx.calls()].find((c) => c !== call && c.parties.some((l) => l.dialog?.init.callId === consultCallId));
     if (!consult) throw fail(481, 'No Such Consultation Call');
-    const agentSide2 = consult.caller.dialog?.init.callId === consultCallId ? 'caller' : 'callee';
-    const agent1 = call[side];
-    const kept = call[otherSide(side)];
-    const target = consult[otherSide(agentSide2)];
-    if (consult[agentSide2].party.toLowerCase() !== agent1.party.toLowerCase()) throw fail(403, 'Not Your Consultation Call');
+    const agentLeg2 = consult.parties.find((l) => l.dialog?.init.callId === consultCallId)!;
+    const agentSide2 = principalSide(agentLeg2);
+    const kept = call.principal(otherSide(side));
+    const target = consult.principal(otherSide(agentSide2));
+    if (agentLeg2.party.toLowerCase() !== leg.party.toLowerCase()) throw fail(403, 'Not Your Consultation Call');
     if (call.state !== CallState.Connected || consult.state !== CallState.Connected || !kept.endpointId || !target.endpointId || !target.dialog) throw fail(491, 'Both Calls Must Be Connected');
     if (call.transferring || consult.transferring) throw fail(491, 'Transfer In Progress');
-    if (call.codec && consult.codec && call.codec !== consult.codec) throw fail(488, 'Calls Use Different Codecs');
-    // Bridge kept ↔ target; either may have been on hold (music stops, relay starts).
-    await this.ctx.media.connect(kept.endpointId, target.endpointId);
-    await this.ctx.media.resume(kept.endpointId);
-    await this.ctx.media.resume(target.endpointId);
-    // The target's leg moves into this call, in the agent's place (and into its ownership).
+    // The target's leg moves into this call, in the agent's place (and into its ownership); the
+    // media engine moves its endpoint from the consultation's bridge into this one.
     const targetDialog = target.dialog;
-    call.adopt({ endpointId: target.endpointId, dialog: targetDialog }, consult);
+    const targetEndpoint = target.endpointId;
+    call.adopt({ endpointId: targetEndpoint, dialog: targetDialog }, consult);
     targetDialog.removeAllListeners();
-    const old = { dialog: agent1.dialog, endpointId: agent1.endpointId, party: agent1.party };
-    agent1.party = target.party;
-    agent1.endpointId = target.endpointId;
-    agent1.dialog = targetDialog;
-    delete call.heldBy;
-    this.ctx.watch(call, targetDialog, side);
     delete target.dialog;
     delete target.endpointId;
-    call.addTransfer({ by: old.party, to: agent1.party, result: 'completed (attended)' });
-    this.ctx.transferred(call, old.party, agent1.party);
-    call.log.info('b2bua', `attended transfer by ${old.party}: ${kept.party} now with ${agent1.party}`);
+    const old = { dialog: leg.dialog, endpointId: leg.endpointId, party: leg.party };
+    call.replaceParty(leg, { party: target.party, endpointId: targetEndpoint, dialog: targetDialog, user: target.user, joined: true });
+    // Either party may have been on hold (music stops, they hear each other).
+    kept.holding = false;
+    this.ctx.watch(call, targetDialog, leg);
+    await call.applyMedia();
+    call.addTransfer({ by: old.party, to: leg.party, result: 'completed (attended)' });
+    this.ctx.transferred(call, old.party, leg.party);
+    call.log.info('b2bua', `attended transfer by ${old.party}: ${kept.party} now with ${leg.party}`);
     beforeRelease();
     consult.hangup({ by: 'gateway', status: 200, reason: 'Transferred' });
     if (old.dialog) call.releaseDialog(old.dialog);
@@ -81,7 +79,7 @@ export class Transfers {
    * names the device's other call — its consultation with the target: the two calls are joined
    * exactly as the SDK's `completeTransfer` does, and the device leaves both.
    */
-  refer(call: Call, dialog: Dialog, side: Side, req: SipRequest, tx: ServerTransaction): void {
+  refer(call: Call, dialog: Dialog, leg: Leg, req: SipRequest, tx: ServerTransaction): void {
     const tag = dialog.init.localTag;
     const referTo = req.get('refer-to');
     let target: string | undefined;
@@ -117,15 +115,15 @@ export class Transfers {
       const r = replaces;
       // The replaced dialog must be the device's own leg of its other call: same Call-ID, and
       // the same two tags (either order: RFC 3891 names them from the recipient's side).
-      const consult = [...this.ctx.calls()].find((c) => c !== call && [c.caller, c.callee].some((l) => l.dialog?.init.callId === r.callId));
-      const leg = consult && [consult.caller, consult.callee].find((l) => l.dialog?.init.callId === r.callId);
-      const tagsMatch = !!leg?.dialog && [leg.dialog.init.localTag, leg.dialog.init.remoteTag].sort().join(' ') === [...r.tags].sort().join(' ');
+      const consult = [...this.ctx.calls()].find((c) => c !== call && c.parties.some((l) => l.dialog?.init.callId === r.callId));
+      const other = consult?.parties.find((l) => l.dialog?.init.callId === r.callId);
+      const tagsMatch = !!other?.dialog && [other.dialog.init.localTag, other.dialog.init.remoteTag].sort().join(' ') === [...r.tags].sort().join(' ');
       if (!tagsMatch) return failed(new CallOperationError(481, 'Replaced Dialog Does Not Exist'));
       // The NOTIFY goes out before the device's legs get their BYEs.
-      this.complete(call, side, r.callId, () => void notify('SIP/2.0 200 OK', true).catch(() => undefined)).catch(failed);
+      this.complete(call, leg, r.callId, () => void notify('SIP/2.0 200 OK', true).catch(() => undefined)).catch(failed);
       return;
     }
-    this.blind(call, side, target!, () => notify('SIP/2.0 200 OK', true)).catch(failed);
+    this.blind(call, leg, target!, () => notify('SIP/2.0 200 OK', true)).catch(failed);
   }
 
   /**
@@ -135,14 +133,15 @@ export class Transfers {
    * the kept party comes back to the requester and the error is returned — the call is never
    * dropped by a failed transfer.
    */
-  blind(call: Call, side: Side, target: string, beforeRelease?: () => Promise<unknown>): Promise<void> {
+  blind(call: Call, leg: Leg, target: string, beforeRelease?: () => Promise<unknown>): Promise<void> {
     const fail = (status: number, reason: string) => new CallOperationError(status, reason);
     const run = async () => {
-      const kept = call[otherSide(side)];
-      const requester = call[side];
+      const side = principalSide(leg);
+      const kept = call.principal(otherSide(side));
+      const requester = leg;
       if (call.state !== CallState.Connected || !kept.endpointId || !requester.dialog) throw fail(491, 'Call Not Connected');
       const route = this.ctx.router.resolve(target);
-      if (route.kind === 'queue') return this.toQueue(call, side, route.queue, beforeRelease);
+      if (route.kind === 'queue') return this.toQueue(call, requester, route.queue, beforeRelease);
       // A transfer out through a trunk is the requester's call to that number: their rights apply.
       const refusal = route.kind === 'external' ? this.ctx.mayCall?.(requester.party, route.number, call) : undefined;
       if (refusal) {
@@ -155,15 +154,24 @@ export class Transfers {
         call.addTransfer({ by: requester.party, to: target, result: `${planned.status} ${planned.reason}` });
         throw fail(planned.status, planned.reason);
       }
-      const wasHeld = call.heldBy;
-      if (!wasHeld) await this.ctx.media.hold(kept.endpointId);
+      // The requester steps out (holds): the kept party hears music while the target rings.
+      const wasHolding = requester.holding;
+      const release = async () => {
+        if (!wasHolding && call.state === CallState.Connected && call.parties.includes(requester)) {
+          requester.holding = false;
+          await call.applyMedia();
+        }
+      };
+      if (!wasHolding) {
+        requester.holding = true;
+        await call.applyMedia();
+      }
       call.log.info('b2bua', `${requester.party} transfers ${kept.party} to ${target}`);
       try {
         const r = await ring(this.ctx, call, planned, codec, { ringMs: TRANSFER_RING_MS, noAnswerReason: 'Transfer Target Did Not Answer' }).result;
         if (r.ok) {
-          // The target answered: bridge it to the kept party, release the requester.
-          const old = await joinLeg(this.ctx, call, side, kept.endpointId, r, partyOf(route, target));
-          delete call.heldBy;
+          // The target answered: it takes the requester's place; the requester is released.
+          const old = await joinLeg(this.ctx, call, requester, r, partyOf(route, target), route.kind === 'user');
           await beforeRelease?.().catch(() => undefined);
           if (old.dialog) call.releaseDialog(old.dialog);
           old.dialog?.bye('SIP;cause=200;text="Call transferred"').catch(() => undefined);
@@ -176,13 +184,13 @@ export class Transfers {
         // The target failed: the kept party returns to the requester.
         call.addTransfer({ by: requester.party, to: target, result: `${r.status} ${r.reason}` });
         call.log.info('b2bua', `transfer to ${target} failed (${r.status} ${r.reason}); back to ${requester.party}`);
-        if (!wasHeld) await this.ctx.media.resume(kept.endpointId);
+        await release();
         throw fail(r.status === 486 || r.status === 404 || r.status === 480 ? r.status : 480, `Transfer Failed: ${r.status} ${r.reason}`);
       } catch (err) {
         // Whatever broke (a media error, a dead leg), the kept party is not left on hold.
         if (!(err instanceof CallOperationError)) {
           call.log.error('b2bua', `transfer failed`, err);
-          if (!wasHeld && call.state === CallState.Connected) await this.ctx.media.resume(kept.endpointId).catch(() => undefined);
+          await release().catch(() => undefined);
         }
         throw err;
       }
@@ -194,31 +202,24 @@ export class Transfers {
     });
   }
 
-
   /**
    * Blind transfer into a queue: the kept party hears music and waits in the queue like any
    * caller (keeping the time the call first arrived, so it is not sent to the back of the line);
    * the requester's leg ends at once. The waiting party becomes the call's caller side, which is
    * the side queue offers bridge to the answering agent.
    */
-  private async toQueue(call: Call, side: Side, queue: string, beforeRelease?: () => Promise<unknown>): Promise<void> {
-    const keptSide = otherSide(side);
-    const kept = call[keptSide];
-    const requester = call[side];
+  private async toQueue(call: Call, requester: Leg, queue: string, beforeRelease?: () => Promise<unknown>): Promise<void> {
+    const kept = call.principal(otherSide(principalSide(requester)));
     const old = { dialog: requester.dialog, endpointId: requester.endpointId, party: requester.party };
-    await this.ctx.media.hold(kept.endpointId!, this.ctx.musicFor(queue));
-    if (keptSide === 'callee') {
-      const keptDialog = kept.dialog!;
-      keptDialog.removeAllListeners();
-      call.caller.party = kept.party;
-      call.caller.endpointId = kept.endpointId!;
-      call.caller.dialog = keptDialog;
-      this.ctx.watch(call, keptDialog, 'caller');
+    // The waiting party becomes the caller (queue offers ring an agent into the callee slot).
+    if (kept.role === 'callee') {
+      kept.role = 'caller';
+      requester.role = 'callee';
     }
-    call.callee.party = queue;
-    delete call.callee.endpointId;
-    delete call.callee.dialog;
-    delete call.heldBy;
+    kept.music = this.ctx.musicFor(queue) ?? '';
+    kept.holding = false;
+    call.replaceParty(requester, { party: queue, joined: false });
+    await call.applyMedia();
     call.queue = queue;
     call.setState(CallState.Queued);
     call.addTransfer({ by: old.party, to: queue, result: 'queued' });
@@ -231,4 +232,10 @@ export class Transfers {
     if (old.endpointId) await call.closeEndpoint(old.endpointId);
     if (!this.ctx.enqueue(call, queue)) call.hangup({ by: 'gateway', status: 503, reason: 'Queues Not Running' });
   }
+}
+
+/** The principal slot a leg holds; transfers are between the two principals of a call. */
+export function principalSide(leg: Leg): Side {
+  if (leg.role === 'caller' || leg.role === 'callee') return leg.role;
+  throw new CallOperationError(488, 'Only The Call\'s Principal Parties Can Transfer');
 }

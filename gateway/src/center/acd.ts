@@ -352,6 +352,15 @@ export class Acd extends Emitter<AcdEvents> {
     return this.hooks.canTake?.(rec.username) ?? true;
   }
 
+  /**
+   * The agent queue `queue` would offer a call to now (available, eligible, by its strategy), or
+   * undefined — used when an agent adds a queue to a conference.
+   */
+  pickFor(queue: string): string | undefined {
+    const q = this.queues.get(queue.toLowerCase());
+    return q ? this.pick(q) : undefined;
+  }
+
   /** Picks the agent for a call of queue `q` among the available ones, per the queue's strategy. */
   private pick(q: QueueRuntime): string | undefined {
     const strategy = q.config.strategy ?? 'longest-idle';

@@ -93,6 +93,8 @@ export class ContactCenter {
       this.scheduleStats();
     });
     b2bua.queueing.delegate = { enqueue: (call, queue) => this.enqueue(call, queue), musicFor: (queue) => this.acd.queue(queue)?.music };
+    // A queue added to a conference: the agent the ACD would pick now.
+    b2bua.agentFor = (queue) => this.acd.pickFor(queue);
     // Crash-safe records: open at once, current at every state change, final at the end.
     const interrupted = this.store.closeInterrupted();
     if (interrupted) log.warn('center', `${interrupted} calls were live when the gateway last stopped unexpectedly; their records are closed as interrupted`);
@@ -165,8 +167,7 @@ export class ContactCenter {
       const busy = new Set<string>();
       for (const c of this.b2bua.active) {
         if (c.state === CallState.Ended) continue;
-        busy.add(c.caller.party.toLowerCase());
-        busy.add(c.callee.party.toLowerCase());
+        for (const p of c.parties) busy.add(p.party.toLowerCase());
       }
       this.busy = busy;
       queueMicrotask(() => (this.busy = undefined));
@@ -267,6 +268,7 @@ export class ContactCenter {
       lastState: call.state,
       timeline: call.timeline,
       transfers: call.transfers,
+      ...(call.partyLog.length ? { parties: call.partyLog } : {}),
       ...(call.answeredAt ? { answeredAt: call.answeredAt, ...(live ? {} : { talkMs: endedAt - call.answeredAt }) } : {}),
       ...(call.queue ? { queue: call.queue } : {}),
       ...(call.agent ? { agent: call.agent } : {}),
@@ -369,6 +371,9 @@ export class ContactCenter {
         return {};
       case 'stats':
         return this.stats();
+      case 'calls':
+        if (!supervisor) throw new CommandError(403, 'FORBIDDEN', 'Only supervisors may list calls');
+        return { calls: this.liveCalls() };
       default:
         throw new CommandError(400, 'UNKNOWN_COMMAND', `Unknown command ${JSON.stringify(msg.type)}`);
     }
@@ -396,6 +401,24 @@ export class ContactCenter {
     if ((code || notes) && callId && !this.store.setWrapUp(callId, code, notes, Date.now())) throw new CommandError(404, 'NO_CALL', 'The call record was not found');
     if (msg.done !== false && a.state === AgentState.WrapUp) return this.agents.endWrapUp(agent, by === 'supervisor' ? 'supervisor' : 'agent');
     return this.agents.get(agent)!;
+  }
+
+  /**
+   * The calls in progress as a supervisor sees them: state, queue, agent, and every party with
+   * its role and mode (supervisors included) — what the supervisor panel lists.
+   */
+  liveCalls(): Array<{ id: string; state: string; startedAt: number; answeredAt?: number; queue?: string; agent?: string; parties: Array<{ id: string; name: string; role: string; mode: string; muted: boolean; onHold: boolean }> }> {
+    return this.b2bua.active
+      .filter((c) => c.state !== CallState.Ended)
+      .map((c) => ({
+        id: c.id,
+        state: c.state,
+        startedAt: c.createdAt,
+        ...(c.answeredAt ? { answeredAt: c.answeredAt } : {}),
+        ...(c.queue ? { queue: c.queue } : {}),
+        ...(c.agent ? { agent: c.agent } : {}),
+        parties: c.parties.filter((p) => p.joined).map((p) => ({ id: p.id, name: p.party, role: p.role, mode: p.mode, muted: p.muted || p.serverMuted, onHold: p.holding })),
+      }));
   }
 
   /** Live statistics now. */

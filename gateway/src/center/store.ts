@@ -9,6 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { PartyRecord } from '../calls/call.js';
 import type { AgentTransition } from './agents.js';
 
 /** A call record (CDR). Times are ms since the epoch. */
@@ -41,6 +42,11 @@ export interface CallRecord {
   wrapUpNotes?: string;
   timeline: Array<{ at: number; event: string; detail?: string }>;
   transfers: Array<{ at: number; by: string; to: string; result: string }>;
+  /**
+   * Every party that was in the call: principals, conference participants, supervisors — when each
+   * joined and left and its modes over time (who monitored or whispered to whom, when).
+   */
+  parties?: PartyRecord[];
 }
 
 /** Filters for {@link RecordStore.calls}. */
@@ -59,7 +65,7 @@ export interface RecordFilter {
 interface Row {
   id: string; started_at: number; answered_at: number | null; ended_at: number; caller: string; callee: string; queue: string | null; agent: string | null;
   trunk: string | null; codec: string | null; ended_by: string; end_status: number; end_reason: string; wait_ms: number | null; talk_ms: number | null;
-  outcome: string; wrap_up_code: string | null; wrap_up_notes: string | null; timeline: string; transfers: string; last_state: string | null;
+  outcome: string; wrap_up_code: string | null; wrap_up_notes: string | null; timeline: string; transfers: string; last_state: string | null; parties: string | null;
 }
 
 /** The record store. */
@@ -100,10 +106,12 @@ export class RecordStore {
     // Databases from before crash-safe records lack last_state.
     const cols = (this.db.prepare('PRAGMA table_info(calls)').all() as Array<{ name: string }>).map((c) => c.name);
     if (!cols.includes('last_state')) this.db.exec('ALTER TABLE calls ADD COLUMN last_state TEXT');
+    // ... and those from before conferences lack parties.
+    if (!cols.includes('parties')) this.db.exec('ALTER TABLE calls ADD COLUMN parties TEXT');
     this.insertCall = this.db.prepare(`INSERT OR REPLACE INTO calls (id, started_at, answered_at, ended_at, caller, callee, queue, agent, trunk, codec,
-      ended_by, end_status, end_reason, wait_ms, talk_ms, outcome, wrap_up_code, wrap_up_notes, timeline, transfers, last_state)
+      ended_by, end_status, end_reason, wait_ms, talk_ms, outcome, wrap_up_code, wrap_up_notes, timeline, transfers, last_state, parties)
       VALUES (@id, @started_at, @answered_at, @ended_at, @caller, @callee, @queue, @agent, @trunk, @codec,
-      @ended_by, @end_status, @end_reason, @wait_ms, @talk_ms, @outcome, @wrap_up_code, @wrap_up_notes, @timeline, @transfers, @last_state)`);
+      @ended_by, @end_status, @end_reason, @wait_ms, @talk_ms, @outcome, @wrap_up_code, @wrap_up_notes, @timeline, @transfers, @last_state, @parties)`);
     this.insertAgent = this.db.prepare('INSERT INTO agent_history (agent, at, state, previous, reason, changed_by) VALUES (?, ?, ?, ?, ?, ?)');
     this.wrapUp = this.db.prepare('UPDATE calls SET wrap_up_code = ?, wrap_up_notes = ?, timeline = json_insert(timeline, \'$[#]\', json(?)) WHERE id = ?');
   }
@@ -115,6 +123,7 @@ export class RecordStore {
       queue: r.queue ?? null, agent: r.agent ?? null, trunk: r.trunk ?? null, codec: r.codec ?? null, ended_by: r.endedBy, end_status: r.endStatus,
       end_reason: r.endReason, wait_ms: r.waitMs ?? null, talk_ms: r.talkMs ?? null, outcome: r.outcome, wrap_up_code: r.wrapUpCode ?? null,
       wrap_up_notes: r.wrapUpNotes ?? null, timeline: JSON.stringify(r.timeline), transfers: JSON.stringify(r.transfers), last_state: r.lastState ?? null,
+      parties: r.parties ? JSON.stringify(r.parties) : null,
     });
   }
 
@@ -224,12 +233,13 @@ function fromRow(r: Row): CallRecord {
   if (r.wrap_up_code !== null) rec.wrapUpCode = r.wrap_up_code;
   if (r.wrap_up_notes !== null) rec.wrapUpNotes = r.wrap_up_notes;
   if (r.last_state !== null && r.last_state !== undefined) rec.lastState = r.last_state;
+  if (r.parties) rec.parties = JSON.parse(r.parties) as PartyRecord[];
   return rec;
 }
 
-const CSV_COLUMNS = ['id', 'startedAt', 'answeredAt', 'endedAt', 'caller', 'callee', 'queue', 'agent', 'trunk', 'codec', 'outcome', 'waitMs', 'talkMs', 'endedBy', 'endStatus', 'endReason', 'wrapUpCode', 'wrapUpNotes', 'transfers'] as const;
+const CSV_COLUMNS = ['id', 'startedAt', 'answeredAt', 'endedAt', 'caller', 'callee', 'queue', 'agent', 'trunk', 'codec', 'outcome', 'waitMs', 'talkMs', 'endedBy', 'endStatus', 'endReason', 'wrapUpCode', 'wrapUpNotes', 'transfers', 'parties'] as const;
 
-/** Records as CSV (RFC 4180): ISO times, transfers as `by>to:result` separated by `;`. */
+/** Records as CSV (RFC 4180): ISO times, transfers as `by>to:result` and parties as `name:role:mode>mode` separated by `;`. */
 export function recordsToCsv(records: CallRecord[]): string {
   const cell = (v: unknown): string => {
     const s = v === undefined || v === null ? '' : String(v);
@@ -244,6 +254,7 @@ export function recordsToCsv(records: CallRecord[]): string {
     lines.push(CSV_COLUMNS.map((c) => {
       if (c === 'startedAt' || c === 'answeredAt' || c === 'endedAt') return cell(r[c] !== undefined ? new Date(r[c]!).toISOString() : '');
       if (c === 'transfers') return cell(r.transfers.map((t) => `${t.by}>${t.to}:${t.result}`).join(';'));
+      if (c === 'parties') return cell((r.parties ?? []).map((p) => `${p.party}:${p.role}:${p.modes.map((m) => m.mode).join('>')}`).join(';'));
       return cell(r[c]);
     }).join(','));
   }

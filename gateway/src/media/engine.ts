@@ -1,13 +1,26 @@
 /**
- * The in-thread media engine: owns endpoints and relays packets between bridged pairs without
- * decoding. It runs inside the media worker (see worker-engine.ts), or directly in tests.
+ * The in-thread media engine: owns endpoints and the bridges between them. It runs inside the
+ * media worker (see worker-engine.ts), or directly in tests.
+ *
+ * A bridge is a set of members, each with the list of endpoints it hears (the call layer builds
+ * that hearing matrix: mix-minus, monitor, whisper). Every listener's output is one of:
+ * - relay: it hears exactly one source with the same codec — that source's packets are
+ *   forwarded as they arrive, never decoded (a two-party call, a monitored agent's customer);
+ * - mix: it hears two or more (or one with another codec) — each source it hears goes through a
+ *   jitter buffer and is decoded, and one 20 ms ticker sums, limits and encodes its frame;
+ * - music: music on hold or a queue's music;
+ * - silence: it hears nobody (a party holding, a silent monitor's customer side).
+ * Switching between them never breaks the listener's RTP stream: its {@link OutputStream}
+ * keeps one SSRC with continuous sequence numbers and timestamps.
  */
 import { Emitter } from '../util/emitter.js';
 import type { Endpoint } from './endpoint.js';
 import { builtInMusic, FRAME, MusicSource, readMusicWav } from './music.js';
+import { encodeG711 } from './g711.js';
+import { JitterBuffer, mixFor, SAMPLES, type Limiter } from './mixer.js';
 import { RtpEndpoint } from './rtp-endpoint.js';
 import { STATIC_PT, type CodecName } from './sdp.js';
-import type { EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats } from './types.js';
+import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats } from './types.js';
 import { WebRtcEndpoint } from './webrtc-endpoint.js';
 
 /**
@@ -99,20 +112,69 @@ interface MusicPlayer {
   sent: number;
 }
 
+/** What happens to the packets an endpoint receives. */
+interface Feed {
+  /** Listeners that hear only this endpoint: its packets are forwarded to them as they are. */
+  relay: Endpoint[];
+  /** Set when some listener mixes this endpoint: its audio is buffered and decoded for the mixer. */
+  jb?: JitterBuffer;
+  /** Listeners that mix this endpoint (DTMF events are forwarded to them too). */
+  mixedInto: Ear[];
+  first: boolean;
+  lastEventTs?: number;
+}
+
+/** A listener whose output is mixed. */
+interface Ear {
+  ep: Endpoint;
+  sources: string[];
+  limiter: Limiter;
+  out: OutputStream;
+  ssrc: number;
+  seq: number;
+  ts: number;
+  /** Whether the last frame was sent as silence (the next sound starts a talkspurt). */
+  silent: boolean;
+}
+
+/** A bridge: its members, its mixed listeners and their common frame clock. */
+interface Bridge {
+  members: BridgeMember[];
+  ears: Ear[];
+  /** Frame clock of the mixed listeners: when it started and how many frames were produced. */
+  start: number;
+  sent: number;
+}
+
+/** Latency samples kept for stats (arrival of the newest mixed packet → its mixed frame sent). */
+const LATENCY_SAMPLES = 2048;
+
 /** Media engine running in the current thread. */
 export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements MediaEngine {
   private readonly endpoints = new Map<string, Endpoint>();
-  private readonly partners = new Map<string, string>();
+  private readonly feeds = new Map<string, Feed>();
+  private readonly bridges = new Map<string, Bridge>();
+  /** Which bridge each endpoint belongs to. */
+  private readonly memberOf = new Map<string, string>();
   private nextId = 1;
   private relayed = 0;
+  private mixedFrames = 0;
   /** Endpoints hearing music, all fed by one 20 ms ticker. */
   private readonly players = new Map<string, MusicPlayer>();
+  /** Mixed listeners' state, kept across bridge changes (one stream, one limiter). */
+  private readonly ears = new Map<string, Ear>();
   private ticker?: NodeJS.Timeout;
   private readonly outputs = new Map<string, OutputStream>();
   /** Digits waiting to be played per endpoint (one event at a time, RFC 4733 §2.5). */
   private readonly digitQueue = new Map<string, Promise<void>>();
   /** Music sources by file ('' = the default), decoded and encoded once each. */
   private readonly music = new Map<string, MusicSource>();
+  /** Scratch buffers of the mixer (one listener at a time). */
+  private readonly acc = new Int32Array(SAMPLES);
+  private readonly pcm = new Int16Array(SAMPLES);
+  /** Recent added latencies of mixed frames (ms), a ring. */
+  private readonly latencies = new Float64Array(LATENCY_SAMPLES);
+  private latencyCount = 0;
 
   /** Endpoints whose peer may be silent now (holding), and those already reported silent. */
   private readonly quietAllowed = new Set<string>();
@@ -179,7 +241,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     const play = () =>
       new Promise<void>((resolve) => {
         // One event: the same RTP timestamp on every packet, duration growing every 20 ms, then
-        // three end packets (E bit) — RFC 4733 §2.5.1. Relayed audio to this leg waits meanwhile.
+        // three end packets (E bit) — RFC 4733 §2.5.1. Other audio to this leg waits meanwhile.
         const ssrc = newSource();
         const steps = 8;
         let n = 0;
@@ -211,13 +273,6 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     return o;
   }
 
-  /** Stops relaying what endpoint `id` receives. */
-  private unroute(id: string | undefined): void {
-    if (id === undefined) return;
-    const ep = this.endpoints.get(id);
-    if (ep) ep.onRtp = undefined;
-  }
-
   private musicSource(file = ''): MusicSource {
     let m = this.music.get(file);
     if (!m) {
@@ -227,23 +282,146 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     return m;
   }
 
-  async hold(id: string, music = ''): Promise<void> {
-    const ep = this.get(id);
-    if (this.players.get(id)?.file === music) return;
-    // Neither side hears the other while on hold.
-    this.unroute(id);
-    this.unroute(this.partners.get(id));
-    this.players.set(id, this.playMusic(ep, music));
+  /**
+   * Sets a bridge's members and who hears whom; replaces its previous membership. An endpoint
+   * moving here from another bridge leaves that one first (a transfer joins two calls). Members
+   * whose endpoint does not exist (closed meanwhile) are ignored.
+   */
+  async setBridge(bridgeId: string, members: readonly BridgeMember[]): Promise<void> {
+    const live = members.filter((m) => this.endpoints.has(m.endpoint));
+    const ids = new Set(live.map((m) => m.endpoint));
+    const old = this.bridges.get(bridgeId);
+    for (const m of old?.members ?? []) if (!ids.has(m.endpoint)) this.detach(m.endpoint);
+    for (const id of ids) {
+      const other = this.memberOf.get(id);
+      if (other !== undefined && other !== bridgeId) this.leave(other, id);
+      this.memberOf.set(id, bridgeId);
+    }
+    if (!live.length) {
+      this.bridges.delete(bridgeId);
+      return;
+    }
+    const bridge: Bridge = old ?? { members: [], ears: [], start: 0, sent: 0 };
+    bridge.members = live.map((m) => ({ endpoint: m.endpoint, hears: m.hears.filter((h) => ids.has(h)), ...(m.music !== undefined ? { music: m.music } : {}) }));
+    this.bridges.set(bridgeId, bridge);
+    this.wire(bridge);
   }
 
-  async resume(id: string): Promise<void> {
+  async closeBridge(bridgeId: string): Promise<void> {
+    const b = this.bridges.get(bridgeId);
+    if (!b) return;
+    for (const m of b.members) this.detach(m.endpoint);
+    this.bridges.delete(bridgeId);
+  }
+
+  /** Takes `id` out of bridge `bridgeId` (nobody hears it there any more), rewiring the rest. */
+  private leave(bridgeId: string, id: string): void {
+    const b = this.bridges.get(bridgeId);
+    this.detach(id);
+    if (!b) return;
+    b.members = b.members.filter((m) => m.endpoint !== id).map((m) => ({ ...m, hears: m.hears.filter((h) => h !== id) }));
+    if (!b.members.length) this.bridges.delete(bridgeId);
+    else this.wire(b);
+  }
+
+  /** An endpoint leaves its bridge: it hears nothing, and its packets go nowhere. */
+  private detach(id: string): void {
+    this.memberOf.delete(id);
     this.stopMusic(id);
-    const partner = this.partners.get(id);
-    const ep = this.endpoints.get(id);
-    const p = partner ? this.endpoints.get(partner) : undefined;
-    if (ep && p) {
-      this.route(ep, p);
-      this.route(p, ep);
+    this.ears.delete(id);
+    const feed = this.feeds.get(id);
+    if (feed) {
+      feed.relay = [];
+      feed.mixedInto = [];
+      delete feed.jb;
+    }
+  }
+
+  /** Computes every member's output from the hearing lists and installs the routes. */
+  private wire(bridge: Bridge): void {
+    for (const m of bridge.members) {
+      const f = this.feeds.get(m.endpoint);
+      if (f) {
+        f.relay = [];
+        f.mixedInto = [];
+      }
+    }
+    const ears: Ear[] = [];
+    const mixed = new Set<string>();
+    for (const m of bridge.members) {
+      const ep = this.endpoints.get(m.endpoint)!;
+      if (m.music !== undefined) {
+        this.ears.delete(m.endpoint);
+        if (this.players.get(m.endpoint)?.file !== m.music) this.players.set(m.endpoint, this.playMusic(ep, m.music));
+        continue;
+      }
+      this.stopMusic(m.endpoint);
+      const only = m.hears.length === 1 ? this.endpoints.get(m.hears[0]!) : undefined;
+      if (only && (!only.codec || !ep.codec || only.codec === ep.codec)) {
+        this.ears.delete(m.endpoint);
+        this.feeds.get(only.id)!.relay.push(ep);
+        continue;
+      }
+      if (!m.hears.length) {
+        this.ears.delete(m.endpoint);
+        continue;
+      }
+      let ear = this.ears.get(m.endpoint);
+      if (!ear) this.ears.set(m.endpoint, (ear = { ep, sources: [], limiter: { gain: 1 }, out: this.output(m.endpoint), ssrc: newSource(), seq: 0, ts: 0, silent: true }));
+      ear.sources = [...m.hears];
+      ears.push(ear);
+      for (const s of m.hears) {
+        mixed.add(s);
+        this.feeds.get(s)!.mixedInto.push(ear);
+      }
+    }
+    for (const m of bridge.members) {
+      const f = this.feeds.get(m.endpoint)!;
+      if (!mixed.has(m.endpoint)) delete f.jb;
+      else f.jb ??= new JitterBuffer();
+    }
+    if (ears.length && !bridge.ears.length) {
+      bridge.start = performance.now();
+      bridge.sent = 0;
+    }
+    bridge.ears = ears;
+    this.ensureTicker();
+  }
+
+  /** Every packet an endpoint receives: reported, then relayed and/or buffered for the mixer. */
+  private receive(from: Endpoint, feed: Feed, packet: Buffer): void {
+    if (feed.first) {
+      feed.first = false;
+      this.emit('firstPacket', from.id);
+    }
+    this.relayed++;
+    const te = from.telephoneEventPt;
+    const dtmf = te !== undefined && (packet[1]! & 0x7f) === te;
+    if (dtmf && packet.length >= 16) {
+      // RFC 4733 §2.3: one event = one RTP timestamp, repeated (and its end sent 3 times).
+      const ts = packet.readUInt32BE(4);
+      const digit = DTMF_EVENTS[packet[12]!];
+      if (ts !== feed.lastEventTs && digit) {
+        feed.lastEventTs = ts;
+        this.emit('dtmf', from.id, digit);
+      }
+    }
+    if (!dtmf && feed.jb && from.codec) feed.jb.push(packet, from.codec);
+    // Mixed listeners get the event packets too, their mix paused meanwhile (one stream).
+    if (dtmf) {
+      for (const ear of feed.mixedInto) {
+        ear.out.pausedUntil = performance.now() + 60;
+        ear.ep.sendRtp(ear.out.write(Buffer.from(packet)), true);
+      }
+    }
+    const n = feed.relay.length;
+    for (let i = 0; i < n; i++) {
+      const to = feed.relay[i]!;
+      const out = this.output(to.id);
+      // While a generated digit plays to `to`, its relayed audio waits (one stream, one source).
+      if (!dtmf && out.relayPaused()) continue;
+      // The last listener gets the packet itself; others a copy (the stream rewrite is in place).
+      to.sendRtp(out.write(i === n - 1 ? packet : Buffer.from(packet)), dtmf);
     }
   }
 
@@ -253,12 +431,18 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
    * catches up on timer drift from the wall clock so its pace stays 50 packets/s.
    */
   private playMusic(ep: Endpoint, file: string): MusicPlayer {
-    const player: MusicPlayer = { ep, file, music: this.musicSource(file), codec: ep.codec ?? 'PCMU', out: this.output(ep.id), ssrc: newSource(), start: performance.now(), sent: 0 };
-    if (!this.ticker) {
+    return { ep, file, music: this.musicSource(file), codec: ep.codec ?? 'PCMU', out: this.output(ep.id), ssrc: newSource(), start: performance.now(), sent: 0 };
+  }
+
+  private ensureTicker(): void {
+    const needed = this.players.size > 0 || [...this.bridges.values()].some((b) => b.ears.length > 0);
+    if (needed && !this.ticker) {
       this.ticker = setInterval(() => this.tick(), 20);
       this.ticker.unref?.();
+    } else if (!needed && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
     }
-    return player;
   }
 
   private tick(): void {
@@ -267,16 +451,61 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
       const due = Math.floor((now - p.start) / 20) + 1;
       // Catch up at most 5 frames; beyond that skip (sequence and timestamp skip with them).
       p.sent = Math.max(p.sent, due - 5);
-      for (; p.sent < due; p.sent++) p.ep.sendRtp(p.out.write(rtpPacket(p.ssrc, STATIC_PT[p.codec], p.sent === 0, p.sent, p.sent * FRAME, p.music.frame(p.codec, p.sent))));
+      for (; p.sent < due; p.sent++) {
+        if (p.out.relayPaused()) continue;
+        p.ep.sendRtp(p.out.write(rtpPacket(p.ssrc, STATIC_PT[p.codec], p.sent === 0, p.sent, p.sent * FRAME, p.music.frame(p.codec, p.sent))));
+      }
+    }
+    for (const b of this.bridges.values()) if (b.ears.length) this.mix(b, now);
+  }
+
+  /** Produces the bridge's due frames for each mixed listener. */
+  private mix(b: Bridge, now: number): void {
+    const due = Math.floor((now - b.start) / 20) + 1;
+    b.sent = Math.max(b.sent, due - 5);
+    const frames = new Map<string, Int16Array | undefined>();
+    const newest = new Map<string, number>();
+    for (; b.sent < due; b.sent++) {
+      frames.clear();
+      for (const ear of b.ears) {
+        for (const s of ear.sources) {
+          if (frames.has(s)) continue;
+          const jb = this.feeds.get(s)?.jb;
+          const f = jb?.pop();
+          frames.set(s, f);
+          if (f && jb) newest.set(s, jb.lastPlayedArrival);
+        }
+      }
+      for (const ear of b.ears) {
+        const codec = ear.ep.codec ?? 'PCMU';
+        let arrival = 0;
+        const heard = ear.sources.map((s) => {
+          const f = frames.get(s);
+          if (f) arrival = Math.max(arrival, newest.get(s) ?? 0);
+          return f;
+        });
+        const sound = mixFor(heard, ear.limiter, this.acc, this.pcm);
+        const payload = Buffer.allocUnsafe(12 + SAMPLES);
+        encodeG711(codec, this.pcm, payload.subarray(12));
+        payload[0] = 0x80;
+        // Marker on the first packet after silence (RFC 3551 §4.1: the start of a talkspurt).
+        payload[1] = (sound && ear.silent ? 0x80 : 0) | STATIC_PT[codec];
+        payload.writeUInt16BE(ear.seq, 2);
+        payload.writeUInt32BE(ear.ts >>> 0, 4);
+        payload.writeUInt32BE(ear.ssrc, 8);
+        ear.seq = (ear.seq + 1) & 0xffff;
+        ear.ts = (ear.ts + SAMPLES) >>> 0;
+        ear.silent = !sound;
+        if (ear.out.relayPaused()) continue;
+        ear.ep.sendRtp(ear.out.write(payload));
+        this.mixedFrames++;
+        if (arrival > 0) this.latencies[this.latencyCount++ % LATENCY_SAMPLES] = performance.now() - arrival;
+      }
     }
   }
 
   private stopMusic(id: string): void {
-    this.players.delete(id);
-    if (!this.players.size && this.ticker) {
-      clearInterval(this.ticker);
-      this.ticker = undefined;
-    }
+    if (this.players.delete(id)) this.ensureTicker();
   }
 
   private get(id: string): Endpoint {
@@ -295,6 +524,9 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
       last = s;
       this.emit('endpointState', id, s);
     };
+    const feed: Feed = { relay: [], mixedInto: [], first: true };
+    this.feeds.set(id, feed);
+    ep.onRtp = (packet) => this.receive(ep, feed, packet);
     this.endpoints.set(id, ep);
     return id;
   }
@@ -319,81 +551,46 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     return this.get(id).acceptAnswer(answer);
   }
 
-  /** Installs the receive hook; the first packet is reported once, each DTMF digit once. */
-  private route(from: Endpoint, to: Endpoint): void {
-    let first = true;
-    let lastEventTs: number | undefined;
-    const out = this.output(to.id);
-    from.onRtp = (packet) => {
-      if (first) {
-        first = false;
-        this.emit('firstPacket', from.id);
-      }
-      this.relayed++;
-      const te = from.telephoneEventPt;
-      const dtmf = te !== undefined && (packet[1]! & 0x7f) === te;
-      // While a generated digit plays to `to`, its relayed audio waits (one stream, one source).
-      if (!dtmf && out.relayPaused()) return;
-      if (dtmf && packet.length >= 16) {
-        // RFC 4733 §2.3: one event = one RTP timestamp, repeated (and its end sent 3 times).
-        const ts = packet.readUInt32BE(4);
-        const digit = DTMF_EVENTS[packet[12]!];
-        if (ts !== lastEventTs && digit) {
-          lastEventTs = ts;
-          this.emit('dtmf', from.id, digit);
-        }
-      }
-      to.sendRtp(out.write(packet), dtmf);
-    };
-  }
-
-  async connect(a: string, b: string): Promise<void> {
-    const ea = this.get(a);
-    const eb = this.get(b);
-    // Re-bridging (a transfer): the endpoints' previous partners stop feeding them.
-    for (const [x, y] of [[a, b], [b, a]] as const) {
-      const old = this.partners.get(x);
-      if (old !== undefined && old !== y) {
-        this.partners.delete(old);
-        this.unroute(old);
-      }
-    }
-    this.partners.set(a, b);
-    this.partners.set(b, a);
-    this.route(ea, eb);
-    this.route(eb, ea);
-  }
-
-  async echo(id: string): Promise<void> {
-    const ep = this.get(id);
-    this.route(ep, ep);
-  }
-
   async closeEndpoint(id: string): Promise<void> {
     const ep = this.endpoints.get(id);
     if (!ep) return;
-    this.stopMusic(id);
+    const bridge = this.memberOf.get(id);
+    if (bridge !== undefined) this.leave(bridge, id);
+    this.detach(id);
+    this.feeds.delete(id);
     this.outputs.delete(id);
     this.endpoints.delete(id);
     this.quietAllowed.delete(id);
     this.reportedSilent.delete(id);
-    const partner = this.partners.get(id);
-    this.partners.delete(id);
-    if (partner) {
-      this.partners.delete(partner);
-      this.unroute(partner);
-    }
     ep.close();
   }
 
   async stats(): Promise<MediaStats> {
     let dropped = 0;
     for (const ep of this.endpoints.values()) dropped += ep.droppedUnverified;
-    return { endpoints: this.endpoints.size, bridges: this.partners.size / 2, packetsRelayed: this.relayed, packetsDroppedUnverified: dropped };
+    let mixedListeners = 0;
+    for (const b of this.bridges.values()) mixedListeners += b.ears.length;
+    const jitter = { played: 0, concealed: 0, late: 0, dropped: 0, underruns: 0 };
+    for (const f of this.feeds.values()) {
+      if (!f.jb) continue;
+      for (const k of Object.keys(jitter) as Array<keyof typeof jitter>) jitter[k] += f.jb.stats[k];
+    }
+    const n = Math.min(this.latencyCount, LATENCY_SAMPLES);
+    const lat = Array.from(this.latencies.subarray(0, n)).sort((a, b) => a - b);
+    const pct = (p: number) => (n ? lat[Math.min(n - 1, Math.floor(n * p))]! : 0);
+    return {
+      endpoints: this.endpoints.size,
+      bridges: this.bridges.size,
+      packetsRelayed: this.relayed,
+      packetsDroppedUnverified: dropped,
+      mixing: { listeners: mixedListeners, framesMixed: this.mixedFrames, ...jitter, latencyP50Ms: pct(0.5), latencyP99Ms: pct(0.99) },
+    };
   }
 
   async close(): Promise<void> {
     if (this.livenessTimer) clearInterval(this.livenessTimer);
     for (const id of [...this.endpoints.keys()]) await this.closeEndpoint(id);
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
   }
 }

@@ -20,6 +20,39 @@ export interface MediaStats {
   packetsDroppedUnverified: number;
   /** Times the media worker died and was replaced (worker engine only). */
   workerRespawns?: number;
+  /** The mixer: listeners mixed now, frames produced, the sources' jitter buffers, added latency. */
+  mixing?: MixingStats;
+}
+
+/** Counters of the mixer (see {@link MediaStats.mixing}). */
+export interface MixingStats {
+  /** Listeners whose output is mixed now (conference parties, supervisors). */
+  listeners: number;
+  /** Mixed 20 ms frames sent since start. */
+  framesMixed: number;
+  /** Jitter-buffer frames played, concealed (lost), late packets, frames dropped to shrink, underruns. */
+  played: number;
+  concealed: number;
+  late: number;
+  dropped: number;
+  underruns: number;
+  /** Added latency of mixed frames (packet arrival → mixed frame sent), recent p50 and p99, ms. */
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+}
+
+/**
+ * One member of a bridge: an endpoint, and the endpoints it hears. The call layer computes the
+ * lists (the hearing matrix: mix-minus for a conference, nobody hears a silent monitor, only the
+ * agent hears a whisper); the engine relays when a member hears exactly one source and mixes
+ * when it hears more.
+ */
+export interface BridgeMember {
+  endpoint: string;
+  /** Endpoints whose audio this member hears (itself only for the echo test). */
+  hears: readonly string[];
+  /** Music instead of the bridge's audio (on hold, in a queue): a WAV file, or '' for the default. */
+  music?: string;
 }
 
 /** Events the engine reports. */
@@ -65,16 +98,14 @@ export interface MediaEngine extends MediaEngineEventsApi {
   reoffer(endpointId: string): Promise<string>;
   /** Applies the remote answer to our offer; returns the codec it chose. */
   acceptAnswer(endpointId: string, answer: string): Promise<CodecName>;
-  /** Relays packets between two endpoints in both directions (no decoding). */
-  connect(a: string, b: string): Promise<void>;
   /**
-   * Puts the party on `endpointId` on hold: the bridge stops in both directions (neither side
-   * hears the other) and music on hold plays to that party — `music` (an 8 kHz mono 16-bit WAV
-   * file, e.g. a queue's) or the gateway's default. Idempotent; another `music` switches tracks.
+   * Sets who is in bridge `bridgeId` and who hears whom (replacing what it was). An endpoint
+   * that was in another bridge leaves it. Changing the lists never renegotiates anything and
+   * keeps each listener's RTP stream continuous.
    */
-  hold(endpointId: string, music?: string): Promise<void>;
-  /** Ends the hold: music stops and the bridge relays both ways again. Idempotent. */
-  resume(endpointId: string): Promise<void>;
+  setBridge(bridgeId: string, members: readonly BridgeMember[]): Promise<void>;
+  /** Dissolves a bridge: its endpoints hear nothing and are heard by nobody. Idempotent. */
+  closeBridge(bridgeId: string): Promise<void>;
   /**
    * Plays one DTMF digit to the endpoint's peer as RFC 4733 telephone-events (160 ms), with the
    * relayed audio to it paused meanwhile. False when the leg negotiated no telephone-event.
@@ -88,9 +119,7 @@ export interface MediaEngine extends MediaEngineEventsApi {
    * clock restarts then.
    */
   expectMedia(endpointId: string, expected: boolean): Promise<void>;
-  /** Sends every packet an endpoint receives back to it (the echo-test extension). */
-  echo(endpointId: string): Promise<void>;
-  /** Closes an endpoint (and its bridge). Idempotent. */
+  /** Closes an endpoint (it leaves its bridge). Idempotent. */
   closeEndpoint(endpointId: string): Promise<void>;
   stats(): Promise<MediaStats>;
   /** Closes everything. */

@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { Emitter } from '../util/emitter.js';
 import { log } from '../util/log.js';
 import type { CodecName } from './sdp.js';
-import type { EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats } from './types.js';
+import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats } from './types.js';
 
 /** @internal A call to the worker. */
 export interface RpcRequest {
@@ -155,14 +155,6 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
     return this.call('sendDigit', id, digit);
   }
 
-  hold(id: string, music?: string): Promise<void> {
-    return this.call('hold', id, music);
-  }
-
-  resume(id: string): Promise<void> {
-    return this.call('resume', id);
-  }
-
   reanswer(id: string, offer: string): Promise<string> {
     return this.call('reanswer', id, offer);
   }
@@ -174,11 +166,11 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
   acceptAnswer(id: string, answer: string): Promise<CodecName> {
     return this.call('acceptAnswer', id, answer);
   }
-  connect(a: string, b: string): Promise<void> {
-    return this.call('connect', a, b);
+  setBridge(bridgeId: string, members: readonly BridgeMember[]): Promise<void> {
+    return this.call('setBridge', bridgeId, members);
   }
-  echo(id: string): Promise<void> {
-    return this.call('echo', id);
+  closeBridge(bridgeId: string): Promise<void> {
+    return this.call('closeBridge', bridgeId);
   }
   expectMedia(id: string, expected: boolean): Promise<void> {
     return this.call('expectMedia', id, expected);
