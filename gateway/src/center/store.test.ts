@@ -47,7 +47,7 @@ test('records: written, filtered, wrap-up added, and still there after the datab
 test('CSV: one row per record, RFC 4180 quoting, no spreadsheet formulas', () => {
   const csv = recordsToCsv([rec('x', { wrapUpNotes: 'said "hi", then\nleft' }), rec('y', { caller: '=HYPERLINK("http://evil")', wrapUpCode: '+1' })]);
   const lines = csv.split('\r\n');
-  assert.equal(lines[0], 'id,startedAt,answeredAt,endedAt,caller,callee,queue,agent,trunk,codec,outcome,waitMs,talkMs,endedBy,endStatus,endReason,wrapUpCode,wrapUpNotes,transfers');
+  assert.equal(lines[0], 'id,startedAt,answeredAt,endedAt,caller,callee,queue,agent,trunk,codec,outcome,waitMs,talkMs,endedBy,endStatus,endReason,wrapUpCode,wrapUpNotes,transfers,parties');
   assert.ok(csv.includes('"said ""hi"", then\nleft"'));
   assert.ok(csv.includes(`"'=HYPERLINK(""http://evil"")"`), 'formula neutralised');
   // OWASP: formulas behind leading spaces, and cells starting with TAB or CR, too.

@@ -87,10 +87,11 @@ export class JitterBuffer {
       // A new stream (a re-INVITE, a transfer, music replaced by the party): start over.
       this.reset();
       this.ssrc = ssrc;
-    } else {
-      // RFC 3550 A.8: D = (Rj - Ri) - (Sj - Si), in ms at 8 kHz; J += (|D| - J) / 16.
+    } else if (this.playing || this.count > 0) {
+      // RFC 3550 A.8: D = (Rj - Ri) - (Sj - Si), in ms at 8 kHz; J += (|D| - J) / 16. A stream
+      // resuming after a pause (hold, silence suppression) is a gap, not jitter: not counted.
       const d = now - this.lastArrival - (((ts - this.lastTs) | 0) / 8);
-      this.jitterMs += (Math.abs(d) - this.jitterMs) / 16;
+      if (Math.abs(d) < 300) this.jitterMs += (Math.abs(d) - this.jitterMs) / 16;
     }
     this.lastArrival = now;
     this.lastTs = ts;
