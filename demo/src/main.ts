@@ -1,10 +1,13 @@
 /**
  * The demo softphone: login, status, dial pad (DTMF during a call), incoming call, call timer,
- * mute, hold with music, hang up.
+ * mute, hold with music, transfers, conference (add, merge, participants), hang up; and for
+ * supervisors the live calls with monitor / whisper / barge.
  * Uses only the public API of @switchboard/sdk.
  */
-import { CallState, ConnectionState, login, RegistrationState, Softphone, SwitchboardError, type Call } from '@switchboard/sdk';
+import { CallState, ConnectionState, login, RegistrationState, Softphone, SwitchboardError, type Call, type Supervision } from '@switchboard/sdk';
 import { attachAgentPanels } from './agent-panel.js';
+import { showConference } from './conference-panel.js';
+import { attachSupervisorPanel } from './supervisor-panel.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const gatewayUrl = location.origin;
@@ -14,11 +17,12 @@ let current: Call | undefined;
 let ringing: Call | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;
 let panels: ReturnType<typeof attachAgentPanels> | undefined;
+let supervisorPanel: ReturnType<typeof attachSupervisorPanel> | undefined;
 
 /** Exposed for automated tests and debugging in the console. */
 declare global {
   interface Window {
-    demo: { readonly phone: Softphone | undefined; readonly call: Call | undefined; readonly consult: Call | undefined };
+    demo: { readonly phone: Softphone | undefined; readonly call: Call | undefined; readonly consult: Call | undefined; readonly supervision: Supervision | undefined };
   }
 }
 window.demo = {
@@ -30,6 +34,9 @@ window.demo = {
   },
   get consult() {
     return consultCall;
+  },
+  get supervision() {
+    return supervisorPanel?.session;
   },
 };
 
@@ -83,6 +90,7 @@ function adopt(call: Call): void {
   call.on('holdChanged', renderCall);
   $('dtmf-received').textContent = '';
   call.on('dtmf', (d) => ($('dtmf-received').textContent += d));
+  showConference(call, showError);
   call.on('ended', (info) => {
     if (info.error) showError(info.error);
     if (current === call) current = undefined;
@@ -101,7 +109,7 @@ $('login').addEventListener('submit', async (ev) => {
   const password = String(form.get('password') ?? '');
   setStatus('Logging in…');
   try {
-    const { token } = await login({ url: gatewayUrl, username, password });
+    const { token, role } = await login({ url: gatewayUrl, username, password });
     phone = new Softphone({ url: gatewayUrl, token });
     phone.on('registrationStateChanged', (state, error) => {
       if (state === RegistrationState.Registered) setStatus(current ? 'On a call' : 'Online', current ? 'busy' : 'online');
@@ -136,6 +144,7 @@ $('login').addEventListener('submit', async (ev) => {
     });
     await phone.connect();
     panels = attachAgentPanels(phone, showError);
+    if (role === 'supervisor' || role === 'admin') supervisorPanel = attachSupervisorPanel(phone, showError);
     $('me').textContent = phone.user ?? username;
     $('login').hidden = true;
     $('dialer').hidden = false;
@@ -212,6 +221,14 @@ $('swap').addEventListener('click', () => {
 $('complete').addEventListener('click', () => {
   if (current && consultCall) current.completeTransfer(consultCall).catch(showError);
 });
+$('merge').addEventListener('click', () => {
+  if (current && consultCall) current.merge(consultCall).catch(showError);
+});
+$('add').addEventListener('click', () => {
+  const target = ($('add-target') as HTMLInputElement).value;
+  showError(undefined);
+  current?.addParticipant(target).catch(showError);
+});
 $('cancel-consult').addEventListener('click', () => {
   if (current && consultCall) current.cancelConsult(consultCall).catch(showError);
 });
@@ -227,6 +244,8 @@ $('hold').addEventListener('click', () => {
 $('logout').addEventListener('click', async () => {
   panels?.detach();
   panels = undefined;
+  supervisorPanel?.detach();
+  supervisorPanel = undefined;
   await phone?.disconnect().catch(showError);
   phone = undefined;
   $('dialer').hidden = true;

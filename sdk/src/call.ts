@@ -2,7 +2,7 @@
  * A call as an agent sees it: who, which state, and the buttons (answer, reject, hang up, mute).
  */
 import { Emitter } from './emitter.js';
-import { ERROR_CATALOG, SwitchboardError } from './errors.js';
+import { ERROR_CATALOG, errorFromStatus, SwitchboardError } from './errors.js';
 import type { SessionEnd, SignalingSession } from './signaling/types.js';
 import { StateMachine } from './state.js';
 
@@ -64,7 +64,46 @@ export type CallEvents = {
   reconnected: [];
   /** The softphone gave up reconnecting; the call ends (`ended` follows with the error). */
   disconnected: [error: SwitchboardError];
+  /** A party joined the call (a participant added or merged in, a supervisor barging in). */
+  participantJoined: [participant: Participant];
+  /** A party left the call. */
+  participantLeft: [participant: Participant];
+  /** A party's mute, hold or mode changed. */
+  participantUpdated: [participant: Participant];
+  /**
+   * A supervisor started, changed or ended supervising this agent's call (`null` when it ended).
+   * Sent only when the gateway is configured to tell agents (`supervision.notifyAgent`).
+   */
+  supervised: [info: { supervisor: string; mode: SupervisionMode } | null];
 };
+
+/** How a party takes part in a call: talking (conference), or a supervisor's mode. */
+export type ParticipantMode = 'conference' | SupervisionMode;
+
+/** A supervisor's mode: `monitor` (silent), `whisper` (only the agent hears), `barge` (everybody hears). */
+export type SupervisionMode = 'monitor' | 'whisper' | 'barge';
+
+/**
+ * A party of a call with more than two (see {@link Call.participants}). The customer never sees
+ * silent or whispering supervisors; supervisors see everyone.
+ */
+export interface Participant {
+  /** The gateway's id of this party in the call (for {@link Call.removeParticipant}, {@link Call.muteParticipant}). */
+  id: string;
+  /** User name or number. */
+  name: string;
+  /** `caller` and `callee` are the call's two principal parties; `participant` was added; `supervisor` listens in or barged. */
+  role: 'caller' | 'callee' | 'participant' | 'supervisor';
+  mode: ParticipantMode;
+  /** Muted: by its own softphone, or at the gateway by an agent (`serverMuted`). */
+  muted: boolean;
+  /** Muted at the gateway by an agent ({@link Call.muteParticipant}). */
+  serverMuted: boolean;
+  /** Holding (it hears nobody and nobody hears it). */
+  onHold: boolean;
+  /** This softphone's own party. */
+  self: boolean;
+}
 
 /** Who holds whom; `onHold: false` when the call is not on hold. */
 export interface HoldState {
@@ -95,6 +134,7 @@ export class Call extends Emitter<CallEvents> {
   private holdInfo: HoldState = { onHold: false };
   /** Serializes hold/resume: one in-call operation at a time. */
   private pending?: Promise<void>;
+  private roster: Participant[] = [];
   private audio?: HTMLAudioElement;
 
   /** @internal Created by the Softphone. */
@@ -123,6 +163,11 @@ export class Call extends Emitter<CallEvents> {
     session.on('control', (msg) => {
       if (msg.type === 'hold' && typeof msg.onHold === 'boolean') this.setHold(msg.onHold ? { onHold: true, by: 'remote' } : { onHold: false });
       else if (msg.type === 'dtmf' && typeof msg.digit === 'string' && /^[0-9*#A-D]$/.test(msg.digit)) this.emit('dtmf', msg.digit);
+      else if (msg.type === 'participants' && Array.isArray(msg.participants)) this.setRoster(msg.participants as unknown[], typeof msg.self === 'string' ? msg.self : '');
+      else if (msg.type === 'supervision') {
+        const mode = msg.mode;
+        this.emit('supervised', mode === 'monitor' || mode === 'whisper' || mode === 'barge' ? { supervisor: String(msg.supervisor ?? ''), mode } : null);
+      }
     });
   }
 
@@ -303,6 +348,90 @@ export class Call extends Emitter<CallEvents> {
   async cancelConsult(consult: Call): Promise<void> {
     if (consult.state !== CallState.Ended) await consult.hangup();
     if (this.holdingOther) await this.resume();
+  }
+
+  /**
+   * Everyone in the call, once it has had more than two parties (a conference): each with its
+   * role, mode, mute and hold. Empty for a plain two-party call. Kept current by the gateway;
+   * changes are reported by `participantJoined`, `participantLeft` and `participantUpdated`.
+   */
+  get participants(): Participant[] {
+    return this.roster.map((p) => ({ ...p }));
+  }
+
+  /**
+   * Adds a party to this call — an agent, an extension, a queue (its next free agent) or a number
+   * through a trunk. It rings; when it answers, everybody hears everybody. Resolves once it is in
+   * the call.
+   * @throws SB_INVALID_STATE unless connected; SB_TARGET_NOT_FOUND, SB_BUSY, SB_TARGET_UNAVAILABLE,
+   *         SB_NO_ANSWER when the target could not be added (the call goes on as it was);
+   *         SB_FORBIDDEN when your rights do not allow it (e.g. a premium number, a full conference).
+   */
+  async addParticipant(target: string): Promise<void> {
+    if (typeof target !== 'string' || !target.trim()) throw new SwitchboardError('SB_INVALID_ARGUMENT', 'A participant needs a target');
+    if (this.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'Only a connected call can have participants added');
+    await this.exclusive({ type: 'add', target: target.trim() }, (err) => (err.status && err.status !== 491 ? errorFromStatus(err.status, err.message.replace(/^The gateway refused: \d+ /, '')) : err));
+  }
+
+  /**
+   * Merges a consultation call into this one: the consulted party joins this call (a three-way
+   * call with the customer), the consultation call ends, and this call is off hold. The usual
+   * agent flow: {@link Call.consult}, talk privately, then merge.
+   * @throws SB_INVALID_STATE unless both calls are connected; SB_CALL_FAILED when the gateway cannot.
+   */
+  async merge(consult: Call): Promise<void> {
+    if (this.state !== CallState.Connected || consult.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'Both calls must be connected');
+    await this.exclusive({ type: 'merge', with: consult.session.callId });
+    this.setHold({ onHold: false });
+  }
+
+  /**
+   * Removes a party from the call (it is hung up). To leave yourself, {@link Call.hangup}: the
+   * others go on while at least two remain (gateway policy `conference.endWhen`).
+   * @throws SB_INVALID_STATE for an unknown party or a call that is not connected.
+   */
+  async removeParticipant(id: string): Promise<void> {
+    if (this.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'The call is not connected');
+    await this.exclusive({ type: 'remove', party: id });
+  }
+
+  /** Mutes (or unmutes) a party at the gateway: nobody hears it meanwhile. Its own microphone is untouched. */
+  async muteParticipant(id: string, muted = true): Promise<void> {
+    if (this.state !== CallState.Connected) throw new SwitchboardError('SB_INVALID_STATE', 'The call is not connected');
+    await this.exclusive({ type: 'mute-party', party: id, muted });
+  }
+
+  /** @internal Sends a control request (supervision mode changes). */
+  _control(message: Record<string, unknown>): Promise<void> {
+    return this.exclusive(message);
+  }
+
+  /** The gateway's roster replaces ours; differences become events. */
+  private setRoster(list: unknown[], self: string): void {
+    const next: Participant[] = [];
+    for (const x of list) {
+      const p = x as Record<string, unknown>;
+      if (typeof p.id !== 'string' || typeof p.name !== 'string') continue;
+      next.push({
+        id: p.id,
+        name: p.name,
+        role: (['caller', 'callee', 'participant', 'supervisor'].includes(p.role as string) ? p.role : 'participant') as Participant['role'],
+        mode: (['conference', 'monitor', 'whisper', 'barge'].includes(p.mode as string) ? p.mode : 'conference') as ParticipantMode,
+        muted: p.muted === true,
+        serverMuted: p.serverMuted === true,
+        onHold: p.onHold === true,
+        self: p.id === self,
+      });
+    }
+    const before = new Map(this.roster.map((p) => [p.id, p]));
+    this.roster = next;
+    for (const p of next) {
+      const old = before.get(p.id);
+      if (!old) this.emit('participantJoined', { ...p });
+      else if (old.muted !== p.muted || old.serverMuted !== p.serverMuted || old.onHold !== p.onHold || old.mode !== p.mode || old.role !== p.role) this.emit('participantUpdated', { ...p });
+      before.delete(p.id);
+    }
+    for (const gone of before.values()) this.emit('participantLeft', { ...gone });
   }
 
   /** @internal The connection dropped (the softphone is reconnecting). */

@@ -16,7 +16,9 @@ export type { SoftphoneOptions, SoftphoneEvents, LoginResult } from './softphone
 export { Call, CallState } from './call.js';
 export { Agent, AgentState } from './agent.js';
 export type { AgentStatus, AgentEvents, CenterStatistics, QueueStatistics } from './agent.js';
-export type { CallEvents, CallEndInfo, HoldState } from './call.js';
+export type { CallEvents, CallEndInfo, HoldState, Participant, ParticipantMode, SupervisionMode } from './call.js';
+export { Supervisor, Supervision } from './supervisor.js';
+export type { LiveCall, SupervisionEvents } from './supervisor.js';
 export { SwitchboardError, ERROR_CATALOG } from './errors.js';
 export { ExponentialBackoff } from './reconnect.js';
 export type { ReconnectPolicy, ReconnectContext, BackoffOptions } from './reconnect.js';

@@ -10,6 +10,8 @@ import { sipJsSignaling } from './signaling/sipjs.js';
 import type { SignalingClient, SignalingFactory, SignalingRegistrationState } from './signaling/types.js';
 import { StateMachine } from './state.js';
 import { ExponentialBackoff, type BackoffOptions, type ReconnectPolicy } from './reconnect.js';
+import { Supervisor } from './supervisor.js';
+import type { SupervisionMode } from './call.js';
 
 /**
  * Connection state of a {@link Softphone}.
@@ -162,6 +164,18 @@ export class Softphone extends Emitter<SoftphoneEvents> {
   private username?: string;
   /** This user's agent state, reason codes and queue statistics (docs/contact-center.md). */
   readonly agent = new Agent();
+  /**
+   * Supervision (supervisors and admins): live calls, and monitor / whisper / barge on an
+   * agent's call (docs/conference.md).
+   */
+  readonly supervisor = new Supervisor(() => {
+    const s = this.signaling;
+    if (!s || this.registration.state !== RegistrationState.Registered) return undefined;
+    return {
+      command: (m) => s.command(m),
+      superviseCall: async (target: string, mode: SupervisionMode) => this.track(new Call(await s.invite(target, { headers: [`X-Switchboard-Supervise: ${mode}`] }), this.callOptions())),
+    };
+  });
 
   constructor(private readonly options: SoftphoneOptions) {
     super();

@@ -115,3 +115,56 @@ export async function firstAudioAt(page: Page, timeoutMs = 5000): Promise<number
     throw new Error('no remote audio above -40 dBFS');
   }, timeoutMs);
 }
+
+/**
+ * What an ear hears, tone by tone: listens to a stream for `ms` with a WebAudio analyser (8192-point
+ * FFT, Blackman window) and returns, for each of `freqs`, the level of a sine at that frequency
+ * in dBFS (RMS, like `toneLevelDb` for recordings: a full-scale sine is −3 dB) — the strongest bin
+ * within ±12 Hz of the power spectrum averaged over the window, corrected for the window's
+ * coherent gain (0.42).
+ */
+export async function measureTones(page: Page, streamExpr: string, freqs: number[], ms = 1500): Promise<Record<number, number>> {
+  return page.evaluate(async ([duration, expr, fs]) => {
+    // eslint-disable-next-line no-eval
+    const stream = (0, eval)(expr) as MediaStream | undefined;
+    if (!stream?.getAudioTracks().length) throw new Error(`no audio track in ${expr}`);
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const an = ctx.createAnalyser();
+    an.fftSize = 8192;
+    an.smoothingTimeConstant = 0;
+    ctx.createMediaStreamSource(stream).connect(an);
+    const spec = new Float32Array(an.frequencyBinCount);
+    const sums = new Float64Array(an.frequencyBinCount);
+    let frames = 0;
+    const end = performance.now() + duration;
+    while (performance.now() < end) {
+      await new Promise((r) => setTimeout(r, 100));
+      an.getFloatFrequencyData(spec);
+      for (let i = 0; i < spec.length; i++) sums[i]! += Math.pow(10, spec[i]! / 10);
+      frames++;
+    }
+    const binHz = ctx.sampleRate / an.fftSize;
+    await ctx.close();
+    const out: Record<number, number> = {};
+    for (const f of fs) {
+      const c = Math.round(f / binHz);
+      let best = 0;
+      for (let k = Math.max(0, c - 2); k <= Math.min(sums.length - 1, c + 2); k++) best = Math.max(best, sums[k]! / Math.max(1, frames));
+      out[f] = best > 0 ? 10 * Math.log10(best) + 20 * Math.log10(2 / 0.42) - 3.01 : -Infinity;
+    }
+    return out;
+  }, [ms, streamExpr, freqs] as const);
+}
+
+/**
+ * Asserts an ear's spectrum: every `must` tone at ≥ −40 dBFS, every `mustNot` tone at least 30 dB
+ * below the weakest wanted one (issue 17's criterion). Returns the levels for the log.
+ */
+export function assertEar(name: string, levels: Record<number, number>, must: number[], mustNot: number[]): string {
+  const fmt = Object.entries(levels).map(([f, l]) => `${f} Hz ${Number.isFinite(l) ? l.toFixed(1) : '-inf'}`).join(', ');
+  const weakest = Math.min(...must.map((f) => levels[f]!));
+  for (const f of must) if (!(levels[f]! >= -40)) throw new Error(`${name} must hear ${f} Hz (≥ -40 dBFS): ${fmt}`);
+  for (const f of mustNot) if (!(levels[f]! <= weakest - 30)) throw new Error(`${name} must not hear ${f} Hz (≥ 30 dB below ${weakest.toFixed(1)}): ${fmt}`);
+  return `${name}: ${fmt}`;
+}

@@ -171,7 +171,8 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
             onAccept: () => resolve(),
             onReject: (res) => {
               const m = res.message;
-              reject(new SwitchboardError(m.statusCode === 491 ? 'SB_INVALID_STATE' : 'SB_CALL_FAILED', `The gateway refused: ${m.statusCode} ${m.reasonPhrase}`, { status: m.statusCode ?? 500 }));
+              const code = m.statusCode === 491 ? 'SB_INVALID_STATE' : m.statusCode === 403 ? 'SB_FORBIDDEN' : 'SB_CALL_FAILED';
+              reject(new SwitchboardError(code, `The gateway refused: ${m.statusCode} ${m.reasonPhrase}`, { status: m.statusCode ?? 500 }));
             },
           },
         })
@@ -365,11 +366,11 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
     });
   }
 
-  async invite(target: string): Promise<SignalingSession> {
+  async invite(target: string, opts: { headers?: string[] } = {}): Promise<SignalingSession> {
     const uri = UserAgent.makeURI(`sip:${target}@${this.config.domain}`);
     if (!uri) throw new SwitchboardError('SB_INVALID_ARGUMENT', `"${target}" is not a number or user name that can be dialled`);
     // earlyMedia: a 183 with SDP (ringback, a PBX announcement) is played before the answer.
-    const inviter = new Inviter(this.ua, uri, { sessionDescriptionHandlerOptions: MEDIA, earlyMedia: true });
+    const inviter = new Inviter(this.ua, uri, { sessionDescriptionHandlerOptions: MEDIA, earlyMedia: true, ...(opts.headers ? { extraHeaders: opts.headers } : {}) });
     const session = new SipJsSession(inviter, 'outgoing');
     inviter
       .invite({

@@ -82,8 +82,11 @@ export interface SignalingClient {
    * sessions in progress stay. Rejects with a coded error.
    */
   reconnect(server: string): Promise<void>;
-  /** Starts an outgoing session (the INVITE is sent at once; failures arrive as `ended`). */
-  invite(target: string): Promise<SignalingSession>;
+  /**
+   * Starts an outgoing session (the INVITE is sent at once; failures arrive as `ended`), with
+   * extra SIP headers (`Name: value`) when given — e.g. `X-Switchboard-Supervise: monitor`.
+   */
+  invite(target: string, opts?: { headers?: string[] }): Promise<SignalingSession>;
   /**
    * Sends a contact-center command to the gateway (SIP MESSAGE, docs/protocol.md §5) and
    * resolves with its JSON reply; rejects with a coded error carrying the gateway's code.
