@@ -125,3 +125,9 @@ export function toneLevelDb(samples: Float32Array, sampleRate: number, freq: num
   const amp = (2 * Math.sqrt(Math.max(p, 0))) / Math.max(1, n);
   return amp > 0 ? 20 * Math.log10(amp / Math.SQRT2) : -Infinity;
 }
+
+/** Levels (dBFS, RMS of the sine) of `freqs` in what a recording received over its last `seconds` (see {@link recentAudio}). */
+export function recentTones(file: string, freqs: number[], seconds = 1, lagSeconds = 0.3): Record<number, number> {
+  const { samples, sampleRate } = recentAudio(file, seconds, lagSeconds);
+  return Object.fromEntries(freqs.map((f) => [f, toneLevelDb(samples, sampleRate, f)]));
+}

@@ -25,6 +25,8 @@ export interface BaresipOptions {
   password: string;
   gatewayPort: number;
   toneHz: number;
+  /** Amplitude of the tone, 0..1 (default 0.5, about −9 dBFS). */
+  toneAmplitude?: number;
   transport?: 'udp' | 'tcp' | 'tls';
   /** CA file that signs the gateway's TLS certificate (for transport 'tls'). */
   caFile?: string;
@@ -54,7 +56,7 @@ export class Baresip {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(path.join(dir, 'rec'), { recursive: true });
     const tone = path.join(dir, 'tone.wav');
-    writeToneWav(tone, o.toneHz, 60, 8000);
+    writeToneWav(tone, o.toneHz, 60, 8000, o.toneAmplitude ?? 0.5);
     const sipPort = await freePort();
     const ctrlPort = await freePort();
     const transport = o.transport ?? 'udp';

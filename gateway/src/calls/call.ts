@@ -432,6 +432,8 @@ export class Call extends Emitter<CallEvents> {
     if (this.state === CallState.Ended) return;
     this.end = end;
     this.endedAt = Date.now();
+    // Everyone still in the call leaves with it (before the record is written on the state change).
+    for (const r of this.partyLog) r.leftAt ??= this.endedAt;
     this.setState(CallState.Ended);
     const dialogs = new Set(this.owned.dialogs);
     const endpoints = new Set(this.owned.endpoints);
@@ -439,8 +441,6 @@ export class Call extends Emitter<CallEvents> {
       if (leg.dialog) dialogs.add(leg.dialog);
       if (leg.endpointId) endpoints.add(leg.endpointId);
     }
-    const now = Date.now();
-    for (const r of this.partyLog) r.leftAt ??= now;
     this.owned.dialogs.clear();
     this.owned.endpoints.clear();
     for (const release of this.trunkSeats.values()) release();
