@@ -100,6 +100,8 @@ for (const transport of ['udp', 'tcp', 'tls'] as const) {
       assert.match((await agent.page.getByTestId('incoming-from').textContent()) ?? '', /5552000/, 'the agent sees the customer number');
       await agent.page.getByTestId('answer').click();
       await agent.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+      // The call is up; ICE and DTLS may still be finishing (seconds on a loaded machine).
+      await firstAudioAt(agent.page, 10_000);
       const heardIn = await measureRemoteAudio(agent.page, 2000);
       console.log(`# ${transport} inbound: agent hears ${heardIn.frequency.toFixed(0)} Hz at ${heardIn.levelDb.toFixed(1)} dBFS`);
       assert.ok(Math.abs(heardIn.frequency - CUSTOMER_HZ) < 15 && heardIn.levelDb > -30, `agent should hear the customer: ${JSON.stringify(heardIn)}`);
@@ -115,6 +117,7 @@ for (const transport of ['udp', 'tcp', 'tls'] as const) {
       await agent.page.getByTestId('target').fill('5552000');
       await agent.page.getByTestId('dial').click();
       await agent.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+      await firstAudioAt(agent.page, 10_000);
       const heardOut = await measureRemoteAudio(agent.page, 2000);
       console.log(`# ${transport} outbound: agent hears ${heardOut.frequency.toFixed(0)} Hz at ${heardOut.levelDb.toFixed(1)} dBFS`);
       assert.ok(Math.abs(heardOut.frequency - CUSTOMER_HZ) < 15 && heardOut.levelDb > -30, `agent should hear the customer: ${JSON.stringify(heardOut)}`);
