@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { recentTones } from '../support/audio.js';
 import { Baresip } from '../support/baresip.js';
-import { assertEar, launchAgent, loginDemo, measureTones, type Agent } from '../support/browser.js';
+import { assertEar, launchAgent, loginDemo, measureTones, waitForAudio, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { Kamailio } from '../support/kamailio.js';
 import { settle } from '../support/net.js';
@@ -78,6 +78,7 @@ async function customerCallsAlice(): Promise<void> {
   assert.ok(dial.ok, `baresip refused to dial: ${dial.data}`);
   await alice.page.getByTestId('answer').click({ timeout: 10_000 });
   await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  await waitForAudio(alice.page, 'window.demo.call?.remoteStream');
 }
 
 const callOf = () => gw.gw.b2bua.active.find((c) => c.parties.some((p) => p.party === '5552000'))!;
@@ -90,6 +91,7 @@ test('conference of four — customer via the PBX trunk, two browser agents, a S
   await alice.page.getByTestId('add').click();
   await bob.page.getByTestId('answer').click({ timeout: 10_000 });
   await waitFor(() => talking().length === 3, 10_000, 'bob joined');
+  await waitForAudio(bob.page, 'window.demo.call?.remoteStream');
   await alice.page.getByTestId('add-target').fill('2001');
   await alice.page.getByTestId('add').click();
   await waitFor(() => talking().length === 4, 10_000, `the desk phone joined (${talking().join(', ')})`);
@@ -139,6 +141,7 @@ test('consult → merge → three-way; the agent drops and the customer and the 
   await alice.page.getByTestId('consult').click();
   await bob.page.getByTestId('answer').click({ timeout: 10_000 });
   await alice.page.getByTestId('consult-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  await waitForAudio(bob.page, 'window.demo.call?.remoteStream');
   await alice.page.getByTestId('merge').click();
   await waitFor(() => talking().length === 3, 10_000, 'the merge');
   await alice.page.getByTestId('consult-panel').waitFor({ state: 'hidden', timeout: 5000 });

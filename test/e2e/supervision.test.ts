@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { assertEar, launchAgent, loginDemo, measureTones, type Agent } from '../support/browser.js';
+import { assertEar, launchAgent, loginDemo, measureTones, waitForAudio, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 
 const CUSTOMER = 1300;
@@ -63,6 +63,7 @@ test('whisper → barge → monitor: each ear hears exactly what its mode allows
   await sue.page.getByTestId('whisper-alice').click({ timeout: 10_000 });
   await sue.page.getByTestId('sup-mode').filter({ hasText: 'whisper' }).waitFor({ timeout: 10_000 });
   await alice.page.getByTestId('supervised').filter({ hasText: 'sue is listening (whisper)' }).waitFor({ timeout: 5000 });
+  await Promise.all([waitForAudio(customer.page, 'window.demo.call?.remoteStream'), waitForAudio(sue.page, 'window.demo.supervision?.call.remoteStream')]);
   await new Promise((r) => setTimeout(r, 500));
   let e = await ears();
   console.log(`# whisper  ${assertEar('customer', e.customer, [AGENT], [SUPERVISOR, CUSTOMER])}`);

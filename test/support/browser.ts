@@ -168,3 +168,35 @@ export function assertEar(name: string, levels: Record<number, number>, must: nu
   for (const f of mustNot) if (!(levels[f]! <= weakest - 30)) throw new Error(`${name} must not hear ${f} Hz (≥ 30 dB below ${weakest.toFixed(1)}): ${fmt}`);
   return `${name}: ${fmt}`;
 }
+
+/**
+ * Waits until the stream `streamExpr` (evaluated in the page) carries audio above −50 dBFS: the
+ * call may be up in SIP while ICE and DTLS are still finishing on a loaded machine.
+ */
+export async function waitForAudio(page: Page, streamExpr: string, timeoutMs = 10_000): Promise<void> {
+  await page.evaluate(async ([expr, timeout]) => {
+    const deadline = performance.now() + timeout;
+    let stream: MediaStream | undefined;
+    // eslint-disable-next-line no-eval
+    while (!(stream = (0, eval)(expr) as MediaStream | undefined)?.getAudioTracks().length && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (!stream?.getAudioTracks().length) throw new Error(`no audio track in ${expr}`);
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const an = ctx.createAnalyser();
+    an.fftSize = 1024;
+    ctx.createMediaStreamSource(stream).connect(an);
+    const buf = new Float32Array(an.fftSize);
+    try {
+      while (performance.now() < deadline) {
+        an.getFloatTimeDomainData(buf);
+        let e = 0;
+        for (const v of buf) e += v * v;
+        if (20 * Math.log10(Math.sqrt(e / buf.length) || 1e-9) > -50) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(`no audio above -50 dBFS in ${expr} within ${timeout} ms`);
+    } finally {
+      await ctx.close();
+    }
+  }, [streamExpr, timeoutMs] as const);
+}
