@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { toneLevelDb } from '../../../test/support/audio.js';
 import { decodeG711, encodeG711 } from './g711.js';
 import { JitterBuffer, mixFor, SAMPLES } from './mixer.js';
 
@@ -114,6 +113,20 @@ test('jitter buffer: a burst deeper than target + 2 is trimmed from the oldest',
   assert.equal(valueOf(jb.pop()), q((8 - keep + 1) * 100), `target ${jb.target}`);
   assert.equal(jb.stats.dropped, 8 - keep);
 });
+
+/** Level (dB of a sine's RMS re full scale) of one frequency in a block (Goertzel). */
+function toneLevelDb(x: Float32Array, rate: number, freq: number): number {
+  const k = 2 * Math.cos((2 * Math.PI * freq) / rate);
+  let s1 = 0;
+  let s2 = 0;
+  for (const v of x) {
+    const s = v + k * s1 - s2;
+    s2 = s1;
+    s1 = s;
+  }
+  const amp = (2 * Math.sqrt(Math.max(0, s1 * s1 + s2 * s2 - k * s1 * s2))) / x.length;
+  return 20 * Math.log10(amp / Math.SQRT2);
+}
 
 function sine(freq: number, amplitude: number, n = SAMPLES, start = 0): Int16Array {
   const f = new Int16Array(n);

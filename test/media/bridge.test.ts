@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { RtpPeer } from '../../../test/support/rtp-peer.js';
-import { LocalMediaEngine } from './engine.js';
-import type { BridgeMember } from './types.js';
+import { LocalMediaEngine } from '../../gateway/src/media/engine.js';
+import type { BridgeMember } from '../../gateway/src/media/types.js';
+import { RtpPeer } from '../support/rtp-peer.js';
 
 const engine = new LocalMediaEngine({ bindAddress: '127.0.0.1' });
 const peers: RtpPeer[] = [];

@@ -1,0 +1,149 @@
+/**
+ * The conference mixer's cost and quality, against the two-party relay (issue 17's budget: a
+ * mixed party costs at most 2× a relayed leg; mixing adds ≤ 40 ms p99; no loss up to 80 % of a
+ * core).
+ *
+ *   npm run bench:mixer [-- seconds]      (node --import tsx bench/mixer.ts [seconds per step, default 5])
+ *
+ * The media engine runs in this process (the same code the media worker runs); the parties are
+ * plain-RTP legs in a separate process (bench/rtp-load.mjs) that send 50 PCMU packets/s each and
+ * count what they get back. For each scenario the engine's CPU time over the window is divided
+ * by the legs: relayed two-party calls, then conferences of 3, 5 and 10 (every party mixed).
+ * Then conferences of 5 are added until the engine passes 80 % of a core, to find how many fit.
+ * Loss is what the legs did not receive of the 50/s each should get; latency is the engine's own
+ * measure (arrival of the newest packet in a mixed frame → that frame sent); jitter p99 is the
+ * 99th percentile gap between packets at the receiving legs, minus the nominal 20 ms.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { LocalMediaEngine } from '../gateway/src/media/engine.js';
+import type { BridgeMember } from '../gateway/src/media/types.js';
+import { setLogSink } from '../gateway/src/util/log.js';
+
+setLogSink(() => undefined);
+const SECONDS = Number(process.argv[2] ?? 5);
+
+const load = spawn(process.execPath, [path.join(import.meta.dirname, 'rtp-load.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+const lines = readline.createInterface({ input: load.stdout! });
+const waiting: Array<(l: string) => void> = [];
+lines.on('line', (l) => waiting.shift()?.(l));
+function ask<T>(cmd: Record<string, unknown>): Promise<T> {
+  return new Promise((resolve) => {
+    waiting.push((l) => resolve(JSON.parse(l) as T));
+    load.stdin!.write(JSON.stringify(cmd) + '\n');
+  });
+}
+
+const offer = (port: number) => ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', 'a=sendrecv', ''].join('\r\n');
+
+interface Result {
+  label: string;
+  legs: number;
+  groups: number;
+  cpu: number;
+  lossPct: number;
+  latencyP50: number;
+  latencyP99: number;
+  jitterP99: number;
+  concealed: number;
+}
+
+/** Runs `groups` bridges of `size` legs (size 2: relayed; more: everyone mixed), measured over the window. */
+async function scenario(label: string, groups: number, size: number): Promise<Result> {
+  const engine = new LocalMediaEngine({ bindAddress: '127.0.0.1' });
+  const n = groups * size;
+  const { ports } = await ask<{ ports: number[] }>({ open: n });
+  const starts: Array<{ port: number; to: number }> = [];
+  const eps: string[] = [];
+  for (const port of ports) {
+    const ep = await engine.createEndpoint('rtp');
+    const answer = await engine.answer(ep, offer(port), 'PCMU');
+    starts.push({ port, to: Number(/m=audio (\d+)/.exec(answer)![1]) });
+    eps.push(ep);
+  }
+  for (let g = 0; g < groups; g++) {
+    const members = eps.slice(g * size, (g + 1) * size);
+    const bridge: BridgeMember[] = members.map((e) => ({ endpoint: e, hears: members.filter((x) => x !== e) }));
+    await engine.setBridge(`b${g}`, bridge);
+  }
+  await ask({ start: starts });
+  await new Promise((r) => setTimeout(r, 1500)); // warm-up: JIT, jitter buffers filled
+  await ask({ measure: true });
+  const before = await engine.stats();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  const cpu = process.cpuUsage(cpu0);
+  const wall = performance.now() - t0;
+  const report = await ask<{ legs: Array<{ received: number; gaps: number[] }> }>({ report: true });
+  const after = await engine.stats();
+  await ask({ reset: true });
+  await engine.close();
+  const expected = (wall / 20) * report.legs.length;
+  const received = report.legs.reduce((s, l) => s + l.received, 0);
+  const gaps = report.legs.map((l) => l.gaps[1]!).sort((a, b) => a - b);
+  return {
+    label,
+    legs: n,
+    groups,
+    cpu: ((cpu.user + cpu.system) / 1000 / wall) * 100,
+    lossPct: Math.max(0, (1 - received / expected) * 100),
+    latencyP50: after.mixing?.latencyP50Ms ?? 0,
+    latencyP99: after.mixing?.latencyP99Ms ?? 0,
+    jitterP99: Math.max(0, (gaps[Math.floor(gaps.length * 0.99)] ?? 20) - 20),
+    concealed: (after.mixing?.concealed ?? 0) - (before.mixing?.concealed ?? 0),
+  };
+}
+
+function row(r: Result, per: number): string {
+  const cells = [
+    r.label.padEnd(26),
+    String(r.legs).padStart(5),
+    `${r.cpu.toFixed(1)} %`.padStart(9),
+    `${(r.cpu / r.legs).toFixed(3)} %`.padStart(11),
+    `${(r.cpu / r.groups).toFixed(2)} %`.padStart(10),
+    `${r.lossPct.toFixed(2)} %`.padStart(8),
+    r.latencyP99 ? `${r.latencyP50.toFixed(1)} / ${r.latencyP99.toFixed(1)} ms`.padStart(16) : '(relay)'.padStart(16),
+    `${r.jitterP99.toFixed(1)} ms`.padStart(9),
+  ];
+  void per;
+  return cells.join('  ');
+}
+
+async function main(): Promise<void> {
+  console.log(`media engine, ${SECONDS} s per step; CPU is % of one core for the engine's process\n`);
+  console.log(['scenario'.padEnd(26), 'legs'.padStart(5), 'CPU'.padStart(9), 'per leg'.padStart(11), 'per call'.padStart(10), 'loss'.padStart(8), 'latency p50/p99'.padStart(16), 'jitter'.padStart(9)].join('  '));
+  const relay = await scenario('relay: 2-party × 50', 50, 2);
+  console.log(row(relay, 2));
+  const perRelayed = relay.cpu / relay.legs;
+  const mixed: Result[] = [];
+  for (const [size, groups] of [[3, 20], [5, 12], [10, 6]] as const) {
+    const r = await scenario(`mix: ${size}-party × ${groups}`, groups, size);
+    mixed.push(r);
+    console.log(row(r, size));
+  }
+  console.log('\nconferences of 5 until the engine passes 80 % of a core:');
+  let fit: Result | undefined;
+  for (let groups = 10; groups <= 200; groups += 10) {
+    const r = await scenario(`mix: 5-party × ${groups}`, groups, 5);
+    console.log(row(r, 5));
+    if (r.cpu > 80 || r.lossPct > 0.5) {
+      if (r.cpu <= 80) console.log(`  loss ${r.lossPct.toFixed(2)} % before 80 % of a core`);
+      break;
+    }
+    fit = r;
+  }
+  const worstMixed = Math.max(...mixed.map((r) => r.cpu / r.legs));
+  const worstP99 = Math.max(...mixed.map((r) => r.latencyP99));
+  console.log(`\nbudget: a mixed party costs ${(worstMixed / perRelayed).toFixed(2)}× a relayed leg (≤ 2×): ${worstMixed <= 2 * perRelayed ? 'met' : 'NOT met'}`);
+  console.log(`budget: mixing adds ${worstP99.toFixed(1)} ms p99 (≤ 40 ms): ${worstP99 <= 40 ? 'met' : 'NOT met'}`);
+  if (fit) console.log(`budget: ${fit.groups} conferences of 5 (${fit.legs} mixed parties) at ${fit.cpu.toFixed(0)} % of a core with ${fit.lossPct.toFixed(2)} % loss (no loss up to 80 %): ${fit.lossPct < 0.05 ? 'met' : 'NOT met'}; extrapolated to a full core: ${Math.floor((100 / fit.cpu) * fit.groups)} conferences`);
+  load.kill();
+}
+
+main().catch((err) => {
+  console.error(err);
+  load.kill();
+  process.exit(1);
+});
