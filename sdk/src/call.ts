@@ -410,6 +410,7 @@ export class Call extends Emitter<CallEvents> {
   private setRoster(list: unknown[], self: string): void {
     const next: Participant[] = [];
     for (const x of list) {
+      if (!x || typeof x !== 'object') continue;
       const p = x as Record<string, unknown>;
       if (typeof p.id !== 'string' || typeof p.name !== 'string') continue;
       next.push({

@@ -96,7 +96,9 @@ class FakeSignaling extends Emitter<SignalingClientEvents> implements SignalingC
     this.emit('connection', 'disconnected', new SwitchboardError('SB_CONNECTION_FAILED', 'lost'), true);
     this.emit('registration', 'unregistered');
   }
-  async invite(_t: string) {
+  invites: Array<{ target: string; headers?: string[] }> = [];
+  async invite(target: string, opts: { headers?: string[] } = {}) {
+    this.invites.push({ target, ...opts });
     const s = new FakeSession('outgoing');
     this.sessions.push(s);
     return s;
@@ -105,6 +107,7 @@ class FakeSignaling extends Emitter<SignalingClientEvents> implements SignalingC
   agentState: Record<string, unknown> = { username: 'alice', state: 'offline', since: 1, skills: {}, callsHandled: 0, averageHandleMs: 0, version: 1 };
   async command(m: Record<string, unknown>): Promise<Record<string, unknown>> {
     this.commands.push(m);
+    if (m.type === 'calls') return { calls: [{ id: 'c1', state: 'connected', startedAt: 1, agent: 'bob', parties: [] }] };
     if (m.type === 'hello') return { agent: this.agentState, reasons: ['break', 'lunch'], wrapUpCodes: ['resolved'], queues: ['support'] };
     if (m.type === 'agent-state') {
       if (m.reason === 'nap') throw new SwitchboardError('SB_INVALID_ARGUMENT', 'unknown reason (UNKNOWN_REASON)', { status: 400 });
@@ -427,4 +430,81 @@ test('reconnect: false stays disconnected; the gateway draining is an event', as
   await until('disconnected', () => p.connectionState === ConnectionState.Disconnected);
   assert.ok(events.includes('disconnected:SB_CONNECTION_FAILED'));
   assert.equal(sig.reconnects.length, 0);
+});
+
+test('conference roster: the gateway\'s participants become call.participants with joined/updated/left events', async () => {
+  const { p, sig } = phone();
+  await p.connect();
+  const call = await p.dial('bob');
+  const s = sig.sessions.at(-1)!;
+  s.fire('accepted');
+  assert.deepEqual(call.participants, [], 'a two-party call has no roster');
+  const events: string[] = [];
+  call.on('participantJoined', (x) => events.push(`+${x.name}`));
+  call.on('participantUpdated', (x) => events.push(`~${x.name}:${x.serverMuted ? 'muted' : 'unmuted'}`));
+  call.on('participantLeft', (x) => events.push(`-${x.name}`));
+  const party = (id: string, name: string, extra = {}) => ({ id, name, role: 'participant', mode: 'conference', muted: false, serverMuted: false, onHold: false, ...extra });
+  s.fire('control', { type: 'participants', self: 'p1', participants: [party('p1', 'alice', { role: 'caller' }), party('p2', 'bob', { role: 'callee' }), party('p3', 'dave')] });
+  assert.deepEqual(call.participants.map((x) => [x.name, x.self]), [['alice', true], ['bob', false], ['dave', false]]);
+  s.fire('control', { type: 'participants', self: 'p1', participants: [party('p1', 'alice', { role: 'caller' }), party('p3', 'dave', { serverMuted: true, muted: true })] });
+  assert.deepEqual(events, ['+alice', '+bob', '+dave', '~dave:muted', '-bob']);
+  // Garbage in a roster is skipped, not trusted.
+  s.fire('control', { type: 'participants', self: 'p1', participants: [null, { id: 7 }, party('p1', 'alice', { role: 'hacker', mode: 'god' })] });
+  assert.deepEqual(call.participants.map((x) => [x.name, x.role, x.mode]), [['alice', 'participant', 'conference']]);
+  await p.disconnect();
+});
+
+test('conference requests: add / merge / remove / mute go out as control messages; a refused add is coded by its status', async () => {
+  const { p, sig } = phone();
+  await p.connect();
+  const call = await p.dial('bob');
+  sig.sessions.at(-1)!.fire('accepted');
+  const consult = await p.dial('carol');
+  sig.sessions.at(-1)!.fire('accepted');
+  await call.addParticipant(' dave ');
+  await call.merge(consult);
+  await call.removeParticipant('p3');
+  await call.muteParticipant('p4');
+  assert.deepEqual(sig.sessions[0]!.controls, [
+    { type: 'add', target: 'dave' },
+    { type: 'merge', with: sig.sessions[1]!.callId },
+    { type: 'remove', party: 'p3' },
+    { type: 'mute-party', party: 'p4', muted: true },
+  ]);
+  await assert.rejects(call.addParticipant(''), (e: SwitchboardError) => e.code === 'SB_INVALID_ARGUMENT');
+  sig.sessions[0]!.control = async () => {
+    throw new SwitchboardError('SB_CALL_FAILED', 'The gateway refused: 486 Add Failed: 486 Busy Here', { status: 486 });
+  };
+  await assert.rejects(call.addParticipant('erin'), (e: SwitchboardError) => e.code === 'SB_BUSY' && e.status === 486);
+  await p.disconnect();
+});
+
+test('supervisor: calls() lists live calls; monitor() invites with X-Switchboard-Supervise and resolves when connected; setMode is a control message', async () => {
+  const { p, sig } = phone();
+  await p.connect();
+  assert.equal((await p.supervisor.calls())[0]!.agent, 'bob');
+  const pending = p.supervisor.monitor('bob');
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(sig.invites.at(-1), { target: 'bob', headers: ['X-Switchboard-Supervise: monitor'] });
+  sig.sessions.at(-1)!.fire('accepted');
+  const sup = await pending;
+  assert.equal(sup.mode, 'monitor');
+  const modes: string[] = [];
+  sup.on('modeChanged', (m) => modes.push(m));
+  await sup.setMode('whisper');
+  await sup.setMode('whisper');
+  assert.deepEqual(sig.sessions.at(-1)!.controls, [{ type: 'supervise-mode', mode: 'whisper' }]);
+  assert.deepEqual(modes, ['whisper']);
+  await assert.rejects(sup.setMode('shout' as never), (e: SwitchboardError) => e.code === 'SB_INVALID_ARGUMENT');
+  await assert.rejects(p.supervisor.monitor('bad target!'), (e: SwitchboardError) => e.code === 'SB_INVALID_ARGUMENT');
+  // Refused by the gateway (not a supervisor): the INVITE fails with 403 → SB_FORBIDDEN.
+  const refused = p.supervisor.barge('bob');
+  await new Promise((r) => setTimeout(r, 0));
+  sig.sessions.at(-1)!.fire('ended', { by: 'error', error: errorFromStatus(403, 'Supervisors Only') });
+  await assert.rejects(refused, (e: SwitchboardError) => e.code === 'SB_FORBIDDEN');
+  let ended = false;
+  sup.on('ended', () => (ended = true));
+  await sup.end();
+  assert.equal(ended, true);
+  await p.disconnect();
 });
