@@ -50,12 +50,12 @@ before(async () => {
   customer = await Baresip.start({ name: 'conf-customer', user: '5552000', password: 'customer-secret', gatewayPort: pbx.port, toneHz: CUSTOMER, toneAmplitude: 0.1 });
   gw = await startGateway({
     users: [
-      { username: 'alice', password: 'alice-pw', role: 'agent', extension: '1001' },
+      { username: 'alice', password: 'alice-pw', role: 'agent', extension: '1001', skills: { support: 5 } },
       { username: 'bob', password: 'bob-pw', role: 'agent', extension: '1002' },
       { username: 'desk', password: 'desk-pw', role: 'agent', extension: '2001', digestAlgorithms: ['MD5'] },
       { username: 'suedesk', password: 'sue-pw', role: 'supervisor', extension: '2009', digestAlgorithms: ['MD5'] },
     ] as never,
-    trunks: [{ name: 'pbx', host: '127.0.0.1', port: pbx.port, transport: 'udp', username: 'switchboard', password: 'trunk-secret', realm: 'pbx.test', expires: 120, dids: { '5551000': '1001' }, optionsInterval: 5 }] as never,
+    trunks: [{ name: 'pbx', host: '127.0.0.1', port: pbx.port, transport: 'udp', username: 'switchboard', password: 'trunk-secret', realm: 'pbx.test', expires: 120, dids: { '5551000': '1001', '5551700': '700' }, optionsInterval: 5 }] as never,
   });
   desk = await Baresip.start({ name: 'conf-desk', user: 'desk', password: 'desk-pw', gatewayPort: gw.addrs.sipUdpPort, toneHz: DESK, toneAmplitude: 0.1 });
   supDesk = await Baresip.start({ name: 'conf-supdesk', user: 'suedesk', password: 'sue-pw', gatewayPort: gw.addrs.sipUdpPort, toneHz: SUPERVISOR, toneAmplitude: 0.1 });
@@ -72,9 +72,9 @@ after(async () => {
   await pbx?.stop();
 });
 
-/** The customer calls the DID; alice answers. */
-async function customerCallsAlice(): Promise<void> {
-  const dial = await customer.command('dial', `sip:5551000@127.0.0.1:${pbx.port}`);
+/** The customer calls the DID (alice's, or the support queue's — alice must be available); alice answers. */
+async function customerCallsAlice(did = '5551000'): Promise<void> {
+  const dial = await customer.command('dial', `sip:${did}@127.0.0.1:${pbx.port}`);
   assert.ok(dial.ok, `baresip refused to dial: ${dial.data}`);
   await alice.page.getByTestId('answer').click({ timeout: 10_000 });
   await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
@@ -135,8 +135,11 @@ test('conference of four — customer via the PBX trunk, two browser agents, a S
   assert.equal(rec.outcome, 'answered');
 });
 
-test('consult → merge → three-way; the agent drops and the customer and the consultee stay connected', async () => {
-  await customerCallsAlice();
+test('consult → merge → three-way; the agent drops and the customer and the consultee stay connected (a queue call: the agent goes to wrap-up as she leaves)', async () => {
+  await alice.page.getByTestId('agent-select').selectOption('available');
+  await alice.page.getByTestId('agent-state').filter({ hasText: /^available$/ }).waitFor({ timeout: 5000 });
+  await customerCallsAlice('5551700');
+  await alice.page.getByTestId('agent-state').filter({ hasText: 'on-call' }).waitFor({ timeout: 5000 });
   await alice.page.getByTestId('transfer-target').fill('bob');
   await alice.page.getByTestId('consult').click();
   await bob.page.getByTestId('answer').click({ timeout: 10_000 });
@@ -155,6 +158,8 @@ test('consult → merge → three-way; the agent drops and the customer and the 
 
   await alice.page.getByTestId('hangup').click();
   await waitFor(() => talking().length === 2, 5000, 'alice left');
+  // Her part of the queue call is over although the call goes on.
+  await alice.page.getByTestId('agent-state').filter({ hasText: 'wrap-up' }).waitFor({ timeout: 5000 });
   await settle(1200);
   const b2 = await measureTones(bob.page, 'window.demo.call?.remoteStream', ALL, 1200);
   console.log(`# after    ${assertEar('bob', b2, [CUSTOMER], [BOB, ALICE])}`);
@@ -171,6 +176,9 @@ test('consult → merge → three-way; the agent drops and the customer and the 
   const closed = customer.events.filter((e) => e.type === 'CALL_CLOSED').length;
   await bob.page.getByTestId('hangup').click();
   await customer.waitEvent(() => customer.events.filter((e) => e.type === 'CALL_CLOSED').length > closed);
+  await alice.page.getByTestId('wrapup-done').click();
+  await alice.page.getByTestId('agent-state').filter({ hasText: /^available$/ }).waitFor({ timeout: 5000 });
+  await alice.page.getByTestId('agent-select').selectOption('offline');
 });
 
 test('monitor from a desk phone: the supervisor dials *51 and the agent\'s extension into alice\'s trunk call, hears both, nobody hears her; key 2 switches to whisper; an agent\'s phone is refused', async () => {

@@ -57,6 +57,8 @@ export type B2buaEvents = {
   callEnded: [call: Call];
   /** A transfer completed: `from` left the call and `to` took that leg. */
   transferred: [call: Call, from: string, to: string];
+  /** A party left a call that goes on without it (a conference). */
+  partyLeft: [call: Call, party: string];
 };
 
 /** The B2BUA. */
@@ -120,6 +122,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       agentFor: (q) => this.agentFor?.(q),
       sendControl,
       supervisorLeft: (c, l) => this.supervision.left(c, l),
+      left: (c, l) => this.emit('partyLeft', c, l.party),
       opts: opts.conference ?? CONFERENCE_DEFAULTS,
     });
     this.supervision = new Supervision({

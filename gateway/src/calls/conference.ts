@@ -39,6 +39,8 @@ export interface ConferenceContext extends LegContext {
   sendControl(dialog: Dialog, message: Record<string, unknown>): Promise<unknown>;
   /** A supervisor left (its agent may be told). */
   supervisorLeft?(call: Call, leg: Leg): void;
+  /** A party left a call that goes on (its agent's work on the call is over). */
+  left?(call: Call, leg: Leg): void;
   opts: ConferenceOptions;
 }
 
@@ -232,6 +234,7 @@ export class Conference {
     call.note('left', `${leg.party}: ${end.status} ${end.reason}`);
     call.log.info('conference', `${leg.party} left (${end.status} ${end.reason}); ${call.talkers.length} talking`);
     if (leg.role === 'supervisor') this.ctx.supervisorLeft?.(call, leg);
+    else this.ctx.left?.(call, leg);
     call.applyMedia().catch((err: Error) => call.log.warn('conference', `bridge not updated: ${err.message}`));
     this.rosterChanged(call);
   }

@@ -111,6 +111,10 @@ export class ContactCenter {
       // The agent handed the call on: their part is over, after-call work starts.
       if (call.agent && call.agent.toLowerCase() === from.toLowerCase()) this.acd.ended(call.id, from);
     });
+    b2bua.on('partyLeft', (call, party) => {
+      // The agent left a conference that goes on (customer and consultee): after-call work starts.
+      if (call.agent && call.agent.toLowerCase() === party.toLowerCase()) this.acd.ended(call.id, party);
+    });
     b2bua.commands = (req, identity, reply) => this.command(req, identity, reply);
     core.registrar.on('unregistered', (b, why) => {
       for (const [key, s] of this.subscribers) if (s.target.flowId && s.target.flowId === b.target.flowId) this.subscribers.delete(key);
