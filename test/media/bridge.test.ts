@@ -55,8 +55,10 @@ function assertContinuous(name: string, peer: RtpPeer): void {
   }
 }
 
-test('three-party conference: each ear hears the other two tones and not its own', async () => {
+test('three-party conference: each ear hears the other two tones and not its own', async (t) => {
   const [a, b, c] = await Promise.all([party(500), party(1300), party(2000)]);
+  // Closed even when an assertion fails, so the next test starts from an empty engine.
+  t.after(() => engine.closeBridge('conf3'));
   await engine.setBridge('conf3', conference(a!.ep, b!.ep, c!.ep));
   await sleep(1000);
   assertHears('A', a!.peer, [1300, 2000], [500]);
@@ -70,8 +72,9 @@ test('three-party conference: each ear hears the other two tones and not its own
   for (const p of [a, b, c]) p!.peer.stop();
 });
 
-test('relay → mix → relay: a third party joins and leaves; the first party\'s stream never breaks', async () => {
+test('relay → mix → relay: a third party joins and leaves; the first party\'s stream never breaks', async (t) => {
   const [a, b, c] = await Promise.all([party(500), party(1300), party(2000)]);
+  t.after(() => engine.closeBridge('switch'));
   await engine.setBridge('switch', conference(a!.ep, b!.ep));
   await sleep(500);
   assertHears('A (relay)', a!.peer, [1300], [500, 2000]);
@@ -88,8 +91,9 @@ test('relay → mix → relay: a third party joins and leaves; the first party\'
   for (const p of [a, b, c]) p!.peer.stop();
 });
 
-test('a party leaving mid-call (its endpoint closed between frames) — the others go on, a new one is heard at once', async () => {
+test('a party leaving mid-call (its endpoint closed between frames) — the others go on, a new one is heard at once', async (t) => {
   const [a, b, c] = await Promise.all([party(500), party(1300), party(2000)]);
+  t.after(() => engine.closeBridge('leave'));
   await engine.setBridge('leave', conference(a!.ep, b!.ep, c!.ep));
   await sleep(400);
   // Closed in the middle of a 20 ms frame, without telling the bridge first.
@@ -110,8 +114,9 @@ test('a party leaving mid-call (its endpoint closed between frames) — the othe
   for (const p of [a, b, d]) p!.peer.stop();
 });
 
-test('mixing transcodes: a PCMA party and two PCMU parties hear each other', async () => {
+test('mixing transcodes: a PCMA party and two PCMU parties hear each other', async (t) => {
   const [a, b, c] = await Promise.all([party(500, 'PCMA'), party(1300), party(2000)]);
+  t.after(() => engine.closeBridge('codec'));
   await engine.setBridge('codec', conference(a!.ep, b!.ep, c!.ep));
   await sleep(800);
   assert.ok(a!.peer.received.every((r) => r.pt === 8), 'the PCMA party gets PCMA');
@@ -121,8 +126,9 @@ test('mixing transcodes: a PCMA party and two PCMU parties hear each other', asy
   for (const p of [a, b, c]) p!.peer.stop();
 });
 
-test('monitor: a listener nobody hears; whisper: one listener hears it', async () => {
+test('monitor: a listener nobody hears; whisper: one listener hears it', async (t) => {
   const [cust, agent, sup] = await Promise.all([party(1300), party(500), party(2000)]);
+  t.after(() => engine.closeBridge('sup'));
   await engine.setBridge('sup', [
     { endpoint: cust.ep, hears: [agent.ep] },
     { endpoint: agent.ep, hears: [cust.ep] },
@@ -145,10 +151,11 @@ test('monitor: a listener nobody hears; whisper: one listener hears it', async (
   for (const p of [cust, agent, sup]) p.peer.stop();
 });
 
-test('music and DTMF inside a bridge of three: the member on music hears music; a digit is reported once and reaches the mixed ears', async () => {
+test('music and DTMF inside a bridge of three: the member on music hears music; a digit is reported once and reaches the mixed ears', async (t) => {
   const [a, b, c] = await Promise.all([party(500), party(1300), party(2000)]);
   const digits: string[] = [];
   engine.on('dtmf', (ep, d) => ep === a!.ep && digits.push(d));
+  t.after(() => engine.closeBridge('mdtmf'));
   await engine.setBridge('mdtmf', [
     { endpoint: a!.ep, hears: [b!.ep, c!.ep] },
     { endpoint: b!.ep, hears: [a!.ep, c!.ep] },

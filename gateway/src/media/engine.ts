@@ -146,8 +146,30 @@ interface Bridge {
   sent: number;
 }
 
-/** Latency samples kept for stats (arrival of the newest mixed packet → its mixed frame sent). */
+/** Latency samples kept for stats (a mixed source's audio: its packet's arrival → sent in the mix). */
 const LATENCY_SAMPLES = 2048;
+
+/**
+ * A 20 ms grid on the monotonic clock. Everything the ticker sends starts on a grid point, so
+ * one timer serves every player and bridge. `now()` is read a millisecond ahead: timers fire
+ * on whole milliseconds, and a wake-up a fraction early must still count as on time.
+ */
+class FrameClock {
+  private readonly epoch = performance.now();
+  /** Now, rounded onto the grid's timeline (up to 1 ms early counts as the grid point). */
+  now(): number {
+    return performance.now() + 1;
+  }
+  /** The grid point at or before now (where a new player or bridge starts). */
+  grid(): number {
+    return this.epoch + Math.floor((performance.now() + 1 - this.epoch) / 20) * 20;
+  }
+  /** Milliseconds to the next grid point (at least 1). */
+  untilNext(): number {
+    const since = (performance.now() - this.epoch) % 20;
+    return Math.max(1, Math.ceil(20 - since));
+  }
+}
 
 /** Media engine running in the current thread. */
 export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements MediaEngine {
@@ -164,6 +186,8 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   /** Mixed listeners' state, kept across bridge changes (one stream, one limiter). */
   private readonly ears = new Map<string, Ear>();
   private ticker?: NodeJS.Timeout;
+  /** The 20 ms grid every player and bridge sends on (one timer wakes for all of them). */
+  private readonly clock = new FrameClock();
   private readonly outputs = new Map<string, OutputStream>();
   /** Digits waiting to be played per endpoint (one event at a time, RFC 4733 §2.5). */
   private readonly digitQueue = new Map<string, Promise<void>>();
@@ -381,7 +405,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
       else f.jb ??= new JitterBuffer();
     }
     if (ears.length && !bridge.ears.length) {
-      bridge.start = performance.now();
+      bridge.start = this.clock.grid();
       bridge.sent = 0;
     }
     bridge.ears = ears;
@@ -431,22 +455,32 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
    * catches up on timer drift from the wall clock so its pace stays 50 packets/s.
    */
   private playMusic(ep: Endpoint, file: string): MusicPlayer {
-    return { ep, file, music: this.musicSource(file), codec: ep.codec ?? 'PCMU', out: this.output(ep.id), ssrc: newSource(), start: performance.now(), sent: 0 };
+    return { ep, file, music: this.musicSource(file), codec: ep.codec ?? 'PCMU', out: this.output(ep.id), ssrc: newSource(), start: this.clock.grid(), sent: 0 };
   }
 
   private ensureTicker(): void {
     const needed = this.players.size > 0 || [...this.bridges.values()].some((b) => b.ears.length > 0);
-    if (needed && !this.ticker) {
-      this.ticker = setInterval(() => this.tick(), 20);
-      this.ticker.unref?.();
-    } else if (!needed && this.ticker) {
-      clearInterval(this.ticker);
+    if (needed && !this.ticker) this.schedule();
+    else if (!needed && this.ticker) {
+      clearTimeout(this.ticker);
       this.ticker = undefined;
     }
   }
 
+  /**
+   * Wakes at the next 20 ms grid point (not every 20 ms from whenever the last tick ran: an
+   * interval drifts later under load, and a frame that misses its moment waits a whole tick).
+   */
+  private schedule(): void {
+    this.ticker = setTimeout(() => {
+      this.tick();
+      if (this.ticker) this.schedule();
+    }, this.clock.untilNext());
+    this.ticker.unref?.();
+  }
+
   private tick(): void {
-    const now = performance.now();
+    const now = this.clock.now();
     for (const p of this.players.values()) {
       const due = Math.floor((now - p.start) / 20) + 1;
       // Catch up at most 5 frames; beyond that skip (sequence and timestamp skip with them).
@@ -464,26 +498,22 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     const due = Math.floor((now - b.start) / 20) + 1;
     b.sent = Math.max(b.sent, due - 5);
     const frames = new Map<string, Int16Array | undefined>();
-    const newest = new Map<string, number>();
     for (; b.sent < due; b.sent++) {
       frames.clear();
+      const at = performance.now();
       for (const ear of b.ears) {
         for (const s of ear.sources) {
           if (frames.has(s)) continue;
           const jb = this.feeds.get(s)?.jb;
-          const f = jb?.pop();
+          const f = jb?.pop(at);
           frames.set(s, f);
-          if (f && jb) newest.set(s, jb.lastPlayedArrival);
+          // The delay this source's audio gets in the mix (its packet's arrival → sent now).
+          if (f && jb) this.latencies[this.latencyCount++ % LATENCY_SAMPLES] = jb.lastDelayMs;
         }
       }
       for (const ear of b.ears) {
         const codec = ear.ep.codec ?? 'PCMU';
-        let arrival = 0;
-        const heard = ear.sources.map((s) => {
-          const f = frames.get(s);
-          if (f) arrival = Math.max(arrival, newest.get(s) ?? 0);
-          return f;
-        });
+        const heard = ear.sources.map((s) => frames.get(s));
         const sound = mixFor(heard, ear.limiter, this.acc, this.pcm);
         const payload = Buffer.allocUnsafe(12 + SAMPLES);
         encodeG711(codec, this.pcm, payload.subarray(12));
@@ -499,7 +529,6 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
         if (ear.out.relayPaused()) continue;
         ear.ep.sendRtp(ear.out.write(payload));
         this.mixedFrames++;
-        if (arrival > 0) this.latencies[this.latencyCount++ % LATENCY_SAMPLES] = performance.now() - arrival;
       }
     }
   }
@@ -590,7 +619,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   async close(): Promise<void> {
     if (this.livenessTimer) clearInterval(this.livenessTimer);
     for (const id of [...this.endpoints.keys()]) await this.closeEndpoint(id);
-    if (this.ticker) clearInterval(this.ticker);
+    if (this.ticker) clearTimeout(this.ticker);
     this.ticker = undefined;
   }
 }

@@ -19,9 +19,12 @@ function packet(seq: number, value: number, ssrc = 1234): Buffer {
   return p;
 }
 
-/** The (G.711-rounded) value a frame carries, or undefined for silence. */
+/**
+ * The (G.711-rounded) value a frame ends with, or undefined for silence. The buffer plays a
+ * couple of ms behind the newest sample, so a frame's end carries the packet it is mostly made of.
+ */
 function valueOf(f: Int16Array | undefined): number | undefined {
-  return f ? f[0] : undefined;
+  return f ? f[SAMPLES - 1] : undefined;
 }
 
 const q = (v: number) => {
@@ -45,73 +48,105 @@ test('G.711 tables: decode(encode(x)) stays within the µ-law and A-law step siz
 });
 
 test('jitter buffer: frames come out in sequence order even when packets arrive reordered', () => {
-  const jb = new JitterBuffer(3);
+  const jb = new JitterBuffer();
   for (const seq of [10, 12, 11]) jb.push(packet(seq, seq * 100), 'PCMU', 0);
-  assert.deepEqual([jb.pop(), jb.pop(), jb.pop()].map(valueOf), [q(1000), q(1100), q(1200)]);
+  // Each frame read before the next pop (the buffer reuses its frame).
+  assert.deepEqual([valueOf(jb.pop(0)), valueOf(jb.pop(0)), valueOf(jb.pop(0))], [q(1000), q(1100), q(1200)]);
 });
 
 test('jitter buffer: a lost packet is concealed with silence and playout goes on', () => {
-  const jb = new JitterBuffer(1);
+  const jb = new JitterBuffer();
   const got: Array<number | undefined> = [];
   for (const seq of [1, 2, 4, 5]) {
     jb.push(packet(seq, seq * 100), 'PCMU', seq * 20);
-    got.push(valueOf(jb.pop()));
+    got.push(valueOf(jb.pop(seq * 20)));
   }
-  got.push(valueOf(jb.pop()));
-  assert.deepEqual(got, [q(100), q(200), undefined, q(400), q(500)]);
-  assert.equal(jb.stats.concealed, 1);
+  got.push(valueOf(jb.pop(120)));
+  assert.deepEqual(got, [q(100), q(200), 0, q(400), q(500)]);
+  assert.ok(jb.stats.concealed >= 1);
+  assert.equal(jb.stats.underruns, 0);
 });
 
 test('jitter buffer: a packet after its playout time is dropped as late', () => {
-  const jb = new JitterBuffer(1);
+  const jb = new JitterBuffer();
   jb.push(packet(1, 100), 'PCMU', 0);
   jb.push(packet(2, 200), 'PCMU', 20);
-  jb.pop();
-  jb.pop();
+  jb.pop(20);
+  jb.pop(40);
   jb.push(packet(1, 100), 'PCMU', 40);
   assert.equal(jb.stats.late, 1);
 });
 
-test('jitter buffer: depth adapts to jitter — 1 frame on a steady stream, several on a jittery one', () => {
+test('jitter buffer: a steady stream plays ~2 ms behind its arrivals; a jittery one keeps a margin of twice its jitter', () => {
   const steady = new JitterBuffer();
   for (let i = 0; i < 100; i++) {
     steady.push(packet(i, 100), 'PCMU', i * 20);
-    steady.pop();
+    assert.ok(steady.pop(i * 20 + 5), `frame ${i} played`);
   }
-  assert.equal(steady.target, 1);
+  assert.equal(steady.target, SAMPLES + 16);
+  // Arrived 5 ms before the pop, 2 ms of margin behind it.
+  assert.ok(Math.abs(steady.lastDelayMs - 7) < 0.01, `delay ${steady.lastDelayMs} ms`);
   const jittery = new JitterBuffer();
   // ±30 ms of arrival jitter (a bad Wi-Fi).
   for (let i = 0; i < 100; i++) {
     jittery.push(packet(i, 100), 'PCMU', i * 20 + (i % 2 ? 30 : -30));
-    jittery.pop();
+    jittery.pop(i * 20 + 40);
   }
-  assert.ok(jittery.target >= 3 && jittery.target <= 10, `target ${jittery.target} frames for ${jittery.jitterMs.toFixed(1)} ms jitter`);
+  const frames = jittery.target / SAMPLES;
+  assert.ok(frames >= 3 && frames <= 10, `target ${frames} frames for ${jittery.jitterMs.toFixed(1)} ms jitter`);
+});
+
+test('jitter buffer: a packet late for its frame inserts silence, nothing is lost; the extra delay is trimmed within half a second', () => {
+  const jb = new JitterBuffer();
+  const delays: number[] = [];
+  const silent: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    // Packets every 20 ms, the mixer pops 10 ms after each; packet 30 comes 15 ms late.
+    const late = i === 30;
+    if (!late) jb.push(packet(i, 100 + i), 'PCMU', i * 20);
+    const f = jb.pop(i * 20 + 10);
+    if (late) jb.push(packet(i, 100 + i), 'PCMU', i * 20 + 15);
+    if (!f) silent.push(i);
+    else delays.push(jb.lastDelayMs);
+  }
+  assert.deepEqual(silent, [30], 'one frame of silence while packet 30 was late');
+  assert.equal(jb.stats.late, 0);
+  assert.equal(jb.stats.underruns, 1);
+  assert.ok(jb.stats.dropped >= 1, 'the extra delay was trimmed');
+  // 10 ms phase + 2 ms margin before and after; 20 ms more only until the trim.
+  assert.ok(Math.abs(delays[10]! - 12) < 0.01, `before: ${delays[10]} ms`);
+  assert.ok(Math.max(...delays.slice(31, 40)) > 25, 'the late packet delayed what followed');
+  // Trimmed within the half second after the step back (25 pops).
+  assert.ok(Math.max(...delays.slice(56)) <= 12.01, `after the trim: ${Math.max(...delays.slice(56))} ms`);
 });
 
 test('jitter buffer: a stream that stops drains, then refills from its next packet (no stale audio)', () => {
-  const jb = new JitterBuffer(1);
+  const jb = new JitterBuffer();
   jb.push(packet(1, 100), 'PCMU', 0);
-  assert.equal(valueOf(jb.pop()), q(100));
-  assert.equal(jb.pop(), undefined);
-  assert.equal(jb.stats.underruns, 1);
+  assert.equal(valueOf(jb.pop(0)), q(100));
+  assert.equal(jb.pop(20), undefined);
+  assert.equal(jb.pop(40), undefined);
+  assert.ok(jb.stats.underruns >= 1);
   // The sender resumes far ahead (hold, DTX): it plays at once from there.
   jb.push(packet(500, 500), 'PCMU', 5000);
-  assert.equal(valueOf(jb.pop()), q(500));
+  assert.equal(valueOf(jb.pop(5000)), q(500));
 });
 
 test('jitter buffer: a new SSRC (a re-INVITE, a transfer) starts over', () => {
-  const jb = new JitterBuffer(1);
+  const jb = new JitterBuffer();
   jb.push(packet(1, 100, 1), 'PCMU', 0);
   jb.push(packet(9000, 900, 2), 'PCMU', 20);
-  assert.equal(valueOf(jb.pop()), q(900));
+  assert.equal(valueOf(jb.pop(20)), q(900));
 });
 
-test('jitter buffer: a burst deeper than target + 2 is trimmed from the oldest', () => {
-  const jb = new JitterBuffer(1);
-  for (let i = 1; i <= 8; i++) jb.push(packet(i, i * 100), 'PCMU', 0);
-  const keep = jb.target + 2;
-  assert.equal(valueOf(jb.pop()), q((8 - keep + 1) * 100), `target ${jb.target}`);
-  assert.equal(jb.stats.dropped, 8 - keep);
+test('jitter buffer: a burst far deeper than the target is cut to the newest at once', () => {
+  const jb = new JitterBuffer(10);
+  for (let i = 1; i <= 16; i++) jb.push(packet(i, i * 100), 'PCMU', 0);
+  // Sixteen packets at once also raise the jitter estimate: the cut keeps the (larger) margin.
+  const v = valueOf(jb.pop(0));
+  assert.ok(v === q(1500) || v === q(1600), `played ${v}, target ${jb.target}`);
+  assert.equal(jb.stats.dropped, 1);
+  assert.ok(Math.abs(jb.lastDelayMs - (jb.target - SAMPLES) / 8) < 0.01, `delay ${jb.lastDelayMs} ms`);
 });
 
 /** Level (dB of a sine's RMS re full scale) of one frequency in a block (Goertzel). */

@@ -3,10 +3,11 @@
  *
  * - {@link JitterBuffer}: one per source that somebody hears mixed. Packets arrive with network
  *   jitter; the mixer takes exactly one 20 ms frame per source per tick. The buffer decodes G.711
- *   on arrival, orders by sequence number, conceals a lost packet with silence, and adapts its
- *   depth to the measured interarrival jitter (RFC 3550 §6.4.1 / A.8): one frame on a quiet LAN,
- *   up to ten (200 ms) on a bad Wi-Fi. A stream that stops (hold, DTX, a transfer) drains and
- *   refills from the next packet, so no stale audio is played when it comes back.
+ *   on arrival into a ring of samples placed by RTP timestamp, conceals a lost packet with
+ *   silence, and keeps a margin of twice the measured interarrival jitter (RFC 3550 §6.4.1 /
+ *   A.8) beyond the frame being played: ~2 ms on a quiet LAN, up to 180 ms on a bad Wi-Fi.
+ *   A stream that stops (hold, DTX, a transfer) drains and refills from its next packet, so no
+ *   stale audio is played when it comes back.
  * - {@link mixFor}: one listener's frame — the sum of the frames of the sources it hears (never
  *   its own: the caller passes the hearing list, which the call layer builds mix-minus), through
  *   a limiter that pulls the gain down at once when the sum would clip and lets it back up over
@@ -17,53 +18,84 @@ import type { CodecName } from './sdp.js';
 
 /** Samples in one 20 ms frame at 8 kHz (RFC 3551 §4.5.14 / §4.5.15: G.711 is 8000 Hz). */
 export const SAMPLES = 160;
-/** Ring size: sequence numbers further than this ahead of playout restart the buffer. */
-const SLOTS = 64;
 
 /** Counters of one jitter buffer (for stats and the benchmark). */
 export interface JitterStats {
-  /** Frames played from real packets. */
+  /** Frames played with audio from real packets in them. */
   played: number;
-  /** Frames that were due but missing while later ones had arrived (concealed with silence). */
+  /** Frames with a hole (a packet lost while later ones had arrived), concealed with silence. */
   concealed: number;
   /** Packets that arrived after their playout time (dropped). */
   late: number;
-  /** Frames dropped to bring the depth back to target (a burst, a faster sender clock). */
+  /** Times buffered audio was skipped to bring the delay back to target (after a burst or a late packet). */
   dropped: number;
-  /** Times the buffer ran dry and refilled. */
+  /** Times the stream was late for its frame (silence inserted, or the buffer ran dry and refilled). */
   underruns: number;
 }
 
-/** An adaptive jitter buffer for one G.711 source (20 ms packets). */
+/** Ring of decoded samples: 4096 at 8 kHz = 512 ms, more than the deepest delay plus a frame. */
+const RING = 4096;
+/** Smallest margin kept beyond one frame (2 ms), in samples. */
+const MIN_MARGIN = 16;
+/** Frames per latency-trim window (25 × 20 ms = 0.5 s). */
+const TRIM_EVERY = 25;
+/** Excess below which the trim leaves the delay alone (1 ms), in samples. */
+const TRIM_SLACK = 8;
+
+/**
+ * An adaptive jitter buffer for one G.711 source, kept in samples rather than whole packets, so
+ * that its delay is the arrival phase plus a margin sized to the jitter — not a whole frame more
+ * for every frame of margin. Samples sit in a ring indexed by RTP timestamp (RFC 3550 §5.1; any
+ * packet duration works). Each {@link pop} takes the next 160; the delay it adds is what the
+ * listener hears as latency:
+ *
+ *   delay = (now − arrival of the newest packet) + (buffered samples − 160) / 8 ms
+ *
+ * that is the arrival phase against the mixer's 20 ms clock (0–20 ms) plus the margin.
+ * The buffer keeps `buffered ≥ 160 + margin` at each pop, the margin twice the measured
+ * interarrival jitter (RFC 3550 §6.4.1 / A.8), at least 2 ms, at most `maxFrames` frames. A
+ * packet late for its frame inserts exactly the silence needed for it to play (nothing is lost);
+ * delay that was not needed over the last half second (after a burst, or a late packet whose
+ * successor was on time) is skipped. A stream that stops or stalls for a whole frame refills from
+ * its newest packet: after a Wi-Fi stall the old audio is dropped rather than played late.
+ */
 export class JitterBuffer {
-  private readonly frames: Int16Array[] = Array.from({ length: SLOTS }, () => new Int16Array(SAMPLES));
-  private readonly seqs = new Int32Array(SLOTS).fill(-1);
-  /** When each slot's packet arrived (performance.now() ms), for latency measurements. */
-  private readonly arrivals = new Float64Array(SLOTS);
-  private count = 0;
-  private next = 0;
+  private readonly ring = new Int16Array(RING);
+  private readonly valid = new Uint8Array(RING);
+  private readonly frame = new Int16Array(SAMPLES);
+  private readonly scratch = new Int16Array(RING / 4);
   private playing = false;
   private ssrc = -1;
+  /** RTP timestamp of position 0; positions are samples relative to it (int32 arithmetic). */
+  private baseTs = 0;
+  /** Next position to play, and one past the newest sample received. */
+  private cursor = 0;
+  private end = 0;
+  /** `end` when the play position last stepped back for a late packet (-1: not since). */
+  private steppedAt = -1;
+  /** One past the furthest position played since the last resync. */
+  private playedTo = 0;
+  /** When the packet ending at `end` arrived (performance.now() ms). */
+  private endArrival = 0;
   private lastArrival = 0;
   private lastTs = 0;
+  /** Smallest buffered depth seen at a pop in this trim window, and the pops in it. */
+  private minBuffered = Infinity;
+  private pops = 0;
   /** Interarrival jitter estimate in ms (RFC 3550 A.8, with the 1/16 gain). */
   jitterMs = 0;
-  /** Frames to hold before playing (adapts to jitter between min and max). */
-  target: number;
+  /** Samples to hold at each pop: one frame plus the margin (adapts to jitter). */
+  target = SAMPLES + MIN_MARGIN;
+  /** Delay the last {@link pop}'s frame added, in ms (its newest sample's arrival → now). */
+  lastDelayMs = 0;
   readonly stats: JitterStats = { played: 0, concealed: 0, late: 0, dropped: 0, underruns: 0 };
-  /** When the frame returned by the last {@link pop} arrived (0 for silence). */
-  lastPlayedArrival = 0;
 
-  constructor(
-    private readonly minFrames = 1,
-    private readonly maxFrames = 10,
-  ) {
-    this.target = minFrames;
-  }
+  /** `maxFrames` bounds the delay (10 frames = 200 ms, a bad Wi-Fi). */
+  constructor(private readonly maxFrames = 10) {}
 
-  /** Frames buffered now. */
-  get depth(): number {
-    return this.count;
+  /** Samples buffered ahead of the play position now. */
+  get buffered(): number {
+    return Math.max(0, this.end - this.cursor);
   }
 
   /** Adds one RTP packet (header parsed here; payload decoded with `codec`). */
@@ -79,98 +111,158 @@ export class JitterBuffer {
     let end = packet.length;
     if (packet[0]! & 0x20) end -= packet[end - 1]!; // padding (RFC 3550 §5.1)
     if (end <= off) return;
-    const seq = (packet[2]! << 8) | packet[3]!;
     const ts = ((packet[4]! << 24) | (packet[5]! << 16) | (packet[6]! << 8) | packet[7]!) >>> 0;
     const ssrc = ((packet[8]! << 24) | (packet[9]! << 16) | (packet[10]! << 8) | packet[11]!) >>> 0;
+    const n = Math.min(end - off, RING / 4);
 
     if (ssrc !== this.ssrc) {
       // A new stream (a re-INVITE, a transfer, music replaced by the party): start over.
       this.reset();
       this.ssrc = ssrc;
-    } else if (this.playing || this.count > 0) {
+      this.resync(ts);
+    } else {
       // RFC 3550 A.8: D = (Rj - Ri) - (Sj - Si), in ms at 8 kHz; J += (|D| - J) / 16. A stream
       // resuming after a pause (hold, silence suppression) is a gap, not jitter: not counted.
-      const d = now - this.lastArrival - (((ts - this.lastTs) | 0) / 8);
+      const d = now - this.lastArrival - ((ts - this.lastTs) | 0) / 8;
       if (Math.abs(d) < 300) this.jitterMs += (Math.abs(d) - this.jitterMs) / 16;
     }
     this.lastArrival = now;
     this.lastTs = ts;
-    // Depth to absorb about three times the jitter, within the bounds.
-    this.target = Math.min(this.maxFrames, Math.max(this.minFrames, Math.ceil((3 * this.jitterMs) / 20)));
+    const margin = Math.min((this.maxFrames - 1) * SAMPLES, Math.max(MIN_MARGIN, Math.round(2 * this.jitterMs * 8)));
+    this.target = SAMPLES + margin;
 
-    if (!this.playing) {
-      // Still filling: the oldest packet decides where playout starts (a reordered first few).
-      if (this.count === 0) this.next = seq;
-      else if (((seq - this.next) & 0xffff) >= 0x8000 && ((this.next - seq) & 0xffff) <= 8) this.next = seq;
-    }
-    const ahead = (seq - this.next) & 0xffff;
-    if (ahead >= 0x8000) {
+    let pos = (ts - this.baseTs) | 0;
+    if (pos + n <= this.cursor && this.playing) {
       this.stats.late++;
       return;
-    }
-    if (ahead >= SLOTS) {
-      // A jump (a sender restart, a long gap on a new sequence): resynchronise on it.
-      this.reset();
-      this.ssrc = ssrc;
-      this.next = seq;
+    } else if (pos < this.cursor && !this.playing) {
+      // Filling: a reordered packet from just before the first one moves the start back; one
+      // from long before (a sender that restarted its clock) starts over on it.
+      if (this.cursor - pos <= this.maxFrames * SAMPLES) this.cursor = pos;
+      else {
+        this.resync(ts);
+        pos = 0;
+      }
+    } else if (pos + n - this.cursor > RING - 2 * SAMPLES || pos - this.end > this.maxFrames * SAMPLES) {
+      // Far ahead (resumed after hold with the clock running, a jump): resynchronise on it.
+      this.resync(ts);
+      pos = 0;
     }
 
-    const slot = seq % SLOTS;
-    if (this.seqs[slot] === seq) return; // a duplicate
-    if (this.seqs[slot] === -1) this.count++;
-    this.seqs[slot] = seq;
-    this.arrivals[slot] = now;
-    const frame = this.frames[slot]!;
-    const n = decodeG711(codec, packet.subarray(off, end), frame);
-    if (n < SAMPLES) frame.fill(0, n);
-    if (!this.playing && this.count >= this.target) this.playing = true;
+    const decoded = this.scratch.subarray(0, n);
+    const got = decodeG711(codec, packet.subarray(off, off + n), decoded);
+    for (let i = Math.max(0, this.cursor - pos); i < got; i++) {
+      const k = (pos + i) & (RING - 1);
+      this.ring[k] = decoded[i]!;
+      this.valid[k] = 1;
+    }
+    if (pos + got > this.end) {
+      this.end = pos + got;
+      this.endArrival = now;
+    }
+    if (!this.playing && this.end - this.cursor >= SAMPLES) {
+      // A frame is here: play it from the next pop, behind the margin (silence before it).
+      this.playing = true;
+      this.cursor = this.end - this.target;
+    }
   }
 
   /**
-   * The frame due now, or undefined for silence (still filling, or a gap). The returned array is
-   * the buffer's own: read it before the next push.
+   * The frame due now, or undefined for silence (not started, or the stream stopped). The
+   * returned array is the buffer's own: read it before the next pop.
    */
-  pop(): Int16Array | undefined {
+  pop(now = performance.now()): Int16Array | undefined {
     if (!this.playing) return undefined;
-    if (this.count === 0) {
-      // Ran dry: refill to the target before playing again (the next packet starts it).
+    let buffered = this.end - this.cursor;
+    if (buffered <= 0 || (buffered < SAMPLES && this.end === this.steppedAt)) {
+      // Nothing new for a whole frame (or since the last step back): the stream stopped, or
+      // stalled. It refills from its next packet.
       this.playing = false;
       this.stats.underruns++;
-      this.lastPlayedArrival = 0;
       return undefined;
     }
-    // Too deep (a burst after a stall, or the sender's clock runs fast): drop the oldest.
-    while (this.count > this.target + 2) {
-      this.take();
-      this.stats.dropped++;
+    if (buffered < SAMPLES) {
+      // The stream is late for this frame: step back so it plays behind the margin, the gap
+      // heard as silence (those positions were played already and are empty).
+      this.cursor = this.end - this.target;
+      this.steppedAt = this.end;
+      buffered = this.target;
+      this.stats.underruns++;
+      // The trim window starts again after this pop: what follows shows whether the extra
+      // delay is needed.
+      this.pops = -1;
+      this.minBuffered = Infinity;
+    } else if (buffered > this.target + this.maxFrames * SAMPLES) {
+      // Far too deep (a burst after a stall): cut back to the target at once.
+      this.skip(buffered - this.target);
+      buffered = this.target;
     }
-    const frame = this.take();
-    if (frame) this.stats.played++;
-    else this.stats.concealed++;
-    return frame;
+    // Every half second, the delay no pop needed (the smallest depth beyond the target) goes.
+    if (this.pops >= 0) this.minBuffered = Math.min(this.minBuffered, buffered);
+    if (++this.pops >= TRIM_EVERY) {
+      const excess = this.minBuffered - this.target;
+      if (excess >= TRIM_SLACK) {
+        this.skip(excess);
+        buffered -= excess;
+      }
+      this.pops = 0;
+      this.minBuffered = Infinity;
+    }
+
+    let heard = 0;
+    let holes = 0;
+    for (let i = 0; i < SAMPLES; i++) {
+      const p = this.cursor + i;
+      const k = p & (RING - 1);
+      if (this.valid[k]) {
+        this.frame[i] = this.ring[k]!;
+        this.valid[k] = 0;
+        heard++;
+      } else {
+        this.frame[i] = 0;
+        // Never played, and later samples are here: a lost packet (not inserted silence).
+        if (p >= this.playedTo && p < this.end) holes++;
+      }
+    }
+    this.cursor += SAMPLES;
+    this.playedTo = Math.max(this.playedTo, this.cursor);
+    if (holes) this.stats.concealed++;
+    if (heard === 0) return undefined;
+    this.stats.played++;
+    this.lastDelayMs = now - this.endArrival + (buffered - SAMPLES) / 8;
+    return this.frame;
   }
 
-  /** Takes the frame at `next` (or nothing, a gap) and advances. */
-  private take(): Int16Array | undefined {
-    const slot = this.next % SLOTS;
-    this.next = (this.next + 1) & 0xffff;
-    if (this.seqs[slot] !== ((this.next - 1) & 0xffff)) {
-      this.lastPlayedArrival = 0;
-      return undefined;
-    }
-    this.seqs[slot] = -1;
-    this.count--;
-    this.lastPlayedArrival = this.arrivals[slot]!;
-    return this.frames[slot];
+  /** Drops `n` samples at the play position. */
+  private skip(n: number): void {
+    for (let i = 0; i < n; i++) this.valid[(this.cursor + i) & (RING - 1)] = 0;
+    this.cursor += n;
+    this.stats.dropped++;
+  }
+
+  /** Makes `ts` position 0 with nothing buffered (not playing). */
+  private resync(ts: number): void {
+    this.valid.fill(0);
+    this.baseTs = ts;
+    this.cursor = 0;
+    this.end = 0;
+    this.playedTo = 0;
+    this.steppedAt = -1;
+    this.playing = false;
   }
 
   /** Forgets everything buffered (the stream restarts). */
   reset(): void {
-    this.seqs.fill(-1);
-    this.count = 0;
+    this.valid.fill(0);
     this.playing = false;
     this.ssrc = -1;
     this.jitterMs = 0;
+    this.cursor = 0;
+    this.end = 0;
+    this.playedTo = 0;
+    this.steppedAt = -1;
+    this.pops = 0;
+    this.minBuffered = Infinity;
   }
 }
 
