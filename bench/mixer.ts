@@ -11,8 +11,10 @@
  * by the legs: relayed two-party calls, then conferences of 3, 5 and 10 (every party mixed).
  * Then conferences of 5 are added until the engine passes 80 % of a core, to find how many fit.
  * Loss is what the legs did not receive of the 50/s each should get; latency is the engine's own
- * measure (arrival of the newest packet in a mixed frame → that frame sent); jitter p99 is the
- * 99th percentile gap between packets at the receiving legs, minus the nominal 20 ms.
+ * measure (a source packet's arrival → its audio sent in the mix, jitter margin included) over
+ * the whole window, from its histogram; jitter p99 is the 99th percentile gap between packets at
+ * the receiving legs, minus the nominal 20 ms; late/trim are the jitter buffers' step backs for
+ * a late packet and delay trims, per mixed source per minute.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -47,6 +49,9 @@ interface Result {
   latencyP99: number;
   jitterP99: number;
   concealed: number;
+  /** Late-packet step backs and delay trims per mixed source per minute. */
+  stepsPerMin: number;
+  trimsPerMin: number;
 }
 
 /** Runs `groups` bridges of `size` legs (size 2: relayed; more: everyone mixed), measured over the window. */
@@ -81,6 +86,7 @@ async function scenario(label: string, groups: number, size: number): Promise<Re
   await ask({ reset: true });
   await engine.close();
   const expected = (wall / 20) * report.legs.length;
+  const window = (after.mixing?.latencyBuckets ?? []).map((c, i) => c - (before.mixing?.latencyBuckets[i] ?? 0));
   const received = report.legs.reduce((s, l) => s + l.received, 0);
   const gaps = report.legs.map((l) => l.gaps[1]!).sort((a, b) => a - b);
   return {
@@ -89,14 +95,28 @@ async function scenario(label: string, groups: number, size: number): Promise<Re
     groups,
     cpu: ((cpu.user + cpu.system) / 1000 / wall) * 100,
     lossPct: Math.max(0, (1 - received / expected) * 100),
-    latencyP50: after.mixing?.latencyP50Ms ?? 0,
-    latencyP99: after.mixing?.latencyP99Ms ?? 0,
+    latencyP50: percentile(window, 0.5),
+    latencyP99: percentile(window, 0.99),
     jitterP99: Math.max(0, (gaps[Math.floor(gaps.length * 0.99)] ?? 20) - 20),
     concealed: (after.mixing?.concealed ?? 0) - (before.mixing?.concealed ?? 0),
+    stepsPerMin: size > 2 ? (((after.mixing?.underruns ?? 0) - (before.mixing?.underruns ?? 0)) / n) * (60_000 / wall) : 0,
+    trimsPerMin: size > 2 ? (((after.mixing?.dropped ?? 0) - (before.mixing?.dropped ?? 0)) / n) * (60_000 / wall) : 0,
   };
 }
 
-function row(r: Result, per: number): string {
+/** The `p` quantile (ms) of a histogram of 0.5 ms buckets; 0 when it is empty. */
+function percentile(buckets: number[], p: number): number {
+  const total = buckets.reduce((a, b) => a + b, 0);
+  if (!total) return 0;
+  let seen = 0;
+  for (let i = 0; i < buckets.length; i++) {
+    seen += buckets[i]!;
+    if (seen >= total * p) return (i + 1) / 2;
+  }
+  return buckets.length / 2;
+}
+
+function row(r: Result, size: number): string {
   const cells = [
     r.label.padEnd(26),
     String(r.legs).padStart(5),
@@ -106,14 +126,14 @@ function row(r: Result, per: number): string {
     `${r.lossPct.toFixed(2)} %`.padStart(8),
     r.latencyP99 ? `${r.latencyP50.toFixed(1)} / ${r.latencyP99.toFixed(1)} ms`.padStart(16) : '(relay)'.padStart(16),
     `${r.jitterP99.toFixed(1)} ms`.padStart(9),
+    size > 2 ? `${r.stepsPerMin.toFixed(1)} / ${r.trimsPerMin.toFixed(1)}`.padStart(13) : ''.padStart(13),
   ];
-  void per;
   return cells.join('  ');
 }
 
 async function main(): Promise<void> {
   console.log(`media engine, ${SECONDS} s per step; CPU is % of one core for the engine's process\n`);
-  console.log(['scenario'.padEnd(26), 'legs'.padStart(5), 'CPU'.padStart(9), 'per leg'.padStart(11), 'per call'.padStart(10), 'loss'.padStart(8), 'latency p50/p99'.padStart(16), 'jitter'.padStart(9)].join('  '));
+  console.log(['scenario'.padEnd(26), 'legs'.padStart(5), 'CPU'.padStart(9), 'per leg'.padStart(11), 'per call'.padStart(10), 'loss'.padStart(8), 'latency p50/p99'.padStart(16), 'jitter'.padStart(9), 'late/trim /min'.padStart(13)].join('  '));
   const relay = await scenario('relay: 2-party × 50', 50, 2);
   console.log(row(relay, 2));
   const perRelayed = relay.cpu / relay.legs;
@@ -125,9 +145,11 @@ async function main(): Promise<void> {
   }
   console.log('\nconferences of 5 until the engine passes 80 % of a core:');
   let fit: Result | undefined;
+  const scaled: Result[] = [];
   for (let groups = 10; groups <= 200; groups += 10) {
     const r = await scenario(`mix: 5-party × ${groups}`, groups, 5);
     console.log(row(r, 5));
+    scaled.push(r);
     if (r.cpu > 80 || r.lossPct > 0.5) {
       if (r.cpu <= 80) console.log(`  loss ${r.lossPct.toFixed(2)} % before 80 % of a core`);
       break;
@@ -135,9 +157,10 @@ async function main(): Promise<void> {
     fit = r;
   }
   const worstMixed = Math.max(...mixed.map((r) => r.cpu / r.legs));
-  const worstP99 = Math.max(...mixed.map((r) => r.latencyP99));
+  const underLoad = [...mixed, ...scaled.filter((r) => r.cpu <= 80)];
+  const worstP99 = Math.max(...underLoad.map((r) => r.latencyP99));
   console.log(`\nbudget: a mixed party costs ${(worstMixed / perRelayed).toFixed(2)}× a relayed leg (≤ 2×): ${worstMixed <= 2 * perRelayed ? 'met' : 'NOT met'}`);
-  console.log(`budget: mixing adds ${worstP99.toFixed(1)} ms p99 (≤ 40 ms): ${worstP99 <= 40 ? 'met' : 'NOT met'}`);
+  console.log(`budget: mixing adds ${worstP99.toFixed(1)} ms p99 at worst, every step up to 80 % of a core (≤ 40 ms): ${worstP99 <= 40 ? 'met' : 'NOT met'}`);
   if (fit) console.log(`budget: ${fit.groups} conferences of 5 (${fit.legs} mixed parties) at ${fit.cpu.toFixed(0)} % of a core with ${fit.lossPct.toFixed(2)} % loss (no loss up to 80 %): ${fit.lossPct < 0.05 ? 'met' : 'NOT met'}; extrapolated to a full core: ${Math.floor((100 / fit.cpu) * fit.groups)} conferences`);
   load.kill();
 }

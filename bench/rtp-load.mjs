@@ -42,7 +42,9 @@ function startTicker() {
   if (ticker) return;
   const t0 = performance.now();
   let n = 0;
-  ticker = setInterval(() => {
+  // Paced like a phone's audio clock: each wake-up aims at the next 20 ms point from t0 (an
+  // interval drifts later under load, sending late and then two packets back to back).
+  const wake = () => {
     const due = Math.floor((performance.now() - t0) / 20) + 1;
     for (; n < due; n++) {
       for (const leg of legs.values()) {
@@ -60,7 +62,9 @@ function startTicker() {
         sent++;
       }
     }
-  }, 20);
+    ticker = setTimeout(wake, Math.max(1, Math.ceil(t0 + n * 20 - performance.now())));
+  };
+  wake();
 }
 
 const pct = (a, p) => (a.length ? a[Math.min(a.length - 1, Math.floor(a.length * p))] : 0);

@@ -64,10 +64,14 @@ export class RtpPeer {
     this.target = { port, address: '127.0.0.1' };
     const t0 = performance.now();
     let n = 0;
-    this.timer = setInterval(() => {
+    // Paced like a phone's audio clock: each wake-up aims at the next 20 ms point from t0 (an
+    // interval drifts later, then sends two packets back to back).
+    const wake = (): void => {
       const due = Math.floor((performance.now() - t0) / 20) + 1;
       for (; n < due; n++) this.sendFrame();
-    }, 20);
+      this.timer = setTimeout(wake, Math.max(1, Math.ceil(t0 + n * 20 - performance.now())));
+    };
+    wake();
   }
 
   private sendFrame(): void {
@@ -136,7 +140,7 @@ export class RtpPeer {
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
 

@@ -148,6 +148,8 @@ interface Bridge {
 
 /** Latency samples kept for stats (a mixed source's audio: its packet's arrival → sent in the mix). */
 const LATENCY_SAMPLES = 2048;
+/** Histogram of the same latencies since start: 0.5 ms buckets up to 250 ms. */
+const LATENCY_BUCKETS = 500;
 
 /**
  * A 20 ms grid on the monotonic clock. Everything the ticker sends starts on a grid point, so
@@ -199,6 +201,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   /** Recent added latencies of mixed frames (ms), a ring. */
   private readonly latencies = new Float64Array(LATENCY_SAMPLES);
   private latencyCount = 0;
+  private readonly latencyHist = new Uint32Array(LATENCY_BUCKETS);
 
   /** Endpoints whose peer may be silent now (holding), and those already reported silent. */
   private readonly quietAllowed = new Set<string>();
@@ -508,7 +511,10 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
           const f = jb?.pop(at);
           frames.set(s, f);
           // The delay this source's audio gets in the mix (its packet's arrival → sent now).
-          if (f && jb) this.latencies[this.latencyCount++ % LATENCY_SAMPLES] = jb.lastDelayMs;
+          if (f && jb) {
+            this.latencies[this.latencyCount++ % LATENCY_SAMPLES] = jb.lastDelayMs;
+            this.latencyHist[Math.min(LATENCY_BUCKETS - 1, Math.max(0, Math.floor(jb.lastDelayMs * 2)))]!++;
+          }
         }
       }
       for (const ear of b.ears) {
@@ -612,7 +618,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
       bridges: this.bridges.size,
       packetsRelayed: this.relayed,
       packetsDroppedUnverified: dropped,
-      mixing: { listeners: mixedListeners, framesMixed: this.mixedFrames, ...jitter, latencyP50Ms: pct(0.5), latencyP99Ms: pct(0.99) },
+      mixing: { listeners: mixedListeners, framesMixed: this.mixedFrames, ...jitter, latencyP50Ms: pct(0.5), latencyP99Ms: pct(0.99), latencyBuckets: Array.from(this.latencyHist) },
     };
   }
 

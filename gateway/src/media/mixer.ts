@@ -39,6 +39,8 @@ const RING = 4096;
 const MIN_MARGIN = 16;
 /** Frames per latency-trim window (25 × 20 ms = 0.5 s). */
 const TRIM_EVERY = 25;
+/** Frames in the trim window that follows a step back for a late packet (5 × 20 ms = 100 ms). */
+const AFTER_STEP = 5;
 /** Excess below which the trim leaves the delay alone (1 ms), in samples. */
 const TRIM_SLACK = 8;
 
@@ -181,24 +183,25 @@ export class JitterBuffer {
       this.stats.underruns++;
       return undefined;
     }
-    if (buffered < SAMPLES) {
+    const late = buffered < SAMPLES;
+    if (late) {
       // The stream is late for this frame: step back so it plays behind the margin, the gap
       // heard as silence (those positions were played already and are empty).
       this.cursor = this.end - this.target;
       this.steppedAt = this.end;
       buffered = this.target;
       this.stats.underruns++;
-      // The trim window starts again after this pop: what follows shows whether the extra
-      // delay is needed.
-      this.pops = -1;
+      // A short trim window follows (100 ms, not counting this pop): if the next packets are
+      // on time, the frame of delay the late one added goes at once.
+      this.pops = TRIM_EVERY - AFTER_STEP - 1;
       this.minBuffered = Infinity;
     } else if (buffered > this.target + this.maxFrames * SAMPLES) {
       // Far too deep (a burst after a stall): cut back to the target at once.
       this.skip(buffered - this.target);
       buffered = this.target;
     }
-    // Every half second, the delay no pop needed (the smallest depth beyond the target) goes.
-    if (this.pops >= 0) this.minBuffered = Math.min(this.minBuffered, buffered);
+    // Every half second (100 ms after a step back), the delay no pop needed (the smallest depth beyond the target) goes.
+    if (!late) this.minBuffered = Math.min(this.minBuffered, buffered);
     if (++this.pops >= TRIM_EVERY) {
       const excess = this.minBuffered - this.target;
       if (excess >= TRIM_SLACK) {

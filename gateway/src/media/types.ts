@@ -36,9 +36,14 @@ export interface MixingStats {
   late: number;
   dropped: number;
   underruns: number;
-  /** Added latency of mixed frames (packet arrival → mixed frame sent), recent p50 and p99, ms. */
+  /** Added latency of mixed audio (a source packet's arrival → its audio sent), recent p50 and p99, ms. */
   latencyP50Ms: number;
   latencyP99Ms: number;
+  /**
+   * The same latency since start as a histogram: counts of 0.5 ms buckets from 0 ms, the last
+   * bucket holding everything beyond. Two snapshots give exact percentiles over the time between.
+   */
+  latencyBuckets: number[];
 }
 
 /**
