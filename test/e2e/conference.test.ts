@@ -13,7 +13,7 @@
  * consultee go on; and the records list every party with its join and leave times.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import { recentTones } from '../support/audio.js';
 import { Baresip } from '../support/baresip.js';
 import { assertEar, launchAgent, loginDemo, measureTones, waitForAudio, type Agent } from '../support/browser.js';
@@ -70,6 +70,18 @@ after(async () => {
   await Promise.all([customer?.stop(), desk?.stop(), supDesk?.stop()]);
   await gw?.stop();
   await pbx?.stop();
+});
+
+// After each test, whatever it left (a failed assertion skips its own hang-ups): every call
+// ended from the gateway, the phones idle, the agents available again — so one failure does
+// not make the next tests fail too.
+afterEach(async () => {
+  for (const c of [...gw.gw.b2bua.active]) c.hangup({ by: 'gateway', status: 200, reason: 'test cleanup' });
+  await waitFor(() => gw.gw.b2bua.active.length === 0, 5000, 'every call ended');
+  await settle(300);
+  for (const a of [alice, bob]) {
+    if ((await a.page.getByTestId('agent-state').textContent()) === 'wrap-up') await a.page.getByTestId('wrapup-done').click();
+  }
 });
 
 /** The customer calls the DID (alice's, or the support queue's — alice must be available); alice answers. */

@@ -476,7 +476,10 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
    */
   private schedule(): void {
     this.ticker = setTimeout(() => {
-      this.tick();
+      // After this loop turn's I/O (setImmediate runs after the poll phase): when the thread
+      // was busy past a grid point, the packets that arrived meanwhile are in the buffers before
+      // the frames they belong to are mixed, instead of being taken for late.
+      setImmediate(() => this.tick());
       if (this.ticker) this.schedule();
     }, this.clock.untilNext());
     this.ticker.unref?.();

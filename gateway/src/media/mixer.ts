@@ -37,6 +37,15 @@ export interface JitterStats {
 const RING = 4096;
 /** Smallest margin kept beyond one frame (2 ms), in samples. */
 const MIN_MARGIN = 16;
+/** Transit-spread window: blocks of packets whose earliest and latest transit are kept (10 × 10 × 20 ms = 2 s). */
+const SPREAD_BLOCK = 10;
+const SPREAD_BLOCKS = 10;
+/**
+ * Most of the spread the margin follows (60 ms): lateness beyond it is a stall (a Wi-Fi scan, a
+ * frozen sender), whose audio is dropped rather than paid for with seconds of added delay.
+ * Steady jitter beyond it still raises the margin through the mean-jitter term.
+ */
+const SPREAD_CAP_MS = 60;
 /** Frames per latency-trim window (25 × 20 ms = 0.5 s). */
 const TRIM_EVERY = 25;
 /** Frames in the trim window that follows a step back for a late packet (5 × 20 ms = 100 ms). */
@@ -54,8 +63,11 @@ const TRIM_SLACK = 8;
  *   delay = (now − arrival of the newest packet) + (buffered samples − 160) / 8 ms
  *
  * that is the arrival phase against the mixer's 20 ms clock (0–20 ms) plus the margin.
- * The buffer keeps `buffered ≥ 160 + margin` at each pop, the margin twice the measured
- * interarrival jitter (RFC 3550 §6.4.1 / A.8), at least 2 ms, at most `maxFrames` frames. A
+ * The buffer keeps `buffered ≥ 160 + margin` at each pop, the margin the spread of the packets'
+ * relative transit over the last ~2 s (how late a packet has been against the earliest, up to
+ * 60 ms) or
+ * twice the RFC 3550 interarrival jitter (§6.4.1 / A.8) if more, at least 2 ms, at most
+ * `maxFrames` frames in all. A
  * packet late for its frame inserts exactly the silence needed for it to play (nothing is lost);
  * delay that was not needed over the last half second (after a burst, or a late packet whose
  * successor was on time) is skipped. A stream that stops or stalls for a whole frame refills from
@@ -86,6 +98,13 @@ export class JitterBuffer {
   private pops = 0;
   /** Interarrival jitter estimate in ms (RFC 3550 A.8, with the 1/16 gain). */
   jitterMs = 0;
+  /** Earliest and latest relative transit (arrival − timestamp, ms) per block of packets. */
+  private readonly transitMin = new Float64Array(SPREAD_BLOCKS).fill(Infinity);
+  private readonly transitMax = new Float64Array(SPREAD_BLOCKS).fill(-Infinity);
+  private transitBlock = 0;
+  private transitInBlock = 0;
+  /** Spread of the transit over the last ~2 s (latest − earliest, ms): how late a packet can be. */
+  spreadMs = 0;
   /** Samples to hold at each pop: one frame plus the margin (adapts to jitter). */
   target = SAMPLES + MIN_MARGIN;
   /** Delay the last {@link pop}'s frame added, in ms (its newest sample's arrival → now). */
@@ -127,14 +146,13 @@ export class JitterBuffer {
       // resuming after a pause (hold, silence suppression) is a gap, not jitter: not counted.
       const d = now - this.lastArrival - ((ts - this.lastTs) | 0) / 8;
       if (Math.abs(d) < 300) this.jitterMs += (Math.abs(d) - this.jitterMs) / 16;
+      else this.forgetTransit();
     }
     this.lastArrival = now;
     this.lastTs = ts;
-    const margin = Math.min((this.maxFrames - 1) * SAMPLES, Math.max(MIN_MARGIN, Math.round(2 * this.jitterMs * 8)));
-    this.target = SAMPLES + margin;
-
     let pos = (ts - this.baseTs) | 0;
     if (pos + n <= this.cursor && this.playing) {
+      this.adapt(now - pos / 8);
       this.stats.late++;
       return;
     } else if (pos < this.cursor && !this.playing) {
@@ -151,6 +169,7 @@ export class JitterBuffer {
       pos = 0;
     }
 
+    this.adapt(now - pos / 8);
     const decoded = this.scratch.subarray(0, n);
     const got = decodeG711(codec, packet.subarray(off, off + n), decoded);
     for (let i = Math.max(0, this.cursor - pos); i < got; i++) {
@@ -236,6 +255,40 @@ export class JitterBuffer {
     return this.frame;
   }
 
+  /**
+   * Records one packet's relative transit (arrival − timestamp, ms) and sets the target: one
+   * frame plus a margin that covers the worst lateness seen in the last ~2 s (a burst on a
+   * loaded link or sender) and at least twice the mean jitter, within bounds.
+   */
+  private adapt(transit: number): void {
+    const b = this.transitBlock;
+    if (transit < this.transitMin[b]!) this.transitMin[b] = transit;
+    if (transit > this.transitMax[b]!) this.transitMax[b] = transit;
+    if (++this.transitInBlock >= SPREAD_BLOCK) {
+      this.transitInBlock = 0;
+      this.transitBlock = (b + 1) % SPREAD_BLOCKS;
+      this.transitMin[this.transitBlock] = Infinity;
+      this.transitMax[this.transitBlock] = -Infinity;
+    }
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < SPREAD_BLOCKS; i++) {
+      if (this.transitMin[i]! < lo) lo = this.transitMin[i]!;
+      if (this.transitMax[i]! > hi) hi = this.transitMax[i]!;
+    }
+    this.spreadMs = hi - lo;
+    const margin = Math.max(MIN_MARGIN, Math.round(Math.max(2 * this.jitterMs, Math.min(SPREAD_CAP_MS, this.spreadMs)) * 8));
+    this.target = SAMPLES + Math.min((this.maxFrames - 1) * SAMPLES, margin);
+  }
+
+  /** Starts the transit window afresh (a new stream, or one resuming after a pause: not jitter). */
+  private forgetTransit(): void {
+    this.transitMin.fill(Infinity);
+    this.transitMax.fill(-Infinity);
+    this.transitInBlock = 0;
+    this.spreadMs = 0;
+  }
+
   /** Drops `n` samples at the play position. */
   private skip(n: number): void {
     for (let i = 0; i < n; i++) this.valid[(this.cursor + i) & (RING - 1)] = 0;
@@ -246,6 +299,7 @@ export class JitterBuffer {
   /** Makes `ts` position 0 with nothing buffered (not playing). */
   private resync(ts: number): void {
     this.valid.fill(0);
+    this.forgetTransit();
     this.baseTs = ts;
     this.cursor = 0;
     this.end = 0;
