@@ -16,7 +16,8 @@
  * the receiving legs, minus the nominal 20 ms; late/trim are the jitter buffers' step backs for
  * a late packet and delay trims, per mixed source per minute.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { LocalMediaEngine } from '../gateway/src/media/engine.js';
@@ -26,7 +27,13 @@ import { setLogSink } from '../gateway/src/util/log.js';
 setLogSink(() => undefined);
 const SECONDS = Number(process.argv[2] ?? 5);
 
-const load = spawn(process.execPath, [path.join(import.meta.dirname, 'rtp-load.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+// With two cores or more, the engine and the load each get a core of their own (taskset, where
+// there is one): the load's packets are then paced as a remote phone's would be, not delayed by
+// the engine it is measuring, and "% of a core" is the engine's one core.
+const pinned = os.availableParallelism() >= 2 && spawnSync('taskset', ['-pc', '0', String(process.pid)]).status === 0;
+const load = pinned
+  ? spawn('taskset', ['-c', '1', process.execPath, path.join(import.meta.dirname, 'rtp-load.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] })
+  : spawn(process.execPath, [path.join(import.meta.dirname, 'rtp-load.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
 const lines = readline.createInterface({ input: load.stdout! });
 const waiting: Array<(l: string) => void> = [];
 lines.on('line', (l) => waiting.shift()?.(l));
@@ -132,7 +139,7 @@ function row(r: Result, size: number): string {
 }
 
 async function main(): Promise<void> {
-  console.log(`media engine, ${SECONDS} s per step; CPU is % of one core for the engine's process\n`);
+  console.log(`media engine, ${SECONDS} s per step; CPU is % of one core for the engine's process${pinned ? ' (engine on core 0, load on core 1)' : ' (engine and load share the cores)'}\n`);
   console.log(['scenario'.padEnd(26), 'legs'.padStart(5), 'CPU'.padStart(9), 'per leg'.padStart(11), 'per call'.padStart(10), 'loss'.padStart(8), 'latency p50/p99'.padStart(16), 'jitter'.padStart(9), 'late/trim /min'.padStart(13)].join('  '));
   const relay = await scenario('relay: 2-party × 50', 50, 2);
   console.log(row(relay, 2));
