@@ -17,7 +17,7 @@ import { Emitter } from '../util/emitter.js';
 import type { Endpoint } from './endpoint.js';
 import { builtInMusic, FRAME, MusicSource, readMusicWav } from './music.js';
 import { encodeG711 } from './g711.js';
-import { JitterBuffer, mixFor, SAMPLES, type Limiter } from './mixer.js';
+import { JitterBuffer, mixFor, mixMinus, SAMPLES, type Limiter } from './mixer.js';
 import { RtpEndpoint } from './rtp-endpoint.js';
 import { STATIC_PT, type CodecName } from './sdp.js';
 import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats } from './types.js';
@@ -197,6 +197,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   private readonly music = new Map<string, MusicSource>();
   /** Scratch buffers of the mixer (one listener at a time). */
   private readonly acc = new Int32Array(SAMPLES);
+  private readonly total = new Int32Array(SAMPLES);
   private readonly pcm = new Int16Array(SAMPLES);
   /** Recent added latencies of mixed frames (ms), a ring. */
   private readonly latencies = new Float64Array(LATENCY_SAMPLES);
@@ -520,10 +521,23 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
           }
         }
       }
+      // The bridge's total, for the listeners who hear everyone but themselves (a conference).
+      this.total.fill(0);
+      let heardCount = 0;
+      for (const f of frames.values()) {
+        if (!f) continue;
+        heardCount++;
+        for (let i = 0; i < SAMPLES; i++) this.total[i]! += f[i]!;
+      }
       for (const ear of b.ears) {
         const codec = ear.ep.codec ?? 'PCMU';
-        const heard = ear.sources.map((s) => frames.get(s));
-        const sound = mixFor(heard, ear.limiter, this.acc, this.pcm);
+        let sound: boolean;
+        if (frames.has(ear.ep.id) && ear.sources.length === frames.size - 1) {
+          const own = frames.get(ear.ep.id);
+          sound = mixMinus(this.total, own, heardCount > (own ? 1 : 0), ear.limiter, this.acc, this.pcm);
+        } else {
+          sound = mixFor(ear.sources.map((s) => frames.get(s)), ear.limiter, this.acc, this.pcm);
+        }
         const payload = Buffer.allocUnsafe(12 + SAMPLES);
         encodeG711(codec, this.pcm, payload.subarray(12));
         payload[0] = 0x80;

@@ -4,10 +4,7 @@
  * - {@link JitterBuffer}: one per source that somebody hears mixed. Packets arrive with network
  *   jitter; the mixer takes exactly one 20 ms frame per source per tick. The buffer decodes G.711
  *   on arrival into a ring of samples placed by RTP timestamp, conceals a lost packet with
- *   silence, and keeps a margin of twice the measured interarrival jitter (RFC 3550 §6.4.1 /
- *   A.8) beyond the frame being played: ~2 ms on a quiet LAN, up to 180 ms on a bad Wi-Fi.
- *   A stream that stops (hold, DTX, a transfer) drains and refills from its next packet, so no
- *   stale audio is played when it comes back.
+ *   silence, and holds the fewest whole frames of margin that kept every packet on time lately.
  * - {@link mixFor}: one listener's frame — the sum of the frames of the sources it hears (never
  *   its own: the caller passes the hearing list, which the call layer builds mix-minus), through
  *   a limiter that pulls the gain down at once when the sum would clip and lets it back up over
@@ -27,51 +24,38 @@ export interface JitterStats {
   concealed: number;
   /** Packets that arrived after their playout time (dropped). */
   late: number;
-  /** Times buffered audio was skipped to bring the delay back to target (after a burst or a late packet). */
+  /** Times whole frames of delay were dropped (no tick needed them for half a second; a burst). */
   dropped: number;
-  /** Times the stream was late for its frame (silence inserted, or the buffer ran dry and refilled). */
+  /** Times a packet was not there at its tick (late, or the stream stopped): silence, then a refill. */
   underruns: number;
 }
 
 /** Ring of decoded samples: 4096 at 8 kHz = 512 ms, more than the deepest delay plus a frame. */
 const RING = 4096;
-/** Smallest margin kept beyond one frame (2 ms), in samples. */
-const MIN_MARGIN = 16;
-/** Transit-spread window: blocks of packets whose earliest and latest transit are kept (10 × 10 × 20 ms = 2 s). */
-const SPREAD_BLOCK = 10;
-const SPREAD_BLOCKS = 10;
-/**
- * Most of the spread the margin follows (60 ms): lateness beyond it is a stall (a Wi-Fi scan, a
- * frozen sender), whose audio is dropped rather than paid for with seconds of added delay.
- * Steady jitter beyond it still raises the margin through the mean-jitter term.
- */
-const SPREAD_CAP_MS = 60;
-/** Frames per latency-trim window (25 × 20 ms = 0.5 s). */
+/** Pops per trim window (25 × 20 ms = 0.5 s). */
 const TRIM_EVERY = 25;
-/** Frames in the trim window that follows a step back for a late packet (5 × 20 ms = 100 ms). */
-const AFTER_STEP = 5;
-/** Excess below which the trim leaves the delay alone (1 ms), in samples. */
-const TRIM_SLACK = 8;
+/** Pops after a late packet before a frame of delay may go again (100 × 20 ms = 2 s). */
+const HOLD_AFTER_LATE = 100;
 
 /**
- * An adaptive jitter buffer for one G.711 source, kept in samples rather than whole packets, so
- * that its delay is the arrival phase plus a margin sized to the jitter — not a whole frame more
- * for every frame of margin. Samples sit in a ring indexed by RTP timestamp (RFC 3550 §5.1; any
- * packet duration works). Each {@link pop} takes the next 160; the delay it adds is what the
- * listener hears as latency:
+ * An adaptive jitter buffer for one G.711 source. Samples sit in a ring placed by RTP timestamp
+ * (RFC 3550 §5.1; any packet duration works); each {@link pop} takes the next 160. The delay it
+ * adds is what the listener hears as latency:
  *
  *   delay = (now − arrival of the newest packet) + (buffered samples − 160) / 8 ms
  *
- * that is the arrival phase against the mixer's 20 ms clock (0–20 ms) plus the margin.
- * The buffer keeps `buffered ≥ 160 + margin` at each pop, the margin the spread of the packets'
- * relative transit over the last ~2 s (how late a packet has been against the earliest, up to
- * 60 ms) or
- * twice the RFC 3550 interarrival jitter (§6.4.1 / A.8) if more, at least 2 ms, at most
- * `maxFrames` frames in all. A
- * packet late for its frame inserts exactly the silence needed for it to play (nothing is lost);
- * delay that was not needed over the last half second (after a burst, or a late packet whose
- * successor was on time) is skipped. A stream that stops or stalls for a whole frame refills from
- * its newest packet: after a Wi-Fi stall the old audio is dropped rather than played late.
+ * — the arrival phase against the mixer's 20 ms clock (0–20 ms) plus whole frames of margin.
+ * Only whole frames protect: the mixer needs a packet at the first tick whose frame overlaps it,
+ * so a part-frame margin would add delay and save no late packet. The buffer starts with no
+ * margin (it plays the newest packet at the next tick). A packet late for its tick makes it
+ * refill from that packet — one frame of silence, nothing lost — which is a frame of margin
+ * from then on; a packet overtaken by a later one (played as a hole) steps playout back by the
+ * frames it missed by, so the next one as late makes it. A frame of margin no packet needed
+ * over half a second (each landed at least a frame ahead of playout) is dropped, but not within
+ * 2 s of a late packet (so a sender that is late now and then does not make it step back and
+ * forth). A burst deeper than `maxFrames` (a stall) is cut to two frames at once, the old audio
+ * dropped rather than played late. A stream that stops (hold, DTX, a transfer) refills from its
+ * next packet. The RFC 3550 interarrival jitter (§6.4.1 / A.8) is kept for the stats.
  */
 export class JitterBuffer {
   private readonly ring = new Int16Array(RING);
@@ -85,28 +69,23 @@ export class JitterBuffer {
   /** Next position to play, and one past the newest sample received. */
   private cursor = 0;
   private end = 0;
-  /** `end` when the play position last stepped back for a late packet (-1: not since). */
-  private steppedAt = -1;
   /** One past the furthest position played since the last resync. */
   private playedTo = 0;
   /** When the packet ending at `end` arrived (performance.now() ms). */
   private endArrival = 0;
   private lastArrival = 0;
   private lastTs = 0;
-  /** Smallest buffered depth seen at a pop in this trim window, and the pops in it. */
-  private minBuffered = Infinity;
+  /** Whether the buffer ran dry while playing (the next packet is late, not a new talkspurt). */
+  private starved = false;
+  /**
+   * How far ahead of the play position the packets of this trim window landed, at least (in
+   * samples); the pops in the window, and the pops left before trimming is allowed.
+   */
+  private minLead = Infinity;
   private pops = 0;
+  private hold = 0;
   /** Interarrival jitter estimate in ms (RFC 3550 A.8, with the 1/16 gain). */
   jitterMs = 0;
-  /** Earliest and latest relative transit (arrival − timestamp, ms) per block of packets. */
-  private readonly transitMin = new Float64Array(SPREAD_BLOCKS).fill(Infinity);
-  private readonly transitMax = new Float64Array(SPREAD_BLOCKS).fill(-Infinity);
-  private transitBlock = 0;
-  private transitInBlock = 0;
-  /** Spread of the transit over the last ~2 s (latest − earliest, ms): how late a packet can be. */
-  spreadMs = 0;
-  /** Samples to hold at each pop: one frame plus the margin (adapts to jitter). */
-  target = SAMPLES + MIN_MARGIN;
   /** Delay the last {@link pop}'s frame added, in ms (its newest sample's arrival → now). */
   lastDelayMs = 0;
   readonly stats: JitterStats = { played: 0, concealed: 0, late: 0, dropped: 0, underruns: 0 };
@@ -146,14 +125,21 @@ export class JitterBuffer {
       // resuming after a pause (hold, silence suppression) is a gap, not jitter: not counted.
       const d = now - this.lastArrival - ((ts - this.lastTs) | 0) / 8;
       if (Math.abs(d) < 300) this.jitterMs += (Math.abs(d) - this.jitterMs) / 16;
-      else this.forgetTransit();
     }
     this.lastArrival = now;
     this.lastTs = ts;
+
     let pos = (ts - this.baseTs) | 0;
-    if (pos + n <= this.cursor && this.playing) {
-      this.adapt(now - pos / 8);
+    if (pos < this.cursor && this.playing) {
+      // Late: its place was played as silence already (overtaken by a later packet, so no tick
+      // went without data). Playing it now would put it out of order; instead the play position
+      // steps back the whole frames it missed by (silence now), so the next one as late makes it.
       this.stats.late++;
+      const back = Math.ceil((this.cursor - pos) / SAMPLES) * SAMPLES;
+      if (this.end - this.cursor + back <= this.maxFrames * SAMPLES) {
+        this.cursor -= back;
+        this.holdAfterLate();
+      }
       return;
     } else if (pos < this.cursor && !this.playing) {
       // Filling: a reordered packet from just before the first one moves the start back; one
@@ -169,7 +155,7 @@ export class JitterBuffer {
       pos = 0;
     }
 
-    this.adapt(now - pos / 8);
+    if (this.playing) this.minLead = Math.min(this.minLead, pos - this.cursor);
     const decoded = this.scratch.subarray(0, n);
     const got = decodeG711(codec, packet.subarray(off, off + n), decoded);
     for (let i = Math.max(0, this.cursor - pos); i < got; i++) {
@@ -182,53 +168,50 @@ export class JitterBuffer {
       this.endArrival = now;
     }
     if (!this.playing && this.end - this.cursor >= SAMPLES) {
-      // A frame is here: play it from the next pop, behind the margin (silence before it).
+      // A frame is here: play from where playout stopped at the next tick (a packet that
+      // overtook the missing one makes that a frame of margin); from the newest frame if that
+      // is too far back.
       this.playing = true;
-      this.cursor = this.end - this.target;
+      if (this.end - this.cursor > this.maxFrames * SAMPLES) this.cursor = this.end - SAMPLES;
+      if (this.starved) {
+        // It was late for its tick: the frame of delay it gained stays a while.
+        this.starved = false;
+        this.holdAfterLate();
+      }
     }
   }
 
   /**
-   * The frame due now, or undefined for silence (not started, or the stream stopped). The
-   * returned array is the buffer's own: read it before the next pop.
+   * The frame due now, or undefined for silence (not started, or the stream is late or stopped).
+   * The returned array is the buffer's own: read it before the next pop.
    */
   pop(now = performance.now()): Int16Array | undefined {
     if (!this.playing) return undefined;
     let buffered = this.end - this.cursor;
-    if (buffered <= 0 || (buffered < SAMPLES && this.end === this.steppedAt)) {
-      // Nothing new for a whole frame (or since the last step back): the stream stopped, or
-      // stalled. It refills from its next packet.
+    if (buffered < SAMPLES) {
+      // Its packet is not here: silence now, and it plays from the next tick when it comes
+      // (or the stream stopped). The samples left are played again as part of that frame.
       this.playing = false;
+      this.starved = true;
       this.stats.underruns++;
       return undefined;
     }
-    const late = buffered < SAMPLES;
-    if (late) {
-      // The stream is late for this frame: step back so it plays behind the margin, the gap
-      // heard as silence (those positions were played already and are empty).
-      this.cursor = this.end - this.target;
-      this.steppedAt = this.end;
-      buffered = this.target;
-      this.stats.underruns++;
-      // A short trim window follows (100 ms, not counting this pop): if the next packets are
-      // on time, the frame of delay the late one added goes at once.
-      this.pops = TRIM_EVERY - AFTER_STEP - 1;
-      this.minBuffered = Infinity;
-    } else if (buffered > this.target + this.maxFrames * SAMPLES) {
-      // Far too deep (a burst after a stall): cut back to the target at once.
-      this.skip(buffered - this.target);
-      buffered = this.target;
+    if (buffered > this.maxFrames * SAMPLES) {
+      // Far too deep (a burst after a stall): keep two frames.
+      this.skip(buffered - 2 * SAMPLES);
+      buffered = 2 * SAMPLES;
     }
-    // Every half second (100 ms after a step back), the delay no pop needed (the smallest depth beyond the target) goes.
-    if (!late) this.minBuffered = Math.min(this.minBuffered, buffered);
-    if (++this.pops >= TRIM_EVERY) {
-      const excess = this.minBuffered - this.target;
-      if (excess >= TRIM_SLACK) {
-        this.skip(excess);
-        buffered -= excess;
+    // Whole frames of delay no packet needed for half a second go (every packet landed at
+    // least that far ahead of the play position); not while held after a late one.
+    if (this.hold > 0) this.hold--;
+    else if (++this.pops >= TRIM_EVERY) {
+      const spare = Math.min(buffered - SAMPLES, Math.floor(this.minLead / SAMPLES) * SAMPLES);
+      if (spare > 0) {
+        this.skip(spare);
+        buffered -= spare;
       }
       this.pops = 0;
-      this.minBuffered = Infinity;
+      this.minLead = Infinity;
     }
 
     let heard = 0;
@@ -242,7 +225,7 @@ export class JitterBuffer {
         heard++;
       } else {
         this.frame[i] = 0;
-        // Never played, and later samples are here: a lost packet (not inserted silence).
+        // Never played, and later samples are here: a lost packet.
         if (p >= this.playedTo && p < this.end) holes++;
       }
     }
@@ -255,38 +238,11 @@ export class JitterBuffer {
     return this.frame;
   }
 
-  /**
-   * Records one packet's relative transit (arrival − timestamp, ms) and sets the target: one
-   * frame plus a margin that covers the worst lateness seen in the last ~2 s (a burst on a
-   * loaded link or sender) and at least twice the mean jitter, within bounds.
-   */
-  private adapt(transit: number): void {
-    const b = this.transitBlock;
-    if (transit < this.transitMin[b]!) this.transitMin[b] = transit;
-    if (transit > this.transitMax[b]!) this.transitMax[b] = transit;
-    if (++this.transitInBlock >= SPREAD_BLOCK) {
-      this.transitInBlock = 0;
-      this.transitBlock = (b + 1) % SPREAD_BLOCKS;
-      this.transitMin[this.transitBlock] = Infinity;
-      this.transitMax[this.transitBlock] = -Infinity;
-    }
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < SPREAD_BLOCKS; i++) {
-      if (this.transitMin[i]! < lo) lo = this.transitMin[i]!;
-      if (this.transitMax[i]! > hi) hi = this.transitMax[i]!;
-    }
-    this.spreadMs = hi - lo;
-    const margin = Math.max(MIN_MARGIN, Math.round(Math.max(2 * this.jitterMs, Math.min(SPREAD_CAP_MS, this.spreadMs)) * 8));
-    this.target = SAMPLES + Math.min((this.maxFrames - 1) * SAMPLES, margin);
-  }
-
-  /** Starts the transit window afresh (a new stream, or one resuming after a pause: not jitter). */
-  private forgetTransit(): void {
-    this.transitMin.fill(Infinity);
-    this.transitMax.fill(-Infinity);
-    this.transitInBlock = 0;
-    this.spreadMs = 0;
+  /** A packet was late: the delay it added is kept for a while before trimming may take it. */
+  private holdAfterLate(): void {
+    this.hold = HOLD_AFTER_LATE;
+    this.pops = 0;
+    this.minLead = Infinity;
   }
 
   /** Drops `n` samples at the play position. */
@@ -299,27 +255,27 @@ export class JitterBuffer {
   /** Makes `ts` position 0 with nothing buffered (not playing). */
   private resync(ts: number): void {
     this.valid.fill(0);
-    this.forgetTransit();
     this.baseTs = ts;
     this.cursor = 0;
     this.end = 0;
     this.playedTo = 0;
-    this.steppedAt = -1;
     this.playing = false;
+    this.starved = false;
   }
 
   /** Forgets everything buffered (the stream restarts). */
   reset(): void {
     this.valid.fill(0);
     this.playing = false;
+    this.starved = false;
     this.ssrc = -1;
     this.jitterMs = 0;
     this.cursor = 0;
     this.end = 0;
     this.playedTo = 0;
-    this.steppedAt = -1;
     this.pops = 0;
-    this.minBuffered = Infinity;
+    this.hold = 0;
+    this.minLead = Infinity;
   }
 }
 
@@ -352,6 +308,26 @@ export function mixFor(frames: ReadonlyArray<Int16Array | undefined>, limiter: L
     limiter.gain = Math.min(1, limiter.gain + RELEASE * (1 - limiter.gain));
     return false;
   }
+  limitInto(acc, limiter, out);
+  return true;
+}
+
+/**
+ * Mix-minus from a bridge's total: `out` = limit(`total` − `own`), for a listener who hears
+ * every source summed in `total` except its own (`own` undefined: it was silent). One sum per
+ * frame for the whole conference instead of one per listener — O(N), not O(N²). `acc` is
+ * scratch; `othersHeard` says whether any other source had sound (false: `out` is silence).
+ */
+export function mixMinus(total: Int32Array, own: Int16Array | undefined, othersHeard: boolean, limiter: Limiter, acc: Int32Array, out: Int16Array): boolean {
+  if (!othersHeard) return mixFor([], limiter, acc, out);
+  if (own) for (let i = 0; i < SAMPLES; i++) acc[i] = total[i]! - own[i]!;
+  else acc.set(total);
+  limitInto(acc, limiter, out);
+  return true;
+}
+
+/** The limiter and the hard clip: `acc` (a sum) into `out`, updating the listener's gain. */
+function limitInto(acc: Int32Array, limiter: Limiter, out: Int16Array): void {
   let peak = 0;
   for (let i = 0; i < SAMPLES; i++) {
     const a = acc[i]! < 0 ? -acc[i]! : acc[i]!;
@@ -369,5 +345,4 @@ export function mixFor(frames: ReadonlyArray<Int16Array | undefined>, limiter: L
     out[i] = s;
   }
   limiter.gain = to;
-  return true;
 }
