@@ -1,37 +1,59 @@
-// Builds the SDK (ESM + UMD, minified, with sip.js bundled in) and the demo app.
+// Builds the SDK and the demo app.
+//
+// The SDK (sdk/dist), sip.js bundled in every build (it is not a dependency):
+// - esm/ — ES modules, one file per source module (sip.js under esm/vendor/), so a bundler drops
+//   what an app does not import (`sideEffects: false`): importing only the errors costs ~1 KB;
+// - index.cjs — CommonJS for require();
+// - switchboard.browser.js — one minified ES module for <script type="module"> and CDNs;
+// - switchboard.global.js — one minified IIFE defining the global `Switchboard` for <script>;
+// - index.d.ts / index.d.cts — the types, bundled into one file each (import and require).
+// Every output has a source map.
 import commonjs from '@rollup/plugin-commonjs';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import terser from '@rollup/plugin-terser';
 import typescript from '@rollup/plugin-typescript';
+import { dts } from 'rollup-plugin-dts';
 
-const plugins = (tsconfig, declarations = false) => [
-  nodeResolve({ browser: true }),
-  commonjs(),
-  typescript({
-    tsconfig,
-    compilerOptions: declarations
-      ? { composite: false, declaration: true, declarationDir: 'sdk/dist', outDir: 'sdk/dist', sourceMap: false }
-      : { composite: false, declaration: false, outDir: undefined, sourceMap: false },
-  }),
-  terser({ format: { comments: false } }),
-];
+const ts = (tsconfig) =>
+  typescript({ tsconfig, compilerOptions: { composite: false, declaration: false, declarationMap: false, outDir: undefined, sourceMap: true, inlineSources: true } });
+const plugins = (tsconfig, minify) => [nodeResolve({ browser: true }), commonjs(), ts(tsconfig), ...(minify ? [terser({ format: { comments: false } })] : [])];
+const SDK = 'sdk/src/index.ts';
 
 export default [
   {
-    input: 'sdk/src/index.ts',
+    input: SDK,
+    output: {
+      dir: 'sdk/dist/esm',
+      format: 'es',
+      preserveModules: true,
+      preserveModulesRoot: 'sdk/src',
+      sourcemap: true,
+      // npm never packs a folder named node_modules: sip.js's modules go to vendor/.
+      entryFileNames: (chunk) => `${chunk.name.replace(/^.*node_modules\//, 'vendor/')}.js`,
+    },
+    plugins: plugins('sdk/tsconfig.json', false),
+  },
+  {
+    input: SDK,
+    output: { file: 'sdk/dist/index.cjs', format: 'cjs', sourcemap: true, exports: 'named' },
+    plugins: plugins('sdk/tsconfig.json', false),
+  },
+  {
+    input: SDK,
     output: [
-      { file: 'sdk/dist/switchboard.esm.js', format: 'es' },
+      { file: 'sdk/dist/switchboard.browser.js', format: 'es', sourcemap: true },
+      { file: 'sdk/dist/switchboard.global.js', format: 'iife', name: 'Switchboard', sourcemap: true },
     ],
     plugins: plugins('sdk/tsconfig.json', true),
   },
   {
-    input: 'sdk/src/index.ts',
-    output: [{ file: 'sdk/dist/switchboard.umd.js', format: 'umd', name: 'Switchboard' }],
-    plugins: plugins('sdk/tsconfig.json'),
+    input: SDK,
+    output: [{ file: 'sdk/dist/index.d.ts', format: 'es' }, { file: 'sdk/dist/index.d.cts', format: 'es' }],
+    plugins: [dts({ tsconfig: 'sdk/tsconfig.json' })],
   },
   {
     input: 'demo/src/main.ts',
-    output: [{ file: 'demo/dist/app.js', format: 'es' }],
-    plugins: plugins('demo/tsconfig.json'),
+    output: [{ file: 'demo/dist/app.js', format: 'es', sourcemap: true }],
+    plugins: plugins('demo/tsconfig.json', true),
   },
 ];

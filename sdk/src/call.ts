@@ -115,8 +115,8 @@ let nextCallId = 1;
 
 /** One call. Obtained from `Softphone.dial()` or the `incoming` event. */
 export class Call extends Emitter<CallEvents> {
-  /** Local id, unique within this page. */
-  readonly id = `call-${nextCallId++}`;
+  /** An id unique within this page, known from the start (see {@link Call.id} for the gateway's). */
+  readonly localId = `call-${nextCallId++}`;
   /** `outgoing` for dialled calls, `incoming` for offered ones. */
   readonly direction: 'incoming' | 'outgoing';
   /** The other party's user name or number. */
@@ -169,6 +169,15 @@ export class Call extends Emitter<CallEvents> {
         this.emit('supervised', mode === 'monitor' || mode === 'whisper' || mode === 'barge' ? { supervisor: String(msg.supervisor ?? ''), mode } : null);
       }
     });
+  }
+
+  /**
+   * The gateway's id for this call — the `id` of its record in `/api/records`, to link the call
+   * to a CRM ticket or look its record up. Known at once for an incoming call, from the first
+   * ringing (or the answer) for an outgoing one; undefined before that.
+   */
+  get id(): string | undefined {
+    return this.session.gatewayCallId;
   }
 
   /**

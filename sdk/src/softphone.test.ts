@@ -42,6 +42,7 @@ class FakeSession extends Emitter<SignalingSessionEvents> implements SignalingSe
     if (this.controlFails) throw new SwitchboardError('SB_CALL_FAILED', 'refused');
   }
   readonly callId = `fake-${Math.random()}`;
+  gatewayCallId: string | undefined = undefined;
   dtmfOk = true;
   sendDtmf(d: string, duration: number, gap: number) {
     this.calls.push(`dtmf=${d}/${duration}/${gap}`);
@@ -507,4 +508,21 @@ test('supervisor: calls() lists live calls; monitor() invites with X-Switchboard
   await sup.end();
   assert.equal(ended, true);
   await p.disconnect();
+});
+
+test('an agent state that cannot be loaded is an error event, not a swallowed failure; the phone still connects', async () => {
+  class NoCenter extends FakeSignaling {
+    override async command(m: Record<string, unknown>): Promise<Record<string, unknown>> {
+      if (m.type === 'hello') throw new SwitchboardError('SB_CALL_FAILED', 'contact center unavailable (503)', { status: 503 });
+      return super.command(m);
+    }
+  }
+  const { p } = phone(new NoCenter());
+  const errors: SwitchboardError[] = [];
+  p.on('error', (e) => errors.push(e));
+  await p.connect();
+  assert.equal(p.connectionState, 'connected');
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]!.code, 'SB_CALL_FAILED');
+  assert.match(errors[0]!.message, /contact center unavailable/);
 });

@@ -57,11 +57,17 @@ export interface SoftphoneOptions {
   autoPlayRemoteAudio?: boolean;
   /**
    * What to do when the connection drops: reconnect with jittered exponential backoff (default:
-   * 0.5 s doubling to 10 s, for up to 5 minutes), with these backoff options, with your own
+   * 0.5 s doubling to 4 s, for up to 5 minutes), with these backoff options, with your own
    * {@link ReconnectPolicy}, or `false` to stay disconnected. Calls stay up meanwhile (the
    * gateway keeps them for its grace period, 30 s by default).
    */
   reconnect?: BackoffOptions | ReconnectPolicy | false;
+  /**
+   * STUN/TURN servers for the browser's side of the media (`RTCIceServer`s). Not needed when the
+   * gateway has a public address and UDP reaches it; for agents behind firewalls that allow only
+   * TCP/TLS 443, a TURN server (e.g. coturn) on 443 relays their audio. See docs/deploy.md.
+   */
+  iceServers?: RTCIceServer[];
   /** @internal Replace the signaling implementation (tests, alternative stacks). */
   signaling?: SignalingFactory;
 }
@@ -84,6 +90,12 @@ export type SoftphoneEvents = {
    * another gateway behind the same address).
    */
   draining: [info: { deadline: number }];
+  /**
+   * A failure nothing awaited: the agent state could not be loaded after connecting or
+   * reconnecting (the phone still works; `phone.agent` stays empty), or a message from the
+   * gateway could not be handled. Calls report their own failures on the call.
+   */
+  error: [error: SwitchboardError];
 };
 
 /** Result of {@link login}. */
@@ -217,7 +229,7 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     const claims = claimsOf(token);
     this.username = claims.sub;
     const domain = new URL(httpBase(this.options.url)).hostname;
-    const signaling = (this.options.signaling ?? sipJsSignaling)({ server: wsUrl(this.options.url, token), user: claims.sub, domain, userAgent: 'Switchboard-SDK/0.1' });
+    const signaling = (this.options.signaling ?? sipJsSignaling)({ server: wsUrl(this.options.url, token), user: claims.sub, domain, userAgent: 'Switchboard-SDK/0.2', ...(this.options.iceServers ? { iceServers: this.options.iceServers } : {}) });
     this.signaling = signaling;
     signaling.on('connection', (state, error, lost) => {
       if (this.signaling !== signaling) return;
@@ -240,7 +252,13 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     });
     signaling.on('message', (body) => {
       if (body.type === 'gateway' && body.state === 'draining') this.emit('draining', { deadline: typeof body.deadline === 'number' ? body.deadline : Date.now() });
-      else this.agent.receive(body);
+      else {
+        try {
+          this.agent.receive(body);
+        } catch (err) {
+          this.asyncError(`A gateway message (${String(body.type)}) could not be handled`, err);
+        }
+      }
     });
     try {
       await signaling.connect();
@@ -251,7 +269,7 @@ export class Softphone extends Emitter<SoftphoneEvents> {
       throw e.code === 'SB_CONNECTION_FAILED' ? await whyUnreachable(this.options.url, e) : e;
     }
     // The agent's state and codes; a gateway without the contact center still gives a phone.
-    await this.agent.attach((m) => signaling.command(m)).catch(() => undefined);
+    await this.agent.attach((m) => signaling.command(m)).catch((err) => this.asyncError('The agent state could not be loaded', err));
   }
 
   /** A token for the next connection: the function's fresh one, or the given one while it is valid. */
@@ -310,8 +328,13 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     this.lastError = undefined;
     this.connection.to(ConnectionState.Connected);
     await Promise.all(this.calls.map((c) => c._reattach()));
-    await this.agent.reattach().catch(() => undefined);
+    await this.agent.reattach().catch((err) => this.asyncError('The agent state could not be loaded again after reconnecting', err));
     this.emit('reconnected');
+  }
+
+  /** Reports a failure nothing awaits as an `error` event. */
+  private asyncError(what: string, err: unknown): void {
+    this.emit('error', err instanceof SwitchboardError ? err : new SwitchboardError('SB_CONNECTION_FAILED', `${what}: ${String(err)}`, { cause: err }));
   }
 
   private async giveUp(signaling: SignalingClient, error: SwitchboardError | undefined): Promise<void> {

@@ -60,7 +60,13 @@ test('alice calls bob by extension; both hear each other', async () => {
   assert.ok(heardByAlice.levelDb > -30, `alice's received level too low: ${heardByAlice.levelDb} dBFS`);
   assert.ok(heardByBob.levelDb > -30, `bob's received level too low: ${heardByBob.levelDb} dBFS`);
   assert.equal(gw.gw.b2bua.active.length, 1);
+  // Both desktops know the gateway's id for the call (the caller from the ringing response).
+  const ids = await Promise.all([alice.page.evaluate(() => window.demo.call?.id), bob.page.evaluate(() => window.demo.call?.id)]);
+  assert.deepEqual(ids, [gw.gw.b2bua.active[0]!.id, gw.gw.b2bua.active[0]!.id], 'call.id is the gateway call id on both sides');
+  callId = ids[0]!;
 });
+
+let callId = '';
 
 test('mute silences alice for bob, unmute restores it', async () => {
   await alice.page.getByTestId('mute').click();
@@ -106,6 +112,12 @@ test('bob hangs up; both pages show the call gone and the gateway frees it', asy
   const stats = await gw.gw.media.stats();
   assert.equal(stats.endpoints, 0, 'media endpoints are closed');
   assert.ok(stats.packetsRelayed > 100, `packets were relayed (${stats.packetsRelayed})`);
+  // call.id is the record's id in /api/records.
+  const { token } = (await (await fetch(new URL('/api/login', gw.addrs.httpUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', password: 'carol-demo' }) })).json()) as { token: string };
+  const records = (await (await fetch(new URL('/api/records?limit=50', gw.addrs.httpUrl), { headers: { authorization: `Bearer ${token}` } })).json()) as { records: Array<{ id: string; caller: string; callee: string }> };
+  const rec = records.records.find((r) => r.id === callId);
+  assert.ok(rec, `a record with the desktop's call id ${callId}`);
+  assert.equal(rec.caller, 'alice');
 });
 
 test('calling an unknown target shows a clear error', async () => {

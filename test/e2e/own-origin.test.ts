@@ -14,12 +14,12 @@ import { startGateway, type TestGateway } from '../support/gateway.js';
 import { freePort } from '../support/net.js';
 
 const TONE = 900;
-const SDK = path.resolve(import.meta.dirname, '..', '..', 'sdk', 'dist', 'switchboard.esm.js');
+const SDK = path.resolve(import.meta.dirname, '..', '..', 'sdk', 'dist', 'switchboard.browser.js');
 
 /** The whole custom desktop: log in, connect, dial, report (docs/desktop.md walks through it). */
 const PAGE = `<!doctype html><meta charset="utf-8"><title>Custom desktop</title>
 <script type="module">
-import { login, Softphone } from './switchboard.esm.js';
+import { login, Softphone } from './switchboard.browser.js';
 window.desk = {
   async run(gateway, username, password, target) {
     const { token } = await login({ url: gateway, username, password });
@@ -41,7 +41,7 @@ window.desk = {
 
 function desktopServer(port: number): Promise<http.Server> {
   const srv = http.createServer((req, res) => {
-    if (req.url?.endsWith('switchboard.esm.js')) {
+    if (req.url?.endsWith('switchboard.browser.js')) {
       res.writeHead(200, { 'content-type': 'text/javascript' });
       res.end(readFileSync(SDK));
     } else {

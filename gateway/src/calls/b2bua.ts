@@ -20,7 +20,7 @@ import { commonCodecs, parseAudio, SdpError, type AudioDescription, type CodecNa
 import { Call, CallEndedError, CallOperationError, CallState, CONTROL_TYPE, isBrowserLeg, otherSide, type Leg } from './call.js';
 import type { Route, Router } from './router.js';
 import { Queueing } from './queueing.js';
-import { partyOf, type Attempt } from './ringing.js';
+import { legHeaders, partyOf, type Attempt } from './ringing.js';
 import { Transfers } from './transfers.js';
 import type { CallingPolicy } from './policy.js';
 import { Conference, type ConferenceOptions } from './conference.js';
@@ -277,6 +277,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       const policy = this.opts.policy;
       call.on('stateChanged', (s) => s === CallState.Ended && policy.ended(callerParty, call.id));
     }
+    // The caller's desktop learns the call's id from the first response (not a trunk's caller).
+    if (!fromTrunk) invite.responseHeaders.push(['x-switchboard-call-id', call.id]);
     invite.progress(100);
     invite.on('cancelled', () => call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' }));
     try {
@@ -322,7 +324,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       const calleeOffer = await this.media.offer(call.callee.endpointId, a.codecs.length ? a.codecs : codecs);
       call.timings.calleeOfferMs = performance.now() - t0;
       if (call.state === CallState.Ended) return;
-      const out = this.core.invite({ ...a.options, offer: calleeOffer });
+      const out = this.core.invite({ ...a.options, offer: calleeOffer, headers: legHeaders(call, a, a.options.headers) });
       current = out;
       let answeredAtAll = false;
       const fail = (status: number, reason: string) => {

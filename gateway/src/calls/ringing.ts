@@ -13,6 +13,15 @@ import type { Trunk } from '../trunks/trunk.js';
 import { CallEndedError, CallState, type Call, type Leg } from './call.js';
 import type { Route, Router } from './router.js';
 
+/**
+ * Headers of an INVITE for `call` to `attempt`: `extra`, and for the gateway's own users (not
+ * trunks) `X-Switchboard-Call-Id` — the call's id in the records, so a desktop can link its call
+ * to the record or a CRM.
+ */
+export function legHeaders(call: Call, attempt: Attempt, extra: Array<[string, string]> = []): Array<[string, string]> {
+  return attempt.trunk ? extra : [...extra, ['x-switchboard-call-id', call.id]];
+}
+
 /** One way to reach a target: a user's binding, or one trunk (built by the B2BUA). */
 export interface Attempt {
   label: string;
@@ -79,7 +88,7 @@ export function ring(
           await call.closeEndpoint(ep);
           return terminated;
         }
-        const invite = core.invite({ ...a.options, offer: sdp, ...(opts.headers ? { headers: opts.headers } : {}) });
+        const invite = core.invite({ ...a.options, offer: sdp, headers: legHeaders(call, a, opts.headers) });
         current = invite;
         const r = await new Promise<{ body: string; dialog: Dialog } | { status: number; reason: string; timedOut?: boolean }>((resolve) => {
           const timer = opts.ringMs

@@ -44,6 +44,9 @@ export class IncomingInvite extends Emitter<IncomingInviteEvents> {
     };
   }
 
+  /** Headers added to every provisional and final 2xx response (e.g. the gateway's call id). */
+  readonly responseHeaders: Array<[string, string]> = [];
+
   /** The SDP offer. */
   get offer(): string {
     return this.request.body.toString('utf8');
@@ -60,6 +63,7 @@ export class IncomingInvite extends Emitter<IncomingInviteEvents> {
     if (status > 100 && status < 300) for (const rr of this.request.getAll('record-route')) res.add('record-route', rr);
     if (status > 100 && status < 300) res.add('contact', this.core.contactFor(this.source.transport));
     if (status >= 200 && status < 300) res.add('allow', DIALOG_METHODS);
+    if (status > 100 && status < 300) for (const [k, v] of this.responseHeaders) res.add(k, v);
     for (const [k, v] of headers) res.add(k, v);
     res.add('server', this.core.opts.userAgent);
     if (body !== undefined) {

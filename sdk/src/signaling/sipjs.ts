@@ -83,6 +83,7 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
     this.remote = { user: id.uri.user ?? '', ...(id.displayName ? { displayName: id.displayName } : {}) };
     if (session instanceof Invitation) {
       const req = session.request;
+      this.learnGatewayId(req.getHeader('X-Switchboard-Call-Id'));
       const name = req.getHeader('X-Switchboard-Queue');
       if (name) {
         const wait = Number(req.getHeader('X-Switchboard-Wait'));
@@ -107,6 +108,12 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
 
   readonly remote: { user: string; displayName?: string };
   readonly queue?: { name: string; waitSeconds: number; caller?: string };
+  gatewayCallId: string | undefined;
+
+  /** @internal Records the gateway's call id from a message header (the first one wins). */
+  learnGatewayId(value: string | undefined): void {
+    if (value && !this.gatewayCallId && /^[\w.:-]{1,64}$/.test(value)) this.gatewayCallId = value;
+  }
 
   get callId(): string {
     return (this.session as Inviter | Invitation).request.callId;
@@ -251,8 +258,11 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
       logLevel: 'error',
       // Reconnection is the Softphone's policy, not sip.js's.
       reconnectionAttempts: 0,
-      // Our gateway answers with host candidates only; no need to wait for STUN.
-      sessionDescriptionHandlerFactoryOptions: { iceGatheringTimeout: 500 },
+      // Without STUN/TURN servers only host candidates are gathered: no need to wait long. A
+      // TURN allocation takes a round trip or two more.
+      sessionDescriptionHandlerFactoryOptions: config.iceServers?.length
+        ? { iceGatheringTimeout: 2000, peerConnectionConfiguration: { iceServers: config.iceServers } }
+        : { iceGatheringTimeout: 500 },
       delegate: {
         onConnect: () => this.emit('connection', 'connected'),
         onDisconnect: (error) => {
@@ -376,9 +386,11 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
       .invite({
         requestDelegate: {
           onProgress: (res) => {
+            session.learnGatewayId(res.message.getHeader('X-Switchboard-Call-Id'));
             const code = res.message.statusCode;
             if (code === 180 || code === 183) session.progress(code);
           },
+          onAccept: (res) => session.learnGatewayId(res.message.getHeader('X-Switchboard-Call-Id')),
           onReject: (res) => session.fail(errorFromStatus(res.message.statusCode ?? 500, res.message.reasonPhrase ?? "Error")),
         },
       })

@@ -34,6 +34,12 @@ export interface SignalingSession {
   readonly remote: { user: string; displayName?: string };
   /** The SIP Call-ID of this session (names it to the gateway, e.g. to complete a transfer). */
   readonly callId: string;
+  /**
+   * The gateway's id for the call (its id in the call records), from the gateway's
+   * `X-Switchboard-Call-Id` header: on an incoming call at once, on an outgoing one from the
+   * first ringing or answer response. Undefined until then (or from another server).
+   */
+  readonly gatewayCallId: string | undefined;
   /** For a call offered from a queue: the queue, the caller's wait so far (s) and the caller. */
   readonly queue?: { name: string; waitSeconds: number; caller?: string };
   /** Remote audio, once established. */
@@ -102,6 +108,8 @@ export interface SignalingConfig {
   user: string;
   domain: string;
   userAgent: string;
+  /** STUN/TURN servers for the peer connection (none: host candidates only). */
+  iceServers?: RTCIceServer[];
 }
 
 /** Creates a signaling client (swap this to replace sip.js). */
