@@ -18,6 +18,11 @@ const ts = (tsconfig) =>
   typescript({ tsconfig, compilerOptions: { composite: false, declaration: false, declarationMap: false, outDir: undefined, sourceMap: true, inlineSources: true } });
 const plugins = (tsconfig, minify) => [nodeResolve({ browser: true }), commonjs(), ts(tsconfig), ...(minify ? [terser({ format: { comments: false } })] : [])];
 const SDK = 'sdk/src/index.ts';
+// Everything is bundled: an import that does not resolve is a build error, not an external.
+const onwarn = (warning, warn) => {
+  if (warning.code === 'UNRESOLVED_IMPORT') throw new Error(`unresolved import: ${warning.message}`);
+  warn(warning);
+};
 
 export default [
   {
@@ -32,11 +37,13 @@ export default [
       entryFileNames: (chunk) => `${chunk.name.replace(/^.*node_modules\//, 'vendor/')}.js`,
     },
     plugins: plugins('sdk/tsconfig.json', false),
+    onwarn,
   },
   {
     input: SDK,
     output: { file: 'sdk/dist/index.cjs', format: 'cjs', sourcemap: true, exports: 'named' },
     plugins: plugins('sdk/tsconfig.json', false),
+    onwarn,
   },
   {
     input: SDK,
@@ -45,6 +52,7 @@ export default [
       { file: 'sdk/dist/switchboard.global.js', format: 'iife', name: 'Switchboard', sourcemap: true },
     ],
     plugins: plugins('sdk/tsconfig.json', true),
+    onwarn,
   },
   {
     input: SDK,
@@ -55,5 +63,6 @@ export default [
     input: 'demo/src/main.ts',
     output: [{ file: 'demo/dist/app.js', format: 'es', sourcemap: true }],
     plugins: plugins('demo/tsconfig.json', true),
+    onwarn,
   },
 ];

@@ -6,12 +6,12 @@
 /** The error catalog: code → what it means and what to do. */
 export const ERROR_CATALOG = {
   SB_INVALID_ARGUMENT: { description: 'An argument is missing or malformed.', solution: 'Check the value passed to the method.' },
-  SB_INVALID_STATE: { description: 'The operation is not possible in the current state.', solution: 'Check the state before calling (e.g. answer only a ringing call).' },
-  SB_AUTH_FAILED: { description: 'The gateway rejected the credentials or token.', solution: 'Log in again; check user name, password and token expiry.' },
-  SB_LOCKED_OUT: { description: 'Too many failed logins: the user (or this address) is locked out for a while.', solution: 'Wait and try again with the right password; ask an administrator if it persists.' },
-  SB_CONNECTION_FAILED: { description: 'The connection to the gateway could not be opened or was lost.', solution: 'Check the gateway URL and network; the SDK reconnects when possible.' },
-  SB_ORIGIN_REFUSED: { description: 'The gateway refused this page\'s origin (it is not in the gateway\'s auth.allowedOrigins).', solution: 'Add this page\'s origin (scheme, host and port) to auth.allowedOrigins in the gateway configuration.' },
-  SB_NOT_CONNECTED: { description: 'The softphone is not connected and registered.', solution: 'Call connect() and wait for the "registered" state.' },
+  SB_INVALID_STATE: { description: 'The operation is not possible in the current state.', solution: 'Check the state first (e.g. answer only a ringing call).' },
+  SB_AUTH_FAILED: { description: 'The gateway rejected the credentials or token.', solution: 'Log in again.' },
+  SB_LOCKED_OUT: { description: 'Too many failed logins: locked out for a while.', solution: 'Wait, then retry with the right password.' },
+  SB_CONNECTION_FAILED: { description: 'The connection to the gateway could not be opened or was lost.', solution: 'Check the URL and the network; the SDK reconnects by itself.' },
+  SB_ORIGIN_REFUSED: { description: 'The gateway refused this page\'s origin.', solution: 'Add the origin (scheme, host, port) to the gateway\'s auth.allowedOrigins.' },
+  SB_NOT_CONNECTED: { description: 'The softphone is not connected and registered.', solution: 'Call connect() first.' },
   SB_REGISTRATION_FAILED: { description: 'The gateway refused the registration.', solution: 'Check that the token belongs to this user.' },
   SB_TARGET_NOT_FOUND: { description: 'No user, extension or number matches the dialled target.', solution: 'Check the number or name dialled.' },
   SB_TARGET_UNAVAILABLE: { description: 'The target exists but is not reachable now (not logged in).', solution: 'Try again later or call someone else.' },
@@ -19,13 +19,13 @@ export const ERROR_CATALOG = {
   SB_DECLINED: { description: 'The target declined the call.', solution: 'Try again later or call someone else.' },
   SB_NO_ANSWER: { description: 'The call was not answered in time.', solution: 'Try again later.' },
   SB_CALL_FAILED: { description: 'The call failed for another reason (see the status and message).', solution: 'Retry; if it persists, report the status code.' },
-  SB_MEDIA_DENIED: { description: 'The microphone could not be opened (permission denied or no device).', solution: 'Allow microphone access and check the headset.' },
+  SB_MEDIA_DENIED: { description: 'The microphone could not be opened.', solution: 'Allow microphone access and check the headset.' },
   SB_MEDIA_FAILED: { description: 'Audio could not be negotiated or connected.', solution: 'Check the network (UDP must reach the gateway).' },
-  SB_TRANSFER_FAILED: { description: 'The transfer target could not be reached; the caller is back on this call.', solution: 'Check the target, or try another agent or queue.' },
-  SB_FORBIDDEN: { description: 'Your rights do not allow this (e.g. changing another agent\'s state, or calling a premium or international number).', solution: 'Ask a supervisor or administrator; the message says what was refused.' },
+  SB_TRANSFER_FAILED: { description: 'The transfer failed; the caller is back on this call.', solution: 'Check the target or try another.' },
+  SB_FORBIDDEN: { description: 'Your rights do not allow this.', solution: 'The message says what was refused; ask an administrator.' },
   SB_NOT_AN_AGENT: { description: 'This user is not an agent, so it has no agent state.', solution: 'Log in with an agent account.' },
-  SB_CALL_LOST: { description: 'The call ended while the connection to the gateway was lost (it was not back within the gateway\'s grace period).', solution: 'Check the network; call the customer back if needed.' },
-  SB_DTMF_FAILED: { description: 'The digits could not be sent on this call (telephone-event not negotiated).', solution: 'The far end does not accept RFC 4733 digits; nothing was sent.' },
+  SB_CALL_LOST: { description: 'The call ended while the connection was lost.', solution: 'Check the network; call the customer back if needed.' },
+  SB_DTMF_FAILED: { description: 'This call cannot carry digits (no RFC 4733 telephone-event).', solution: 'Nothing was sent.' },
 } as const;
 
 /** A stable error code. */
