@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { recentAudio } from '../support/audio.js';
 import { Baresip } from '../support/baresip.js';
-import { launchAgent, measureStreamAudio, type Agent } from '../support/browser.js';
+import { launchAgent, measureStreamAudio, waitForAudio, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { jssipPageDir, sb, waitEventLog } from '../support/jssip.js';
 
@@ -113,7 +113,12 @@ test('ICE restart (renegotiate with iceRestart): new credentials both sides, aud
   console.log(`# ICE restart: browser ufrag ${before.local} -> ${afterRestart.local}, gateway ufrag ${before.remote} -> ${afterRestart.remote}`);
   assert.notEqual(afterRestart.local, before.local, 'the browser restarted ICE');
   assert.notEqual(afterRestart.remote, before.remote, 'the gateway answered with new ICE credentials');
-  await new Promise((r) => setTimeout(r, 1000));
+  // The new path needs its connectivity checks (and DTLS keeps its keys): on a loaded machine
+  // that took over a second once, so wait for the audio to be back, then check both ways.
+  const t0 = Date.now();
+  await waitForAudio(alice.page, 'window.sb.remoteStream', 8000);
+  console.log(`# audio back ${Date.now() - t0} ms after the re-INVITE's answer`);
+  await new Promise((r) => setTimeout(r, 500));
   await assertBothWays('after the ICE restart');
   assert.equal(gw.gw.b2bua.active.length, 1, 'still one call');
 });
