@@ -30,6 +30,8 @@ fi
 
 npm run build --silent
 npm run typecheck --silent
+# Every public SDK member is documented (TypeDoc validation, warnings are errors).
+npm run docs:check --silent
 node scripts/check-imports.mjs
 # The configuration reference is generated from the schema and must be current.
 node scripts/config-reference.mjs --check

@@ -16,24 +16,35 @@ import { SwitchboardError } from './errors.js';
  * ```
  */
 export enum AgentState {
+  /** Logged out of the queues: offered no calls. */
   Offline = 'offline',
+  /** Ready: queue calls are offered. */
   Available = 'available',
+  /** Logged in but not taking queue calls, with a reason (break, lunch, missed…). */
   NotReady = 'not-ready',
+  /** A queue call is being offered to this agent. */
   Ringing = 'ringing',
+  /** On a call. */
   OnCall = 'on-call',
+  /** After-call work: no calls until it is done or its time runs out. */
   WrapUp = 'wrap-up',
 }
 
 /** The agent's status as the gateway reports it. */
 export interface AgentStatus {
+  /** The agent's user name. */
   username: string;
+  /** The current state. */
   state: AgentState;
   /** Not-ready reason code. */
   reason?: string;
   /** When the state began (ms since epoch, gateway clock). */
   since: number;
+  /** Skill levels by queue name (higher is preferred by the ACD). */
   skills: Record<string, number>;
+  /** Queue calls answered since the gateway started. */
   callsHandled: number;
+  /** Average handle time of those calls (talk and wrap-up), ms. */
   averageHandleMs: number;
   /** Increases with every change (events can arrive out of order; older ones are ignored). */
   version: number;
@@ -41,27 +52,48 @@ export interface AgentStatus {
 
 /** One queue's live numbers. */
 export interface QueueStatistics {
+  /** The queue's name. */
   name: string;
+  /** Callers waiting now. */
   waiting: number;
+  /** How long the longest-waiting caller has waited, ms. */
   longestWaitMs: number;
+  /** Callers who entered the queue today. */
   entered: number;
+  /** Of those, answered by an agent. */
   answered: number;
+  /** Of those, who hung up while waiting. */
   abandoned: number;
+  /** Of those, sent to the overflow target. */
   overflowed: number;
+  /** Answered within the service-level time. */
   answeredWithinSl: number;
+  /** The service-level time, seconds. */
   serviceLevelSeconds: number;
   /** Percent answered within `serviceLevelSeconds` of those answered or abandoned. */
   serviceLevel: number;
+  /** Average wait of the answered callers, ms. */
   averageWaitMs: number;
+  /** Agents available for this queue now. */
   agentsAvailable: number;
+  /** Agents logged in with a skill for this queue. */
   agentsStaffed: number;
+}
+
+/** One agent in {@link CenterStatistics}: its status and how long it has been in that state. */
+export interface AgentStatistics extends AgentStatus {
+  /** Time in the current state, ms. */
+  timeInStateMs: number;
 }
 
 /** Statistics for every queue and agent. */
 export interface CenterStatistics {
+  /** When the figures were taken (ms since the epoch, gateway clock). */
   at: number;
+  /** Every queue. */
   queues: QueueStatistics[];
-  agents: Array<AgentStatus & { timeInStateMs: number }>;
+  /** Every agent, with the time in its current state (ms). */
+  agents: AgentStatistics[];
 }
 
 /** Events of an {@link Agent}. */

@@ -3,7 +3,7 @@
  */
 import { Emitter } from './emitter.js';
 import { ERROR_CATALOG, errorFromStatus, SwitchboardError } from './errors.js';
-import type { SessionEnd, SignalingSession } from './signaling/types.js';
+import type { QueueInfo, SessionEnd, SignalingSession } from './signaling/types.js';
 import { StateMachine } from './state.js';
 
 /**
@@ -74,8 +74,16 @@ export type CallEvents = {
    * A supervisor started, changed or ended supervising this agent's call (`null` when it ended).
    * Sent only when the gateway is configured to tell agents (`supervision.notifyAgent`).
    */
-  supervised: [info: { supervisor: string; mode: SupervisionMode } | null];
+  supervised: [info: SupervisedInfo | null];
 };
+
+/** Who supervises this agent's call, and how (see {@link CallEvents.supervised}). */
+export interface SupervisedInfo {
+  /** The supervisor's user name. */
+  supervisor: string;
+  /** Monitor, whisper or barge. */
+  mode: SupervisionMode;
+}
 
 /** How a party takes part in a call: talking (conference), or a supervisor's mode. */
 export type ParticipantMode = 'conference' | SupervisionMode;
@@ -94,6 +102,7 @@ export interface Participant {
   name: string;
   /** `caller` and `callee` are the call's two principal parties; `participant` was added; `supervisor` listens in or barged. */
   role: 'caller' | 'callee' | 'participant' | 'supervisor';
+  /** Talking (`conference`) or a supervisor's mode. */
   mode: ParticipantMode;
   /** Muted: by its own softphone, or at the gateway by an agent (`serverMuted`). */
   muted: boolean;
@@ -107,7 +116,9 @@ export interface Participant {
 
 /** Who holds whom; `onHold: false` when the call is not on hold. */
 export interface HoldState {
+  /** Whether the call is on hold. */
   onHold: boolean;
+  /** Who put it on hold: this agent (`local`) or the other party (`remote`). */
   by?: 'local' | 'remote';
 }
 
@@ -184,7 +195,7 @@ export class Call extends Emitter<CallEvents> {
    * For a call offered by a queue: the queue's name, how long the caller had waited when it
    * rang here (seconds), and the caller. Undefined for direct calls.
    */
-  get queue(): { name: string; waitSeconds: number; caller?: string } | undefined {
+  get queue(): QueueInfo | undefined {
     return this.session.queue && { ...this.session.queue };
   }
 

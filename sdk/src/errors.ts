@@ -3,8 +3,40 @@
  * catalog. Codes are API: they never change meaning.
  */
 
+/** A stable error code (see {@link ERROR_CATALOG} for what each means). */
+export type ErrorCode =
+  | 'SB_INVALID_ARGUMENT'
+  | 'SB_INVALID_STATE'
+  | 'SB_AUTH_FAILED'
+  | 'SB_LOCKED_OUT'
+  | 'SB_CONNECTION_FAILED'
+  | 'SB_ORIGIN_REFUSED'
+  | 'SB_NOT_CONNECTED'
+  | 'SB_REGISTRATION_FAILED'
+  | 'SB_TARGET_NOT_FOUND'
+  | 'SB_TARGET_UNAVAILABLE'
+  | 'SB_BUSY'
+  | 'SB_DECLINED'
+  | 'SB_NO_ANSWER'
+  | 'SB_CALL_FAILED'
+  | 'SB_MEDIA_DENIED'
+  | 'SB_MEDIA_FAILED'
+  | 'SB_TRANSFER_FAILED'
+  | 'SB_FORBIDDEN'
+  | 'SB_NOT_AN_AGENT'
+  | 'SB_CALL_LOST'
+  | 'SB_DTMF_FAILED';
+
+/** What an error code means, and what the user can do about it. */
+export interface ErrorInfo {
+  /** What happened, in a sentence fit for the user. */
+  readonly description: string;
+  /** What to do about it. */
+  readonly solution: string;
+}
+
 /** The error catalog: code → what it means and what to do. */
-export const ERROR_CATALOG = {
+export const ERROR_CATALOG: Readonly<Record<ErrorCode, ErrorInfo>> = {
   SB_INVALID_ARGUMENT: { description: 'An argument is missing or malformed.', solution: 'Check the value passed to the method.' },
   SB_INVALID_STATE: { description: 'The operation is not possible in the current state.', solution: 'Check the state first (e.g. answer only a ringing call).' },
   SB_AUTH_FAILED: { description: 'The gateway rejected the credentials or token.', solution: 'Log in again.' },
@@ -26,13 +58,11 @@ export const ERROR_CATALOG = {
   SB_NOT_AN_AGENT: { description: 'This user is not an agent, so it has no agent state.', solution: 'Log in with an agent account.' },
   SB_CALL_LOST: { description: 'The call ended while the connection was lost.', solution: 'Check the network; call the customer back if needed.' },
   SB_DTMF_FAILED: { description: 'This call cannot carry digits (no RFC 4733 telephone-event).', solution: 'Nothing was sent.' },
-} as const;
-
-/** A stable error code. */
-export type ErrorCode = keyof typeof ERROR_CATALOG;
+};
 
 /** A coded SDK error. */
 export class SwitchboardError extends Error {
+  /** Always `SwitchboardError`. */
   override name = 'SwitchboardError';
   /** Stable code from {@link ERROR_CATALOG}. */
   readonly code: ErrorCode;

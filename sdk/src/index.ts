@@ -12,15 +12,15 @@
  * @packageDocumentation
  */
 export { Softphone, ConnectionState, RegistrationState, login } from './softphone.js';
-export type { SoftphoneOptions, SoftphoneEvents, LoginResult } from './softphone.js';
+export type { SoftphoneOptions, SoftphoneEvents, LoginResult, ReconnectingInfo, DrainingInfo } from './softphone.js';
 export { Call, CallState } from './call.js';
 export { Agent, AgentState } from './agent.js';
-export type { AgentStatus, AgentEvents, CenterStatistics, QueueStatistics } from './agent.js';
-export type { CallEvents, CallEndInfo, HoldState, Participant, ParticipantMode, SupervisionMode } from './call.js';
+export type { AgentStatus, AgentStatistics, AgentEvents, CenterStatistics, QueueStatistics } from './agent.js';
+export type { CallEvents, CallEndInfo, HoldState, Participant, ParticipantMode, SupervisedInfo, SupervisionMode } from './call.js';
 export { Supervisor, Supervision } from './supervisor.js';
-export type { LiveCall, SupervisionEvents } from './supervisor.js';
+export type { LiveCall, LiveParty, SupervisionEvents } from './supervisor.js';
 export { SwitchboardError, ERROR_CATALOG } from './errors.js';
 export { ExponentialBackoff } from './reconnect.js';
 export type { ReconnectPolicy, ReconnectContext, BackoffOptions } from './reconnect.js';
-export type { ErrorCode } from './errors.js';
-export type { SignalingClient, SignalingClientEvents, SignalingSession, SignalingSessionEvents, SignalingFactory, SignalingConfig, SessionEnd, SignalingConnectionState, SignalingRegistrationState } from './signaling/types.js';
+export type { ErrorCode, ErrorInfo } from './errors.js';
+export type { QueueInfo, RemoteParty, SignalingClient, SignalingClientEvents, SignalingSession, SignalingSessionEvents, SignalingFactory, SignalingConfig, SessionEnd, SignalingConnectionState, SignalingRegistrationState } from './signaling/types.js';

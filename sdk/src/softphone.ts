@@ -21,8 +21,11 @@ import type { SupervisionMode } from './call.js';
  * ```
  */
 export enum ConnectionState {
+  /** Not connected (before `connect()`, after `disconnect()`, or after reconnecting gave up). */
   Disconnected = 'disconnected',
+  /** Opening the WebSocket. */
   Connecting = 'connecting',
+  /** Connected to the gateway. */
   Connected = 'connected',
   /** The connection dropped; the softphone is reconnecting on its own and calls stay up. */
   Reconnecting = 'reconnecting',
@@ -30,8 +33,11 @@ export enum ConnectionState {
 
 /** Registration state: whether calls can reach this softphone. */
 export enum RegistrationState {
+  /** Calls cannot reach this softphone. */
   Unregistered = 'unregistered',
+  /** The registration is under way. */
   Registering = 'registering',
+  /** Calls reach this softphone. */
   Registered = 'registered',
 }
 
@@ -74,12 +80,14 @@ export interface SoftphoneOptions {
 
 /** Events of a {@link Softphone}. */
 export type SoftphoneEvents = {
+  /** The connection to the gateway changed state (with the error, when it failed). */
   connectionStateChanged: [state: ConnectionState, error?: SwitchboardError];
+  /** The registration changed: the phone can (not) receive calls. */
   registrationStateChanged: [state: RegistrationState, error?: SwitchboardError];
   /** A call is ringing for this agent. */
   incoming: [call: Call];
   /** The connection dropped; attempt `attempt` follows in `delayMs`. Calls stay up meanwhile. */
-  reconnecting: [info: { attempt: number; delayMs: number; error?: SwitchboardError }];
+  reconnecting: [info: ReconnectingInfo];
   /** Connected and registered again; calls that survived are attached to the new connection. */
   reconnected: [];
   /** The connection is gone for good: reconnecting gave up (`error` says why) or `disconnect()` was called. */
@@ -89,7 +97,7 @@ export type SoftphoneEvents = {
    * `deadline` (ms since the epoch); the softphone then reconnects (to it restarted, or to
    * another gateway behind the same address).
    */
-  draining: [info: { deadline: number }];
+  draining: [info: DrainingInfo];
   /**
    * A failure nothing awaited: the agent state could not be loaded after connecting or
    * reconnecting (the phone still works; `phone.agent` stays empty), or a message from the
@@ -98,12 +106,31 @@ export type SoftphoneEvents = {
   error: [error: SwitchboardError];
 };
 
+/** A reconnect attempt about to happen (see {@link SoftphoneEvents.reconnecting}). */
+export interface ReconnectingInfo {
+  /** 1 for the first attempt after the drop. */
+  attempt: number;
+  /** How long until this attempt, ms. */
+  delayMs: number;
+  /** Why the last attempt (or the connection) failed. */
+  error?: SwitchboardError;
+}
+
+/** The gateway is shutting down (see {@link SoftphoneEvents.draining}). */
+export interface DrainingInfo {
+  /** Until when calls in progress may go on (ms since the epoch). */
+  deadline: number;
+}
+
 /** Result of {@link login}. */
 export interface LoginResult {
+  /** The access token (a JWT) for `Softphone`. */
   token: string;
   /** Expiry, ms since epoch. */
   expiresAt: number;
+  /** The user it was issued to. */
   username: string;
+  /** The user's role. */
   role: 'agent' | 'supervisor' | 'admin';
 }
 

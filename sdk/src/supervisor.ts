@@ -12,13 +12,34 @@ import { SwitchboardError } from './errors.js';
 export interface LiveCall {
   /** The gateway's call id (pass it to {@link Supervisor.monitor} to pick this exact call). */
   id: string;
+  /** Where the call is: being routed, waiting in a queue, ringing an agent, or connected. */
   state: 'routing' | 'queued' | 'ringing' | 'connected';
+  /** When it started (ms since the epoch, gateway clock). */
   startedAt: number;
+  /** When it was answered. */
   answeredAt?: number;
+  /** The queue it came through, if any. */
   queue?: string;
   /** The agent who took it from a queue. */
   agent?: string;
-  parties: Array<{ id: string; name: string; role: 'caller' | 'callee' | 'participant' | 'supervisor'; mode: 'conference' | SupervisionMode; muted: boolean; onHold: boolean }>;
+  /** Everyone in the call now. */
+  parties: LiveParty[];
+}
+
+/** One party of a {@link LiveCall}. */
+export interface LiveParty {
+  /** The gateway's id of the party in the call. */
+  id: string;
+  /** User name or number. */
+  name: string;
+  /** The call's two principal parties, an added participant, or a supervisor. */
+  role: 'caller' | 'callee' | 'participant' | 'supervisor';
+  /** Talking, or a supervisor's mode. */
+  mode: 'conference' | SupervisionMode;
+  /** Muted (by the party, or by the server). */
+  muted: boolean;
+  /** On hold. */
+  onHold: boolean;
 }
 
 /** Events of a {@link Supervision}. */

@@ -6,7 +6,7 @@ import { Invitation, Inviter, Messager, Registerer, RegistererState, SessionStat
 import type { SessionDescriptionHandler } from 'sip.js/lib/platform/web/session-description-handler/session-description-handler.js';
 import { Emitter } from '../emitter.js';
 import { errorFromStatus, SwitchboardError } from '../errors.js';
-import type { SessionEnd, SignalingClient, SignalingClientEvents, SignalingConfig, SignalingSession, SignalingSessionEvents } from './types.js';
+import type { QueueInfo, RemoteParty, SessionEnd, SignalingClient, SignalingClientEvents, SignalingConfig, SignalingSession, SignalingSessionEvents } from './types.js';
 
 const MEDIA = { constraints: { audio: true, video: false } };
 
@@ -106,8 +106,8 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
     });
   }
 
-  readonly remote: { user: string; displayName?: string };
-  readonly queue?: { name: string; waitSeconds: number; caller?: string };
+  readonly remote: RemoteParty;
+  readonly queue?: QueueInfo;
   gatewayCallId: string | undefined;
 
   /** @internal Records the gateway's call id from a message header (the first one wins). */

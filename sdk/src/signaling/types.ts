@@ -25,13 +25,34 @@ export type SignalingSessionEvents = {
   accepted: [];
   /** A control message from the gateway (e.g. `{ type: 'hold', onHold: true }`). */
   control: [message: Record<string, unknown>];
+  /** The session ended (who ended it, or the error). */
   ended: [end: SessionEnd];
 };
 
+/** The far end of a call. */
+export interface RemoteParty {
+  /** User name or number. */
+  user: string;
+  /** Display name, when the far end sent one. */
+  displayName?: string;
+}
+
+/** Where a queue call came from (see {@link Call.queue}). */
+export interface QueueInfo {
+  /** The queue's name. */
+  name: string;
+  /** How long the caller had waited when the call rang here, seconds. */
+  waitSeconds: number;
+  /** The caller (number or user name), when known. */
+  caller?: string;
+}
+
 /** One call's signaling and media session. */
 export interface SignalingSession {
+  /** `incoming` for an offered call, `outgoing` for one we placed. */
   readonly direction: 'incoming' | 'outgoing';
-  readonly remote: { user: string; displayName?: string };
+  /** The far end. */
+  readonly remote: RemoteParty;
   /** The SIP Call-ID of this session (names it to the gateway, e.g. to complete a transfer). */
   readonly callId: string;
   /**
@@ -41,13 +62,16 @@ export interface SignalingSession {
    */
   readonly gatewayCallId: string | undefined;
   /** For a call offered from a queue: the queue, the caller's wait so far (s) and the caller. */
-  readonly queue?: { name: string; waitSeconds: number; caller?: string };
+  readonly queue?: QueueInfo;
   /** Remote audio, once established. */
   readonly remoteStream: MediaStream | undefined;
+  /** Answers an incoming session. */
   accept(): Promise<void>;
+  /** Declines an incoming session (486 Busy Here). */
   reject(): Promise<void>;
   /** Cancels, rejects or ends the session, whichever applies. */
   hangup(): Promise<void>;
+  /** Stops (or resumes) sending the microphone's audio. */
   setMuted(muted: boolean): void;
   /** Sends a control request to the gateway (in-dialog INFO); rejects with a coded error. */
   control(message: Record<string, unknown>): Promise<void>;
@@ -64,6 +88,7 @@ export interface SignalingSession {
   readonly iceConnectionState: string | undefined;
   /** Renegotiates with an ICE restart (a new network path after a reconnect or a network change). */
   restartIce(): Promise<void>;
+  /** Adds an event listener. */
   on<K extends keyof SignalingSessionEvents>(event: K, fn: (...args: SignalingSessionEvents[K]) => void): unknown;
 }
 
@@ -71,7 +96,9 @@ export interface SignalingSession {
 export type SignalingClientEvents = {
   /** `lost` is true when the connection dropped without `disconnect()` (the Softphone reconnects). */
   connection: [state: SignalingConnectionState, error?: SwitchboardError, lost?: boolean];
+  /** The registration changed. */
   registration: [state: SignalingRegistrationState, error?: SwitchboardError];
+  /** A call is offered. */
   incoming: [session: SignalingSession];
   /** An event pushed by the gateway outside any call (agent state, statistics). */
   message: [body: Record<string, unknown>];
@@ -98,6 +125,7 @@ export interface SignalingClient {
    * resolves with its JSON reply; rejects with a coded error carrying the gateway's code.
    */
   command(message: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Adds an event listener. */
   on<K extends keyof SignalingClientEvents>(event: K, fn: (...args: SignalingClientEvents[K]) => void): unknown;
 }
 
@@ -105,8 +133,11 @@ export interface SignalingClient {
 export interface SignalingConfig {
   /** WebSocket URL including the access token. */
   server: string;
+  /** The SIP user (the token's subject). */
   user: string;
+  /** The SIP domain (the gateway's host name). */
   domain: string;
+  /** The User-Agent header value. */
   userAgent: string;
   /** STUN/TURN servers for the peer connection (none: host candidates only). */
   iceServers?: RTCIceServer[];
