@@ -34,7 +34,8 @@ export default [
       preserveModulesRoot: 'sdk/src',
       sourcemap: true,
       // npm never packs a folder named node_modules: sip.js's modules go to vendor/.
-      entryFileNames: (chunk) => `${chunk.name.replace(/^.*node_modules\//, 'vendor/')}.js`,
+      // (and the shared protocol package, a workspace sibling, goes there too).
+      entryFileNames: (chunk) => `${chunk.name.replace(/^.*node_modules\//, 'vendor/').replace(/^(\.\.\/)*protocol\/dist\//, 'vendor/protocol/')}.js`,
     },
     plugins: plugins('sdk/tsconfig.json', false),
     onwarn,
@@ -57,7 +58,8 @@ export default [
   {
     input: SDK,
     output: [{ file: 'sdk/dist/index.d.ts', format: 'es' }, { file: 'sdk/dist/index.d.cts', format: 'es' }],
-    plugins: [dts({ tsconfig: 'sdk/tsconfig.json' })],
+    // Types from @switchboard/protocol are inlined: it is not a dependency of the package.
+    plugins: [dts({ tsconfig: 'sdk/tsconfig.json', respectExternal: true })],
   },
   {
     input: 'demo/src/main.ts',

@@ -36,7 +36,7 @@ node scripts/check-imports.mjs
 # The configuration reference is generated from the schema and must be current.
 node scripts/config-reference.mjs --check
 
-files=$(find gateway/src sdk/src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+files=$(find protocol/src gateway/src sdk/src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 cmd=(node --import tsx --test --test-concurrency=1 --test-reporter=spec $files)
 
 # Everything the run prints (and every gateway process it starts) is kept, and checked below

@@ -5,6 +5,7 @@
  * supervisor, the ACD) arrive here as events.
  */
 import { Emitter } from './emitter.js';
+import { parseAgentStatus, parseCenterStatistics, parseGatewayEvent, ProtocolError, type AgentStatus, type CenterStatistics } from '@switchboard/protocol';
 import { SwitchboardError } from './errors.js';
 
 /**
@@ -30,71 +31,11 @@ export enum AgentState {
   WrapUp = 'wrap-up',
 }
 
-/** The agent's status as the gateway reports it. */
-export interface AgentStatus {
-  /** The agent's user name. */
-  username: string;
-  /** The current state. */
-  state: AgentState;
-  /** Not-ready reason code. */
-  reason?: string;
-  /** When the state began (ms since epoch, gateway clock). */
-  since: number;
-  /** Skill levels by queue name (higher is preferred by the ACD). */
-  skills: Record<string, number>;
-  /** Queue calls answered since the gateway started. */
-  callsHandled: number;
-  /** Average handle time of those calls (talk and wrap-up), ms. */
-  averageHandleMs: number;
-  /** Increases with every change (events can arrive out of order; older ones are ignored). */
-  version: number;
-}
-
-/** One queue's live numbers. */
-export interface QueueStatistics {
-  /** The queue's name. */
-  name: string;
-  /** Callers waiting now. */
-  waiting: number;
-  /** How long the longest-waiting caller has waited, ms. */
-  longestWaitMs: number;
-  /** Callers who entered the queue today. */
-  entered: number;
-  /** Of those, answered by an agent. */
-  answered: number;
-  /** Of those, who hung up while waiting. */
-  abandoned: number;
-  /** Of those, sent to the overflow target. */
-  overflowed: number;
-  /** Answered within the service-level time. */
-  answeredWithinSl: number;
-  /** The service-level time, seconds. */
-  serviceLevelSeconds: number;
-  /** Percent answered within `serviceLevelSeconds` of those answered or abandoned. */
-  serviceLevel: number;
-  /** Average wait of the answered callers, ms. */
-  averageWaitMs: number;
-  /** Agents available for this queue now. */
-  agentsAvailable: number;
-  /** Agents logged in with a skill for this queue. */
-  agentsStaffed: number;
-}
-
-/** One agent in {@link CenterStatistics}: its status and how long it has been in that state. */
-export interface AgentStatistics extends AgentStatus {
-  /** Time in the current state, ms. */
-  timeInStateMs: number;
-}
-
-/** Statistics for every queue and agent. */
-export interface CenterStatistics {
-  /** When the figures were taken (ms since the epoch, gateway clock). */
-  at: number;
-  /** Every queue. */
-  queues: QueueStatistics[];
-  /** Every agent, with the time in its current state (ms). */
-  agents: AgentStatistics[];
-}
+/**
+ * The agent's status as the gateway reports it, the queue and center statistics: the wire types
+ * of `@switchboard/protocol`, shared with the gateway (one definition, read through its parsers).
+ */
+export type { AgentStatus, AgentStatistics, CenterStatistics, QueueStatistics } from '@switchboard/protocol';
 
 /** Events of an {@link Agent}. */
 export type AgentEvents = {
@@ -122,7 +63,8 @@ export class Agent extends Emitter<AgentEvents> {
 
   /** The current state (`offline` before connecting). */
   get state(): AgentState {
-    return this.current?.state ?? AgentState.Offline;
+    // The protocol's state names are this enum's values.
+    return (this.current?.state as AgentState | undefined) ?? AgentState.Offline;
   }
 
   /** Not-ready reason codes offered by the gateway. */
@@ -166,7 +108,8 @@ export class Agent extends Emitter<AgentEvents> {
   /** Starts live statistics: resolves with the current numbers; `stats` events follow. */
   async subscribeStats(): Promise<CenterStatistics> {
     this.statsWanted = true;
-    const reply = (await this.command({ type: 'subscribe', topics: ['stats'] })) as unknown as CenterStatistics;
+    const raw = await this.command({ type: 'subscribe', topics: ['stats'] });
+    const reply = this.parse(() => parseCenterStatistics(raw));
     this.emit('stats', reply);
     return reply;
   }
@@ -184,7 +127,7 @@ export class Agent extends Emitter<AgentEvents> {
 
   private adopt(raw: unknown): AgentStatus {
     if (!raw || typeof raw !== 'object') throw new SwitchboardError('SB_NOT_AN_AGENT');
-    const next = raw as AgentStatus;
+    const next = this.parse(() => parseAgentStatus(raw));
     if (this.current && this.current.username === next.username && next.version < this.current.version) return { ...this.current };
     const changed = !this.current || this.current.state !== next.state || this.current.reason !== next.reason || this.current.since !== next.since;
     this.current = next;
@@ -211,11 +154,27 @@ export class Agent extends Emitter<AgentEvents> {
 
   private statsWanted = false;
 
-  /** @internal An event pushed by the gateway. */
+  /**
+   * @internal An event pushed by the gateway. Unknown event types and fields are ignored (a newer
+   * gateway); a malformed known one throws `SB_PROTOCOL_ERROR`, which the softphone reports as an
+   * `error` event.
+   */
   receive(body: Record<string, unknown>): void {
-    if (body.type === 'agent' && body.agent) this.adopt(body.agent);
-    else if (body.type === 'stats' && Array.isArray(body.queues)) this.emit('stats', body as unknown as CenterStatistics);
+    const ev = this.parse(() => parseGatewayEvent(body));
+    if (ev?.type === 'agent') this.adopt(ev.agent);
+    else if (ev?.type === 'stats') this.emit('stats', { at: ev.at, queues: ev.queues, agents: ev.agents });
   }
+
+  /** Runs a protocol parser; its complaint becomes a coded SDK error. */
+  private parse<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof ProtocolError) throw new SwitchboardError('SB_PROTOCOL_ERROR', `The gateway sent a malformed message: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+
 
   /** @internal Disconnected. */
   detach(): void {

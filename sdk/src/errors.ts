@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'SB_FORBIDDEN'
   | 'SB_NOT_AN_AGENT'
   | 'SB_CALL_LOST'
-  | 'SB_DTMF_FAILED';
+  | 'SB_DTMF_FAILED'
+  | 'SB_PROTOCOL_ERROR';
 
 /** What an error code means, and what the user can do about it. */
 export interface ErrorInfo {
@@ -38,26 +39,27 @@ export interface ErrorInfo {
 /** The error catalog: code → what it means and what to do. */
 export const ERROR_CATALOG: Readonly<Record<ErrorCode, ErrorInfo>> = {
   SB_INVALID_ARGUMENT: { description: 'An argument is missing or malformed.', solution: 'Check the value passed to the method.' },
-  SB_INVALID_STATE: { description: 'The operation is not possible in the current state.', solution: 'Check the state first (e.g. answer only a ringing call).' },
+  SB_INVALID_STATE: { description: 'Not possible in the current state.', solution: 'Check the state first (e.g. answer only a ringing call).' },
   SB_AUTH_FAILED: { description: 'The gateway rejected the credentials or token.', solution: 'Log in again.' },
   SB_LOCKED_OUT: { description: 'Too many failed logins: locked out for a while.', solution: 'Wait, then retry with the right password.' },
   SB_CONNECTION_FAILED: { description: 'The connection to the gateway could not be opened or was lost.', solution: 'Check the URL and the network; the SDK reconnects by itself.' },
   SB_ORIGIN_REFUSED: { description: 'The gateway refused this page\'s origin.', solution: 'Add the origin (scheme, host, port) to the gateway\'s auth.allowedOrigins.' },
   SB_NOT_CONNECTED: { description: 'The softphone is not connected and registered.', solution: 'Call connect() first.' },
   SB_REGISTRATION_FAILED: { description: 'The gateway refused the registration.', solution: 'Check that the token belongs to this user.' },
-  SB_TARGET_NOT_FOUND: { description: 'No user, extension or number matches the dialled target.', solution: 'Check the number or name dialled.' },
-  SB_TARGET_UNAVAILABLE: { description: 'The target exists but is not reachable now (not logged in).', solution: 'Try again later or call someone else.' },
+  SB_TARGET_NOT_FOUND: { description: 'Nothing matches the dialled target.', solution: 'Check the number or name dialled.' },
+  SB_TARGET_UNAVAILABLE: { description: 'The target is not reachable now.', solution: 'Try later or call someone else.' },
   SB_BUSY: { description: 'The target is busy.', solution: 'Try again later.' },
-  SB_DECLINED: { description: 'The target declined the call.', solution: 'Try again later or call someone else.' },
+  SB_DECLINED: { description: 'The target declined the call.', solution: 'Try later or call someone else.' },
   SB_NO_ANSWER: { description: 'The call was not answered in time.', solution: 'Try again later.' },
-  SB_CALL_FAILED: { description: 'The call failed for another reason (see the status and message).', solution: 'Retry; if it persists, report the status code.' },
+  SB_CALL_FAILED: { description: 'The call failed (see the status).', solution: 'Retry; if it persists, report the status code.' },
   SB_MEDIA_DENIED: { description: 'The microphone could not be opened.', solution: 'Allow microphone access and check the headset.' },
   SB_MEDIA_FAILED: { description: 'Audio could not be negotiated or connected.', solution: 'Check the network (UDP must reach the gateway).' },
   SB_TRANSFER_FAILED: { description: 'The transfer failed; the caller is back on this call.', solution: 'Check the target or try another.' },
   SB_FORBIDDEN: { description: 'Your rights do not allow this.', solution: 'The message says what was refused; ask an administrator.' },
-  SB_NOT_AN_AGENT: { description: 'This user is not an agent, so it has no agent state.', solution: 'Log in with an agent account.' },
+  SB_NOT_AN_AGENT: { description: 'This user is not an agent.', solution: 'Log in with an agent account.' },
   SB_CALL_LOST: { description: 'The call ended while the connection was lost.', solution: 'Check the network; call the customer back if needed.' },
   SB_DTMF_FAILED: { description: 'This call cannot carry digits (no RFC 4733 telephone-event).', solution: 'Nothing was sent.' },
+  SB_PROTOCOL_ERROR: { description: 'The gateway sent a malformed message.', solution: 'Use matching SDK and gateway versions.' },
 };
 
 /** A coded SDK error. */

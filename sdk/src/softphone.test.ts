@@ -327,8 +327,22 @@ test('agent: state and codes arrive on connect; setState validates, adopts the r
   // Statistics pushes.
   const stats: unknown[] = [];
   p.agent.on('stats', (s) => stats.push(s));
-  sig.push({ type: 'stats', at: 1, queues: [{ name: 'support', waiting: 2 }], agents: [] });
+  const queue = { name: 'support', waiting: 2, longestWaitMs: 10, entered: 3, answered: 1, abandoned: 0, overflowed: 0, answeredWithinSl: 1, serviceLevelSeconds: 20, serviceLevel: 100, averageWaitMs: 5, agentsAvailable: 1, agentsStaffed: 2 };
+  sig.push({ type: 'stats', at: 1, queues: [{ ...queue, colour: 'blue' }], agents: [], newField: true });
+  assert.equal(stats.length, 1, 'fields the SDK does not know are ignored');
+  // A malformed push is not applied; it is reported, with the field, as an error event.
+  const errors: SwitchboardError[] = [];
+  p.on('error', (e) => errors.push(e));
+  sig.push({ type: 'stats', at: 2, queues: [{ ...queue, waiting: 'many' }], agents: [] });
+  sig.push({ type: 'agent', agent: { ...sig.agentState, state: 'dancing', version: 9 } });
   assert.equal(stats.length, 1);
+  assert.equal(p.agent.state, 'not-ready');
+  assert.deepEqual(errors.map((e) => e.code), ['SB_PROTOCOL_ERROR', 'SB_PROTOCOL_ERROR']);
+  assert.match(errors[0]!.message, /queues\[0\]\.waiting: expected a number/);
+  assert.match(errors[1]!.message, /agent\.state: unknown state "dancing"/);
+  // An event type from a newer gateway is ignored without complaint.
+  sig.push({ type: 'weather', sunny: true });
+  assert.equal(errors.length, 2);
   await p.disconnect();
   await assert.rejects(p.agent.setState('available'), (e: SwitchboardError) => e.code === 'SB_NOT_CONNECTED');
 });

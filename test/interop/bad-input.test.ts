@@ -200,6 +200,10 @@ test('contact-center commands (MESSAGE): bad bodies get a clear coded answer, no
   assert.match(await send(message('{"type":"agent-state","state":"offline","agent":"bob"}')), /^SIP\/2\.0 403[\s\S]*"code":"FORBIDDEN"/);
   assert.match(await send(message('hello', 'text/plain')), /^SIP\/2\.0 415/);
   assert.equal(gw.gw.center.agents.get('alice')!.state, 'offline', 'nothing changed');
+  // Each refusal is logged with its reason (at info, the level npm test runs at).
+  assert.ok(logs.some((l) => l.scope === 'center' && /from alice refused: the body is not a JSON object/.test(l.message)));
+  assert.ok(logs.some((l) => l.scope === 'center' && /command agent-state from alice refused: 400 BAD_REQUEST: state must be available/.test(l.message)));
+  assert.ok(logs.some((l) => l.scope === 'center' && /command launch-rockets from alice refused: 400 UNKNOWN_COMMAND/.test(l.message)));
   // The good one still works on the same connection, with the state in the reply.
   assert.match(await send(message('{"type":"hello"}')), /^SIP\/2\.0 200 OK[\s\S]*"reasons":\["break"/);
   ws!.close();

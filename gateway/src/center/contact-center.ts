@@ -4,6 +4,7 @@
  * it with SIP MESSAGE commands on their authenticated connection (docs/protocol.md §5), getting
  * their state and live statistics pushed back as MESSAGEs.
  */
+import type { AgentStatus, GatewayEvent } from '@switchboard/protocol';
 import { epochTime, type Clock, type TimerHandle } from '../util/clock.js';
 import { log } from '../util/log.js';
 import type { MessageIdentity, MessageReply, SipCore } from '../sip/core.js';
@@ -331,13 +332,18 @@ export class ContactCenter {
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
       msg = parsed as Record<string, unknown>;
     } catch {
+      log.info('center', `command from ${who.user} refused: the body is not a JSON object`);
       return json(400, { error: { code: 'BAD_REQUEST', message: 'The body must be a JSON object' } }, 'Bad Command');
     }
     try {
       json(200, this.run(msg, who));
     } catch (err) {
-      if (err instanceof CommandError) return json(err.status, { error: { code: err.code, message: err.message } }, err.message.slice(0, 80).replace(/[\r\n]/g, ' '));
-      if (err instanceof AgentError) return json(ERROR_STATUS[err.code], { error: { code: err.code, message: err.message } }, err.message.slice(0, 80));
+      if (err instanceof CommandError || err instanceof AgentError) {
+        // Refused with a reason (a malformed or not-allowed command): answered, and logged.
+        const status = err instanceof CommandError ? err.status : ERROR_STATUS[err.code];
+        log.info('center', `command ${String(msg.type).slice(0, 40)} from ${who.user} refused: ${status} ${err.code}: ${err.message}`);
+        return json(status, { error: { code: err.code, message: err.message } }, err.message.slice(0, 80).replace(/[\r\n]/g, ' '));
+      }
       log.error('center', `command ${String(msg.type)} from ${who.user} failed`, err);
       json(500, { error: { code: 'INTERNAL', message: 'Internal error' } });
     }
@@ -446,7 +452,7 @@ export class ContactCenter {
       if (!b.webrtc) continue;
       const uri = b.contact.uri;
       void this.core.sendMessage(b.target, `sip:${uri.user ?? snap.username}@${uri.host}${uri.params.transport ? ';transport=' + uri.params.transport : ''}`, snap.username, {
-        contentType: CONTROL_TYPE, data: JSON.stringify({ type: 'agent', agent: snap }),
+        contentType: CONTROL_TYPE, data: JSON.stringify({ type: 'agent', agent: wireAgent(snap) } satisfies GatewayEvent),
       }).then((status) => {
         if (status >= 300) log.warn('center', `agent state push to ${snap.username} at ${b.target.transport} ${b.target.host}:${b.target.port} answered ${status}`);
       });
@@ -454,7 +460,7 @@ export class ContactCenter {
   }
 
   /** Tells every connected browser something about the gateway (e.g. that it is draining for shutdown). */
-  broadcast(message: Record<string, unknown>): void {
+  broadcast(message: GatewayEvent): void {
     if (this.closed) return;
     const data = JSON.stringify(message);
     for (const aor of this.core.registrar.aors) {
@@ -471,7 +477,7 @@ export class ContactCenter {
     if (this.statsTimer || !this.subscribers.size || this.closed) return;
     this.statsTimer = this.clock.setTimeout(() => {
       delete this.statsTimer;
-      const data = JSON.stringify({ type: 'stats', ...this.stats() });
+      const data = JSON.stringify({ type: 'stats', ...this.stats() } satisfies GatewayEvent);
       for (const [key, s] of this.subscribers) {
         void this.core.sendMessage(s.target, `sip:${s.user}@${this.core.opts.advertisedHost}`, s.user, { contentType: CONTROL_TYPE, data }).then((status) => {
           if (status === 408 || status === 503 || status === 481) this.subscribers.delete(key);
@@ -490,4 +496,13 @@ export class ContactCenter {
     this.agents.close();
     this.store.close();
   }
+}
+
+/**
+ * An agent snapshot as the protocol types it (the registry's state enum has the protocol's
+ * state names as its values): the compiler checks here that what the gateway sends is what the
+ * SDK reads.
+ */
+function wireAgent(snap: AgentSnapshot): AgentStatus {
+  return { ...snap, state: snap.state as `${AgentState}` };
 }

@@ -1,0 +1,184 @@
+/**
+ * `@switchboard/protocol` — what the gateway and the SDK say to each other about the contact
+ * center, defined once: the agent, queue and call snapshots, and the events the gateway pushes
+ * (SIP MESSAGE bodies, `application/x-switchboard-control+json`; docs/protocol.md §5). The
+ * gateway builds its messages with these types; the SDK reads them through the parsers below.
+ *
+ * Parsing follows the robustness rule both ways: a field a reader does not know is ignored (a
+ * newer gateway may send more), a field it needs that is missing or of the wrong type rejects
+ * the whole message with a {@link ProtocolError} that says which field and why.
+ * @packageDocumentation
+ */
+
+/** An agent's state (docs/contact-center.md). */
+export type AgentStateName = 'offline' | 'available' | 'not-ready' | 'ringing' | 'on-call' | 'wrap-up';
+
+/** Every {@link AgentStateName}. */
+export const AGENT_STATES: readonly AgentStateName[] = ['offline', 'available', 'not-ready', 'ringing', 'on-call', 'wrap-up'];
+
+/** An agent's status as the gateway reports it. */
+export interface AgentStatus {
+  /** The agent's user name. */
+  username: string;
+  /** The current state. */
+  state: AgentStateName;
+  /** Not-ready reason code. */
+  reason?: string;
+  /** When the state began (ms since epoch, gateway clock). */
+  since: number;
+  /** Skill levels by queue name (higher is preferred by the ACD). */
+  skills: Record<string, number>;
+  /** Queue calls answered since the gateway started. */
+  callsHandled: number;
+  /** Average handle time of those calls (talk and wrap-up), ms; 0 before the first. */
+  averageHandleMs: number;
+  /** The gateway call id of the queue call in progress or in wrap-up. */
+  callId?: string;
+  /** Increases with every change (events can arrive out of order; older ones are ignored). */
+  version: number;
+}
+
+/** One queue's live numbers. */
+export interface QueueStatistics {
+  /** The queue's name. */
+  name: string;
+  /** Callers waiting now. */
+  waiting: number;
+  /** How long the longest-waiting caller has waited, ms. */
+  longestWaitMs: number;
+  /** Callers who entered the queue today. */
+  entered: number;
+  /** Of those, answered by an agent. */
+  answered: number;
+  /** Of those, who hung up while waiting. */
+  abandoned: number;
+  /** Of those, sent to the overflow target. */
+  overflowed: number;
+  /** Answered within the service-level time. */
+  answeredWithinSl: number;
+  /** The service-level time, seconds. */
+  serviceLevelSeconds: number;
+  /** Percent answered within `serviceLevelSeconds` of those answered or abandoned. */
+  serviceLevel: number;
+  /** Average wait of the answered callers, ms. */
+  averageWaitMs: number;
+  /** Agents available for this queue now. */
+  agentsAvailable: number;
+  /** Agents logged in with a skill for this queue. */
+  agentsStaffed: number;
+}
+
+/** One agent in {@link CenterStatistics}: its status and how long it has been in that state. */
+export interface AgentStatistics extends AgentStatus {
+  /** Time in the current state, ms. */
+  timeInStateMs: number;
+}
+
+/** Statistics for every queue and agent. */
+export interface CenterStatistics {
+  /** When the figures were taken (ms since the epoch, gateway clock). */
+  at: number;
+  /** Every queue. */
+  queues: QueueStatistics[];
+  /** Every agent. */
+  agents: AgentStatistics[];
+}
+
+/** An event the gateway pushes to a desktop. */
+export type GatewayEvent =
+  /** This agent's status changed. */
+  | { type: 'agent'; agent: AgentStatus }
+  /** New statistics (after a `subscribe` command). */
+  | ({ type: 'stats' } & CenterStatistics)
+  /** The gateway is shutting down: calls may go on until `deadline` (ms since the epoch). */
+  | { type: 'gateway'; state: 'draining'; deadline: number };
+
+/** A message that does not follow the protocol: which field, and why. */
+export class ProtocolError extends Error {
+  /** Always `ProtocolError`. */
+  override name = 'ProtocolError';
+}
+
+type Obj = Record<string, unknown>;
+
+function object(x: unknown, where: string): Obj {
+  if (!x || typeof x !== 'object' || Array.isArray(x)) throw new ProtocolError(`${where}: expected an object`);
+  return x as Obj;
+}
+function str(o: Obj, key: string, where: string): string {
+  const v = o[key];
+  if (typeof v !== 'string') throw new ProtocolError(`${where}.${key}: expected a string, got ${typeof v}`);
+  return v;
+}
+function num(o: Obj, key: string, where: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ProtocolError(`${where}.${key}: expected a number, got ${typeof v}`);
+  return v;
+}
+function optStr(o: Obj, key: string, where: string): string | undefined {
+  return o[key] === undefined || o[key] === null ? undefined : str(o, key, where);
+}
+function arr(o: Obj, key: string, where: string): unknown[] {
+  const v = o[key];
+  if (!Array.isArray(v)) throw new ProtocolError(`${where}.${key}: expected an array`);
+  return v;
+}
+
+/** Reads an {@link AgentStatus}; unknown fields are dropped, bad ones throw {@link ProtocolError}. */
+export function parseAgentStatus(x: unknown, where = 'agent'): AgentStatus {
+  const o = object(x, where);
+  const state = str(o, 'state', where);
+  if (!(AGENT_STATES as readonly string[]).includes(state)) throw new ProtocolError(`${where}.state: unknown state "${state}"`);
+  const skillsIn = object(o.skills ?? {}, `${where}.skills`);
+  const skills: Record<string, number> = {};
+  for (const [k, v] of Object.entries(skillsIn)) if (typeof v === 'number') skills[k] = v;
+  const reason = optStr(o, 'reason', where);
+  const callId = optStr(o, 'callId', where);
+  return {
+    username: str(o, 'username', where),
+    state: state as AgentStateName,
+    ...(reason !== undefined ? { reason } : {}),
+    since: num(o, 'since', where),
+    skills,
+    callsHandled: num(o, 'callsHandled', where),
+    averageHandleMs: num(o, 'averageHandleMs', where),
+    ...(callId !== undefined ? { callId } : {}),
+    version: num(o, 'version', where),
+  };
+}
+
+const QUEUE_NUMBERS = ['waiting', 'longestWaitMs', 'entered', 'answered', 'abandoned', 'overflowed', 'answeredWithinSl', 'serviceLevelSeconds', 'serviceLevel', 'averageWaitMs', 'agentsAvailable', 'agentsStaffed'] as const;
+
+/** Reads {@link CenterStatistics}; unknown fields are dropped, bad ones throw {@link ProtocolError}. */
+export function parseCenterStatistics(x: unknown, where = 'stats'): CenterStatistics {
+  const o = object(x, where);
+  const queues = arr(o, 'queues', where).map((q, i) => {
+    const w = `${where}.queues[${i}]`;
+    const qo = object(q, w);
+    const out = { name: str(qo, 'name', w) } as QueueStatistics;
+    for (const k of QUEUE_NUMBERS) out[k] = num(qo, k, w);
+    return out;
+  });
+  const agents = arr(o, 'agents', where).map((a, i) => ({ ...parseAgentStatus(a, `${where}.agents[${i}]`), timeInStateMs: num(object(a, `${where}.agents[${i}]`), 'timeInStateMs', `${where}.agents[${i}]`) }));
+  return { at: num(o, 'at', where), queues, agents };
+}
+
+/**
+ * Reads a pushed event. Returns undefined for an event type this reader does not know (a newer
+ * gateway's: ignore it); throws {@link ProtocolError} for a known type that is malformed.
+ */
+export function parseGatewayEvent(x: unknown): GatewayEvent | undefined {
+  const o = object(x, 'event');
+  switch (o.type) {
+    case 'agent':
+      return { type: 'agent', agent: parseAgentStatus(o.agent) };
+    case 'stats':
+      return { type: 'stats', ...parseCenterStatistics(o) };
+    case 'gateway':
+      if (o.state !== 'draining') return undefined;
+      return { type: 'gateway', state: 'draining', deadline: num(o, 'deadline', 'event') };
+    default:
+      if (typeof o.type !== 'string') throw new ProtocolError('event.type: expected a string');
+      return undefined;
+  }
+}
