@@ -8,6 +8,8 @@ import { CallState, ConnectionState, login, RegistrationState, Softphone, Switch
 import { attachAgentPanels } from './agent-panel.js';
 import { showConference } from './conference-panel.js';
 import { attachSupervisorPanel } from './supervisor-panel.js';
+import { attachShortcuts, attachWrapUpCountdown, recordHistory } from './desktop.js';
+import { Ringtone } from './ringtone.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const gatewayUrl = location.origin;
@@ -18,11 +20,13 @@ let ringing: Call | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;
 let panels: ReturnType<typeof attachAgentPanels> | undefined;
 let supervisorPanel: ReturnType<typeof attachSupervisorPanel> | undefined;
+let stopCountdown: (() => void) | undefined;
+const ringtone = new Ringtone();
 
 /** Exposed for automated tests and debugging in the console. */
 declare global {
   interface Window {
-    demo: { readonly phone: Softphone | undefined; readonly call: Call | undefined; readonly consult: Call | undefined; readonly supervision: Supervision | undefined };
+    demo: { readonly phone: Softphone | undefined; readonly call: Call | undefined; readonly consult: Call | undefined; readonly supervision: Supervision | undefined; readonly ringtone: Ringtone };
   }
 }
 window.demo = {
@@ -38,7 +42,14 @@ window.demo = {
   get supervision() {
     return supervisorPanel?.session;
   },
+  ringtone,
 };
+
+/** The banner over everything while the connection is down (calls stay up meanwhile). */
+function banner(text: string | undefined): void {
+  $('banner').hidden = !text;
+  $('banner').textContent = text ?? '';
+}
 
 function showError(err: unknown): void {
   const el = $('error');
@@ -84,6 +95,8 @@ function renderCall(): void {
 
 function adopt(call: Call): void {
   current = call;
+  // Incoming calls are in the history from the moment they ring (taken or not).
+  if (call.direction === 'outgoing') recordHistory(call);
   $('timer').textContent = '00:00';
   call.on('stateChanged', renderCall);
   call.on('muteChanged', renderCall);
@@ -117,13 +130,18 @@ $('login').addEventListener('submit', async (ev) => {
       if (error && phone?.connectionState !== ConnectionState.Reconnecting) showError(error);
     });
     // A dropped connection: calls stay up while the SDK reconnects on its own.
-    phone.on('reconnecting', ({ attempt }) => setStatus(`Reconnecting… (attempt ${attempt})`, 'warn'));
+    phone.on('reconnecting', ({ attempt }) => {
+      setStatus(`Reconnecting… (attempt ${attempt})`, 'warn');
+      banner('Connection lost — reconnecting. Calls in progress stay up.');
+    });
     phone.on('reconnected', () => {
+      banner(undefined);
       // Clear connection errors only: a call lost meanwhile keeps its message (SB_CALL_LOST).
       if (/^SB_(CONNECTION|REGISTRATION)_/.test($('error').dataset.code ?? '')) showError(undefined);
       setStatus(current ? 'On a call' : 'Online', current ? 'busy' : 'online');
     });
     phone.on('disconnected', (error) => {
+      banner(undefined);
       if (error) {
         setStatus('Disconnected', 'error');
         showError(error);
@@ -135,8 +153,12 @@ $('login').addEventListener('submit', async (ev) => {
       $('incoming-queue').textContent = call.queue ? `via ${call.queue.name}, waited ${call.queue.waitSeconds} s` : '';
       if (call.queue) panels?.queueCall(call);
       $('incoming').hidden = false;
+      void ringtone.start().then(() => ($('sound-blocked').hidden = !ringtone.blocked));
+      recordHistory(call);
       call.on('stateChanged', (s) => {
         if (s !== CallState.Ringing) {
+          ringtone.stop();
+          $('sound-blocked').hidden = true;
           $('incoming').hidden = true;
           if (ringing === call) ringing = undefined;
         }
@@ -144,6 +166,7 @@ $('login').addEventListener('submit', async (ev) => {
     });
     await phone.connect();
     panels = attachAgentPanels(phone, showError);
+    stopCountdown = attachWrapUpCountdown(phone);
     if (role === 'supervisor' || role === 'admin') supervisorPanel = attachSupervisorPanel(phone, showError);
     $('me').textContent = phone.user ?? username;
     $('login').hidden = true;
@@ -242,6 +265,8 @@ $('hold').addEventListener('click', () => {
   (h.onHold && h.by === 'local' ? current.resume() : current.hold()).catch(showError);
 });
 $('logout').addEventListener('click', async () => {
+  stopCountdown?.();
+  stopCountdown = undefined;
   panels?.detach();
   panels = undefined;
   supervisorPanel?.detach();
@@ -273,3 +298,6 @@ for (const d of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#']) {
   });
   pad.append(b);
 }
+
+attachShortcuts({ ringing: () => ringing, current: () => current, onError: showError });
+$('sound-blocked').addEventListener('click', () => void ringtone.start().then(() => ($('sound-blocked').hidden = !ringtone.blocked)));

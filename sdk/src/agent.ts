@@ -54,6 +54,7 @@ export class Agent extends Emitter<AgentEvents> {
   private reasonCodes: string[] = [];
   private codes: string[] = [];
   private queueNames: string[] = [];
+  private wrapSeconds = 0;
   private send?: CommandSender;
 
   /** The current status; undefined before connecting or when this user is not an agent. */
@@ -75,6 +76,15 @@ export class Agent extends Emitter<AgentEvents> {
   /** Wrap-up (disposition) codes offered by the gateway. */
   get wrapUpCodes(): string[] {
     return [...this.codes];
+  }
+
+  /**
+   * After-call work time: the gateway makes the agent available this many seconds after a queue
+   * call ends (0: only when the agent says so). A desktop can count it down from the wrap-up
+   * state's `since`. Known after connecting.
+   */
+  get wrapUpSeconds(): number {
+    return this.wrapSeconds;
   }
 
   /** Names of the gateway's queues. */
@@ -142,6 +152,7 @@ export class Agent extends Emitter<AgentEvents> {
     this.reasonCodes = Array.isArray(hello.reasons) ? (hello.reasons as string[]) : [];
     this.codes = Array.isArray(hello.wrapUpCodes) ? (hello.wrapUpCodes as string[]) : [];
     this.queueNames = Array.isArray(hello.queues) ? (hello.queues as string[]) : [];
+    this.wrapSeconds = typeof hello.wrapUpSeconds === 'number' && hello.wrapUpSeconds >= 0 ? hello.wrapUpSeconds : 0;
     if (hello.agent) this.adopt(hello.agent);
   }
 

@@ -46,7 +46,7 @@ export const ERROR_CATALOG: Readonly<Record<ErrorCode, ErrorInfo>> = {
   SB_ORIGIN_REFUSED: { description: 'The gateway refused this page\'s origin.', solution: 'Add the origin (scheme, host, port) to the gateway\'s auth.allowedOrigins.' },
   SB_NOT_CONNECTED: { description: 'The softphone is not connected and registered.', solution: 'Call connect() first.' },
   SB_REGISTRATION_FAILED: { description: 'The gateway refused the registration.', solution: 'Check that the token belongs to this user.' },
-  SB_TARGET_NOT_FOUND: { description: 'Nothing matches the dialled target.', solution: 'Check the number or name dialled.' },
+  SB_TARGET_NOT_FOUND: { description: 'No user, extension or number matches the dialled target.', solution: 'Check the number or name dialled.' },
   SB_TARGET_UNAVAILABLE: { description: 'The target is not reachable now.', solution: 'Try later or call someone else.' },
   SB_BUSY: { description: 'The target is busy.', solution: 'Try again later.' },
   SB_DECLINED: { description: 'The target declined the call.', solution: 'Try later or call someone else.' },

@@ -394,6 +394,7 @@ export class ContactCenter {
       agent: this.agents.get(user) ?? null,
       reasons: this.agents.reasons.filter((r) => r !== 'missed'),
       wrapUpCodes: this.config.center.wrapUpCodes,
+      wrapUpSeconds: this.config.center.wrapUpSeconds,
       queues: this.acd.queueConfigs.map((q) => q.name),
     };
   }
