@@ -182,3 +182,63 @@ export function parseGatewayEvent(x: unknown): GatewayEvent | undefined {
       return undefined;
   }
 }
+
+// --- in-dialog control messages (SIP INFO bodies, docs/protocol.md §4) ---
+
+/** One party in a conference roster (the `participants` control message). */
+export interface RosterEntry {
+  /** The gateway's id of the party in the call. */
+  id: string;
+  /** User name or number. */
+  name: string;
+  /** The call's two principal parties, an added participant, or a supervisor. */
+  role: 'caller' | 'callee' | 'participant' | 'supervisor';
+  /** Talking (`conference`) or a supervisor's mode. */
+  mode: 'conference' | 'monitor' | 'whisper' | 'barge';
+  /** Muted (by the party, or by the server). */
+  muted: boolean;
+  /** Muted by the server (a conference moderator). */
+  serverMuted: boolean;
+  /** On hold. */
+  onHold: boolean;
+}
+
+/** A control message the gateway sends a browser leg inside its call. */
+export type ControlMessage =
+  /** The other side put the call on hold, or took it off. */
+  | { type: 'hold'; onHold: boolean }
+  /** A key the other party pressed (RFC 4733 event or INFO, relayed). */
+  | { type: 'dtmf'; digit: string }
+  /** The conference roster changed; `self` is this leg's party id. Entries are read leniently by the SDK. */
+  | { type: 'participants'; self: string; participants: RosterEntry[] }
+  /** A supervisor started, changed or ended (`mode: null`) supervising this agent's call. */
+  | { type: 'supervision'; supervisor: string; mode: 'monitor' | 'whisper' | 'barge' | null };
+
+/**
+ * Reads an in-dialog control message. Undefined for a type this reader does not know; throws
+ * {@link ProtocolError} for a known type that is malformed. Roster entries are passed through
+ * as received (the reader keeps the well-formed ones).
+ */
+export function parseControlMessage(x: unknown): ControlMessage | undefined {
+  const o = object(x, 'control');
+  switch (o.type) {
+    case 'hold':
+      if (typeof o.onHold !== 'boolean') throw new ProtocolError('control.onHold: expected a boolean');
+      return { type: 'hold', onHold: o.onHold };
+    case 'dtmf': {
+      const digit = str(o, 'digit', 'control');
+      if (!/^[0-9*#A-D]$/.test(digit)) throw new ProtocolError(`control.digit: "${digit}" is not a DTMF digit`);
+      return { type: 'dtmf', digit };
+    }
+    case 'participants':
+      return { type: 'participants', self: typeof o.self === 'string' ? o.self : '', participants: arr(o, 'participants', 'control') as RosterEntry[] };
+    case 'supervision': {
+      const mode = o.mode ?? null;
+      if (mode !== null && mode !== 'monitor' && mode !== 'whisper' && mode !== 'barge') throw new ProtocolError(`control.mode: unknown mode "${String(mode)}"`);
+      return { type: 'supervision', supervisor: typeof o.supervisor === 'string' ? o.supervisor : '', mode };
+    }
+    default:
+      if (typeof o.type !== 'string') throw new ProtocolError('control.type: expected a string');
+      return undefined;
+  }
+}

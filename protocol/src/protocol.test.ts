@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseAgentStatus, parseCenterStatistics, parseGatewayEvent, ProtocolError } from './index.js';
+import { parseAgentStatus, parseCenterStatistics, parseControlMessage, parseGatewayEvent, ProtocolError } from './index.js';
 
 const agent = { username: 'alice', state: 'on-call', since: 1, skills: { support: 5 }, callsHandled: 2, averageHandleMs: 1000, version: 7, callId: 'c-1' };
 const queue = { name: 'support', waiting: 1, longestWaitMs: 10, entered: 3, answered: 2, abandoned: 0, overflowed: 0, answeredWithinSl: 2, serviceLevelSeconds: 20, serviceLevel: 100, averageWaitMs: 5, agentsAvailable: 1, agentsStaffed: 2 };
@@ -37,4 +37,16 @@ test('malformed messages are rejected with the field and the reason', () => {
     [{ type: 'gateway', state: 'draining' }, /event\.deadline: expected a number/],
   ];
   for (const [msg, why] of cases) assert.throws(() => parseGatewayEvent(msg), (err: unknown) => err instanceof ProtocolError && why.test(err.message), JSON.stringify(msg));
+});
+
+test('control messages: read with unknown fields dropped, a newer type ignored, a malformed one rejected by field', () => {
+  assert.deepEqual(parseControlMessage({ type: 'hold', onHold: true, by: 'x' }), { type: 'hold', onHold: true });
+  assert.deepEqual(parseControlMessage({ type: 'supervision', supervisor: 'carol', mode: null }), { type: 'supervision', supervisor: 'carol', mode: null });
+  assert.equal(parseControlMessage({ type: 'confetti' }), undefined);
+  for (const [msg, why] of [
+    [{ type: 'hold', onHold: 'yes' }, /control\.onHold: expected a boolean/],
+    [{ type: 'dtmf', digit: 'X' }, /control\.digit: "X" is not a DTMF digit/],
+    [{ type: 'supervision', mode: 'spy' }, /control\.mode: unknown mode "spy"/],
+    [{ type: 'participants', participants: 'all' }, /control\.participants: expected an array/],
+  ] as Array<[unknown, RegExp]>) assert.throws(() => parseControlMessage(msg), (e: unknown) => e instanceof ProtocolError && why.test(e.message), JSON.stringify(msg));
 });

@@ -1,6 +1,7 @@
 /**
  * A call as an agent sees it: who, which state, and the buttons (answer, reject, hang up, mute).
  */
+import { parseControlMessage, ProtocolError, type ControlMessage } from '@switchboard/protocol';
 import { Emitter } from './emitter.js';
 import { ERROR_CATALOG, errorFromStatus, SwitchboardError } from './errors.js';
 import type { QueueInfo, SessionEnd, SignalingSession } from './signaling/types.js';
@@ -171,14 +172,20 @@ export class Call extends Emitter<CallEvents> {
       this.playRemoteAudio();
     });
     session.on('ended', (end: SessionEnd) => this.finish(end));
-    session.on('control', (msg) => {
-      if (msg.type === 'hold' && typeof msg.onHold === 'boolean') this.setHold(msg.onHold ? { onHold: true, by: 'remote' } : { onHold: false });
-      else if (msg.type === 'dtmf' && typeof msg.digit === 'string' && /^[0-9*#A-D]$/.test(msg.digit)) this.emit('dtmf', msg.digit);
-      else if (msg.type === 'participants' && Array.isArray(msg.participants)) this.setRoster(msg.participants as unknown[], typeof msg.self === 'string' ? msg.self : '');
-      else if (msg.type === 'supervision') {
-        const mode = msg.mode;
-        this.emit('supervised', mode === 'monitor' || mode === 'whisper' || mode === 'barge' ? { supervisor: String(msg.supervisor ?? ''), mode } : null);
+    session.on('control', (raw) => {
+      // The shared protocol's reader: unknown types are ignored; a malformed message is not
+      // applied, and the reason is logged (nothing awaits it to reject).
+      let msg: ControlMessage | undefined;
+      try {
+        msg = parseControlMessage(raw);
+      } catch (err) {
+        if (err instanceof ProtocolError) console.warn(`[switchboard] control message ignored: ${err.message}`);
+        return;
       }
+      if (msg?.type === 'hold') this.setHold(msg.onHold ? { onHold: true, by: 'remote' } : { onHold: false });
+      else if (msg?.type === 'dtmf') this.emit('dtmf', msg.digit);
+      else if (msg?.type === 'participants') this.setRoster(msg.participants as unknown[], msg.self);
+      else if (msg?.type === 'supervision') this.emit('supervised', msg.mode ? { supervisor: msg.supervisor, mode: msg.mode } : null);
     });
   }
 

@@ -4,6 +4,7 @@
  * gateway. The callee is offered the G.711 codecs the caller offered, and the caller is answered
  * with the codec the callee chose, so packets relay without transcoding.
  */
+import type { ControlMessage } from '@switchboard/protocol';
 import { log } from '../util/log.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { Emitter } from '../util/emitter.js';
@@ -114,7 +115,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       if (!refusal) call.on('stateChanged', (s) => s === CallState.Ended && policy.ended(user, call.id));
       return refusal;
     };
-    const sendControl = (d: Dialog, m: Record<string, unknown>) => this.sendControl(d, m);
+    const sendControl = (d: Dialog, m: ControlMessage) => this.sendControl(d, m);
     this.conference = new Conference({
       ...ctx,
       calls: () => this.calls.values(),
@@ -557,7 +558,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   }
 
   /** Sends a control message (docs/protocol.md) to a browser leg. */
-  private sendControl(dialog: Dialog, message: Record<string, unknown>): Promise<unknown> {
+  private sendControl(dialog: Dialog, message: ControlMessage): Promise<unknown> {
     // In order per dialog (a roster after a hold notice arrives after it).
     const prev = this.infoChains.get(dialog) ?? Promise.resolve();
     const next = prev.then(() => dialog.request('INFO', { body: Buffer.from(JSON.stringify(message)), contentType: CONTROL_TYPE })).catch(() => undefined);

@@ -9,6 +9,7 @@
  * remain (or, with `endWhen: 'no-agent'`, while one of them is an agent), and otherwise ends.
  * Supervisors never count: a call does not live on for a supervisor alone.
  */
+import type { ControlMessage } from '@switchboard/protocol';
 import type { Dialog } from '../sip/dialog.js';
 import { Call, CallOperationError, CallState, isBrowserLeg, type Leg } from './call.js';
 import { partyOf, ring, type LegContext } from './ringing.js';
@@ -36,7 +37,7 @@ export interface ConferenceContext extends LegContext {
   /** An available agent of `queue` (the ACD's choice), when a queue is added. */
   agentFor?(queue: string): string | undefined;
   /** Sends a control message (docs/protocol.md §4) to a browser leg, in order per dialog. */
-  sendControl(dialog: Dialog, message: Record<string, unknown>): Promise<unknown>;
+  sendControl(dialog: Dialog, message: ControlMessage): Promise<unknown>;
   /** A supervisor left (its agent may be told). */
   supervisorLeft?(call: Call, leg: Leg): void;
   /** A party left a call that goes on (its agent's work on the call is over). */

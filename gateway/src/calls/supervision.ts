@@ -12,6 +12,7 @@
  * Only supervisors and admins may (403 otherwise); the customer is never told; the agent's
  * softphone is told when `supervision.notifyAgent` is on.
  */
+import type { ControlMessage } from '@switchboard/protocol';
 import { log } from '../util/log.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { IncomingInvite } from '../sip/invite.js';
@@ -41,7 +42,7 @@ export interface SupervisionContext {
   /** The role of a user (`agent`, `supervisor`, `admin`), if it is one. */
   roleOf(user: string): string | undefined;
   watch(call: Call, dialog: Dialog, leg: Leg): void;
-  sendControl(dialog: Dialog, message: Record<string, unknown>): Promise<unknown>;
+  sendControl(dialog: Dialog, message: ControlMessage): Promise<unknown>;
   conference: Conference;
   opts: SupervisionOptions;
 }
@@ -161,6 +162,6 @@ export class Supervision {
     if (!this.ctx.opts.notifyAgent) return;
     const agent = sup.coaches ? call.party(sup.coaches) : undefined;
     if (!agent?.dialog || !isBrowserLeg(agent)) return;
-    void this.ctx.sendControl(agent.dialog, { type: 'supervision', supervisor: sup.party, mode: ended ? null : sup.mode });
+    void this.ctx.sendControl(agent.dialog, { type: 'supervision', supervisor: sup.party, mode: ended || sup.mode === 'conference' ? null : sup.mode });
   }
 }
