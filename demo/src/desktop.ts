@@ -33,7 +33,6 @@ export function recordHistory(call: Call): void {
 export interface ShortcutTarget {
   ringing(): Call | undefined;
   current(): Call | undefined;
-  onError(err: unknown): void;
 }
 
 /**

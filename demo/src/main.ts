@@ -299,5 +299,5 @@ for (const d of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#']) {
   pad.append(b);
 }
 
-attachShortcuts({ ringing: () => ringing, current: () => current, onError: showError });
+attachShortcuts({ ringing: () => ringing, current: () => current });
 $('sound-blocked').addEventListener('click', () => void ringtone.start().then(() => ($('sound-blocked').hidden = !ringtone.blocked)));

@@ -9,6 +9,7 @@
 import { Emitter } from '../util/emitter.js';
 import { epochTime, type Clock, type TimerHandle } from '../util/clock.js';
 import { log } from '../util/log.js';
+import type { QueueStatistics } from '@switchboard/protocol';
 import { AgentRegistry, AgentState } from './agents.js';
 
 /** Where a call goes when it waited too long. */
@@ -59,28 +60,8 @@ export interface QueuedCall {
   readonly offers: string[];
 }
 
-/** Per-queue live statistics. */
-export interface QueueStats {
-  name: string;
-  waiting: number;
-  /** Longest current wait, ms. */
-  longestWaitMs: number;
-  /** Calls that entered this queue. */
-  entered: number;
-  answered: number;
-  abandoned: number;
-  overflowed: number;
-  /** Answered within `serviceLevelSeconds`. */
-  answeredWithinSl: number;
-  serviceLevelSeconds: number;
-  /** answeredWithinSl / (answered + abandoned), in percent; 100 when nothing has finished. */
-  serviceLevel: number;
-  /** Mean wait of answered calls, ms. */
-  averageWaitMs: number;
-  /** Agents available now / staffed (not offline) among those who can serve this queue. */
-  agentsAvailable: number;
-  agentsStaffed: number;
-}
+/** Per-queue live statistics: the wire type the SDK reads (`@switchboard/protocol`). */
+export type QueueStats = QueueStatistics;
 
 /** What the ACD asks of the layer that owns calls and devices. */
 export interface AcdHooks {

@@ -13,6 +13,7 @@
  *                                                       (timeout or manual end)
  * ```
  */
+import type { AgentStatus } from '@switchboard/protocol';
 import { Emitter } from '../util/emitter.js';
 import { epochTime, type Clock, type TimerHandle } from '../util/clock.js';
 import { log } from '../util/log.js';
@@ -63,23 +64,14 @@ export interface AgentTransition {
   by: ChangedBy;
 }
 
-/** What supervisors, the SDK and the statistics see of an agent. */
-export interface AgentSnapshot {
-  username: string;
+/**
+ * What supervisors, the SDK and the statistics see of an agent: the wire type the SDK reads
+ * (`@switchboard/protocol`), its state as this registry's enum (whose values are the protocol's
+ * state names).
+ */
+export interface AgentSnapshot extends Omit<AgentStatus, 'state'> {
+  /** The current state. */
   state: AgentState;
-  /** The not-ready reason code. */
-  reason?: string;
-  /** When the current state began (ms since epoch). */
-  since: number;
-  skills: Record<string, number>;
-  /** Queue calls answered since the gateway started. */
-  callsHandled: number;
-  /** Mean of talk + wrap-up time over handled calls, ms (0 before the first). */
-  averageHandleMs: number;
-  /** The gateway call id of the queue call in progress or in wrap-up. */
-  callId?: string;
-  /** Increases with every change: pushes that arrive out of order can be told apart. */
-  version: number;
 }
 
 /** Options of the registry. */

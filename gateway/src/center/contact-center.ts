@@ -4,7 +4,7 @@
  * it with SIP MESSAGE commands on their authenticated connection (docs/protocol.md §5), getting
  * their state and live statistics pushed back as MESSAGEs.
  */
-import type { AgentStatus, GatewayEvent } from '@switchboard/protocol';
+import type { GatewayEvent } from '@switchboard/protocol';
 import { epochTime, type Clock, type TimerHandle } from '../util/clock.js';
 import { log } from '../util/log.js';
 import type { MessageIdentity, MessageReply, SipCore } from '../sip/core.js';
@@ -453,7 +453,7 @@ export class ContactCenter {
       if (!b.webrtc) continue;
       const uri = b.contact.uri;
       void this.core.sendMessage(b.target, `sip:${uri.user ?? snap.username}@${uri.host}${uri.params.transport ? ';transport=' + uri.params.transport : ''}`, snap.username, {
-        contentType: CONTROL_TYPE, data: JSON.stringify({ type: 'agent', agent: wireAgent(snap) } satisfies GatewayEvent),
+        contentType: CONTROL_TYPE, data: JSON.stringify({ type: 'agent', agent: snap } satisfies GatewayEvent),
       }).then((status) => {
         if (status >= 300) log.warn('center', `agent state push to ${snap.username} at ${b.target.transport} ${b.target.host}:${b.target.port} answered ${status}`);
       });
@@ -497,13 +497,4 @@ export class ContactCenter {
     this.agents.close();
     this.store.close();
   }
-}
-
-/**
- * An agent snapshot as the protocol types it (the registry's state enum has the protocol's
- * state names as its values): the compiler checks here that what the gateway sends is what the
- * SDK reads.
- */
-function wireAgent(snap: AgentSnapshot): AgentStatus {
-  return { ...snap, state: snap.state as `${AgentState}` };
 }

@@ -55,7 +55,7 @@ const HOLD_AFTER_LATE = 100;
  * 2 s of a late packet (so a sender that is late now and then does not make it step back and
  * forth). A burst deeper than `maxFrames` (a stall) is cut to two frames at once, the old audio
  * dropped rather than played late. A stream that stops (hold, DTX, a transfer) refills from its
- * next packet. The RFC 3550 interarrival jitter (§6.4.1 / A.8) is kept for the stats.
+ * next packet. The RFC 3550 interarrival jitter (§6.4.1 / A.8) is tracked in `jitterMs`.
  */
 export class JitterBuffer {
   private readonly ring = new Int16Array(RING);
@@ -92,11 +92,6 @@ export class JitterBuffer {
 
   /** `maxFrames` bounds the delay (10 frames = 200 ms, a bad Wi-Fi). */
   constructor(private readonly maxFrames = 10) {}
-
-  /** Samples buffered ahead of the play position now. */
-  get buffered(): number {
-    return Math.max(0, this.end - this.cursor);
-  }
 
   /** Adds one RTP packet (header parsed here; payload decoded with `codec`). */
   push(packet: Uint8Array, codec: CodecName, now = performance.now()): void {
