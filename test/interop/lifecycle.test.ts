@@ -79,9 +79,14 @@ function probeInvite(port: number): Promise<string> {
 const callArgs = (port: number, n: number) => [`127.0.0.1:${port}`, '-sf', 'uac-wait-bye.xml', '-s', '600', '-au', 'deskphone', '-ap', 'lifecycle-desk-pw',
   '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-m', String(n), '-l', String(n), '-r', '50', '-timeout', '60s'];
 
+/** Waits until `n` calls are connected (answered), from `/metrics` — `/api/health` counts calls still routing. */
 async function waitCalls(g: GatewayProcess, n: number): Promise<void> {
   const deadline = Date.now() + 15_000;
-  while ((await g.health()).calls < n) {
+  const connected = async () => {
+    const text = await (await fetch(new URL('/metrics', g.httpUrl))).text();
+    return Number(/^switchboard_calls\{state="connected"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+  while ((await connected()) < n) {
     if (Date.now() > deadline) throw new Error(`${n} calls did not come up:\n${g.output.slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
