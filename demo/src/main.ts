@@ -152,6 +152,11 @@ $('login').addEventListener('submit', async (ev) => {
       $('incoming-from').textContent = call.remoteDisplayName ?? call.remoteUser;
       $('incoming-queue').textContent = call.queue ? `via ${call.queue.name}, waited ${call.queue.waitSeconds} s` : '';
       if (call.queue) panels?.queueCall(call);
+      // A screen pop: what was dialled, and what the carrier, an IVR or a CRM attached.
+      const data = call.data;
+      const facts = data ? [`dialled ${data.dialed}`, ...Object.entries(data.attributes).map(([k, v]) => `${k}: ${v}`)] : [];
+      $('incoming-data').textContent = facts.join(' · ');
+      $('incoming-data').hidden = !facts.length;
       $('incoming').hidden = false;
       void ringtone.start().then(() => ($('sound-blocked').hidden = !ringtone.blocked));
       recordHistory(call);

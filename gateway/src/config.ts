@@ -467,6 +467,17 @@ export const ConfigSchema = z
          * (when their first device registers; docs/contact-center.md). 0: everyone starts offline.
          */
         restoreStateHours: z.number().min(0, { error: 'must be 0-168 hours' }).max(168, { error: 'must be 0-168 hours' }).default(8),
+        /**
+         * Call data (`call.data` in the SDK): SIP headers of an incoming call copied into its
+         * attributes, header name → attribute key — what a carrier or an IVR in front of the
+         * gateway attached (an account number, RFC 7433 User-to-User). Values are cut at 1024 characters.
+         */
+        callDataHeaders: z
+          .record(
+            z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'must be a SIP header name' }),
+            z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be an attribute key: letters, digits, _ - ., up to 64' }),
+          )
+          .default(() => ({ 'User-to-User': 'userToUser' })),
       })
       .prefault({}),
     /** Directories served over HTTP; defaults to the demo and the SDK bundle of this checkout. */

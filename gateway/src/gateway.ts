@@ -79,8 +79,11 @@ export interface Gateway {
 }
 
 function defaultStaticDirs(): Array<{ prefix: string; dir: string }> {
+  // An installed package carries the demo in demo-app (scripts/copy-demo.mjs at pack time).
+  const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  if (existsSync(path.join(pkg, 'demo-app', 'index.html'))) return [{ prefix: '/', dir: path.join(pkg, 'demo-app') }];
   // gateway/{src,dist}/gateway.(ts|js) → repository root
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const root = path.resolve(pkg, '..');
   return [
     { prefix: '/', dir: path.join(root, 'demo', 'public') },
     { prefix: '/', dir: path.join(root, 'demo', 'dist') },
@@ -210,6 +213,7 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
     conference: config.conference,
     supervision: config.supervision,
     roleOf: (name) => byName(name)?.role,
+    callDataHeaders: config.center.callDataHeaders,
   });
   const center = new ContactCenter(clock, config, b2bua, sip);
   const loginGuard = new LoginGuard(clock, config.auth.login, (address) => guard.isBanned(address));

@@ -212,7 +212,9 @@ export type ControlMessage =
   /** The conference roster changed; `self` is this leg's party id. Entries are read leniently by the SDK. */
   | { type: 'participants'; self: string; participants: RosterEntry[] }
   /** A supervisor started, changed or ended (`mode: null`) supervising this agent's call. */
-  | { type: 'supervision'; supervisor: string; mode: 'monitor' | 'whisper' | 'barge' | null };
+  | { type: 'supervision'; supervisor: string; mode: 'monitor' | 'whisper' | 'barge' | null }
+  /** The call's attached data changed (someone attached attributes). */
+  | { type: 'data'; data: CallData };
 
 /**
  * Reads an in-dialog control message. Undefined for a type this reader does not know; throws
@@ -232,6 +234,8 @@ export function parseControlMessage(x: unknown): ControlMessage | undefined {
     }
     case 'participants':
       return { type: 'participants', self: typeof o.self === 'string' ? o.self : '', participants: arr(o, 'participants', 'control') as RosterEntry[] };
+    case 'data':
+      return { type: 'data', data: parseCallData(o.data, 'control.data') };
     case 'supervision': {
       const mode = o.mode ?? null;
       if (mode !== null && mode !== 'monitor' && mode !== 'whisper' && mode !== 'barge') throw new ProtocolError(`control.mode: unknown mode "${String(mode)}"`);
@@ -240,5 +244,169 @@ export function parseControlMessage(x: unknown): ControlMessage | undefined {
     default:
       if (typeof o.type !== 'string') throw new ProtocolError('control.type: expected a string');
       return undefined;
+  }
+}
+
+// --- call data (attached to a call; docs/protocol.md §6) ---
+
+/**
+ * What the contact center knows about a call, for the agent's desktop (a screen pop, a CRM
+ * lookup): who called, what they dialled, the queue, and attributes attached to the call — from
+ * the carrier's or an IVR's SIP headers (`center.callData.headers`) or by a desktop or CRM
+ * (`call.setData`, `POST /api/calls/:id/data`). Kept in the call record.
+ */
+export interface CallData {
+  /** The caller's number or user name. */
+  caller: string;
+  /** The caller's display name, when the INVITE carried one. */
+  callerName?: string;
+  /** What the caller dialled: the DID for a call from a trunk, else the extension or number. */
+  dialed: string;
+  /** The queue the call came through. */
+  queue?: string;
+  /** The trunk the call came in on. */
+  trunk?: string;
+  /** How long the caller waited in the queue before this agent's phone rang (ms). */
+  waitMs?: number;
+  /** Attached attributes: string keys and values. */
+  attributes: Record<string, string>;
+}
+
+/** Limits on attached attributes (the gateway refuses more; the SDK checks before sending). */
+export const CALL_DATA_LIMITS = {
+  /** Attributes per call. */
+  maxAttributes: 32,
+  /** Characters in a key: letters, digits, `_`, `-` and `.`. */
+  maxKeyLength: 64,
+  /** Characters in a value. */
+  maxValueLength: 1024,
+} as const;
+
+/** The SIP header the gateway puts call data in, on the INVITE to an agent and the 200 OK to one. */
+export const CALL_DATA_HEADER = 'X-Switchboard-Call-Data';
+
+/**
+ * Checks attributes a client wants to attach; returns them as a plain object, or throws
+ * {@link ProtocolError} that names the bad key. A `null` value removes the attribute.
+ */
+export function parseAttributes(x: unknown, where = 'attributes'): Record<string, string | null> {
+  const o = object(x, where);
+  const out: Record<string, string | null> = {};
+  const entries = Object.entries(o);
+  if (entries.length > CALL_DATA_LIMITS.maxAttributes) throw new ProtocolError(`${where}: at most ${CALL_DATA_LIMITS.maxAttributes} attributes`);
+  for (const [k, v] of entries) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(k) || k.length > CALL_DATA_LIMITS.maxKeyLength) throw new ProtocolError(`${where}: "${k.slice(0, 80)}" is not a valid key (letters, digits, _ - ., up to ${CALL_DATA_LIMITS.maxKeyLength})`);
+    if (v !== null && typeof v !== 'string') throw new ProtocolError(`${where}.${k}: expected a string or null, got ${typeof v}`);
+    if (typeof v === 'string' && v.length > CALL_DATA_LIMITS.maxValueLength) throw new ProtocolError(`${where}.${k}: longer than ${CALL_DATA_LIMITS.maxValueLength} characters`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Applies attribute changes (`null` removes a key) to `base`; returns the new set, or undefined
+ * when it would hold more than {@link CALL_DATA_LIMITS}.maxAttributes.
+ */
+export function mergeAttributes(base: Readonly<Record<string, string>>, changes: Readonly<Record<string, string | null>>): Record<string, string> | undefined {
+  const out: Record<string, string> = { ...base };
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return Object.keys(out).length > CALL_DATA_LIMITS.maxAttributes ? undefined : out;
+}
+
+/** Reads {@link CallData}; unknown fields are dropped, bad ones throw {@link ProtocolError}. */
+export function parseCallData(x: unknown, where = 'data'): CallData {
+  const o = object(x, where);
+  const attributes: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parseAttributes(o.attributes ?? {}, `${where}.attributes`))) if (v !== null) attributes[k] = v;
+  const callerName = optStr(o, 'callerName', where);
+  const queue = optStr(o, 'queue', where);
+  const trunk = optStr(o, 'trunk', where);
+  const waitMs = o.waitMs === undefined || o.waitMs === null ? undefined : num(o, 'waitMs', where);
+  return {
+    caller: str(o, 'caller', where),
+    ...(callerName !== undefined ? { callerName } : {}),
+    dialed: str(o, 'dialed', where),
+    ...(queue !== undefined ? { queue } : {}),
+    ...(trunk !== undefined ? { trunk } : {}),
+    ...(waitMs !== undefined ? { waitMs } : {}),
+    attributes,
+  };
+}
+
+/** Call data as a SIP header value: JSON, percent-encoded (a header is one line of ASCII). */
+export function encodeCallData(data: CallData): string {
+  return encodeURIComponent(JSON.stringify(data));
+}
+
+/** Reads the {@link CALL_DATA_HEADER} value; throws {@link ProtocolError} when it is not call data. */
+export function decodeCallData(header: string): CallData {
+  let json: unknown;
+  try {
+    json = JSON.parse(decodeURIComponent(header));
+  } catch {
+    throw new ProtocolError(`${CALL_DATA_HEADER}: not percent-encoded JSON`);
+  }
+  return parseCallData(json);
+}
+
+// --- commands (SIP MESSAGE or HTTP bodies the SDK sends; docs/protocol.md §5) ---
+
+/** A contact-center command from a desktop. `agent` lets a supervisor act on another agent. */
+export type CenterCommand =
+  /** The agent's state, the not-ready reasons, wrap-up codes and queues. */
+  | { type: 'hello' }
+  /** Change the agent's state (not-ready needs a reason the gateway offers). */
+  | { type: 'agent-state'; state: 'available' | 'not-ready' | 'offline'; reason?: string; agent?: string }
+  /** Disposition code and notes for the last queue call; ends after-call work unless `done` is false. */
+  | { type: 'wrap-up'; code?: string; notes?: string; done?: boolean; agent?: string }
+  /** Statistics pushes to this connection. */
+  | { type: 'subscribe'; topics: string[] }
+  /** No more statistics pushes. */
+  | { type: 'unsubscribe' }
+  /** Statistics now. */
+  | { type: 'stats' }
+  /** The calls in progress (supervisors). */
+  | { type: 'calls' }
+  /** Attach attributes to a call (`null` removes one). */
+  | { type: 'call-data'; callId: string; attributes: Record<string, string | null> };
+
+/** Every {@link CenterCommand} type. */
+export const COMMAND_TYPES: ReadonlyArray<CenterCommand['type']> = ['hello', 'agent-state', 'wrap-up', 'subscribe', 'unsubscribe', 'stats', 'calls', 'call-data'];
+
+/**
+ * Reads a command. Unlike events, an unknown type is an error (the gateway answers
+ * `UNKNOWN_COMMAND`); a malformed known one throws {@link ProtocolError}; unknown fields are dropped.
+ */
+export function parseCenterCommand(x: unknown): CenterCommand {
+  const o = object(x, 'command');
+  const agent = optStr(o, 'agent', 'command');
+  const on = agent !== undefined && agent !== '' ? { agent } : {};
+  switch (o.type) {
+    case 'hello':
+    case 'unsubscribe':
+    case 'stats':
+    case 'calls':
+      return { type: o.type };
+    case 'agent-state': {
+      const state = o.state;
+      if (state !== 'available' && state !== 'not-ready' && state !== 'offline') throw new ProtocolError('command.state: must be available, not-ready or offline');
+      const reason = optStr(o, 'reason', 'command');
+      return { type: 'agent-state', state, ...(reason ? { reason } : {}), ...on };
+    }
+    case 'wrap-up': {
+      const code = optStr(o, 'code', 'command');
+      const notes = optStr(o, 'notes', 'command');
+      if (o.done !== undefined && typeof o.done !== 'boolean') throw new ProtocolError('command.done: expected a boolean');
+      return { type: 'wrap-up', ...(code ? { code } : {}), ...(notes ? { notes } : {}), ...(o.done === false ? { done: false } : {}), ...on };
+    }
+    case 'subscribe':
+      return { type: 'subscribe', topics: (Array.isArray(o.topics) ? o.topics : ['stats']).filter((t): t is string => typeof t === 'string') };
+    case 'call-data':
+      return { type: 'call-data', callId: str(o, 'callId', 'command'), attributes: parseAttributes(o.attributes, 'command.attributes') };
+    default:
+      throw new ProtocolError(typeof o.type === 'string' ? `Unknown command ${JSON.stringify(o.type.slice(0, 40))}` : 'command.type: expected a string');
   }
 }

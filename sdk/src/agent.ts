@@ -5,7 +5,7 @@
  * supervisor, the ACD) arrive here as events.
  */
 import { Emitter } from './emitter.js';
-import { parseAgentStatus, parseCenterStatistics, parseGatewayEvent, ProtocolError, type AgentStatus, type CenterStatistics } from '@switchboard/protocol';
+import { parseAgentStatus, parseCenterStatistics, parseGatewayEvent, ProtocolError, type AgentStatus, type CenterStatistics, type CenterCommand } from '@switchboard/protocol';
 import { SwitchboardError } from './errors.js';
 
 /**
@@ -46,7 +46,7 @@ export type AgentEvents = {
 };
 
 /** @internal How the agent reaches the gateway. */
-export type CommandSender = (message: Record<string, unknown>) => Promise<Record<string, unknown>>;
+export type CommandSender = (message: CenterCommand) => Promise<Record<string, unknown>>;
 
 /** This user's agent state and statistics. Get it from `Softphone.agent`. */
 export class Agent extends Emitter<AgentEvents> {
@@ -130,7 +130,7 @@ export class Agent extends Emitter<AgentEvents> {
     await this.command({ type: 'unsubscribe' });
   }
 
-  private async command(message: Record<string, unknown>): Promise<Record<string, unknown>> {
+  private async command(message: CenterCommand): Promise<Record<string, unknown>> {
     if (!this.send) throw new SwitchboardError('SB_NOT_CONNECTED');
     return this.send(message);
   }

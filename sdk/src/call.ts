@@ -1,7 +1,7 @@
 /**
  * A call as an agent sees it: who, which state, and the buttons (answer, reject, hang up, mute).
  */
-import { parseControlMessage, ProtocolError, type ControlMessage } from '@switchboard/protocol';
+import { parseAttributes, parseControlMessage, ProtocolError, type CallData, type ControlMessage } from '@switchboard/protocol';
 import { Emitter } from './emitter.js';
 import { ERROR_CATALOG, errorFromStatus, SwitchboardError } from './errors.js';
 import type { QueueInfo, SessionEnd, SignalingSession } from './signaling/types.js';
@@ -76,6 +76,8 @@ export type CallEvents = {
    * Sent only when the gateway is configured to tell agents (`supervision.notifyAgent`).
    */
   supervised: [info: SupervisedInfo | null];
+  /** The call's data changed: someone (this desktop, another party's, a CRM) attached attributes. */
+  dataChanged: [data: CallData];
 };
 
 /** Who supervises this agent's call, and how (see {@link CallEvents.supervised}). */
@@ -152,7 +154,12 @@ export class Call extends Emitter<CallEvents> {
   /** @internal Created by the Softphone. */
   constructor(
     private readonly session: SignalingSession,
-    private readonly opts: { autoPlay: boolean; dial?: (target: string) => Promise<Call>; wrapUp?: (o: { code?: string; notes?: string; done?: boolean }) => Promise<unknown> },
+    private readonly opts: {
+      autoPlay: boolean;
+      dial?: (target: string) => Promise<Call>;
+      wrapUp?: (o: { code?: string; notes?: string; done?: boolean }) => Promise<unknown>;
+      attach?: (callId: string, attributes: Record<string, string | null>) => Promise<CallData>;
+    },
   ) {
     super();
     this.direction = session.direction;
@@ -186,6 +193,7 @@ export class Call extends Emitter<CallEvents> {
       else if (msg?.type === 'dtmf') this.emit('dtmf', msg.digit);
       else if (msg?.type === 'participants') this.setRoster(msg.participants as unknown[], msg.self);
       else if (msg?.type === 'supervision') this.emit('supervised', msg.mode ? { supervisor: msg.supervisor, mode: msg.mode } : null);
+      else if (msg?.type === 'data') this.adoptData(msg.data);
     });
   }
 
@@ -204,6 +212,49 @@ export class Call extends Emitter<CallEvents> {
    */
   get queue(): QueueInfo | undefined {
     return this.session.queue && { ...this.session.queue };
+  }
+
+  /**
+   * What the contact center knows about the call, for a screen pop or a CRM lookup: the caller
+   * (and their name), what they dialled (a DID), the queue and wait, the trunk, and attributes
+   * attached to the call — by the carrier or an IVR in SIP headers the gateway maps
+   * (`center.callDataHeaders`), by a desktop ({@link Call.setData}) or a CRM (`POST
+   * /api/calls/:id/data`). Kept current; `dataChanged` tells when it changes. Undefined for a
+   * call through a server that sends none.
+   */
+  get data(): CallData | undefined {
+    const d = this.dataNow ?? this.session.callData;
+    return d && { ...d, attributes: { ...d.attributes } };
+  }
+
+  /**
+   * Attaches attributes to the call (a CRM case id, a customer number the agent looked up); a
+   * `null` value removes one. Kept in the call record — also after the call has ended (during
+   * wrap-up). Resolves with the call's data; every desktop on the call gets `dataChanged`.
+   * @throws SB_INVALID_ARGUMENT for a bad key or value or too many attributes (see
+   *         `CALL_DATA_LIMITS`); SB_INVALID_STATE before the gateway has named the call.
+   */
+  async setData(attributes: Record<string, string | null>): Promise<CallData> {
+    let checked: Record<string, string | null>;
+    try {
+      checked = parseAttributes(attributes);
+    } catch (err) {
+      throw new SwitchboardError('SB_INVALID_ARGUMENT', (err as Error).message);
+    }
+    const id = this.id;
+    if (!id) throw new SwitchboardError('SB_INVALID_STATE', 'The gateway has not named this call yet');
+    if (!this.opts.attach) throw new SwitchboardError('SB_NOT_CONNECTED');
+    const data = await this.opts.attach(id, checked);
+    this.adoptData(data);
+    return this.data!;
+  }
+
+  private dataNow?: CallData;
+
+  private adoptData(data: CallData): void {
+    const before = JSON.stringify(this.data);
+    this.dataNow = data;
+    if (JSON.stringify(this.data) !== before) this.emit('dataChanged', this.data!);
   }
 
   /**

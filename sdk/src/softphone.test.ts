@@ -43,6 +43,7 @@ class FakeSession extends Emitter<SignalingSessionEvents> implements SignalingSe
   }
   readonly callId = `fake-${Math.random()}`;
   gatewayCallId: string | undefined = undefined;
+  callData: import('@switchboard/protocol').CallData | undefined = undefined;
   dtmfOk = true;
   sendDtmf(d: string, duration: number, gap: number) {
     this.calls.push(`dtmf=${d}/${duration}/${gap}`);
@@ -108,6 +109,7 @@ class FakeSignaling extends Emitter<SignalingClientEvents> implements SignalingC
   agentState: Record<string, unknown> = { username: 'alice', state: 'offline', since: 1, skills: {}, callsHandled: 0, averageHandleMs: 0, version: 1 };
   async command(m: Record<string, unknown>): Promise<Record<string, unknown>> {
     this.commands.push(m);
+    if (m.type === 'call-data') return { data: { caller: 'carol', dialed: '700', queue: 'support', attributes: { customerId: 'C-1', ...(m.attributes as Record<string, string>) }, unknownField: 1 } };
     if (m.type === 'calls') return { calls: [{ id: 'c1', state: 'connected', startedAt: 1, agent: 'bob', parties: [] }] };
     if (m.type === 'hello') return { agent: this.agentState, reasons: ['break', 'lunch'], wrapUpCodes: ['resolved'], queues: ['support'] };
     if (m.type === 'agent-state') {
@@ -132,6 +134,38 @@ function token(sub: string, expInSeconds = 3600): string {
   const b = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
   return `${b({ alg: 'HS256' })}.${b({ sub, role: 'agent', iat: 0, exp: Math.floor(Date.now() / 1000) + expInSeconds })}.sig`;
 }
+
+test('call.data: from the offer; a data control message updates it (dataChanged); setData checks, sends call-data, adopts the reply', async () => {
+  const { p, sig } = phone();
+  await p.connect();
+  let call: import('./call.js').Call | undefined;
+  p.on('incoming', (c) => (call = c));
+  const s = new FakeSession('incoming', { user: 'carol' });
+  s.gatewayCallId = 'g-1';
+  s.callData = { caller: 'carol', callerName: 'Carol', dialed: '700', queue: 'support', waitMs: 2000, attributes: { customerId: 'C-1' } };
+  sig.sessions.push(s);
+  sig.emit('incoming', s);
+  assert.deepEqual(call!.data, s.callData);
+  call!.data!.attributes.customerId = 'changed by the app';
+  assert.equal(call!.data!.attributes.customerId, 'C-1', 'a copy: the app cannot change it by accident');
+  const changes: unknown[] = [];
+  call!.on('dataChanged', (d) => changes.push(d.attributes));
+  s.fire('control', { type: 'data', data: { ...s.callData, attributes: { customerId: 'C-1', tier: 'gold' } } });
+  assert.deepEqual(changes, [{ customerId: 'C-1', tier: 'gold' }]);
+  // Malformed: not applied (logged).
+  s.fire('control', { type: 'data', data: { dialed: 5 } });
+  assert.equal(call!.data!.attributes.tier, 'gold');
+  // Checked here first: a bad key is refused without a round trip.
+  const before = sig.commands.length;
+  await assert.rejects(call!.setData({ 'bad key': 'x' }), (e: SwitchboardError) => e.code === 'SB_INVALID_ARGUMENT' && /"bad key" is not a valid key/.test(e.message));
+  await assert.rejects(call!.setData({ n: 5 as unknown as string }), (e: SwitchboardError) => e.code === 'SB_INVALID_ARGUMENT');
+  assert.equal(sig.commands.length, before);
+  const d = await call!.setData({ ticket: 'T-9', tier: null });
+  assert.deepEqual(sig.commands.at(-1), { type: 'call-data', callId: 'g-1', attributes: { ticket: 'T-9', tier: null } });
+  assert.deepEqual(d.attributes, { customerId: 'C-1', ticket: 'T-9' }, 'the gateway\'s reply (a null removes)');
+  assert.deepEqual(call!.data!.attributes, { customerId: 'C-1', ticket: 'T-9' });
+  assert.deepEqual(changes.at(-1), { customerId: 'C-1', ticket: 'T-9' });
+});
 
 function phone(sig = new FakeSignaling()) {
   const p = new Softphone({

@@ -2,6 +2,7 @@
  * The entry point of the SDK: connect an agent's browser to the gateway, register, place and
  * receive calls.
  */
+import { parseCallData, type CenterCommand } from '@switchboard/protocol';
 import { Agent } from './agent.js';
 import { Call } from './call.js';
 import { Emitter } from './emitter.js';
@@ -382,6 +383,15 @@ export class Softphone extends Emitter<SoftphoneEvents> {
       autoPlay: this.options.autoPlayRemoteAudio ?? true,
       dial: (t) => this.dial(t),
       wrapUp: (o) => this.agent.wrapUp(o),
+      attach: async (callId, attributes) => {
+        if (!this.signaling) throw new SwitchboardError('SB_NOT_CONNECTED');
+        const reply = await this.signaling.command({ type: 'call-data', callId, attributes } satisfies CenterCommand);
+        try {
+          return parseCallData(reply.data);
+        } catch (err) {
+          throw new SwitchboardError('SB_PROTOCOL_ERROR', `The gateway's reply: ${(err as Error).message}`);
+        }
+      },
     };
   }
 

@@ -3,6 +3,7 @@
  * an agent's call — silently (monitor), coaching the agent only (whisper) or as a full party
  * (barge) — switching modes at any time without a new call.
  */
+import type { CenterCommand } from '@switchboard/protocol';
 import type { Call, SupervisionMode } from './call.js';
 import { CallState } from './call.js';
 import { Emitter } from './emitter.js';
@@ -98,7 +99,7 @@ export class Supervision extends Emitter<SupervisionEvents> {
 
 /** What the supervisor API needs from the softphone. */
 export interface SupervisorHost {
-  command(message: Record<string, unknown>): Promise<Record<string, unknown>>;
+  command(message: CenterCommand): Promise<Record<string, unknown>>;
   superviseCall(target: string, mode: SupervisionMode): Promise<Call>;
 }
 

@@ -198,12 +198,16 @@ test('contact-center commands (MESSAGE): bad bodies get a clear coded answer, no
   assert.match(await send(message('{"type":"agent-state","state":"on-call"}')), /^SIP\/2\.0 400[\s\S]*available, not-ready or offline/);
   assert.match(await send(message('{"type":"agent-state","state":"not-ready","reason":"nap"}')), /^SIP\/2\.0 400[\s\S]*"code":"UNKNOWN_REASON"/);
   assert.match(await send(message('{"type":"agent-state","state":"offline","agent":"bob"}')), /^SIP\/2\.0 403[\s\S]*"code":"FORBIDDEN"/);
+  // Call data: a malformed attribute set, and a call that is not alice's, are refused.
+  assert.match(await send(message('{"type":"call-data","callId":"x","attributes":{"a b":"1"}}')), /^SIP\/2\.0 400[\s\S]*"code":"BAD_REQUEST"[\s\S]*not a valid key/);
+  assert.match(await send(message('{"type":"call-data","callId":"nope","attributes":{"ticket":"T-1"}}')), /^SIP\/2\.0 404[\s\S]*"code":"NO_CALL"/);
   assert.match(await send(message('hello', 'text/plain')), /^SIP\/2\.0 415/);
   assert.equal(gw.gw.center.agents.get('alice')!.state, 'offline', 'nothing changed');
   // Each refusal is logged with its reason (at info, the level npm test runs at).
   assert.ok(logs.some((l) => l.scope === 'center' && /from alice refused: the body is not a JSON object/.test(l.message)));
-  assert.ok(logs.some((l) => l.scope === 'center' && /command agent-state from alice refused: 400 BAD_REQUEST: state must be available/.test(l.message)));
+  assert.ok(logs.some((l) => l.scope === 'center' && /command agent-state from alice refused: 400 BAD_REQUEST: command\.state: must be available/.test(l.message)));
   assert.ok(logs.some((l) => l.scope === 'center' && /command launch-rockets from alice refused: 400 UNKNOWN_COMMAND/.test(l.message)));
+  assert.ok(logs.some((l) => l.scope === 'center' && /command call-data from alice refused: 400 BAD_REQUEST: command\.attributes: "a b" is not a valid key/.test(l.message)));
   // The good one still works on the same connection, with the state in the reply.
   assert.match(await send(message('{"type":"hello"}')), /^SIP\/2\.0 200 OK[\s\S]*"reasons":\["break"/);
   ws!.close();

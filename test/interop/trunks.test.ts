@@ -66,6 +66,7 @@ async function gatewayWith(trunks: TrunkConfig[]): Promise<TestGateway> {
   const base = demoConfig();
   return startGateway({
     trunks,
+    center: { ...base.center, database: ':memory:', callDataHeaders: { 'X-Customer-Id': 'customerId' } },
     tls: { certFile: cert.certFile, keyFile: cert.keyFile, caFile: cert.certFile },
     http: { port: 0, httpsPort: 0 },
     sip: { ...base.sip, udpPort: 0, tcpPort: 0, tlsPort: 0 },
@@ -133,7 +134,7 @@ for (const transport of ['udp', 'tcp', 'tls'] as const) {
   });
 }
 
-test('a DID feeds a queue: the customer behind the PBX waits in "support", the available agent takes the call; the record names the trunk', async () => {
+test('a DID feeds a queue: the customer behind the PBX waits in "support", the available agent takes the call with its data (the PBX\'s customer id); the agent attaches a case during and after the call; the record has it all', async () => {
   const gw = await gatewayWith([trunk('pbx-a', pbxA, 'udp', { dids: { '5551000': '1001', '5551700': '700' } })]);
   let agent: Agent | undefined;
   try {
@@ -148,16 +149,46 @@ test('a DID feeds a queue: the customer behind the PBX waits in "support", the a
     await agent.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
     assert.match((await agent.page.getByTestId('incoming-from').textContent()) ?? '', /5552000/);
     assert.match((await agent.page.getByTestId('incoming-queue').textContent()) ?? '', /via support/);
+    // The screen pop: call.data from the offer — the DID dialled, the queue, the trunk and the
+    // customer id the PBX put in a SIP header (center.callDataHeaders).
+    const offered = await agent.page.evaluate(() => window.demo.phone!.calls[0]!.data);
+    console.log(`# call.data at the offer: ${JSON.stringify(offered)}`);
+    assert.deepEqual({ ...offered, waitMs: typeof offered?.waitMs }, { caller: '5552000', dialed: '5551700', queue: 'support', trunk: 'pbx-a', waitMs: 'number', attributes: { customerId: 'C-5552000' } });
+    assert.equal(await agent.page.getByTestId('incoming-data').textContent(), 'dialled 5551700 · customerId: C-5552000');
     await agent.page.getByTestId('answer').click();
     await agent.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
     const heard = await measureRemoteAudio(agent.page, 1500);
     console.log(`# DID → queue: agent hears ${heard.frequency.toFixed(0)} Hz at ${heard.levelDb.toFixed(1)} dBFS`);
     assert.ok(Math.abs(heard.frequency - CUSTOMER_HZ) < 15 && heard.levelDb > -40, `agent should hear the customer: ${JSON.stringify(heard)}`);
+    // During the call the desktop attaches a CRM case; a bad key is refused with a coded error.
+    const during = await agent.page.evaluate(async () => {
+      const call = window.demo.call!;
+      const events: string[] = [];
+      call.on('dataChanged', (d) => events.push(JSON.stringify(d.attributes)));
+      const bad = await call.setData({ 'no spaces': 'x' }).then(() => 'accepted', (e: { code: string }) => e.code);
+      const data = await call.setData({ caseId: 'CASE-42' });
+      return { id: call.id, bad, attributes: data.attributes, events };
+    });
+    assert.equal(during.bad, 'SB_INVALID_ARGUMENT');
+    assert.deepEqual(during.attributes, { customerId: 'C-5552000', caseId: 'CASE-42' });
+    assert.deepEqual(during.events, [JSON.stringify({ customerId: 'C-5552000', caseId: 'CASE-42' })]);
+    assert.deepEqual(gw.gw.center.store.call(during.id!)!.data?.attributes, { customerId: 'C-5552000', caseId: 'CASE-42' }, 'in the live record at once');
     await agent.page.getByTestId('hangup').click();
     await customer.waitEvent(() => customer.events.filter((e) => e.type === 'CALL_CLOSED').length > closed);
     await settle(200);
-    const rec = gw.gw.center.store.calls({ queue: 'support' })[0]!;
+    // After the call (wrap-up), a CRM with the agent's token attaches the outcome and removes the case.
+    const { token } = (await (await fetch(new URL('/api/login', gw.addrs.httpUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'alice-demo' }) })).json()) as { token: string };
+    const api = (method: string, p: string, body?: unknown) => fetch(new URL(p, gw.addrs.httpUrl), { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    const after = await api('POST', `/api/calls/${during.id}/data`, { attributes: { crmOutcome: 'refund issued', caseId: null } });
+    assert.equal(after.status, 200);
+    assert.deepEqual(((await after.json()) as { data: { attributes: unknown } }).data.attributes, { customerId: 'C-5552000', crmOutcome: 'refund issued' });
+    assert.equal((await api('POST', `/api/calls/${during.id}/data`, { attributes: { 'x y': '1' } })).status, 400);
+    assert.equal((await api('POST', '/api/calls/not-a-call/data', { attributes: { a: '1' } })).status, 404);
+    const rec = (await (await api('GET', `/api/records/${during.id}`)).json()) as import('../../gateway/src/center/store.js').CallRecord;
     assert.deepEqual([rec.caller, rec.agent, rec.trunk, rec.outcome, rec.endedBy], ['5552000', 'alice', 'pbx-a', 'answered', 'callee']);
+    assert.deepEqual({ ...rec.data, waitMs: typeof rec.data?.waitMs }, { caller: '5552000', dialed: '5551700', queue: 'support', trunk: 'pbx-a', waitMs: 'number', attributes: { customerId: 'C-5552000', crmOutcome: 'refund issued' } });
+    const csv = await (await api('GET', '/api/records?format=csv')).text();
+    assert.match(csv, /customerId=C-5552000;crmOutcome=refund issued/);
   } finally {
     await agent?.close();
     await gw.stop();

@@ -246,7 +246,7 @@ export function createHttpServer(deps: HttpDeps): http.Server {
    * `?access_token=`) is required; agents see and change only themselves.
    */
   async function centerApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, center: ContactCenter): Promise<boolean> {
-    const route = /^\/api\/(stats|records|agents)(?:\/([A-Za-z0-9._-]{1,64})(?:\/(state|wrap-up|history))?)?$/.exec(url.pathname);
+    const route = /^\/api\/(stats|records|agents|calls)(?:\/([A-Za-z0-9._-]{1,64})(?:\/(state|wrap-up|history|data))?)?$/.exec(url.pathname);
     if (!route) return false;
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('access_token');
     const v = bearer ? deps.tokens.verify(bearer) : undefined;
@@ -262,6 +262,17 @@ export function createHttpServer(deps: HttpDeps): http.Server {
       if (what === 'stats' && !name) {
         if (req.method !== 'GET') return fail(405, 'METHOD_NOT_ALLOWED', 'GET only'), true;
         json(res, 200, center.stats());
+      } else if (what === 'calls' && name && action === 'data') {
+        // Attach attributes to a call (a CRM linking its case; docs/contact-center.md).
+        if (req.method !== 'POST') return fail(405, 'METHOD_NOT_ALLOWED', 'POST only'), true;
+        let body: Record<string, unknown>;
+        try {
+          body = (await readJson(req)) as Record<string, unknown>;
+          if (!body || typeof body !== 'object') throw new Error('not an object');
+        } catch {
+          return fail(400, 'BAD_REQUEST', 'Body must be a JSON object'), true;
+        }
+        json(res, 200, center.run({ type: 'call-data', callId: name, attributes: body.attributes }, who));
       } else if (req.method !== 'GET' && req.method !== 'HEAD' && !(what === 'agents' && name && (action === 'state' || action === 'wrap-up'))) {
         return fail(405, 'METHOD_NOT_ALLOWED', 'GET only'), true;
       } else if (what === 'agents' && !name) {
@@ -285,6 +296,13 @@ export function createHttpServer(deps: HttpDeps): http.Server {
         const [a] = center.agentStats(name);
         if (!a) return fail(404, 'NOT_FOUND', `No agent ${name}`), true;
         json(res, 200, a);
+      } else if (what === 'calls' && !name) {
+        json(res, 200, center.run({ type: 'calls' }, who));
+      } else if (what === 'records' && name && !action) {
+        const rec = center.store.call(name);
+        const mine = rec && [rec.caller, rec.callee, rec.agent, ...(rec.parties ?? []).map((p) => p.party)].some((p) => p?.toLowerCase() === who.user.toLowerCase());
+        if (!rec || (!mine && !supervisor)) return fail(404, 'NOT_FOUND', `No record ${name} of yours`), true;
+        json(res, 200, rec);
       } else if (what === 'records' && !name) {
         const q = url.searchParams;
         const num = (k: string) => (q.get(k) !== null && /^\d+$/.test(q.get(k)!) ? Number(q.get(k)) : undefined);

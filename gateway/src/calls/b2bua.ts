@@ -4,7 +4,7 @@
  * gateway. The callee is offered the G.711 codecs the caller offered, and the caller is answered
  * with the codec the callee chose, so packets relay without transcoding.
  */
-import type { ControlMessage } from '@switchboard/protocol';
+import { CALL_DATA_HEADER, CALL_DATA_LIMITS, encodeCallData, mergeAttributes, type CallData, type ControlMessage } from '@switchboard/protocol';
 import { log } from '../util/log.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { Emitter } from '../util/emitter.js';
@@ -45,6 +45,8 @@ export interface B2buaOptions {
   supervision?: SupervisionOptions;
   /** A user's role (`agent`, `supervisor`, `admin`): only supervisors and admins supervise. */
   roleOf?: (user: string) => string | undefined;
+  /** SIP headers of an incoming INVITE copied into the call's attributes: header name → key. */
+  callDataHeaders?: Record<string, string>;
 }
 
 /** Defaults of {@link B2buaOptions.conference} and {@link B2buaOptions.supervision}. */
@@ -182,6 +184,26 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     return [...this.calls.values()];
   }
 
+  /** The call in progress with this id. */
+  call(id: string): Call | undefined {
+    return this.calls.get(id);
+  }
+
+  /**
+   * Attaches attributes to a live call (`null` removes one) and tells its browser legs (a `data`
+   * control message). Throws {@link CallOperationError} 413 beyond the protocol's limit.
+   */
+  attachData(call: Call, changes: Record<string, string | null>): CallData {
+    const merged = mergeAttributes(call.attributes, changes);
+    if (!merged) throw new CallOperationError(413, `A call has at most ${CALL_DATA_LIMITS.maxAttributes} attributes`);
+    for (const k of Object.keys(call.attributes)) delete call.attributes[k];
+    Object.assign(call.attributes, merged);
+    call.note('data', Object.keys(changes).join(','));
+    const data = call.data();
+    for (const leg of call.parties) if (leg.joined && leg.dialog && isBrowserLeg(leg)) void this.sendControl(leg.dialog, { type: 'data', data });
+    return data;
+  }
+
   onInvite(invite: IncomingInvite): void {
     this.handle(invite).catch((err: Error) => {
       log.error('b2bua', `call ${invite.request.callId} failed`, err);
@@ -231,6 +253,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     const fromTrunk = invite.identity.startsWith('trunk:') ? this.trunks?.byName(invite.identity.slice(6)) : undefined;
     let dialled = invite.request.requestUri.user ?? invite.request.to.uri.user ?? '';
     let callerParty = invite.identity;
+    let did: string | undefined;
     if (fromTrunk) {
       callerParty = invite.request.from.uri.user ?? 'anonymous';
       // A PBX sends to our registered Contact (user = trunk user): the DID is then in To.
@@ -241,6 +264,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         return invite.reject(404, 'Unknown DID');
       }
       fromTrunk.callsIn++;
+      did = match.did;
       dialled = match.target!;
       log.info('b2bua', `trunk ${fromTrunk.name}: DID ${match.did} → ${dialled}`);
     }
@@ -253,6 +277,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     call.caller.user = !fromTrunk;
     call.callee.user = route.kind === 'user';
     if (fromTrunk) call.trunk = fromTrunk.name;
+    this.dataFromInvite(call, invite, did ?? dialled);
     this.calls.set(call.id, call);
     call.on('stateChanged', (s) => {
       if (s === CallState.Ended) {
@@ -278,14 +303,29 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       const policy = this.opts.policy;
       call.on('stateChanged', (s) => s === CallState.Ended && policy.ended(callerParty, call.id));
     }
-    // The caller's desktop learns the call's id from the first response (not a trunk's caller).
-    if (!fromTrunk) invite.responseHeaders.push(['x-switchboard-call-id', call.id]);
+    // The caller's desktop learns the call's id and data from the first response (not a trunk's caller).
+    if (!fromTrunk) invite.responseHeaders.push(['x-switchboard-call-id', call.id], [CALL_DATA_HEADER.toLowerCase(), encodeCallData(call.data())]);
     invite.progress(100);
     invite.on('cancelled', () => call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' }));
     try {
       await this.setup(call, invite, offer, codecs, route);
     } catch (err) {
       this.setupFailed(call, invite, err);
+    }
+  }
+
+  /**
+   * The call's data from its INVITE: what was dialled, the caller's display name, and the
+   * headers `callDataHeaders` names (cut to the protocol's limits; control characters dropped).
+   */
+  private dataFromInvite(call: Call, invite: IncomingInvite, dialed: string): void {
+    call.dialed = dialed;
+    const name = invite.request.from.displayName;
+    if (name) call.callerName = name;
+    for (const [header, key] of Object.entries(this.opts.callDataHeaders ?? {})) {
+      if (Object.keys(call.attributes).length >= CALL_DATA_LIMITS.maxAttributes) break;
+      const value = invite.request.get(header.toLowerCase());
+      if (value) call.attributes[key] = value.replace(/[\x00-\x1f\x7f]/g, '').slice(0, CALL_DATA_LIMITS.maxValueLength);
     }
   }
 

@@ -15,6 +15,7 @@ import { log, type Logger } from '../util/log.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { BridgeMember, MediaEngine } from '../media/types.js';
 import type { TimerHandle } from '../util/clock.js';
+import type { CallData } from '@switchboard/protocol';
 import { hearingMatrix, type PartyMode } from './hearing.js';
 
 export type { PartyMode } from './hearing.js';
@@ -201,6 +202,26 @@ export class Call extends Emitter<CallEvents> {
   /** The queue the call went through, and the agent who answered it there. */
   queue?: string;
   agent?: string;
+  /** What the caller dialled (a trunk call: the DID), before routing. */
+  dialed = '';
+  /** The caller's display name, when the INVITE carried one. */
+  callerName?: string;
+  /** Attributes attached to the call (from SIP headers, desktops, a CRM): part of {@link data}. */
+  readonly attributes: Record<string, string> = {};
+
+  /** What a desktop is told about the call (`call.data` in the SDK). */
+  data(): CallData {
+    const queuedAt = this.timeline.find((e) => e.event === 'queued')?.at;
+    return {
+      caller: this.caller.party,
+      ...(this.callerName ? { callerName: this.callerName } : {}),
+      dialed: this.dialed,
+      ...(this.queue ? { queue: this.queue } : {}),
+      ...(this.trunk ? { trunk: this.trunk } : {}),
+      ...(queuedAt !== undefined ? { waitMs: (this.answeredAt ?? Date.now()) - queuedAt } : {}),
+      attributes: { ...this.attributes },
+    };
+  }
   /** What happened, in order: arrived, queued, offered, answered, transferred, ended… */
   readonly timeline: TimelineEvent[] = [];
   /** The parties in the call now (the two principals, participants, supervisors). */

@@ -12,14 +12,16 @@ import type { CodecName } from '../media/sdp.js';
 import type { Trunk } from '../trunks/trunk.js';
 import { CallEndedError, CallState, type Call, type Leg } from './call.js';
 import type { Route, Router } from './router.js';
+import { CALL_DATA_HEADER, encodeCallData } from '@switchboard/protocol';
 
 /**
  * Headers of an INVITE for `call` to `attempt`: `extra`, and for the gateway's own users (not
  * trunks) `X-Switchboard-Call-Id` — the call's id in the records, so a desktop can link its call
- * to the record or a CRM.
+ * to the record or a CRM — and `X-Switchboard-Call-Data`, the call's data (`call.data` in the SDK).
+ * Neither goes out to a trunk: the carrier has no business with them.
  */
 export function legHeaders(call: Call, attempt: Attempt, extra: Array<[string, string]> = []): Array<[string, string]> {
-  return attempt.trunk ? extra : [...extra, ['x-switchboard-call-id', call.id]];
+  return attempt.trunk ? extra : [...extra, ['x-switchboard-call-id', call.id], [CALL_DATA_HEADER.toLowerCase(), encodeCallData(call.data())]];
 }
 
 /** One way to reach a target: a user's binding, or one trunk (built by the B2BUA). */

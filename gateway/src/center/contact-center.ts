@@ -4,7 +4,7 @@
  * it with SIP MESSAGE commands on their authenticated connection (docs/protocol.md §5), getting
  * their state and live statistics pushed back as MESSAGEs.
  */
-import type { GatewayEvent } from '@switchboard/protocol';
+import { CALL_DATA_LIMITS, COMMAND_TYPES, mergeAttributes, parseCenterCommand, ProtocolError, type CallData, type CenterCommand, type GatewayEvent } from '@switchboard/protocol';
 import { epochTime, type Clock, type TimerHandle } from '../util/clock.js';
 import { log } from '../util/log.js';
 import type { MessageIdentity, MessageReply, SipCore } from '../sip/core.js';
@@ -274,6 +274,7 @@ export class ContactCenter {
       timeline: call.timeline,
       transfers: call.transfers,
       ...(call.partyLog.length ? { parties: call.partyLog } : {}),
+      data: call.data(),
       ...(call.answeredAt ? { answeredAt: call.answeredAt, ...(live ? {} : { talkMs: endedAt - call.answeredAt }) } : {}),
       ...(call.queue ? { queue: call.queue } : {}),
       ...(call.agent ? { agent: call.agent } : {}),
@@ -354,22 +355,26 @@ export class ContactCenter {
    * @internal The MESSAGE handler and the HTTP API call it.
    */
   run(msg: Record<string, unknown>, who: { user: string; role?: string; source?: MessageIdentity['source'] }): unknown {
+    let cmd: CenterCommand;
+    try {
+      cmd = parseCenterCommand(msg);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      const known = typeof msg.type === 'string' && (COMMAND_TYPES as readonly string[]).includes(msg.type);
+      throw new CommandError(400, known ? 'BAD_REQUEST' : 'UNKNOWN_COMMAND', err.message);
+    }
     const supervisor = who.role === 'supervisor' || who.role === 'admin';
     // Supervisors may act on another agent ("force a state").
-    const subject = typeof msg.agent === 'string' && msg.agent ? msg.agent : who.user;
+    const subject = 'agent' in cmd && cmd.agent ? cmd.agent : who.user;
     if (subject.toLowerCase() !== who.user.toLowerCase() && !supervisor) throw new CommandError(403, 'FORBIDDEN', 'Only supervisors may change another agent');
     const by = subject.toLowerCase() === who.user.toLowerCase() ? 'agent' : 'supervisor';
-    switch (msg.type) {
+    switch (cmd.type) {
       case 'hello':
         return this.hello(who.user);
-      case 'agent-state': {
-        const state = msg.state;
-        if (state !== 'available' && state !== 'not-ready' && state !== 'offline') throw new CommandError(400, 'BAD_REQUEST', 'state must be available, not-ready or offline');
-        const reason = typeof msg.reason === 'string' ? msg.reason : undefined;
-        return { agent: this.agents.request(subject, state as AgentState, { by, hasDevice: this.hasDevice(subject), ...(reason ? { reason } : {}) }) };
-      }
+      case 'agent-state':
+        return { agent: this.agents.request(subject, cmd.state as AgentState, { by, hasDevice: this.hasDevice(subject), ...(cmd.reason ? { reason: cmd.reason } : {}) }) };
       case 'wrap-up':
-        return { agent: this.wrapUp(subject, msg, by) };
+        return { agent: this.wrapUp(subject, cmd, by) };
       case 'subscribe': {
         if (!who.source) throw new CommandError(400, 'BAD_REQUEST', 'subscribe needs a SIP connection');
         const s = who.source;
@@ -384,9 +389,39 @@ export class ContactCenter {
       case 'calls':
         if (!supervisor) throw new CommandError(403, 'FORBIDDEN', 'Only supervisors may list calls');
         return { calls: this.liveCalls() };
-      default:
-        throw new CommandError(400, 'UNKNOWN_COMMAND', `Unknown command ${JSON.stringify(msg.type)}`);
+      case 'call-data':
+        return { data: this.setCallData(cmd.callId, cmd.attributes, who.user, supervisor) };
     }
+  }
+
+  /**
+   * Attaches attributes to a call: a live one (its desktops are told at once) or a finished one
+   * (an agent in wrap-up attaching the CRM case). Parties of the call and supervisors may.
+   */
+  setCallData(callId: string, attributes: Record<string, string | null>, user: string, supervisor: boolean): CallData {
+    const me = user.toLowerCase();
+    const live = this.b2bua.call(callId);
+    if (live) {
+      const party = live.partyLog.some((p) => p.party.toLowerCase() === me) || live.parties.some((p) => p.party.toLowerCase() === me);
+      if (!party && !supervisor) throw new CommandError(403, 'FORBIDDEN', 'Only the call\'s parties and supervisors may attach data to it');
+      let data: CallData;
+      try {
+        data = this.b2bua.attachData(live, attributes);
+      } catch (err) {
+        throw new CommandError(413, 'TOO_MANY_ATTRIBUTES', (err as Error).message);
+      }
+      if (live.state !== CallState.Ended) this.writeRecord(live, 'in-progress');
+      return data;
+    }
+    const rec = this.store.call(callId);
+    const party = rec && [rec.caller, rec.callee, rec.agent, ...(rec.parties ?? []).map((p) => p.party)].some((p) => p?.toLowerCase() === me);
+    if (!rec || (!party && !supervisor)) throw new CommandError(404, 'NO_CALL', `No call ${callId.slice(0, 64)} of yours`);
+    const data: CallData = rec.data ?? { caller: rec.caller, dialed: rec.callee, attributes: {} };
+    const merged = mergeAttributes(data.attributes, attributes);
+    if (!merged) throw new CommandError(413, 'TOO_MANY_ATTRIBUTES', `A call has at most ${CALL_DATA_LIMITS.maxAttributes} attributes`);
+    const next = { ...data, attributes: merged };
+    this.store.setData(callId, next);
+    return next;
   }
 
   private hello(user: string): unknown {
@@ -400,11 +435,11 @@ export class ContactCenter {
   }
 
   /** Wrap-up: a disposition code and notes for the agent's last queue call; ends after-call work unless `done` is false. */
-  private wrapUp(agent: string, msg: Record<string, unknown>, by: 'agent' | 'supervisor'): AgentSnapshot {
+  private wrapUp(agent: string, msg: { code?: string; notes?: string; done?: boolean }, by: 'agent' | 'supervisor'): AgentSnapshot {
     const a = this.agents.get(agent);
     if (!a) throw new AgentError('NOT_AN_AGENT', `${agent} is not an agent`);
-    const code = typeof msg.code === 'string' && msg.code ? msg.code : undefined;
-    const notes = typeof msg.notes === 'string' && msg.notes ? msg.notes.slice(0, 2000) : undefined;
+    const code = msg.code || undefined;
+    const notes = msg.notes ? msg.notes.slice(0, 2000) : undefined;
     const codes = this.config.center.wrapUpCodes;
     if (code && codes.length && !codes.includes(code)) throw new CommandError(400, 'UNKNOWN_WRAP_UP_CODE', `Unknown wrap-up code "${code}"; use one of: ${codes.join(', ')}`);
     const callId = a.state === AgentState.WrapUp && a.callId ? a.callId : this.lastCall.get(agent.toLowerCase());

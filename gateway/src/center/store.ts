@@ -11,6 +11,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { PartyRecord } from '../calls/call.js';
 import type { AgentTransition } from './agents.js';
+import type { CallData } from '@switchboard/protocol';
 
 /** A call record (CDR). Times are ms since the epoch. */
 export interface CallRecord {
@@ -47,6 +48,8 @@ export interface CallRecord {
    * joined and left and its modes over time (who monitored or whispered to whom, when).
    */
   parties?: PartyRecord[];
+  /** The call's data: what was dialled, the caller's name, the attributes attached to it. */
+  data?: CallData;
 }
 
 /** Filters for {@link RecordStore.calls}. */
@@ -65,7 +68,7 @@ export interface RecordFilter {
 interface Row {
   id: string; started_at: number; answered_at: number | null; ended_at: number; caller: string; callee: string; queue: string | null; agent: string | null;
   trunk: string | null; codec: string | null; ended_by: string; end_status: number; end_reason: string; wait_ms: number | null; talk_ms: number | null;
-  outcome: string; wrap_up_code: string | null; wrap_up_notes: string | null; timeline: string; transfers: string; last_state: string | null; parties: string | null;
+  outcome: string; wrap_up_code: string | null; wrap_up_notes: string | null; timeline: string; transfers: string; last_state: string | null; parties: string | null; data: string | null;
 }
 
 /** The record store. */
@@ -108,10 +111,12 @@ export class RecordStore {
     if (!cols.includes('last_state')) this.db.exec('ALTER TABLE calls ADD COLUMN last_state TEXT');
     // ... and those from before conferences lack parties.
     if (!cols.includes('parties')) this.db.exec('ALTER TABLE calls ADD COLUMN parties TEXT');
+    // ... and those from before call data lack data.
+    if (!cols.includes('data')) this.db.exec('ALTER TABLE calls ADD COLUMN data TEXT');
     this.insertCall = this.db.prepare(`INSERT OR REPLACE INTO calls (id, started_at, answered_at, ended_at, caller, callee, queue, agent, trunk, codec,
-      ended_by, end_status, end_reason, wait_ms, talk_ms, outcome, wrap_up_code, wrap_up_notes, timeline, transfers, last_state, parties)
+      ended_by, end_status, end_reason, wait_ms, talk_ms, outcome, wrap_up_code, wrap_up_notes, timeline, transfers, last_state, parties, data)
       VALUES (@id, @started_at, @answered_at, @ended_at, @caller, @callee, @queue, @agent, @trunk, @codec,
-      @ended_by, @end_status, @end_reason, @wait_ms, @talk_ms, @outcome, @wrap_up_code, @wrap_up_notes, @timeline, @transfers, @last_state, @parties)`);
+      @ended_by, @end_status, @end_reason, @wait_ms, @talk_ms, @outcome, @wrap_up_code, @wrap_up_notes, @timeline, @transfers, @last_state, @parties, @data)`);
     this.insertAgent = this.db.prepare('INSERT INTO agent_history (agent, at, state, previous, reason, changed_by) VALUES (?, ?, ?, ?, ?, ?)');
     this.wrapUp = this.db.prepare('UPDATE calls SET wrap_up_code = ?, wrap_up_notes = ?, timeline = json_insert(timeline, \'$[#]\', json(?)) WHERE id = ?');
   }
@@ -123,8 +128,13 @@ export class RecordStore {
       queue: r.queue ?? null, agent: r.agent ?? null, trunk: r.trunk ?? null, codec: r.codec ?? null, ended_by: r.endedBy, end_status: r.endStatus,
       end_reason: r.endReason, wait_ms: r.waitMs ?? null, talk_ms: r.talkMs ?? null, outcome: r.outcome, wrap_up_code: r.wrapUpCode ?? null,
       wrap_up_notes: r.wrapUpNotes ?? null, timeline: JSON.stringify(r.timeline), transfers: JSON.stringify(r.transfers), last_state: r.lastState ?? null,
-      parties: r.parties ? JSON.stringify(r.parties) : null,
+      parties: r.parties ? JSON.stringify(r.parties) : null, data: r.data ? JSON.stringify(r.data) : null,
     });
+  }
+
+  /** Replaces a record's call data (attributes attached after the call); false if there is no such record. */
+  setData(id: string, data: CallData): boolean {
+    return this.db.prepare('UPDATE calls SET data = ? WHERE id = ?').run(JSON.stringify(data), id).changes > 0;
   }
 
   /**
@@ -234,12 +244,16 @@ function fromRow(r: Row): CallRecord {
   if (r.wrap_up_notes !== null) rec.wrapUpNotes = r.wrap_up_notes;
   if (r.last_state !== null && r.last_state !== undefined) rec.lastState = r.last_state;
   if (r.parties) rec.parties = JSON.parse(r.parties) as PartyRecord[];
+  if (r.data) rec.data = JSON.parse(r.data) as CallData;
   return rec;
 }
 
-const CSV_COLUMNS = ['id', 'startedAt', 'answeredAt', 'endedAt', 'caller', 'callee', 'queue', 'agent', 'trunk', 'codec', 'outcome', 'waitMs', 'talkMs', 'endedBy', 'endStatus', 'endReason', 'wrapUpCode', 'wrapUpNotes', 'transfers', 'parties'] as const;
+const CSV_COLUMNS = ['id', 'startedAt', 'answeredAt', 'endedAt', 'caller', 'callee', 'queue', 'agent', 'trunk', 'codec', 'outcome', 'waitMs', 'talkMs', 'endedBy', 'endStatus', 'endReason', 'wrapUpCode', 'wrapUpNotes', 'transfers', 'parties', 'attributes'] as const;
 
-/** Records as CSV (RFC 4180): ISO times, transfers as `by>to:result` and parties as `name:role:mode>mode` separated by `;`. */
+/**
+ * Records as CSV (RFC 4180): ISO times, transfers as `by>to:result`, parties as
+ * `name:role:mode>mode` and attributes as `key=value`, each separated by `;`.
+ */
 export function recordsToCsv(records: CallRecord[]): string {
   const cell = (v: unknown): string => {
     const s = v === undefined || v === null ? '' : String(v);
@@ -254,6 +268,7 @@ export function recordsToCsv(records: CallRecord[]): string {
     lines.push(CSV_COLUMNS.map((c) => {
       if (c === 'startedAt' || c === 'answeredAt' || c === 'endedAt') return cell(r[c] !== undefined ? new Date(r[c]!).toISOString() : '');
       if (c === 'transfers') return cell(r.transfers.map((t) => `${t.by}>${t.to}:${t.result}`).join(';'));
+      if (c === 'attributes') return cell(Object.entries(r.data?.attributes ?? {}).map(([k, v]) => `${k}=${v}`).join(';'));
       if (c === 'parties') return cell((r.parties ?? []).map((p) => `${p.party}:${p.role}:${p.modes.map((m) => m.mode).join('>')}`).join(';'));
       return cell(r[c]);
     }).join(','));

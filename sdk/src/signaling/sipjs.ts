@@ -4,6 +4,7 @@
  */
 import { Invitation, Inviter, Messager, Registerer, RegistererState, SessionState, UserAgent, type Session } from 'sip.js';
 import type { SessionDescriptionHandler } from 'sip.js/lib/platform/web/session-description-handler/session-description-handler.js';
+import { CALL_DATA_HEADER, decodeCallData, ProtocolError, type CallData, type CenterCommand } from '@switchboard/protocol';
 import { Emitter } from '../emitter.js';
 import { errorFromStatus, SwitchboardError } from '../errors.js';
 import type { QueueInfo, RemoteParty, SessionEnd, SignalingClient, SignalingClientEvents, SignalingConfig, SignalingSession, SignalingSessionEvents } from './types.js';
@@ -84,6 +85,7 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
     if (session instanceof Invitation) {
       const req = session.request;
       this.learnGatewayId(req.getHeader('X-Switchboard-Call-Id'));
+      this.learnCallData(req.getHeader(CALL_DATA_HEADER));
       const name = req.getHeader('X-Switchboard-Queue');
       if (name) {
         const wait = Number(req.getHeader('X-Switchboard-Wait'));
@@ -113,6 +115,19 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
   /** @internal Records the gateway's call id from a message header (the first one wins). */
   learnGatewayId(value: string | undefined): void {
     if (value && !this.gatewayCallId && /^[\w.:-]{1,64}$/.test(value)) this.gatewayCallId = value;
+  }
+
+  callData: CallData | undefined;
+
+  /** @internal Reads the call data header (the first well-formed one wins; a malformed one is logged). */
+  learnCallData(value: string | undefined): void {
+    if (!value || this.callData) return;
+    try {
+      this.callData = decodeCallData(value);
+    } catch (err) {
+      if (err instanceof ProtocolError) console.warn(`[switchboard] call data ignored: ${err.message}`);
+      else throw err;
+    }
   }
 
   get callId(): string {
@@ -350,7 +365,7 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
     await this.ua.stop();
   }
 
-  command(message: Record<string, unknown>): Promise<Record<string, unknown>> {
+  command(message: CenterCommand): Promise<Record<string, unknown>> {
     const target = UserAgent.makeURI(`sip:switchboard@${this.config.domain}`)!;
     return new Promise((resolve, reject) => {
       const parse = (body: string | undefined): Record<string, unknown> => {
@@ -387,10 +402,14 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
         requestDelegate: {
           onProgress: (res) => {
             session.learnGatewayId(res.message.getHeader('X-Switchboard-Call-Id'));
+            session.learnCallData(res.message.getHeader(CALL_DATA_HEADER));
             const code = res.message.statusCode;
             if (code === 180 || code === 183) session.progress(code);
           },
-          onAccept: (res) => session.learnGatewayId(res.message.getHeader('X-Switchboard-Call-Id')),
+          onAccept: (res) => {
+            session.learnGatewayId(res.message.getHeader('X-Switchboard-Call-Id'));
+            session.learnCallData(res.message.getHeader(CALL_DATA_HEADER));
+          },
           onReject: (res) => session.fail(errorFromStatus(res.message.statusCode ?? 500, res.message.reasonPhrase ?? "Error")),
         },
       })
@@ -410,7 +429,7 @@ function connectionLost(error: Error | undefined): SwitchboardError {
 
 /** Maps a refused command to an SDK error; the gateway's own code stays in the message. */
 function commandError(status: number, code: string | undefined, message: string): SwitchboardError {
-  const sb = code === 'NOT_AN_AGENT' ? 'SB_NOT_AN_AGENT' : status === 400 ? 'SB_INVALID_ARGUMENT' : status === 403 ? 'SB_FORBIDDEN' : status === 409 || status === 404 ? 'SB_INVALID_STATE' : status === 408 || status === 503 ? 'SB_CONNECTION_FAILED' : 'SB_CALL_FAILED';
+  const sb = code === 'NOT_AN_AGENT' ? 'SB_NOT_AN_AGENT' : status === 400 || status === 413 ? 'SB_INVALID_ARGUMENT' : status === 403 ? 'SB_FORBIDDEN' : status === 409 || status === 404 ? 'SB_INVALID_STATE' : status === 408 || status === 503 ? 'SB_CONNECTION_FAILED' : 'SB_CALL_FAILED';
   return new SwitchboardError(sb, code ? `${message} (${code})` : message, { status });
 }
 

@@ -2,6 +2,7 @@
  * The SDK's own signaling contract. `Softphone` and `Call` use only this; sip.js lives behind it
  * in `sipjs.ts` and can be replaced (JsSIP, a thin UA of our own) without touching the public API.
  */
+import type { CallData, CenterCommand } from '@switchboard/protocol';
 import type { SwitchboardError } from '../errors.js';
 
 /** Transport connection state. */
@@ -63,6 +64,8 @@ export interface SignalingSession {
   readonly gatewayCallId: string | undefined;
   /** For a call offered from a queue: the queue, the caller's wait so far (s) and the caller. */
   readonly queue?: QueueInfo;
+  /** The call's data as the gateway sent it with the offer or the answer (`X-Switchboard-Call-Data`). */
+  readonly callData: CallData | undefined;
   /** Remote audio, once established. */
   readonly remoteStream: MediaStream | undefined;
   /** Answers an incoming session. */
@@ -124,7 +127,7 @@ export interface SignalingClient {
    * Sends a contact-center command to the gateway (SIP MESSAGE, docs/protocol.md §5) and
    * resolves with its JSON reply; rejects with a coded error carrying the gateway's code.
    */
-  command(message: Record<string, unknown>): Promise<Record<string, unknown>>;
+  command(message: CenterCommand): Promise<Record<string, unknown>>;
   /** Adds an event listener. */
   on<K extends keyof SignalingClientEvents>(event: K, fn: (...args: SignalingClientEvents[K]) => void): unknown;
 }
