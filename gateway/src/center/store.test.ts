@@ -28,6 +28,10 @@ test('records: written, filtered, wrap-up added, and still there after the datab
     assert.deepEqual(store.calls({ limit: 1, offset: 1 }).map((r) => r.id), ['b']);
     assert.equal(store.setWrapUp('a', 'resolved', 'fixed it', 6_000), true);
     assert.equal(store.setWrapUp('nope', 'resolved', undefined, 6_000), false);
+    // Call data: written with the record, replaced after the call (a CRM attaching its case).
+    store.addCall(rec('d', { data: { caller: 'carol', dialed: '5551700', queue: 'support', attributes: { customerId: 'C-1' } } }));
+    assert.equal(store.setData('d', { caller: 'carol', dialed: '5551700', queue: 'support', attributes: { customerId: 'C-1', caseId: 'K-9' } }), true);
+    assert.equal(store.setData('nope', { caller: 'x', dialed: 'y', attributes: {} }), false);
     store.addAgentTransition({ agent: 'alice', at: 10, state: AgentState.Available, previous: AgentState.Offline, by: 'agent' });
     store.addAgentTransition({ agent: 'alice', at: 20, state: AgentState.NotReady, previous: AgentState.Available, by: 'supervisor', reason: 'lunch' });
     store.close();
@@ -37,6 +41,9 @@ test('records: written, filtered, wrap-up added, and still there after the datab
     assert.deepEqual([a.wrapUpCode, a.wrapUpNotes, a.waitMs, a.talkMs], ['resolved', 'fixed it', 900, 3_000]);
     assert.deepEqual(a.timeline.map((e) => e.event), ['arrived', 'wrap-up']);
     assert.deepEqual(again.call('c')!.transfers, [{ at: 4_000, by: 'bob', to: 'carol', result: 'completed' }]);
+    assert.deepEqual(again.call('d')!.data, { caller: 'carol', dialed: '5551700', queue: 'support', attributes: { customerId: 'C-1', caseId: 'K-9' } });
+    assert.equal(again.call('a')!.data, undefined);
+    assert.match(recordsToCsv([again.call('d')!]), /,customerId=C-1;caseId=K-9\r?$/m);
     assert.deepEqual(again.agentHistory('ALICE').map((h) => [h.state, h.reason, h.by]), [['available', undefined, 'agent'], ['not-ready', 'lunch', 'supervisor']]);
     again.close();
   } finally {
@@ -47,7 +54,7 @@ test('records: written, filtered, wrap-up added, and still there after the datab
 test('CSV: one row per record, RFC 4180 quoting, no spreadsheet formulas', () => {
   const csv = recordsToCsv([rec('x', { wrapUpNotes: 'said "hi", then\nleft' }), rec('y', { caller: '=HYPERLINK("http://evil")', wrapUpCode: '+1' })]);
   const lines = csv.split('\r\n');
-  assert.equal(lines[0], 'id,startedAt,answeredAt,endedAt,caller,callee,queue,agent,trunk,codec,outcome,waitMs,talkMs,endedBy,endStatus,endReason,wrapUpCode,wrapUpNotes,transfers,parties');
+  assert.equal(lines[0], 'id,startedAt,answeredAt,endedAt,caller,callee,queue,agent,trunk,codec,outcome,waitMs,talkMs,endedBy,endStatus,endReason,wrapUpCode,wrapUpNotes,transfers,parties,attributes');
   assert.ok(csv.includes('"said ""hi"", then\nleft"'));
   assert.ok(csv.includes(`"'=HYPERLINK(""http://evil"")"`), 'formula neutralised');
   // OWASP: formulas behind leading spaces, and cells starting with TAB or CR, too.
