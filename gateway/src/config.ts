@@ -285,6 +285,16 @@ export const ConfigSchema = z
           .optional(),
         /** Run the packet path in a worker thread (default true). */
         worker: z.boolean().default(true),
+        /**
+         * The media engine: `werift` (embedded, nothing to install) or `rtpengine` (browsers' and
+         * phones' media terminated by rtpengine, bridges in the worker; docs/media.md).
+         */
+        engine: z.enum(['werift', 'rtpengine'], { error: 'must be "werift" or "rtpengine"' }).default('werift'),
+        /** rtpengine's ng control addresses (`--listen-ng`), `host:port`; new calls go to the least loaded one that answers. */
+        rtpengine: z
+          .array(z.string().regex(/^(?:\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, { error: 'must be host:port' }), { error: 'must be a list of host:port' })
+          .min(1, { error: 'needs at least one host:port' })
+          .default(() => ['127.0.0.1:22222']),
         /** Music on hold: an 8 kHz mono 16-bit PCM WAV file; a built-in loop when absent. */
         musicOnHold: existingFile('a WAV file').optional(),
         /**

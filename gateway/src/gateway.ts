@@ -19,6 +19,7 @@ import { parseConfig, tokenSecret, type GatewayConfig, type UserConfig } from '.
 import { LocalMediaEngine } from './media/engine.js';
 import type { MediaEngine } from './media/types.js';
 import { WorkerMediaEngine } from './media/worker-engine.js';
+import { RtpengineMediaEngine } from './media/rtpengine/engine.js';
 import { SipCore } from './sip/core.js';
 import { SourceGuard } from './sip/guard.js';
 import { TrunkManager } from './trunks/manager.js';
@@ -185,7 +186,14 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
     ...(config.media.musicOnHold ? { musicOnHold: config.media.musicOnHold } : {}),
     rtpTimeoutMs: config.media.rtpTimeoutSeconds * 1000,
   };
-  const media: MediaEngine = opts.media ?? (config.media.worker ? new WorkerMediaEngine(mediaOpts) : new LocalMediaEngine(mediaOpts));
+  const embedded = (o: typeof mediaOpts): MediaEngine => (config.media.worker ? new WorkerMediaEngine(o) : new LocalMediaEngine(o));
+  // With rtpengine, rtpengine faces the network and the embedded engine carries the bridges,
+  // announcing its own (media) address to rtpengine rather than the public one.
+  const media: MediaEngine =
+    opts.media ??
+    (config.media.engine === 'rtpengine'
+      ? new RtpengineMediaEngine(embedded({ ...mediaOpts, announcedAddress: mediaAddress === '0.0.0.0' ? '127.0.0.1' : mediaAddress }), { addresses: config.media.rtpengine })
+      : embedded(mediaOpts));
 
   media.on('endpointState', (id, state) => log.info('media', `${id} ${state}`));
 
@@ -261,6 +269,8 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
     tokens,
     center,
     async start() {
+      // The media engine first: a gateway whose rtpengine is missing says so and does not start.
+      await media.start?.();
       const udpPort = await transport.listenUdp(config.sip.udpPort);
       const tcpPort = await transport.listenTcp(config.sip.tcpPort === config.sip.udpPort && config.sip.udpPort === 0 ? 0 : config.sip.tcpPort);
       const tlsPort = tlsCreds ? await transport.listenTls(config.sip.tlsPort ?? 5061, tlsCreds) : undefined;

@@ -1,4 +1,5 @@
 /** Starts an in-process gateway on random loopback ports for a test. */
+import { Rtpengine, TEST_ENGINE } from './rtpengine.js';
 import { createGateway, demoConfig, mergeConfig, type Gateway, type GatewayAddresses, type GatewayConfig, type GatewayOptions } from '../../gateway/src/index.js';
 
 export interface TestGateway {
@@ -25,8 +26,29 @@ export async function startGateway(over: Over = {}, opts: GatewayOptions = {}): 
     const t = (test as Record<string, unknown>)[k];
     merged[k] = v && typeof v === 'object' && !Array.isArray(v) && t && typeof t === 'object' ? { ...t, ...v } : v;
   }
+  // The engine matrix: with SWITCHBOARD_TEST_MEDIA=rtpengine each gateway gets an rtpengine of
+  // its own (unless the test brought one, or its own engine).
+  let rtpengine: Rtpengine | undefined;
+  const media = (merged.media ?? {}) as Record<string, unknown>;
+  if (TEST_ENGINE === 'rtpengine' && !opts.media && media.engine === undefined) {
+    rtpengine = await Rtpengine.start();
+    merged.media = { ...media, engine: 'rtpengine', rtpengine: [rtpengine.address] };
+  }
   const cfg = mergeConfig(base, merged as never);
   const gw = createGateway(cfg, opts);
-  const addrs = await gw.start();
-  return { gw, addrs, stop: () => gw.stop() };
+  let addrs: GatewayAddresses;
+  try {
+    addrs = await gw.start();
+  } catch (err) {
+    await rtpengine?.stop();
+    throw err;
+  }
+  return {
+    gw,
+    addrs,
+    stop: async () => {
+      await gw.stop();
+      await rtpengine?.stop();
+    },
+  };
 }

@@ -220,17 +220,20 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     if (err instanceof CallEndedError || call.state === CallState.Ended) return;
     const message = (err as Error)?.message ?? String(err);
     const noPort = /no free RTP port|EMFILE|ENFILE/.test(message);
-    const status = noPort ? 503 : 500;
-    const reason = noPort ? 'No Media Port Available' : 'Media Setup Failed';
-    if (noPort) {
-      // Under overload this happens hundreds of times a second: one line a second, with a count.
+    // The rtpengine engine with every rtpengine down or not answering: try again later.
+    const noEngine = /no rtpengine available|did not answer/.test(message);
+    const status = noPort || noEngine ? 503 : 500;
+    const reason = noPort ? 'No Media Port Available' : noEngine ? 'Media Engine Unavailable' : 'Media Setup Failed';
+    if (noPort || noEngine) {
+      // Under overload (or with the engine down) this happens hundreds of times a second: one
+      // line a second, with a count.
       const now = Date.now();
       if (now - this.noPortLogged.at >= 1000) {
         call.log.warn('b2bua', `${message}${this.noPortLogged.suppressed ? ` (and ${this.noPortLogged.suppressed} more calls since the last report)` : ''}`);
         this.noPortLogged = { at: now, suppressed: 0 };
       } else this.noPortLogged.suppressed++;
     } else call.log.error('b2bua', `setup failed`, err);
-    invite.reject(status, reason, noPort ? [['retry-after', '5']] : []);
+    invite.reject(status, reason, status === 503 ? [['retry-after', '5']] : []);
     call.hangup({ by: 'gateway', status, reason });
   }
 

@@ -22,6 +22,8 @@ export interface MediaStats {
   workerRespawns?: number;
   /** The mixer: listeners mixed now, frames produced, the sources' jitter buffers, added latency. */
   mixing?: MixingStats;
+  /** The rtpengine engine: each rtpengine, whether it answers, and the endpoints placed on it. */
+  rtpengines?: Array<{ address: string; up: boolean; endpoints: number }>;
 }
 
 /** Counters of the mixer (see {@link MediaStats.mixing}). */
@@ -84,6 +86,11 @@ export interface MediaEngineEventsApi {
 
 /** The media engine. Every method is asynchronous so the engine can live in another thread. */
 export interface MediaEngine extends MediaEngineEventsApi {
+  /**
+   * Makes sure the engine can take calls (an external engine answers its control port); the
+   * gateway awaits it before it listens. Engines that need nothing leave it out.
+   */
+  start?(): Promise<void>;
   /** Creates an endpoint and returns its id. */
   createEndpoint(kind: EndpointKind): Promise<string>;
   /** Answers a remote offer using exactly `codec`; returns the local answer SDP. */

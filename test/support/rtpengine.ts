@@ -1,0 +1,88 @@
+/**
+ * rtpengine (Debian `rtpengine-daemon`) for tests: userspace only (`--table=-1`, no kernel
+ * module here), on loopback, its ng port and a media port range of its own; started in the
+ * foreground and stopped (or killed, for the failure tests) by PID. `SWITCHBOARD_TEST_MEDIA=
+ * rtpengine` makes {@link startGateway} run every test gateway on one (the engine matrix of
+ * `npm test`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { NgClient } from '../../gateway/src/media/rtpengine/ng.js';
+import { WORK } from './browser.js';
+import { freePort } from './net.js';
+
+/** Whether this run's gateways use rtpengine (the second leg of the engine matrix). */
+export const TEST_ENGINE: 'werift' | 'rtpengine' = process.env.SWITCHBOARD_TEST_MEDIA === 'rtpengine' ? 'rtpengine' : 'werift';
+
+let instances = 0;
+
+export class Rtpengine {
+  private proc?: ChildProcess;
+  log = '';
+
+  private constructor(
+    readonly ngPort: number,
+    private readonly portMin: number,
+    private readonly portMax: number,
+  ) {}
+
+  /** `host:port` of its ng control port. */
+  get address(): string {
+    return `127.0.0.1:${this.ngPort}`;
+  }
+
+  /** Starts one; resolves when it answers an ng ping. */
+  static async start(): Promise<Rtpengine> {
+    mkdirSync(WORK, { recursive: true });
+    // Media ports: a block of 400 per instance, away from the ephemeral ports the tests use.
+    const n = instances++ % 20;
+    const base = 20000 + ((process.pid * 7 + n * 400) % 8000);
+    const r = new Rtpengine(await freePort(), base, base + 399);
+    await r.run();
+    return r;
+  }
+
+  /** (Re)starts the process on the same ports. */
+  async run(): Promise<void> {
+    const args = [
+      // Not Debian's /etc/rtpengine/rtpengine.conf (its HTTP and CLI ports would collide between instances).
+      '--config-file=none', '--foreground', '--table=-1', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${this.ngPort}`, `--port-min=${this.portMin}`, `--port-max=${this.portMax}`,
+      '--log-stderr', '--log-level=5', '--num-threads=2', '--delete-delay=0', '--timeout=120', `--pidfile=${path.join(WORK, `rtpengine-${this.ngPort}.pid`)}`,
+    ];
+    const proc = spawn('rtpengine', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (this.log = (this.log + d.toString()).slice(-200_000)));
+    this.proc = proc;
+    const ng = new NgClient(this.address, { retransmitMs: 100, attempts: 1 });
+    try {
+      for (let i = 0; i < 100; i++) {
+        if (proc.exitCode !== null) throw new Error(`rtpengine exited (${proc.exitCode}):\n${this.log.slice(-3000)}`);
+        if ((await ng.request('ping').catch(() => undefined))?.result === 'pong') return;
+      }
+      throw new Error(`rtpengine did not answer on ${this.address}:\n${this.log.slice(-3000)}`);
+    } finally {
+      ng.close();
+    }
+  }
+
+  /** Kills it at once (SIGKILL), as a crash would. */
+  async kill(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await gone;
+  }
+
+  /** Stops it (SIGTERM, then SIGKILL after 5 s). */
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+  }
+}
