@@ -16,6 +16,7 @@ command -v ip >/dev/null || missing+=(iproute2)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v kamailio >/dev/null || missing+=(kamailio)
 [ -e /usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so ] || missing+=(kamailio-tls-modules)
+command -v rtpengine >/dev/null || missing+=(rtpengine-daemon)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing test peers: ${missing[*]}"
@@ -38,6 +39,10 @@ node scripts/config-reference.mjs --check
 
 files=$(find protocol/src gateway/src sdk/src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 cmd=(node --import tsx --test --test-concurrency=1 --test-reporter=spec $files)
+# The engine matrix: the browser end-to-end tests and the interop tests that carry audio run a
+# second time with every test gateway on rtpengine (media.engine "rtpengine"; docs/media.md).
+matrix=$(ls test/e2e/*.test.ts test/interop/{baresip,jssip,sipp,sip-calls,trunks,refer-replaces,liveness}.test.ts)
+cmd2=(env SWITCHBOARD_TEST_MEDIA=rtpengine node --import tsx --test --test-concurrency=1 --test-reporter=spec $matrix)
 
 # Everything the run prints (and every gateway process it starts) is kept, and checked below
 # for passwords: none may ever be logged.
@@ -48,8 +53,12 @@ if [ "$(id -u)" = 0 ] && ip netns add "sbtest-$$" 2>/dev/null; then
   trap 'ip netns del "sbtest-$$" 2>/dev/null || true' EXIT
   ip netns exec "sbtest-$$" ip link set lo up
   ip netns exec "sbtest-$$" env SWITCHBOARD_LOG_FORMAT=text "${cmd[@]}" 2>&1 | tee "$log"
+  echo "== the same media tests on rtpengine =="
+  ip netns exec "sbtest-$$" env SWITCHBOARD_LOG_FORMAT=text "${cmd2[@]}" 2>&1 | tee -a "$log"
 else
   echo "WARNING: cannot create a network namespace (needs root); running on the host network." >&2
   SWITCHBOARD_LOG_FORMAT=text "${cmd[@]}" 2>&1 | tee "$log"
+  echo "== the same media tests on rtpengine =="
+  SWITCHBOARD_LOG_FORMAT=text "${cmd2[@]}" 2>&1 | tee -a "$log"
 fi
 node scripts/check-log-secrets.mjs "$log" test/.work/gateway-processes.log

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { WorkerMediaEngine } from '../../gateway/src/media/worker-engine.js';
+import { RtpengineMediaEngine } from '../../gateway/src/media/rtpengine/engine.js';
 import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 
@@ -34,7 +35,9 @@ async function echoCall(): Promise<void> {
 test('the media worker is killed mid-call: the call ends with a reason; the next call has audio', async () => {
   await echoCall();
   const [call] = gw.gw.b2bua.active;
-  const engine = gw.gw.media as WorkerMediaEngine;
+  // On rtpengine the worker is the engine behind it, carrying the bridges.
+  const media = gw.gw.media;
+  const engine = (media instanceof RtpengineMediaEngine ? media.inner : media) as WorkerMediaEngine;
   const t0 = Date.now();
   await engine.killWorker();
   await alice.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 10_000 });

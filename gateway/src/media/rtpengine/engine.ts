@@ -63,7 +63,8 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
 
   /** Builds the engine; {@link start} checks the rtpengines before the gateway takes calls. */
   constructor(
-    private readonly inner: MediaEngine,
+    /** The engine carrying the bridges (the werift worker), behind rtpengine. */
+    readonly inner: MediaEngine,
     opts: RtpengineEngineOptions,
   ) {
     super();

@@ -1,0 +1,153 @@
+/**
+ * `npm run bench:media`: the two media engines side by side under the same load (issue 16,
+ * docs/media.md). For each engine a gateway process (the built CLI) and, for rtpengine, an
+ * rtpengine process; the load is bench/webrtc-load.ts (werift WebRTC calls over SIP WebSockets,
+ * PCMU 20 ms) to a sipp UAS that echoes RTP, so every call is a bridged WebRTC↔RTP call. At each
+ * step N concurrent calls: CPU of the server processes (gateway + rtpengine, from /proc, over a
+ * 10 s window) per call, loss and round-trip time of the echoed packets, setup time (INVITE →
+ * 200 OK) of the calls placed for that step.
+ *
+ * Run it inside a network namespace with only loopback, like the tests (TESTBED.md):
+ *   ip netns exec sbdev npm run bench:media [-- --steps 25,50,100 --engines werift,rtpengine]
+ * Needs `npm run build` first (it runs gateway/dist/cli.js).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : def;
+};
+const STEPS = arg('steps', '25,50,100').split(',').map(Number);
+const ENGINES = arg('engines', 'werift,rtpengine').split(',') as Array<'werift' | 'rtpengine'>;
+const WINDOW_MS = Number(arg('window', '10')) * 1000;
+const CLK_TCK = 100;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** utime + stime of a process and all its threads, in clock ticks. */
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[11]) + Number(rest[12]);
+}
+
+const pct = (a: number[], p: number) => (a.length ? [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor((a.length * p) / 100))]! : NaN);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function lines(proc: ChildProcess): () => Promise<Record<string, unknown>> {
+  const queue: Array<Record<string, unknown>> = [];
+  const waiters: Array<(v: Record<string, unknown>) => void> = [];
+  readline.createInterface({ input: proc.stdout! }).on('line', (l) => {
+    const v = JSON.parse(l) as Record<string, unknown>;
+    const w = waiters.shift();
+    if (w) w(v);
+    else queue.push(v);
+  });
+  return () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiters.push(r)));
+}
+
+async function waitHttp(url: string, proc: ChildProcess, out: () => string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (proc.exitCode !== null) throw new Error(`gateway exited:\n${out().slice(-2000)}`);
+    if (await fetch(url).then((r) => r.ok, () => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`gateway did not start:\n${out().slice(-2000)}`);
+}
+
+interface Row { engine: string; calls: number; cpuPerCall: number; gatewayPct: number; rtpenginePct: number; lossPct: number; rttP50: number; rttP99: number; setupP50: number; setupP95: number; failed: number }
+
+async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `sb-bench-media-${engine}-`));
+  const procs: ChildProcess[] = [];
+  try {
+    const [httpPort, sipPort, uasPort, uasMedia, ngPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const uas = spawn('sipp', ['-sf', path.join(ROOT, 'bench', 'uas-echo.xml'), '-p', String(uasPort), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-mp', String(uasMedia), '-rtp_echo', '-t', 'u1', '-nostdin', '-bg'], { stdio: 'ignore', detached: false });
+    procs.push(uas);
+    let rtpengine: ChildProcess | undefined;
+    if (engine === 'rtpengine') {
+      rtpengine = spawn('rtpengine', ['--config-file=none', '--foreground', '--table=-1', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${ngPort}`, '--port-min=40000', '--port-max=44999', '--log-stderr', '--log-level=4', '--num-threads=2', '--delete-delay=0'], { stdio: 'ignore' });
+      procs.push(rtpengine);
+      await sleep(500);
+    }
+    const config = {
+      host: '127.0.0.1',
+      http: { port: httpPort },
+      sip: { udpPort: sipPort, tcpPort: sipPort },
+      auth: { tokenSecret: 'bench-media-secret-0123456789' },
+      protection: { trustedAddresses: ['127.0.0.1'] },
+      users: [
+        { username: 'load', password: 'bench-load-pw', role: 'agent' },
+        { username: 'echo', password: 'bench-echo-pw', extension: '7000', staticContact: `sip:echo@127.0.0.1:${uasPort}` },
+      ],
+      calls: { probeIntervalSeconds: 0 },
+      center: { database: ':memory:' },
+      media: engine === 'rtpengine' ? { engine, rtpengine: [`127.0.0.1:${ngPort}`] } : { engine },
+    };
+    writeFileSync(path.join(dir, 'gateway.json'), JSON.stringify(config));
+    let gwOut = '';
+    const gw = spawn(process.execPath, [path.join(ROOT, 'gateway', 'dist', 'cli.js'), '--config', path.join(dir, 'gateway.json')], { env: { ...process.env, SWITCHBOARD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    procs.push(gw);
+    gw.stdout!.on('data', (d) => (gwOut += d));
+    gw.stderr!.on('data', (d) => (gwOut += d));
+    const base = `http://127.0.0.1:${httpPort}`;
+    await waitHttp(`${base}/api/health`, gw, () => gwOut);
+    const { token } = (await (await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'load', password: 'bench-load-pw' }) })).json()) as { token: string };
+
+    const load = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'webrtc-load.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    procs.push(load);
+    const next = lines(load);
+    const send = (o: unknown) => load.stdin!.write(JSON.stringify(o) + '\n');
+    const rows: Row[] = [];
+    let up = 0;
+    for (const n of STEPS) {
+      send({ call: { n: n - up, ws: `ws://127.0.0.1:${httpPort}/sip?access_token=${token}`, target: '7000', host: '127.0.0.1', rate: 20 } });
+      const placed = (await next()) as { placed: number; failed: number; setupMs: number[] };
+      up += placed.placed;
+      await sleep(3000);
+      send({ measure: true });
+      const ticks0 = cpuTicks(gw.pid!) + (rtpengine ? cpuTicks(rtpengine.pid!) : 0);
+      const gw0 = cpuTicks(gw.pid!);
+      const t0 = performance.now();
+      await sleep(WINDOW_MS);
+      const secs = (performance.now() - t0) / 1000;
+      const gwPct = ((cpuTicks(gw.pid!) - gw0) / CLK_TCK / secs) * 100;
+      const allPct = ((cpuTicks(gw.pid!) + (rtpengine ? cpuTicks(rtpengine.pid!) : 0) - ticks0) / CLK_TCK / secs) * 100;
+      send({ report: true });
+      const r = (await next()) as { sent: number; received: number; rttMs: number[] };
+      const row: Row = {
+        engine, calls: up, cpuPerCall: allPct / up, gatewayPct: gwPct, rtpenginePct: allPct - gwPct,
+        lossPct: r.sent ? Math.max(0, (1 - r.received / r.sent) * 100) : NaN, rttP50: pct(r.rttMs, 50), rttP99: pct(r.rttMs, 99),
+        setupP50: pct(placed.setupMs, 50), setupP95: pct(placed.setupMs, 95), failed: placed.failed,
+      };
+      rows.push(row);
+      console.log(`${engine.padEnd(9)} ${String(up).padStart(4)} calls: ${row.cpuPerCall.toFixed(3)} % core/call (gateway ${gwPct.toFixed(1)} %, rtpengine ${row.rtpenginePct.toFixed(1)} %), loss ${row.lossPct.toFixed(2)} %, RTT p50 ${row.rttP50.toFixed(1)} / p99 ${row.rttP99.toFixed(1)} ms, setup p50 ${row.setupP50.toFixed(0)} / p95 ${row.setupP95.toFixed(0)} ms${placed.failed ? `, ${placed.failed} failed` : ''}`);
+    }
+    send({ hangup: true });
+    await next();
+    send({ exit: true });
+    return rows;
+  } finally {
+    for (const p of procs.reverse()) p.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const all: Row[] = [];
+for (const e of ENGINES) all.push(...(await runEngine(e)));
+console.log('\n| engine | calls | % core per call (gateway + rtpengine) | loss | RTT p50 / p99 | setup p50 / p95 |');
+console.log('|---|---|---|---|---|---|');
+for (const r of all) console.log(`| ${r.engine} | ${r.calls} | ${r.cpuPerCall.toFixed(3)} (${r.gatewayPct.toFixed(1)} + ${r.rtpenginePct.toFixed(1)} % total) | ${r.lossPct.toFixed(2)} % | ${r.rttP50.toFixed(1)} / ${r.rttP99.toFixed(1)} ms | ${r.setupP50.toFixed(0)} / ${r.setupP95.toFixed(0)} ms |`);
