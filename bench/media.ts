@@ -68,6 +68,54 @@ async function waitHttp(url: string, proc: ChildProcess, out: () => string): Pro
   throw new Error(`gateway did not start:\n${out().slice(-2000)}`);
 }
 
+/**
+ * First audio in a real browser: Chromium (our SDK, the demo page served by the gateway) calls
+ * the sipp echo 5 times; for each, the time from the call being connected (the 200 OK taken) to
+ * the first echoed audio above -40 dBFS on the remote stream. Returns the times (ms).
+ */
+async function firstAudioInChromium(httpUrl: string): Promise<number[]> {
+  const { launchAgent, loginDemo } = await import('../test/support/browser.js');
+  const agent = await launchAgent(httpUrl, 700);
+  try {
+    await loginDemo(agent.page, 'alice', 'alice-demo');
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      times.push(
+        await agent.page.evaluate(async () => {
+          const call = await window.demo.phone!.dial('7000');
+          const connectedAt = await new Promise<number>((resolve) => call.on('stateChanged', (s) => s === 'connected' && resolve(performance.now())));
+          const deadline = performance.now() + 5000;
+          while (!call.remoteStream?.getAudioTracks().length && performance.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+          const ctx = new AudioContext();
+          await ctx.resume();
+          const an = ctx.createAnalyser();
+          an.fftSize = 128;
+          ctx.createMediaStreamSource(call.remoteStream!).connect(an);
+          const buf = new Float32Array(an.fftSize);
+          let heardAt = NaN;
+          while (performance.now() < deadline) {
+            an.getFloatTimeDomainData(buf);
+            let e = 0;
+            for (const v of buf) e += v * v;
+            if (20 * Math.log10(Math.sqrt(e / buf.length) || 1e-9) > -40) {
+              heardAt = performance.now();
+              break;
+            }
+            await new Promise((r) => setTimeout(r, 1));
+          }
+          await ctx.close();
+          await call.hangup();
+          return heardAt - connectedAt;
+        }),
+      );
+      await sleep(300);
+    }
+    return times;
+  } finally {
+    await agent.close();
+  }
+}
+
 interface Row { engine: string; calls: number; cpuPerCall: number; gatewayPct: number; rtpenginePct: number; lossPct: number; rttP50: number; rttP99: number; setupP50: number; setupP95: number; failed: number }
 
 async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
@@ -91,6 +139,7 @@ async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
       protection: { trustedAddresses: ['127.0.0.1'] },
       users: [
         { username: 'load', password: 'bench-load-pw', role: 'agent' },
+        { username: 'alice', password: 'alice-demo', role: 'agent', extension: '1001' },
         { username: 'echo', password: 'bench-echo-pw', extension: '7000', staticContact: `sip:echo@127.0.0.1:${uasPort}` },
       ],
       calls: { probeIntervalSeconds: 0 },
@@ -105,6 +154,9 @@ async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
     gw.stderr!.on('data', (d) => (gwOut += d));
     const base = `http://127.0.0.1:${httpPort}`;
     await waitHttp(`${base}/api/health`, gw, () => gwOut);
+    const audio = await firstAudioInChromium(`${base}/`);
+    console.log(`${engine.padEnd(9)} first audio after the 200 OK in Chromium (5 calls to the echo): ${audio.map((t) => t.toFixed(0)).join(', ')} ms — p50 ${pct(audio, 50).toFixed(0)} ms`);
+    firstAudio[engine] = audio;
     const { token } = (await (await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'load', password: 'bench-load-pw' }) })).json()) as { token: string };
 
     const load = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'webrtc-load.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -146,8 +198,10 @@ async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
   }
 }
 
+const firstAudio: Record<string, number[]> = {};
 const all: Row[] = [];
 for (const e of ENGINES) all.push(...(await runEngine(e)));
 console.log('\n| engine | calls | % core per call (gateway + rtpengine) | loss | RTT p50 / p99 | setup p50 / p95 |');
 console.log('|---|---|---|---|---|---|');
 for (const r of all) console.log(`| ${r.engine} | ${r.calls} | ${r.cpuPerCall.toFixed(3)} (${r.gatewayPct.toFixed(1)} + ${r.rtpenginePct.toFixed(1)} % total) | ${r.lossPct.toFixed(2)} % | ${r.rttP50.toFixed(1)} / ${r.rttP99.toFixed(1)} ms | ${r.setupP50.toFixed(0)} / ${r.setupP95.toFixed(0)} ms |`);
+for (const [e, t] of Object.entries(firstAudio)) console.log(`first audio after the 200 OK, ${e}: p50 ${pct(t, 50).toFixed(0)} ms (max ${Math.max(...t).toFixed(0)} ms)`);
