@@ -140,7 +140,7 @@ async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
       users: [
         { username: 'load', password: 'bench-load-pw', role: 'agent' },
         { username: 'alice', password: 'alice-demo', role: 'agent', extension: '1001' },
-        { username: 'echo', password: 'bench-echo-pw', extension: '7000', staticContact: `sip:echo@127.0.0.1:${uasPort}` },
+        { username: 'echo', password: 'bench-echo-pw', role: 'agent', extension: '7000', staticContact: `sip:echo@127.0.0.1:${uasPort}` },
       ],
       calls: { probeIntervalSeconds: 0 },
       center: { database: ':memory:' },
@@ -170,6 +170,9 @@ async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
       const placed = (await next()) as { placed: number; failed: number; setupMs: number[] };
       up += placed.placed;
       await sleep(3000);
+      send({ states: true });
+      const { states } = (await next()) as { states: Record<string, number> };
+      if ((states.connected ?? 0) < up) console.log(`  (WebRTC connection states of the load calls: ${JSON.stringify(states)})`);
       send({ measure: true });
       const ticks0 = cpuTicks(gw.pid!) + (rtpengine ? cpuTicks(rtpengine.pid!) : 0);
       const gw0 = cpuTicks(gw.pid!);
@@ -199,9 +202,17 @@ async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
 }
 
 const firstAudio: Record<string, number[]> = {};
-const all: Row[] = [];
-for (const e of ENGINES) all.push(...(await runEngine(e)));
-console.log('\n| engine | calls | % core per call (gateway + rtpengine) | loss | RTT p50 / p99 | setup p50 / p95 |');
-console.log('|---|---|---|---|---|---|');
-for (const r of all) console.log(`| ${r.engine} | ${r.calls} | ${r.cpuPerCall.toFixed(3)} (${r.gatewayPct.toFixed(1)} + ${r.rtpenginePct.toFixed(1)} % total) | ${r.lossPct.toFixed(2)} % | ${r.rttP50.toFixed(1)} / ${r.rttP99.toFixed(1)} ms | ${r.setupP50.toFixed(0)} / ${r.setupP95.toFixed(0)} ms |`);
-for (const [e, t] of Object.entries(firstAudio)) console.log(`first audio after the 200 OK, ${e}: p50 ${pct(t, 50).toFixed(0)} ms (max ${Math.max(...t).toFixed(0)} ms)`);
+
+async function main(): Promise<void> {
+  const all: Row[] = [];
+  for (const e of ENGINES) all.push(...(await runEngine(e)));
+  console.log('\n| engine | calls | % core per call (gateway + rtpengine) | loss | RTT p50 / p99 | setup p50 / p95 |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of all) console.log(`| ${r.engine} | ${r.calls} | ${r.cpuPerCall.toFixed(3)} (${r.gatewayPct.toFixed(1)} + ${r.rtpenginePct.toFixed(1)} % total) | ${r.lossPct.toFixed(2)} % | ${r.rttP50.toFixed(1)} / ${r.rttP99.toFixed(1)} ms | ${r.setupP50.toFixed(0)} / ${r.setupP95.toFixed(0)} ms |`);
+  for (const [e, t] of Object.entries(firstAudio)) console.log(`first audio after the 200 OK, ${e}: p50 ${pct(t, 50).toFixed(0)} ms (max ${Math.max(...t).toFixed(0)} ms)`);
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

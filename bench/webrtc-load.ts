@@ -56,16 +56,20 @@ async function place(wsUrl: string, target: string, host: string): Promise<numbe
     headerExtensions: { audio: [] },
     iceUseIpv6: false,
     iceUseTcp: false,
+    // werift leaves loopback out of its host candidates; the bench runs on loopback only.
+    iceInterfaceAddresses: { udp4: '127.0.0.1' },
+    iceAdditionalHostAddresses: ['127.0.0.1'],
   });
   const track = new MediaStreamTrack({ kind: 'audio' });
   pc.addTransceiver(track, { direction: 'sendrecv' });
-  pc.onTrack.subscribe((t) => {
-    t.onReceiveRtp.subscribe((rtp) => {
-      if (rtp.payload.length < 8) return;
-      received++;
-      rtts.push(performance.now() - rtp.payload.readDoubleBE(0));
-    });
-  });
+  // Count what comes back at werift's RTP router (after SRTP): werift hands a track only packets
+  // whose SSRC the answer announced, and rtpengine's answers carry no a=ssrc (TESTBED.md).
+  const router = (pc as unknown as { router: { routeRtp: (rtp: RtpPacket) => void } }).router;
+  router.routeRtp = (rtp) => {
+    if (rtp.payload.length < 8) return;
+    received++;
+    rtts.push(performance.now() - rtp.payload.readDoubleBE(0));
+  };
   await pc.setLocalDescription(await pc.createOffer());
   // Non-trickle: the full offer once gathering is done (host candidates on loopback: at once).
   while (pc.iceGatheringState !== 'complete') await new Promise((r) => setTimeout(r, 5));
@@ -94,7 +98,9 @@ async function place(wsUrl: string, target: string, host: string): Promise<numbe
   });
   const setupMs = performance.now() - t0;
   ws.send([`ACK ${c.contact} SIP/2.0`, `Via: SIP/2.0/WS ${viaHost};branch=z9hG4bK${tok()}`, 'Max-Forwards: 70', `From: <sip:load@${host}>;tag=${c.fromTag}`, `To: <sip:${target}@${host}>;tag=${c.toTag}`, `Call-ID: ${c.callId}`, 'CSeq: 1 ACK', 'Content-Length: 0', '', ''].join('\r\n'));
-  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  // werift 0.24 throws on the short `a=rtcp:PORT` form rtpengine writes (TESTBED.md); with
+  // rtcp-mux it carries nothing.
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer.replace(/^a=rtcp:\d+\r?\n/gm, '') });
   calls.push(c);
   return setupMs;
 }
@@ -132,7 +138,7 @@ function tick(): void {
 tick();
 
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
-  const m = JSON.parse(line) as { call?: { n: number; ws: string; target: string; host: string; rate: number }; measure?: true; report?: true; hangup?: true; exit?: true };
+  const m = JSON.parse(line) as { call?: { n: number; ws: string; target: string; host: string; rate: number }; states?: true; measure?: true; report?: true; hangup?: true; exit?: true };
   if (m.call) {
     const { n, ws, target, host, rate } = m.call;
     void (async () => {
@@ -142,7 +148,7 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
       for (let i = 0; i < n; i++) {
         pending.push(place(ws, target, host).then((ms) => void setupMs.push(ms), (err: Error) => {
           failed++;
-          if (failed <= 3) process.stderr.write(`load: call failed: ${err.message}\n`);
+          if (failed <= 3) process.stderr.write(`load: call failed: ${err.stack ?? err.message}\n`);
         }));
         await new Promise((r) => setTimeout(r, 1000 / rate));
       }
@@ -153,6 +159,10 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
     sent = 0;
     received = 0;
     rtts = [];
+  } else if (m.states) {
+    const states: Record<string, number> = {};
+    for (const c of calls) states[c.pc.connectionState] = (states[c.pc.connectionState] ?? 0) + 1;
+    reply({ states });
   } else if (m.report) {
     reply({ sent, received, rttMs: rtts.sort((a, b) => a - b).filter((_, i, a) => i % Math.max(1, Math.floor(a.length / 2000)) === 0) });
   } else if (m.hangup) {
