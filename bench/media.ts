@@ -182,7 +182,12 @@ async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
       const gwPct = ((cpuTicks(gw.pid!) - gw0) / CLK_TCK / secs) * 100;
       const allPct = ((cpuTicks(gw.pid!) + (rtpengine ? cpuTicks(rtpengine.pid!) : 0) - ticks0) / CLK_TCK / secs) * 100;
       send({ report: true });
-      const r = (await next()) as { sent: number; received: number; rttMs: number[] };
+      const r = (await next()) as { sent: number; received: number; silent: string[]; rttMs: number[] };
+      if (r.silent.length) console.log(`  (${r.silent.length} calls got nothing back: ${r.silent.slice(0, 5).join(', ')})`);
+      if (r.silent.length && process.env.BENCH_PAUSE) {
+        console.log(`  paused for inspection: rtpengine ng 127.0.0.1:${ngPort}, gateway ${base}`);
+        await sleep(Number(process.env.BENCH_PAUSE) * 1000);
+      }
       const row: Row = {
         engine, calls: up, cpuPerCall: allPct / up, gatewayPct: gwPct, rtpenginePct: allPct - gwPct,
         lossPct: r.sent ? Math.max(0, (1 - r.received / r.sent) * 100) : NaN, rttP50: pct(r.rttMs, 50), rttP99: pct(r.rttMs, 99),

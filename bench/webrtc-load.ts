@@ -27,6 +27,8 @@ interface LoadCall {
   seq: number;
   ts: number;
   ssrc: number;
+  /** Echoed packets received since the last `measure`. */
+  received: number;
 }
 
 const calls: LoadCall[] = [];
@@ -62,18 +64,19 @@ async function place(wsUrl: string, target: string, host: string): Promise<numbe
   });
   const track = new MediaStreamTrack({ kind: 'audio' });
   pc.addTransceiver(track, { direction: 'sendrecv' });
+  await pc.setLocalDescription(await pc.createOffer());
+  // Non-trickle: the full offer once gathering is done (host candidates on loopback: at once).
+  while (pc.iceGatheringState !== 'complete') await new Promise((r) => setTimeout(r, 5));
+  const c: LoadCall = { ws, pc, track, callId: `${tok()}@load`, fromTag: tok(), cseq: 1, seq: 0, ts: 0, ssrc: randomBytes(4).readUInt32BE(), received: 0 };
   // Count what comes back at werift's RTP router (after SRTP): werift hands a track only packets
   // whose SSRC the answer announced, and rtpengine's answers carry no a=ssrc (TESTBED.md).
   const router = (pc as unknown as { router: { routeRtp: (rtp: RtpPacket) => void } }).router;
   router.routeRtp = (rtp) => {
     if (rtp.payload.length < 8) return;
     received++;
+    c.received++;
     rtts.push(performance.now() - rtp.payload.readDoubleBE(0));
   };
-  await pc.setLocalDescription(await pc.createOffer());
-  // Non-trickle: the full offer once gathering is done (host candidates on loopback: at once).
-  while (pc.iceGatheringState !== 'complete') await new Promise((r) => setTimeout(r, 5));
-  const c: LoadCall = { ws, pc, track, callId: `${tok()}@load`, fromTag: tok(), cseq: 1, seq: 0, ts: 0, ssrc: randomBytes(4).readUInt32BE() };
   const sdp = pc.localDescription!.sdp;
   const viaHost = `${tok()}.invalid`;
   const invite = [
@@ -159,12 +162,13 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
     sent = 0;
     received = 0;
     rtts = [];
+    for (const c of calls) c.received = 0;
   } else if (m.states) {
     const states: Record<string, number> = {};
     for (const c of calls) states[c.pc.connectionState] = (states[c.pc.connectionState] ?? 0) + 1;
     reply({ states });
   } else if (m.report) {
-    reply({ sent, received, rttMs: rtts.sort((a, b) => a - b).filter((_, i, a) => i % Math.max(1, Math.floor(a.length / 2000)) === 0) });
+    reply({ sent, received, silent: calls.filter((c) => c.received === 0).map((c) => c.callId), rttMs: rtts.sort((a, b) => a - b).filter((_, i, a) => i % Math.max(1, Math.floor(a.length / 2000)) === 0) });
   } else if (m.hangup) {
     void Promise.all(calls.splice(0).map(bye)).then(() => reply({ ended: true }));
   } else if (m.exit) {
