@@ -183,7 +183,22 @@ async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
       const allPct = ((cpuTicks(gw.pid!) + (rtpengine ? cpuTicks(rtpengine.pid!) : 0) - ticks0) / CLK_TCK / secs) * 100;
       send({ report: true });
       const r = (await next()) as { sent: number; received: number; silent: string[]; rttMs: number[] };
-      if (r.silent.length) console.log(`  (${r.silent.length} calls got nothing back: ${r.silent.slice(0, 5).join(', ')})`);
+      if (r.silent.length) {
+        const h = (await (await fetch(`${base}/api/health`)).json()) as { media?: { packetsDroppedUnverified?: number; endpoints?: number } };
+        console.log(`  (${r.silent.length} calls got nothing back: ${r.silent.slice(0, 5).join(', ')}; the worker dropped ${h.media?.packetsDroppedUnverified} packets from unexpected sources)`);
+      }
+      if (r.silent.length && engine === 'rtpengine') {
+        // Which hop is silent: rtpengine's packet counters for every stream of its calls.
+        const { NgClient } = await import('../gateway/src/media/rtpengine/ng.js');
+        const ng = new NgClient(`127.0.0.1:${ngPort}`);
+        const list = (await ng.request('list', { limit: 1000 })) as { calls?: string[] };
+        for (const id of list.calls ?? []) {
+          const q = (await ng.request('query', { 'call-id': id })) as { tags?: Record<string, { medias?: Array<{ streams?: Array<{ endpoint?: { port?: number }; 'advertised endpoint'?: { port?: number }; 'local port'?: number; stats?: { packets?: number } }> }> }> };
+          const streams = Object.entries(q.tags ?? {}).flatMap(([tag, t]) => (t.medias ?? []).flatMap((m) => (m.streams ?? []).map((st) => ({ tag, local: st['local port'], peer: st.endpoint?.port, packets: st.stats?.packets ?? 0 }))));
+          if (streams.some((x) => x.packets === 0 && x.local && x.local % 2 === 0)) console.log(`  rtpengine ${id}: ${streams.map((x) => `${x.tag} local ${x.local} peer ${x.peer} packets ${x.packets}`).join(' | ')}`);
+        }
+        ng.close();
+      }
       if (r.silent.length && process.env.BENCH_PAUSE) {
         console.log(`  paused for inspection: rtpengine ng 127.0.0.1:${ngPort}, gateway ${base}`);
         await sleep(Number(process.env.BENCH_PAUSE) * 1000);

@@ -16,6 +16,11 @@ import { freePort } from './net.js';
 export const TEST_ENGINE: 'werift' | 'rtpengine' = process.env.SWITCHBOARD_TEST_MEDIA === 'rtpengine' ? 'rtpengine' : 'werift';
 
 let instances = 0;
+/** Every rtpengine started by this test process: killed when it exits, even after a failed test. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
 
 export class Rtpengine {
   private proc?: ChildProcess;
@@ -54,6 +59,8 @@ export class Rtpengine {
     proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (this.log = (this.log + d.toString()).slice(-200_000)));
     this.proc = proc;
+    running.add(proc);
+    proc.once('exit', () => running.delete(proc));
     const ng = new NgClient(this.address, { retransmitMs: 100, attempts: 1 });
     try {
       for (let i = 0; i < 100; i++) {
