@@ -123,7 +123,7 @@ async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
   const procs: ChildProcess[] = [];
   try {
     const [httpPort, sipPort, uasPort, uasMedia, ngPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    const uas = spawn('sipp', ['-sf', path.join(ROOT, 'bench', 'uas-echo.xml'), '-p', String(uasPort), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-mp', String(uasMedia), '-rtp_echo', '-t', 'u1', '-nostdin', '-bg'], { stdio: 'ignore', detached: false });
+    const uas = spawn('sipp', ['-sf', path.join(ROOT, 'bench', 'uas-echo.xml'), '-p', String(uasPort), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-mp', String(uasMedia), '-rtp_echo', '-t', 'u1', '-nostdin'], { stdio: 'ignore', detached: false });
     procs.push(uas);
     let rtpengine: ChildProcess | undefined;
     if (engine === 'rtpengine') {

@@ -103,6 +103,13 @@ function adopt(call: Call): void {
   call.on('holdChanged', renderCall);
   $('dtmf-received').textContent = '';
   call.on('dtmf', (d) => ($('dtmf-received').textContent += d));
+  // The line's quality: MOS and what is wrong with it, in words an agent can act on.
+  const WARNING_TEXT: Record<string, string> = { 'high-rtt': 'long delay', 'high-jitter': 'uneven audio', 'high-loss': 'audio dropping out', 'low-mos': 'poor line', 'mic-silent': 'your microphone is silent' };
+  $('call-quality').textContent = '';
+  call.on('quality', (q) => {
+    $('call-quality').textContent = `Line ${q.mos.toFixed(1)}/4.5${q.warnings.length ? ` — ${q.warnings.map((w) => WARNING_TEXT[w] ?? w).join(', ')}` : ''}`;
+    $('call-quality').dataset.warnings = q.warnings.join(' ');
+  });
   showConference(call, showError);
   call.on('ended', (info) => {
     if (info.error) showError(info.error);

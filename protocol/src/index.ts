@@ -410,3 +410,5 @@ export function parseCenterCommand(x: unknown): CenterCommand {
       throw new ProtocolError(typeof o.type === 'string' ? `Unknown command ${JSON.stringify(o.type.slice(0, 40))}` : 'command.type: expected a string');
   }
 }
+
+export { estimateMos, mosFromR, rFactor, type QualityInputs } from './emodel.js';

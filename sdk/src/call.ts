@@ -6,6 +6,7 @@ import { Emitter } from './emitter.js';
 import { ERROR_CATALOG, errorFromStatus, SwitchboardError } from './errors.js';
 import type { QueueInfo, SessionEnd, SignalingSession } from './signaling/types.js';
 import { StateMachine } from './state.js';
+import { QualityTracker, type QualityOptions, type QualitySample, type QualityWarning } from './quality.js';
 
 /**
  * Call states.
@@ -78,6 +79,12 @@ export type CallEvents = {
   supervised: [info: SupervisedInfo | null];
   /** The call's data changed: someone (this desktop, another party's, a CRM) attached attributes. */
   dataChanged: [data: CallData];
+  /** A quality measurement, every `quality.intervalMs` (2 s) while connected: MOS, RTT, jitter, loss, codec. */
+  quality: [sample: QualitySample];
+  /** A quality warning started (a figure crossed its threshold). */
+  warning: [warning: QualityWarning, sample: QualitySample];
+  /** A quality warning ended (the figure was back for two samples in a row). */
+  warningCleared: [warning: QualityWarning, sample: QualitySample];
 };
 
 /** Who supervises this agent's call, and how (see {@link CallEvents.supervised}). */
@@ -159,6 +166,7 @@ export class Call extends Emitter<CallEvents> {
       dial?: (target: string) => Promise<Call>;
       wrapUp?: (o: { code?: string; notes?: string; done?: boolean }) => Promise<unknown>;
       attach?: (callId: string, attributes: Record<string, string | null>) => Promise<CallData>;
+      quality?: QualityOptions;
     },
   ) {
     super();
@@ -177,6 +185,7 @@ export class Call extends Emitter<CallEvents> {
     session.on('accepted', () => {
       this.machine.to(CallState.Connected);
       this.playRemoteAudio();
+      this.startQuality();
     });
     session.on('ended', (end: SessionEnd) => this.finish(end));
     session.on('control', (raw) => {
@@ -579,7 +588,41 @@ export class Call extends Emitter<CallEvents> {
     });
   }
 
+  private qualityTimer?: ReturnType<typeof setInterval>;
+  private lastQuality?: QualitySample;
+
+  /** Samples the call's quality every `quality.intervalMs` while it is up (see quality.ts). */
+  private startQuality(): void {
+    const every = this.opts.quality?.intervalMs ?? 2000;
+    if (this.qualityTimer || every <= 0 || !this.session.getStats) return;
+    const tracker = new QualityTracker(this.opts.quality?.thresholds);
+    let busy = false;
+    this.qualityTimer = setInterval(() => {
+      if (busy || this.state !== CallState.Connected) return;
+      busy = true;
+      void this.session
+        .getStats!()
+        .then((report) => {
+          if (!report || this.state !== CallState.Connected) return;
+          const r = tracker.update(report, Date.now(), this.isMuted || this.holdInfo.onHold);
+          if (!r) return;
+          this.lastQuality = r.sample;
+          for (const w of r.started) this.emit('warning', w, r.sample);
+          for (const w of r.cleared) this.emit('warningCleared', w, r.sample);
+          this.emit('quality', r.sample);
+        })
+        .catch(() => undefined)
+        .finally(() => (busy = false));
+    }, every);
+  }
+
+  /** The latest quality sample of the call (see the `quality` event); undefined before the first. */
+  get quality(): QualitySample | undefined {
+    return this.lastQuality && { ...this.lastQuality, warnings: [...this.lastQuality.warnings] };
+  }
+
   private finish(end: SessionEnd): void {
+    if (this.qualityTimer) clearInterval(this.qualityTimer);
     if (this.state === CallState.Ended) return;
     this.endInfo = { by: end.by, ...(end.error ? { error: end.error } : {}) };
     if (this.audio) {

@@ -23,6 +23,8 @@ export { Supervisor, Supervision } from './supervisor.js';
 export type { LiveCall, LiveParty, SupervisionEvents } from './supervisor.js';
 export { SwitchboardError, ERROR_CATALOG } from './errors.js';
 export { ExponentialBackoff } from './reconnect.js';
+export { DEFAULT_THRESHOLDS } from './quality.js';
+export type { QualityOptions, QualitySample, QualityThresholds, QualityWarning } from './quality.js';
 export type { ReconnectPolicy, ReconnectContext, BackoffOptions } from './reconnect.js';
 export type { ErrorCode, ErrorInfo } from './errors.js';
 export type { QueueInfo, RemoteParty, SignalingClient, SignalingClientEvents, SignalingSession, SignalingSessionEvents, SignalingFactory, SignalingConfig, SessionEnd, SignalingConnectionState, SignalingRegistrationState } from './signaling/types.js';

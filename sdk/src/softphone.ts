@@ -12,6 +12,7 @@ import type { SignalingClient, SignalingFactory, SignalingRegistrationState } fr
 import { StateMachine } from './state.js';
 import { ExponentialBackoff, type BackoffOptions, type ReconnectPolicy } from './reconnect.js';
 import { Supervisor } from './supervisor.js';
+import type { QualityOptions } from './quality.js';
 import type { SupervisionMode } from './call.js';
 
 /**
@@ -75,6 +76,11 @@ export interface SoftphoneOptions {
    * TCP/TLS 443, a TURN server (e.g. coturn) on 443 relays their audio. See docs/deploy.md.
    */
   iceServers?: RTCIceServer[];
+  /**
+   * Call quality monitoring: how often each call samples its statistics (default every 2 s) and
+   * when warnings start (`call.on('quality' | 'warning' | 'warningCleared')`).
+   */
+  quality?: QualityOptions;
   /** @internal Replace the signaling implementation (tests, alternative stacks). */
   signaling?: SignalingFactory;
 }
@@ -383,6 +389,7 @@ export class Softphone extends Emitter<SoftphoneEvents> {
       autoPlay: this.options.autoPlayRemoteAudio ?? true,
       dial: (t) => this.dial(t),
       wrapUp: (o) => this.agent.wrapUp(o),
+      ...(this.options.quality ? { quality: this.options.quality } : {}),
       attach: async (callId, attributes) => {
         if (!this.signaling) throw new SwitchboardError('SB_NOT_CONNECTED');
         const reply = await this.signaling.command({ type: 'call-data', callId, attributes } satisfies CenterCommand);

@@ -148,6 +148,10 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
     return (this.session.sessionDescriptionHandler as SessionDescriptionHandler | undefined)?.remoteMediaStream;
   }
 
+  async getStats(): Promise<RTCStatsReport | undefined> {
+    return (this.session.sessionDescriptionHandler as SessionDescriptionHandler | undefined)?.peerConnection?.getStats();
+  }
+
   async accept(): Promise<void> {
     try {
       await (this.session as Invitation).accept({ sessionDescriptionHandlerOptions: MEDIA });

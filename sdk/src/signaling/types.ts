@@ -68,6 +68,8 @@ export interface SignalingSession {
   readonly callData: CallData | undefined;
   /** Remote audio, once established. */
   readonly remoteStream: MediaStream | undefined;
+  /** The media connection's statistics (W3C webrtc-stats), when there is one. Optional for custom signaling. */
+  getStats?(): Promise<RTCStatsReport | undefined>;
   /** Answers an incoming session. */
   accept(): Promise<void>;
   /** Declines an incoming session (486 Busy Here). */
