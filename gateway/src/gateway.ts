@@ -269,8 +269,15 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
     tokens,
     center,
     async start() {
-      // The media engine first: a gateway whose rtpengine is missing says so and does not start.
-      await media.start?.();
+      // The media engine first: a gateway whose rtpengine is missing says so and does not start —
+      // and releases what it holds (the media worker, the database, timers), so the process can
+      // exit or try again.
+      try {
+        await media.start?.();
+      } catch (err) {
+        await gateway.stop().catch(() => undefined);
+        throw err;
+      }
       const udpPort = await transport.listenUdp(config.sip.udpPort);
       const tcpPort = await transport.listenTcp(config.sip.tcpPort === config.sip.udpPort && config.sip.udpPort === 0 ? 0 : config.sip.tcpPort);
       const tlsPort = tlsCreds ? await transport.listenTls(config.sip.tlsPort ?? 5061, tlsCreds) : undefined;
