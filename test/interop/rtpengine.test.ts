@@ -46,6 +46,22 @@ test('a gateway configured for rtpengine that finds none does not start, and say
   await assert.rejects(startGateway({ media: { engine: 'rtpengine', rtpengine: [`127.0.0.1:${port}`] } }), new RegExp(`no rtpengine answers an ng ping at 127\\.0\\.0\\.1:${port} — is rtpengine running`));
 });
 
+test('rtpengine out of ports: the call is refused with 503 No Media Port Available and Retry-After, like the embedded engine', async () => {
+  // 8 ports: enough for one echo call's endpoint (its two sides), not for a second.
+  const r = await Rtpengine.start(8);
+  engines.push(r);
+  const gw = await startGateway({ media: { engine: 'rtpengine', rtpengine: [r.address] } });
+  gateways.push(gw);
+  const first = echoCalls(gw.addrs.sipUdpPort, 1);
+  sipps.push(first);
+  await until(() => gw.gw.b2bua.active.some((c) => c.state === 'connected'), 10_000, 'the first call');
+  const second = await sipp([`127.0.0.1:${gw.addrs.sipUdpPort}`, '-sf', 'uac-wait-bye.xml', '-s', '600', '-au', 'deskphone', '-ap', 'deskphone-demo', '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-m', '1', '-timeout', '10s']).done;
+  assert.match(second.out, /SIP\/2\.0 503 No Media Port Available/, second.out.slice(0, 1500));
+  assert.match(second.out, /Retry-After: 5/i);
+  await gw.gw.b2bua.active[0]!.hangup({ by: 'gateway', status: 200, reason: 'Test Over' });
+  assert.equal((await first.done).code, 0);
+});
+
 const echoCalls = (port: number, n: number) => sipp([`127.0.0.1:${port}`, '-sf', 'uac-wait-bye.xml', '-s', '600', '-au', 'deskphone', '-ap', 'deskphone-demo', '-i', '127.0.0.1', '-mi', '127.0.0.1', '-t', 'u1', '-m', String(n), '-l', String(n), '-r', '20', '-timeout', '60s']);
 
 async function until(pred: () => boolean | Promise<boolean>, ms: number, what: string): Promise<number> {

@@ -37,13 +37,13 @@ export class Rtpengine {
     return `127.0.0.1:${this.ngPort}`;
   }
 
-  /** Starts one; resolves when it answers an ng ping. */
-  static async start(): Promise<Rtpengine> {
+  /** Starts one (with `ports` media ports, 400 by default); resolves when it answers an ng ping. */
+  static async start(ports = 400): Promise<Rtpengine> {
     mkdirSync(WORK, { recursive: true });
     // Media ports: a block of 400 per instance, away from the ephemeral ports the tests use.
     const n = instances++ % 20;
     const base = 20000 + ((process.pid * 7 + n * 400) % 8000);
-    const r = new Rtpengine(await freePort(), base, base + 399);
+    const r = new Rtpengine(await freePort(), base, base + Math.min(400, ports) - 1);
     await r.run();
     return r;
   }

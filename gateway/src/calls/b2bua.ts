@@ -219,7 +219,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   private setupFailed(call: Call, invite: IncomingInvite, err: unknown): void {
     if (err instanceof CallEndedError || call.state === CallState.Ended) return;
     const message = (err as Error)?.message ?? String(err);
-    const noPort = /no free RTP port|EMFILE|ENFILE/.test(message);
+    // A port shortage in the worker, the OS, or rtpengine ("Ran out of ports").
+    const noPort = /no free RTP port|EMFILE|ENFILE|Ran out of ports/.test(message);
     // The rtpengine engine with every rtpengine down or not answering: try again later.
     const noEngine = /no rtpengine available|did not answer/.test(message);
     const status = noPort || noEngine ? 503 : 500;
