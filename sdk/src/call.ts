@@ -261,9 +261,9 @@ export class Call extends Emitter<CallEvents> {
   private dataNow?: CallData;
 
   private adoptData(data: CallData): void {
-    const before = JSON.stringify(this.data);
+    const changed = JSON.stringify(data) !== JSON.stringify(this.dataNow ?? this.session.callData);
     this.dataNow = data;
-    if (JSON.stringify(this.data) !== before) this.emit('dataChanged', this.data!);
+    if (changed) this.emit('dataChanged', this.data!);
   }
 
   /**

@@ -13,7 +13,7 @@ import type { FlowAuth } from '../sip/transport/types.js';
 import type { Role, TokenService } from './token.js';
 import { CommandError, type ContactCenter } from '../center/contact-center.js';
 import { AgentError } from '../center/agents.js';
-import { recordsToCsv, type RecordFilter } from '../center/store.js';
+import { involves, recordsToCsv, type RecordFilter } from '../center/store.js';
 import type { ConnectionPool, Ticket } from '../util/admission.js';
 import type { LoginGuard } from './login-guard.js';
 
@@ -79,6 +79,12 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
     chunks.push(chunk as Buffer);
   }
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** A JSON object request body, or undefined when the body is not one (too large, not JSON, not an object). */
+async function readObject(req: http.IncomingMessage): Promise<Record<string, unknown> | undefined> {
+  const body = await readJson(req).catch(() => undefined);
+  return body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
 }
 
 /** Creates the HTTP (or, with `deps.tls`, HTTPS) server, not yet listening. */
@@ -265,13 +271,8 @@ export function createHttpServer(deps: HttpDeps): http.Server {
       } else if (what === 'calls' && name && action === 'data') {
         // Attach attributes to a call (a CRM linking its case; docs/contact-center.md).
         if (req.method !== 'POST') return fail(405, 'METHOD_NOT_ALLOWED', 'POST only'), true;
-        let body: Record<string, unknown>;
-        try {
-          body = (await readJson(req)) as Record<string, unknown>;
-          if (!body || typeof body !== 'object') throw new Error('not an object');
-        } catch {
-          return fail(400, 'BAD_REQUEST', 'Body must be a JSON object'), true;
-        }
+        const body = await readObject(req);
+        if (!body) return fail(400, 'BAD_REQUEST', 'Body must be a JSON object'), true;
         json(res, 200, center.run({ type: 'call-data', callId: name, attributes: body.attributes }, who));
       } else if (req.method !== 'GET' && req.method !== 'HEAD' && !(what === 'agents' && name && (action === 'state' || action === 'wrap-up'))) {
         return fail(405, 'METHOD_NOT_ALLOWED', 'GET only'), true;
@@ -283,13 +284,8 @@ export function createHttpServer(deps: HttpDeps): http.Server {
         json(res, 200, { history: center.store.agentHistory(name, Number(url.searchParams.get('from') ?? 0) || 0) });
       } else if (what === 'agents' && name && (action === 'state' || action === 'wrap-up')) {
         if (req.method !== 'POST') return fail(405, 'METHOD_NOT_ALLOWED', 'POST only'), true;
-        let body: Record<string, unknown>;
-        try {
-          body = (await readJson(req)) as Record<string, unknown>;
-          if (!body || typeof body !== 'object') throw new Error('not an object');
-        } catch {
-          return fail(400, 'BAD_REQUEST', 'Body must be a JSON object'), true;
-        }
+        const body = await readObject(req);
+        if (!body) return fail(400, 'BAD_REQUEST', 'Body must be a JSON object'), true;
         json(res, 200, center.run({ ...body, type: action === 'state' ? 'agent-state' : 'wrap-up', agent: name }, who));
       } else if (what === 'agents' && name && !action) {
         if (!supervisor && name.toLowerCase() !== who.user.toLowerCase()) return fail(403, 'FORBIDDEN', 'Agents may read only their own status'), true;
@@ -300,8 +296,7 @@ export function createHttpServer(deps: HttpDeps): http.Server {
         json(res, 200, center.run({ type: 'calls' }, who));
       } else if (what === 'records' && name && !action) {
         const rec = center.store.call(name);
-        const mine = rec && [rec.caller, rec.callee, rec.agent, ...(rec.parties ?? []).map((p) => p.party)].some((p) => p?.toLowerCase() === who.user.toLowerCase());
-        if (!rec || (!mine && !supervisor)) return fail(404, 'NOT_FOUND', `No record ${name} of yours`), true;
+        if (!rec || (!involves(rec, who.user) && !supervisor)) return fail(404, 'NOT_FOUND', `No record ${name} of yours`), true;
         json(res, 200, rec);
       } else if (what === 'records' && !name) {
         const q = url.searchParams;

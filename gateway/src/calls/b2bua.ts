@@ -4,7 +4,7 @@
  * gateway. The callee is offered the G.711 codecs the caller offered, and the caller is answered
  * with the codec the callee chose, so packets relay without transcoding.
  */
-import { CALL_DATA_HEADER, CALL_DATA_LIMITS, encodeCallData, mergeAttributes, type CallData, type ControlMessage } from '@switchboard/protocol';
+import { CALL_DATA_HEADER, CALL_DATA_LIMITS, encodeCallData, type CallData, type ControlMessage } from '@switchboard/protocol';
 import { log } from '../util/log.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { Emitter } from '../util/emitter.js';
@@ -190,15 +190,12 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   }
 
   /**
-   * Attaches attributes to a live call (`null` removes one) and tells its browser legs (a `data`
-   * control message). Throws {@link CallOperationError} 413 beyond the protocol's limit.
+   * Gives a live call its new attribute set (merged and checked by the caller) and tells its
+   * browser legs (a `data` control message). `changed` names the keys for the timeline.
    */
-  attachData(call: Call, changes: Record<string, string | null>): CallData {
-    const merged = mergeAttributes(call.attributes, changes);
-    if (!merged) throw new CallOperationError(413, `A call has at most ${CALL_DATA_LIMITS.maxAttributes} attributes`);
-    for (const k of Object.keys(call.attributes)) delete call.attributes[k];
-    Object.assign(call.attributes, merged);
-    call.note('data', Object.keys(changes).join(','));
+  attachData(call: Call, attributes: Record<string, string>, changed: string[]): CallData {
+    call.attributes = attributes;
+    call.note('data', changed.join(','));
     const data = call.data();
     for (const leg of call.parties) if (leg.joined && leg.dialog && isBrowserLeg(leg)) void this.sendControl(leg.dialog, { type: 'data', data });
     return data;
@@ -222,7 +219,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     // A port shortage in the worker, the OS, or rtpengine ("Ran out of ports").
     const noPort = /no free RTP port|EMFILE|ENFILE|Ran out of ports/.test(message);
     // The rtpengine engine with every rtpengine down or not answering: try again later.
-    const noEngine = /no rtpengine available|did not answer/.test(message);
+    const noEngine = /no rtpengine available|rtpengine \S+ did not answer/.test(message);
     const status = noPort || noEngine ? 503 : 500;
     const reason = noPort ? 'No Media Port Available' : noEngine ? 'Media Engine Unavailable' : 'Media Setup Failed';
     if (noPort || noEngine) {

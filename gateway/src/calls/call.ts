@@ -207,7 +207,7 @@ export class Call extends Emitter<CallEvents> {
   /** The caller's display name, when the INVITE carried one. */
   callerName?: string;
   /** Attributes attached to the call (from SIP headers, desktops, a CRM): part of {@link data}. */
-  readonly attributes: Record<string, string> = {};
+  attributes: Record<string, string> = {};
 
   /** What a desktop is told about the call (`call.data` in the SDK). */
   data(): CallData {

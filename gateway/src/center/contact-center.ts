@@ -16,7 +16,7 @@ import type { OfferHandle } from '../calls/queueing.js';
 import type { CenterConfig, UserConfig } from '../config.js';
 import { Acd, type QueueConfig, type QueueStats } from './acd.js';
 import { AgentError, AgentRegistry, AgentState, type AgentSnapshot } from './agents.js';
-import { RecordStore, type CallRecord } from './store.js';
+import { involves, RecordStore, type CallRecord } from './store.js';
 
 /** Live statistics: every queue and every agent. */
 export interface CenterStats {
@@ -401,27 +401,23 @@ export class ContactCenter {
   setCallData(callId: string, attributes: Record<string, string | null>, user: string, supervisor: boolean): CallData {
     const me = user.toLowerCase();
     const live = this.b2bua.call(callId);
+    const rec = live ? undefined : this.store.call(callId);
     if (live) {
       const party = live.partyLog.some((p) => p.party.toLowerCase() === me) || live.parties.some((p) => p.party.toLowerCase() === me);
       if (!party && !supervisor) throw new CommandError(403, 'FORBIDDEN', 'Only the call\'s parties and supervisors may attach data to it');
-      let data: CallData;
-      try {
-        data = this.b2bua.attachData(live, attributes);
-      } catch (err) {
-        throw new CommandError(413, 'TOO_MANY_ATTRIBUTES', (err as Error).message);
-      }
-      if (live.state !== CallState.Ended) this.writeRecord(live, 'in-progress');
+    } else if (!rec || (!involves(rec, user) && !supervisor)) {
+      throw new CommandError(404, 'NO_CALL', `No call ${callId.slice(0, 64)} of yours`);
+    }
+    const merged = mergeAttributes(live ? live.attributes : (rec!.data?.attributes ?? {}), attributes);
+    if (!merged) throw new CommandError(413, 'TOO_MANY_ATTRIBUTES', `A call has at most ${CALL_DATA_LIMITS.maxAttributes} attributes`);
+    if (live) {
+      const data = this.b2bua.attachData(live, merged, Object.keys(attributes));
+      this.writeRecord(live, 'in-progress');
       return data;
     }
-    const rec = this.store.call(callId);
-    const party = rec && [rec.caller, rec.callee, rec.agent, ...(rec.parties ?? []).map((p) => p.party)].some((p) => p?.toLowerCase() === me);
-    if (!rec || (!party && !supervisor)) throw new CommandError(404, 'NO_CALL', `No call ${callId.slice(0, 64)} of yours`);
-    const data: CallData = rec.data ?? { caller: rec.caller, dialed: rec.callee, attributes: {} };
-    const merged = mergeAttributes(data.attributes, attributes);
-    if (!merged) throw new CommandError(413, 'TOO_MANY_ATTRIBUTES', `A call has at most ${CALL_DATA_LIMITS.maxAttributes} attributes`);
-    const next = { ...data, attributes: merged };
-    this.store.setData(callId, next);
-    return next;
+    const data: CallData = { ...(rec!.data ?? { caller: rec!.caller, dialed: rec!.callee }), attributes: merged };
+    this.store.setData(callId, data);
+    return data;
   }
 
   private hello(user: string): unknown {

@@ -52,6 +52,12 @@ export interface CallRecord {
   data?: CallData;
 }
 
+/** Whether `user` took part in the recorded call (caller, callee, the agent, or any party). */
+export function involves(rec: CallRecord, user: string): boolean {
+  const me = user.toLowerCase();
+  return [rec.caller, rec.callee, rec.agent, ...(rec.parties ?? []).map((p) => p.party)].some((p) => p?.toLowerCase() === me);
+}
+
 /** Filters for {@link RecordStore.calls}. */
 export interface RecordFilter {
   from?: number;
