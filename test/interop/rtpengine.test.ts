@@ -47,8 +47,8 @@ test('a gateway configured for rtpengine that finds none does not start, and say
 });
 
 test('rtpengine out of ports: the call is refused with 503 No Media Port Available and Retry-After, like the embedded engine', async () => {
-  // 8 ports: enough for one echo call's endpoint (its two sides), not for a second.
-  const r = await Rtpengine.start(8);
+  // 4 ports (two RTP/RTCP pairs): one echo call's endpoint (its two sides), not a second.
+  const r = await Rtpengine.start(4);
   engines.push(r);
   const gw = await startGateway({ media: { engine: 'rtpengine', rtpengine: [r.address] } });
   gateways.push(gw);

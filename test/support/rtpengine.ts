@@ -42,7 +42,9 @@ export class Rtpengine {
     mkdirSync(WORK, { recursive: true });
     // Media ports: a block of 400 per instance, away from the ephemeral ports the tests use.
     const n = instances++ % 20;
-    const base = 20000 + ((process.pid * 7 + n * 400) % 8000);
+    // Even: rtpengine takes an even RTP port and the odd one above it for RTCP, so a block of
+    // `ports` holds exactly `ports / 2` pairs whatever this process's PID.
+    const base = 20000 + (((process.pid * 7 + n * 400) % 8000) & ~1);
     const r = new Rtpengine(await freePort(), base, base + Math.min(400, ports) - 1);
     await r.run();
     return r;
