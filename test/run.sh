@@ -17,6 +17,8 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v kamailio >/dev/null || missing+=(kamailio)
 [ -e /usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so ] || missing+=(kamailio-tls-modules)
 command -v rtpengine >/dev/null || missing+=(rtpengine-daemon)
+# xmllint validates the busy-lamp NOTIFY documents against RFC 4235's schema.
+command -v xmllint >/dev/null || missing+=(libxml2-utils)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing test peers: ${missing[*]}"
@@ -41,7 +43,7 @@ files=$(find protocol/src gateway/src sdk/src test -name '*.test.ts' -not -path 
 cmd=(node --import tsx --test --test-concurrency=1 --test-reporter=spec $files)
 # The engine matrix: the browser end-to-end tests and the interop tests that carry audio run a
 # second time with every test gateway on rtpengine (media.engine "rtpengine"; docs/media.md).
-matrix=$(ls test/e2e/*.test.ts test/interop/{baresip,jssip,sipp,sip-calls,trunks,refer-replaces,liveness}.test.ts)
+matrix=$(ls test/e2e/*.test.ts test/interop/{baresip,devices,jssip,sipp,sip-calls,trunks,refer-replaces,liveness}.test.ts)
 cmd2=(env SWITCHBOARD_TEST_MEDIA=rtpengine node --import tsx --test --test-concurrency=1 --test-reporter=spec $matrix)
 
 # Everything the run prints (and every gateway process it starts) is kept, and checked below

@@ -20,7 +20,7 @@ export function recordHistory(call: Call): void {
     if (call.id) li.dataset.callId = call.id;
     const answered = call.connectedAt !== undefined;
     const arrow = call.direction === 'incoming' ? '↙' : '↗';
-    const what = answered ? duration(Date.now() - call.connectedAt!) : info.error ? info.error.code : 'not answered';
+    const what = answered ? duration(Date.now() - call.connectedAt!) : info.error ? info.error.code : info.answeredElsewhere ? 'answered elsewhere' : 'not answered';
     li.textContent = `${arrow} ${call.remoteDisplayName ?? call.remoteUser} · ${what} · ${new Date().toLocaleTimeString()}`;
     li.title = call.id ? `Call ${call.id}` : '';
     list.prepend(li);

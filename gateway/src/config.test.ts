@@ -71,6 +71,10 @@ test('clear errors that name the key', () => {
     [{ queues: [{ name: 'q' }, { name: 'Q' }] }, /"Q" is used twice/],
     [{ center: { ...defaultConfig().center, wrapUpSeconds: -1 } }, /center\.wrapUpSeconds/],
     [{ center: { ...defaultConfig().center, notReadyReasons: ['coffee break'] } }, /center\.notReadyReasons/],
+    [{ center: { ...defaultConfig().center, featureCodes: { ...defaultConfig().center.featureCodes, logout: '*70' } } }, /center\.featureCodes\.logout "\*70" is also center\.featureCodes\.available/],
+    [{ center: { ...defaultConfig().center, featureCodes: { ...defaultConfig().center.featureCodes, available: '*5' } } }, /center\.featureCodes\.available "\*5" is the start of supervision\.featureCodes\.monitor \("\*51"\)/],
+    [{ center: { ...defaultConfig().center, featureCodes: { ...defaultConfig().center.featureCodes, logout: 'x1' } } }, /center\.featureCodes\.logout must be 1-8 of 0-9 \* #/],
+    [{ sip: { ...defaultConfig().sip, subscriptions: { watchers: 'everyone', minExpires: 60, maxExpires: 3600, maxPerUser: 10 } } }, /sip\.subscriptions\.watchers/],
     [{ users: [{ username: 'a', password: 'xxxxxx', role: 'agent', skills: { es: 0 } }] }, /users\[0\]\.skills/],
   ];
   for (const [over, msg] of bad) assert.throws(() => validateConfig(mergeConfig(demoConfig(), over)), (e: Error) => e instanceof ConfigError && msg.test(e.message));

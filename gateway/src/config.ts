@@ -24,6 +24,8 @@ const port = z.number({ error: 'must be a port number 0-65535' }).int({ error: '
 const count = (min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.number({ error: `must be a whole number >= ${min}` }).int({ error: `must be a whole number >= ${min}` }).min(min, { error: `must be a whole number >= ${min}` }).max(max, { error: `must be a whole number <= ${max}` });
 const name40 = z.string().regex(/^[A-Za-z0-9._-]{1,40}$/, { error: 'must be 1-40 letters, digits, . _ -' });
+/** A feature code: what a phone's keypad can dial. */
+const featureCode = z.string().regex(/^[*#0-9]{1,8}$/, { error: 'must be 1-8 of 0-9 * #' });
 const digestAlgorithms = z.array(z.enum(['SHA-256', 'MD5'], { error: 'must list "SHA-256" and/or "MD5"' }), { error: 'must list "SHA-256" and/or "MD5"' }).min(1, { error: 'must list "SHA-256" and/or "MD5"' });
 const skills = z.record(z.string(), z.number().int().min(1).max(10), { error: 'must map skill names to levels 1-10' }).refine((s) => Object.values(s).every((l) => Number.isInteger(l) && l >= 1 && l <= 10), { error: 'must map skill names to levels 1-10' });
 const codeList = z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/i), { error: 'must be a list of codes (letters, digits, - _; up to 32)' });
@@ -268,6 +270,23 @@ export const ConfigSchema = z
         maxExpires: count(1).default(3600),
         /** Registration lifetime when the REGISTER names none. */
         defaultExpires: count(1).default(600),
+        /**
+         * Busy lamp field: SUBSCRIBE to the dialog event package (RFC 4235) of a user or extension
+         * (docs/devices.md). Lifetimes as for REGISTER.
+         */
+        subscriptions: z
+          .strictObject({
+            /** Any authenticated user may watch anyone (`users`), or only supervisors and admins watch others (`supervisors`). */
+            watchers: z.enum(['users', 'supervisors']).default('users'),
+            /** Subscriptions asking for less get 423 Interval Too Brief. */
+            minExpires: count(1).default(60),
+            /** Longest subscription granted, and the lifetime when the SUBSCRIBE names none. */
+            maxExpires: count(1).default(3600),
+            /** Subscriptions one user may hold at once. */
+            maxPerUser: count(1, 100_000).default(200),
+          })
+          .prefault({})
+          .refine((s) => s.minExpires <= s.maxExpires, { error: 'minExpires must not exceed maxExpires' }),
       })
       .prefault({})
       .refine((s) => s.minExpires <= s.defaultExpires && s.defaultExpires <= s.maxExpires, { error: 'expiry must satisfy 0 < minExpires <= defaultExpires <= maxExpires' }),
@@ -401,11 +420,11 @@ export const ConfigSchema = z
         featureCodes: z
           .strictObject({
             /** Silent monitor: hears everyone, heard by nobody. */
-            monitor: z.string().regex(/^[*#0-9]{1,8}$/, { error: 'must be 1-8 of 0-9 * #' }).default('*51'),
+            monitor: featureCode.default('*51'),
             /** Whisper (coach): only the agent hears the supervisor. */
-            whisper: z.string().regex(/^[*#0-9]{1,8}$/, { error: 'must be 1-8 of 0-9 * #' }).default('*52'),
+            whisper: featureCode.default('*52'),
             /** Barge: the supervisor joins as a full party. */
-            barge: z.string().regex(/^[*#0-9]{1,8}$/, { error: 'must be 1-8 of 0-9 * #' }).default('*53'),
+            barge: featureCode.default('*53'),
           })
           .prefault({}),
         /** Tell the supervised agent's softphone who supervises it and how (the customer is never told). */
@@ -488,6 +507,23 @@ export const ConfigSchema = z
             z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be an attribute key: letters, digits, _ - ., up to 64' }),
           )
           .default(() => ({ 'User-to-User': 'userToUser' })),
+        /**
+         * Feature codes an agent dials from a SIP phone to change state without a desktop
+         * (docs/devices.md). The call is answered with a short confirmation tone (three beeps) or,
+         * when the change is refused, a reorder tone, and ends by itself.
+         */
+        featureCodes: z
+          .strictObject({
+            /** Available. */
+            available: featureCode.default('*70'),
+            /** Not ready with the first reason code; followed by n (`*712`), with the n-th. */
+            notReady: featureCode.default('*71'),
+            /** Log out (offline). */
+            logout: featureCode.default('*72'),
+            /** After-call work done: available again. */
+            wrapUpDone: featureCode.default('*73'),
+          })
+          .prefault({}),
       })
       .prefault({}),
     /** Directories served over HTTP; defaults to the demo and the SDK bundle of this checkout. */
@@ -544,6 +580,15 @@ function crossChecks(c: z.output<z.ZodObject>, ctx: z.RefinementCtx): void {
       if (seen.has(key)) issue(['users', i], `"${key}" is used twice`);
       seen.add(key);
     }
+  });
+  // Feature codes: a code that starts another (or repeats it) would make one of them unreachable.
+  const codes: Array<[string[], string]> = [
+    ...Object.entries(cfg.center.featureCodes).map(([k, v]): [string[], string] => [['center', 'featureCodes', k], v]),
+    ...Object.entries(cfg.supervision.featureCodes).map(([k, v]): [string[], string] => [['supervision', 'featureCodes', k], v]),
+  ];
+  codes.forEach(([path, code], i) => {
+    const clash = codes.find(([, other], j) => j !== i && other.startsWith(code) && (other !== code || j < i));
+    if (clash) issue(path, `"${code}" ${clash[1] === code ? 'is also' : 'is the start of'} ${clash[0].join('.')} ("${clash[1]}")`);
   });
   const trunkNames = new Set<string>();
   cfg.trunks.forEach((t, i) => {

@@ -15,6 +15,7 @@ import { B2bua } from './calls/b2bua.js';
 import { CallingPolicy } from './calls/policy.js';
 import { ContactCenter } from './center/contact-center.js';
 import { Router, type Directory } from './calls/router.js';
+import { DialogPackage } from './calls/blf.js';
 import { parseConfig, tokenSecret, type GatewayConfig, type UserConfig } from './config.js';
 import { LocalMediaEngine } from './media/engine.js';
 import type { MediaEngine } from './media/types.js';
@@ -158,6 +159,7 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
     },
     advertisedHost: advertised,
     registrar: { minExpires: config.sip.minExpires, maxExpires: config.sip.maxExpires, defaultExpires: config.sip.defaultExpires, maxContacts: config.sip.maxContactsPerAor, contactLimitPolicy: config.sip.contactLimitPolicy },
+    subscriptions: { minExpires: config.sip.subscriptions.minExpires, maxExpires: config.sip.subscriptions.maxExpires, perUser: config.sip.subscriptions.maxPerUser },
     userAgent: 'Switchboard/0.1',
     onAuthFailure: (source) => guard.authFailed(source),
     onUnauthenticated: (source) => guard.unauthenticated(source),
@@ -223,6 +225,14 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
     roleOf: (name) => byName(name)?.role,
     callDataHeaders: config.center.callDataHeaders,
   });
+  // Busy lamps: the dialog package over the B2BUA's calls, told of every change of them.
+  const blf = new DialogPackage(sip.notifier, router, () => b2bua.active, { watchers: config.sip.subscriptions.watchers, roleOf: (name) => byName(name)?.role });
+  sip.notifier.register(blf);
+  b2bua.on('callCreated', (call) => {
+    call.on('stateChanged', () => blf.refresh());
+    call.on('parties', () => blf.refresh());
+  });
+  b2bua.on('callEnded', () => blf.refresh());
   const center = new ContactCenter(clock, config, b2bua, sip);
   const loginGuard = new LoginGuard(clock, config.auth.login, (address) => guard.isBanned(address));
   const tokens = new TokenService(tokenSecret(config), config.auth.tokenTtlSeconds, undefined, (name) => byName(name)?.role);

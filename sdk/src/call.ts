@@ -43,6 +43,11 @@ export interface CallEndInfo {
   by: 'local' | 'remote' | 'error';
   /** The coded reason when `by` is `error` (e.g. `SB_TARGET_NOT_FOUND`). */
   error?: SwitchboardError;
+  /**
+   * True when an incoming call stopped ringing because another of this agent's devices (a desk
+   * phone, another tab) answered it: show "answered elsewhere", not "missed".
+   */
+  answeredElsewhere?: boolean;
 }
 
 /** Events of a {@link Call}. */
@@ -624,7 +629,7 @@ export class Call extends Emitter<CallEvents> {
   private finish(end: SessionEnd): void {
     if (this.qualityTimer) clearInterval(this.qualityTimer);
     if (this.state === CallState.Ended) return;
-    this.endInfo = { by: end.by, ...(end.error ? { error: end.error } : {}) };
+    this.endInfo = { by: end.by, ...(end.error ? { error: end.error } : {}), ...(end.answeredElsewhere ? { answeredElsewhere: true } : {}) };
     if (this.audio) {
       this.audio.srcObject = null;
       this.audio = undefined;

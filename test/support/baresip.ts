@@ -32,6 +32,8 @@ export interface BaresipOptions {
   caFile?: string;
   /** Register the same user at these extra registrar ports too (UDP), e.g. a second PBX. */
   extraRegistrarPorts?: number[];
+  /** `auto` (default): answers every call at once; `manual`: rings until {@link Baresip.command}('accept'). */
+  answerMode?: 'auto' | 'manual';
 }
 
 
@@ -86,7 +88,7 @@ export class Baresip {
         '',
       ].join('\n'),
     );
-    const account = (port: number, t: string) => `<sip:${o.user}@127.0.0.1:${port};transport=${t}>;auth_pass=${o.password};answermode=auto;regint=600;audio_codecs=PCMA,PCMU\n`;
+    const account = (port: number, t: string) => `<sip:${o.user}@127.0.0.1:${port};transport=${t}>;auth_pass=${o.password};answermode=${o.answerMode ?? 'auto'};regint=600;audio_codecs=PCMA,PCMU\n`;
     writeFileSync(path.join(dir, 'accounts'), [account(o.gatewayPort, transport), ...(o.extraRegistrarPorts ?? []).map((p) => account(p, 'udp'))].join(''));
     const proc = spawn('baresip', ['-f', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
     const b = new Baresip(dir, proc, sipPort);

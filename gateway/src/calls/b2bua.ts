@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { Emitter } from '../util/emitter.js';
 import type { MessageIdentity, MessageReply, SipCore, SipCoreDelegate } from '../sip/core.js';
 import type { Dialog } from '../sip/dialog.js';
-import type { IncomingInvite, OutgoingInvite } from '../sip/invite.js';
+import type { IncomingInvite } from '../sip/invite.js';
 import type { TrunkManager } from '../trunks/manager.js';
 import type { SipRequest } from '../sip/message.js';
 import type { InviteServerTransaction } from '../sip/transaction/server-invite.js';
@@ -21,11 +21,22 @@ import { commonCodecs, parseAudio, SdpError, type AudioDescription, type CodecNa
 import { Call, CallEndedError, CallOperationError, CallState, CONTROL_TYPE, isBrowserLeg, otherSide, type Leg } from './call.js';
 import type { Route, Router } from './router.js';
 import { Queueing } from './queueing.js';
-import { legHeaders, partyOf, type Attempt } from './ringing.js';
+import { legHeaders, partyOf } from './ringing.js';
+import { Fork, type Attempt } from './fork.js';
 import { Transfers } from './transfers.js';
 import type { CallingPolicy } from './policy.js';
 import { Conference, type ConferenceOptions } from './conference.js';
 import { Supervision, type SupervisionOptions } from './supervision.js';
+
+/** How long a feature code's tone plays before the gateway hangs up. */
+export const FEATURE_TONE_MS = 1500;
+
+/** What a feature code did, for the tone and the log (see {@link B2bua.featureCode}). */
+export interface FeatureCodeResult {
+  ok: boolean;
+  /** What happened or why not, e.g. "alice: not-ready (break)". */
+  text: string;
+}
 
 /** How long a trunk may stay silent after our INVITE before the next trunk is tried. */
 const SETUP_TIMEOUT_MS = 3000;
@@ -82,6 +93,12 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   readonly supervision: Supervision;
   /** An available agent of a queue (the contact-center layer sets it), for adding a queue to a conference. */
   agentFor?: (queue: string) => string | undefined;
+  /**
+   * Runs `dialled` as a feature code for `user` when it is one (the contact-center layer sets it:
+   * agent state from a desk phone); undefined when it is not a feature code, and the call is
+   * routed as usual.
+   */
+  featureCode?: (user: string, dialled: string) => FeatureCodeResult | undefined;
 
   constructor(
     private readonly core: SipCore,
@@ -250,6 +267,13 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     const supervise = this.supervision.request(invite);
     if (supervise) return this.supervision.start(invite, supervise, offer, codecs);
 
+    // A feature code from one of the gateway's own devices (an agent's state from a desk phone).
+    if (!invite.identity.startsWith('trunk:') && this.featureCode) {
+      const dialled = invite.request.requestUri.user ?? invite.request.to.uri.user ?? '';
+      const done = this.featureCode(invite.identity, dialled);
+      if (done) return this.answerFeatureCode(invite, offer, codecs[0]!, dialled, done);
+    }
+
     // Who is calling, and what did they dial? A trunk call is routed by its DID.
     const fromTrunk = invite.identity.startsWith('trunk:') ? this.trunks?.byName(invite.identity.slice(6)) : undefined;
     let dialled = invite.request.requestUri.user ?? invite.request.to.uri.user ?? '';
@@ -279,14 +303,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     call.callee.user = route.kind === 'user';
     if (fromTrunk) call.trunk = fromTrunk.name;
     this.dataFromInvite(call, invite, did ?? dialled);
-    this.calls.set(call.id, call);
-    call.on('stateChanged', (s) => {
-      if (s === CallState.Ended) {
-        this.calls.delete(call.id);
-        this.emit('callEnded', call);
-      }
-    });
-    this.emit('callCreated', call);
+    this.track(call);
     // A trunk's channels are finite: an inbound call beyond them is refused, so the carrier
     // routes it elsewhere.
     if (fromTrunk && !call.seat(fromTrunk)) {
@@ -313,6 +330,19 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     } catch (err) {
       this.setupFailed(call, invite, err);
     }
+  }
+
+  /** Lists a new call among the active ones until it ends, and announces it (records, desktops). */
+  private track(call: Call): Call {
+    this.calls.set(call.id, call);
+    call.on('stateChanged', (s) => {
+      if (s === CallState.Ended) {
+        this.calls.delete(call.id);
+        this.emit('callEnded', call);
+      }
+    });
+    this.emit('callCreated', call);
+    return call;
   }
 
   /**
@@ -344,7 +374,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     const attempts = planned;
 
     call.caller.endpointId = await call.createEndpoint(offer.webrtc ? 'webrtc' : 'rtp');
-    let current: OutgoingInvite | undefined;
+    let current: Fork | undefined;
     call.on('stateChanged', (s) => {
       if (s === CallState.Ended) current?.cancel();
     });
@@ -362,11 +392,14 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       }
       if (call.callee.endpointId) await call.closeEndpoint(call.callee.endpointId);
       delete call.callee.endpointId;
-      call.callee.endpointId = await call.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
-      const calleeOffer = await this.media.offer(call.callee.endpointId, a.codecs.length ? a.codecs : codecs);
+      const out = new Fork({ core: this.core, media: this.media }, call, a, legHeaders(call, a));
+      await out.prepare(codecs);
       call.timings.calleeOfferMs = performance.now() - t0;
-      if (call.state === CallState.Ended) return;
-      const out = this.core.invite({ ...a.options, offer: calleeOffer, headers: legHeaders(call, a, a.options.headers) });
+      if (call.state === CallState.Ended) return out.cancel();
+      // One branch (a trunk, a user on one device): its endpoint is the callee's from now on, so
+      // early media can be bridged. Several ring in parallel: the one that answers becomes it.
+      const single = out.single;
+      if (single) call.callee.endpointId = single.endpointId;
       current = out;
       let answeredAtAll = false;
       const fail = (status: number, reason: string) => {
@@ -390,7 +423,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       out.on('progress', (res) => {
         answeredAtAll = true;
         clearTimeout(setupTimer);
-        if (res.status === 183 && res.body.length && !call.earlyMedia) {
+        if (res.status === 183 && res.body.length && !call.earlyMedia && single) {
           // Early media (ringback or an announcement from the PBX): bridge now and pass it on.
           call.setState(CallState.Ringing);
           call.earlyMedia = this.startEarlyMedia(call, invite, res.body.toString('utf8'));
@@ -415,9 +448,10 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         const forward = status === 401 || status === 407 ? 502 : status;
         fail(forward, reason);
       });
-      out.on('accepted', (res, calleeDialog) => {
+      out.on('accepted', (res, calleeDialog, from) => {
         answeredAtAll = true;
         clearTimeout(setupTimer);
+        call.callee.endpointId = from.endpointId;
         try {
           call.ownDialog(calleeDialog); // ended meanwhile: BYE'd here
         } catch {
@@ -435,44 +469,56 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     await tryAttempt(0);
   }
 
-  /** The ways to reach a routed target, in order: the user's freshest binding, or every live trunk (failover). */
+  /**
+   * The ways to reach a routed target, in order: a user on every registration at once (parallel
+   * ringing, freshest first), or every live trunk one after another (failover).
+   */
   private attemptsFor(route: Route, from: { user: string; displayName?: string }, codecs: CodecName[]): Attempt[] | { status: number; reason: string } {
     if (route.kind === 'external') {
       const trunks = this.trunks?.candidates() ?? [];
       if (!trunks.length) return { status: 503, reason: this.trunks?.trunks.some((t) => t.health === 'up') ? 'All Trunks Busy' : 'No Trunk Available' };
       return trunks.map((t) => {
         const number = t.normalize(route.number);
+        const label = `trunk ${t.name}`;
         return {
-          label: `trunk ${t.name}`,
-          webrtc: false,
-          codecs: codecs.filter((c) => (t.config.codecs ?? codecs).includes(c)),
+          label,
           trunk: t,
-          options: {
-            target: t.target,
-            requestUri: t.requestUri(number),
-            from: { user: t.config.callerId ?? t.config.username, ...(from.displayName ? { displayName: from.displayName } : {}) },
-            to: { user: number },
-            domain: t.domain,
-            ...(t.credentials ? { credentials: t.credentials } : {}),
-          },
+          branches: [{
+            label,
+            webrtc: false,
+            codecs: codecs.filter((c) => (t.config.codecs ?? codecs).includes(c)),
+            options: {
+              target: t.target,
+              requestUri: t.requestUri(number),
+              from: { user: t.config.callerId ?? t.config.username, ...(from.displayName ? { displayName: from.displayName } : {}) },
+              to: { user: number },
+              domain: t.domain,
+              ...(t.credentials ? { credentials: t.credentials } : {}),
+            },
+          }],
         };
       });
     }
     if (route.kind !== 'user') return { status: 404, reason: 'No Such User Or Extension' };
     if (!route.bindings.length) return { status: 480, reason: 'User Not Registered' };
-    const binding = route.bindings[0]!;
-    const contactUri = binding.contact.uri;
     return [{
       label: route.username,
-      webrtc: binding.webrtc,
-      codecs,
-      options: {
-        owner: route.username,
-        target: binding.target,
-        requestUri: `sip:${contactUri.user ?? route.username}@${contactUri.host}${contactUri.port ? ':' + contactUri.port : ''}${contactUri.params.transport ? ';transport=' + contactUri.params.transport : ''}`,
-        from,
-        to: { user: route.username },
-      },
+      user: route.username,
+      branches: route.bindings.map((binding) => {
+        const contactUri = binding.contact.uri;
+        return {
+          label: `${route.username} at ${binding.target.transport} ${binding.target.host}:${binding.target.port}`,
+          webrtc: binding.webrtc,
+          codecs,
+          options: {
+            owner: route.username,
+            target: binding.target,
+            requestUri: `sip:${contactUri.user ?? route.username}@${contactUri.host}${contactUri.port ? ':' + contactUri.port : ''}${contactUri.params.transport ? ';transport=' + contactUri.params.transport : ''}`,
+            from,
+            to: { user: route.username },
+          },
+        };
+      }),
     }];
   }
 
@@ -518,6 +564,33 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     this.watch(call, call.caller.dialog, call.caller);
     call.setState(CallState.Connected);
     call.log.info('b2bua', `media: callee offer ${call.timings.calleeOfferMs?.toFixed(1)} ms, caller answer after callee 200 ${call.timings.callerAnswerMs?.toFixed(1)} ms`);
+  }
+
+  /**
+   * A feature code's call: answered, the confirmation tone (or the reorder tone when refused)
+   * played for {@link FEATURE_TONE_MS}, then BYE. It leaves a record like any call.
+   */
+  private async answerFeatureCode(invite: IncomingInvite, offer: AudioDescription, codec: CodecName, dialled: string, done: FeatureCodeResult): Promise<void> {
+    const call = this.track(new Call(randomToken(8), invite.identity, dialled, this.media));
+    call.caller.user = true;
+    call.dialed = dialled;
+    call.log.info('b2bua', `feature code ${dialled} from ${invite.identity}: ${done.ok ? 'done' : 'refused'} — ${done.text}`);
+    invite.on('cancelled', () => call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' }));
+    try {
+      call.caller.endpointId = await call.createEndpoint(offer.webrtc ? 'webrtc' : 'rtp');
+      const answer = await this.media.answer(call.caller.endpointId, invite.offer, codec);
+      call.caller.music = done.ok ? 'tone:confirm' : 'tone:reorder';
+      call.joined(call.caller);
+      await call.applyMedia();
+      if (invite.answered) return call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' });
+      call.caller.dialog = invite.accept(answer);
+      this.watch(call, call.caller.dialog, call.caller);
+      call.setState(CallState.Connected);
+      const timer = setTimeout(() => call.hangup({ by: 'gateway', status: 200, reason: done.ok ? 'Feature Code Done' : 'Feature Code Refused' }), FEATURE_TONE_MS);
+      call.on('stateChanged', (st) => st === CallState.Ended && clearTimeout(timer));
+    } catch (err) {
+      this.setupFailed(call, invite, err);
+    }
   }
 
   private async answerEcho(call: Call, invite: IncomingInvite, offer: AudioDescription, codec: CodecName): Promise<void> {

@@ -149,6 +149,8 @@ export interface TimelineEvent {
 /** Events of a call. */
 export type CallEvents = {
   stateChanged: [state: CallState, previous: CallState];
+  /** Who is in the call, or whose devices ring for it, changed (busy lamps follow it). */
+  parties: [];
 };
 
 /** A bridged call. */
@@ -297,6 +299,8 @@ export class Call extends Emitter<CallEvents> {
     if (!this.parties.includes(leg)) this.parties.push(leg);
     if (leg.joined) return;
     leg.joined = true;
+    if (leg.user) this.ringingUsers.delete(leg.party.toLowerCase());
+    this.emit('parties');
     const now = Date.now();
     this.partyLog.push({ id: leg.id, party: leg.party, role: leg.role, joinedAt: now, modes: [{ at: now, mode: leg.mode }], ...(by ? { by } : {}), ...(supervises ? { supervises } : {}) });
     if (leg.role === 'participant' || (leg.role === 'supervisor' && leg.mode === 'barge')) this.conferenced = true;
@@ -342,6 +346,22 @@ export class Call extends Emitter<CallEvents> {
     leg.joined = false;
     const open = this.partyLog.find((r) => r.id === leg.id && r.leftAt === undefined);
     if (open) open.leftAt = Date.now();
+    this.emit('parties');
+  }
+
+  /**
+   * Users whose devices ring for this call now — an offer from a queue, a transfer or an added
+   * participant still ringing (parallel ringing: every registration of the user).
+   */
+  readonly ringingUsers = new Set<string>();
+
+  /** A user's devices start or stop ringing for this call. */
+  ringing(user: string, on: boolean): void {
+    const key = user.toLowerCase();
+    if (on === this.ringingUsers.has(key)) return;
+    if (on) this.ringingUsers.add(key);
+    else this.ringingUsers.delete(key);
+    this.emit('parties');
   }
 
   /**

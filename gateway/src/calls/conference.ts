@@ -111,6 +111,7 @@ export class Conference {
     try {
       await this.ctx.media.acceptAnswer(r.endpointId, r.answer);
     } catch (err) {
+      call.ringing(leg.party, false);
       call.releaseDialog(r.dialog);
       r.dialog.bye().catch(() => undefined);
       await call.closeEndpoint(r.endpointId);
@@ -118,6 +119,7 @@ export class Conference {
     }
     if (call.state !== CallState.Connected) {
       // The call ended while it rang: the answered leg goes too.
+      call.ringing(leg.party, false);
       r.dialog.bye().catch(() => undefined);
       await call.closeEndpoint(r.endpointId);
       throw new CallOperationError(481, 'Call Ended');

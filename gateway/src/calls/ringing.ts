@@ -1,15 +1,17 @@
 /**
  * Ringing a new leg for a call that is already up — a queue offer, an overflow, a blind transfer —
  * and joining it to the party who waits on music. One loop for all three: each planned attempt
- * gets a fresh endpoint and INVITE; a trunk answering 408/503 fails over to the next trunk; the
- * ring timeout and a cancel end the ringing (an answer racing them is hung up).
+ * is a {@link Fork} (a user's registrations rung at once, or one trunk); a trunk answering
+ * 408/503 fails over to the next trunk; the ring timeout and a cancel end the ringing (an answer
+ * racing them is hung up).
  */
 import type { SipCore } from '../sip/core.js';
 import type { Dialog } from '../sip/dialog.js';
-import type { InviteOptions, OutgoingInvite } from '../sip/invite.js';
 import type { MediaEngine } from '../media/types.js';
 import type { CodecName } from '../media/sdp.js';
-import type { Trunk } from '../trunks/trunk.js';
+import { Fork, type Attempt, type Branch } from './fork.js';
+
+export type { Attempt, Branch } from './fork.js';
 import { CallEndedError, CallState, type Call, type Leg } from './call.js';
 import type { Route, Router } from './router.js';
 import { CALL_DATA_HEADER, encodeCallData } from '@switchboard/protocol';
@@ -24,15 +26,6 @@ export function legHeaders(call: Call, attempt: Attempt, extra: Array<[string, s
   return attempt.trunk ? extra : [...extra, ['x-switchboard-call-id', call.id], [CALL_DATA_HEADER.toLowerCase(), encodeCallData(call.data())]];
 }
 
-/** One way to reach a target: a user's binding, or one trunk (built by the B2BUA). */
-export interface Attempt {
-  label: string;
-  webrtc: boolean;
-  codecs: CodecName[];
-  trunk?: Trunk;
-  options: Omit<InviteOptions, 'offer'>;
-}
-
 /** What ringing and joining need from the B2BUA. */
 export interface LegContext {
   core: SipCore;
@@ -45,7 +38,7 @@ export interface LegContext {
 
 /** How ringing ended: answered (endpoint, dialog, SDP answer, the attempt that won) or not. */
 export type RingResult =
-  | { ok: true; endpointId: string; dialog: Dialog; answer: string; attempt: Attempt }
+  | { ok: true; endpointId: string; dialog: Dialog; answer: string; attempt: Attempt; branch: Branch }
   | { ok: false; status: number; reason: string };
 
 /** Ringing in progress. */
@@ -68,71 +61,67 @@ export function ring(
   codec: CodecName,
   opts: { headers?: Array<[string, string]>; ringMs?: number; noAnswerReason?: string } = {},
 ): Ringing {
-  const { core, media } = ctx;
   let cancelled = false;
-  let current: OutgoingInvite | undefined;
+  let current: Fork | undefined;
   const gaveUp = () => cancelled || call.state === CallState.Ended;
   const terminated: RingResult = { ok: false, status: 487, reason: 'Request Terminated' };
   const run = async (): Promise<RingResult> => {
     let last: RingResult = { ok: false, status: 480, reason: 'Temporarily Unavailable' };
     for (const a of attempts) {
       if (gaveUp()) return terminated;
-      let ep: string;
+      const fork = new Fork(ctx, call, a, legHeaders(call, a, opts.headers));
       try {
-        ep = await call.createEndpoint(a.webrtc ? 'webrtc' : 'rtp');
+        await fork.prepare([codec]);
       } catch (err) {
         if (err instanceof CallEndedError) return terminated;
         throw err;
       }
-      try {
-        const sdp = await media.offer(ep, [codec]);
-        if (gaveUp()) {
-          await call.closeEndpoint(ep);
-          return terminated;
-        }
-        const invite = core.invite({ ...a.options, offer: sdp, headers: legHeaders(call, a, opts.headers) });
-        current = invite;
-        const r = await new Promise<{ body: string; dialog: Dialog } | { status: number; reason: string; timedOut?: boolean }>((resolve) => {
-          const timer = opts.ringMs
-            ? setTimeout(() => {
-              // Resolve first: cancel() reports the INVITE failed (487) at once.
-              resolve({ status: 408, reason: opts.noAnswerReason ?? 'No Answer', timedOut: true });
-              invite.cancel();
-            }, opts.ringMs)
-            : undefined;
-          invite.on('accepted', (res, dialog) => {
-            clearTimeout(timer);
-            resolve({ body: res.body.toString('utf8'), dialog });
-          });
-          invite.on('failed', (status, reason) => {
-            clearTimeout(timer);
-            resolve({ status, reason });
-          });
-          invite.start();
-        });
-        if ('status' in r) {
-          await call.closeEndpoint(ep);
-          if (gaveUp()) return terminated;
-          last = { ok: false, status: r.status, reason: r.reason };
-          if (a.trunk && !r.timedOut && (r.status === 408 || r.status === 503)) continue;
-          return last;
-        }
-        if (cancelled) {
-          r.dialog.bye().catch(() => undefined);
-          await call.closeEndpoint(ep);
-          return terminated;
-        }
-        try {
-          call.ownDialog(r.dialog); // the call ended meanwhile: BYE'd there
-        } catch {
-          await call.closeEndpoint(ep);
-          return terminated;
-        }
-        return { ok: true, endpointId: ep, dialog: r.dialog, answer: r.body, attempt: a };
-      } catch (err) {
-        await call.closeEndpoint(ep);
-        throw err;
+      if (gaveUp()) {
+        fork.cancel();
+        return terminated;
       }
+      current = fork;
+      const r = await new Promise<{ body: string; dialog: Dialog; endpointId: string; branch: Branch } | { status: number; reason: string; timedOut?: boolean }>((resolve) => {
+        const timer = opts.ringMs
+          ? setTimeout(() => {
+            // Resolve first: cancel() reports the INVITEs failed (487) at once.
+            resolve({ status: 408, reason: opts.noAnswerReason ?? 'No Answer', timedOut: true });
+            fork.cancel();
+          }, opts.ringMs)
+          : undefined;
+        fork.on('accepted', (res, dialog, from) => {
+          clearTimeout(timer);
+          resolve({ body: res.body.toString('utf8'), dialog, ...from });
+        });
+        fork.on('failed', (status, reason) => {
+          clearTimeout(timer);
+          resolve({ status, reason });
+        });
+        fork.start();
+      });
+      if ('status' in r) {
+        if (gaveUp()) return terminated;
+        last = { ok: false, status: r.status, reason: r.reason };
+        if (a.trunk && !r.timedOut && (r.status === 408 || r.status === 503)) continue;
+        return last;
+      }
+      // Answered: the user's lamp shows ringing until the party joins (or this gives up here).
+      const release = async () => {
+        if (a.user) call.ringing(a.user, false);
+        await call.closeEndpoint(r.endpointId);
+      };
+      if (cancelled) {
+        r.dialog.bye().catch(() => undefined);
+        await release();
+        return terminated;
+      }
+      try {
+        call.ownDialog(r.dialog); // the call ended meanwhile: BYE'd there
+      } catch {
+        await release();
+        return terminated;
+      }
+      return { ok: true, endpointId: r.endpointId, dialog: r.dialog, answer: r.body, attempt: a, branch: r.branch };
     }
     return last;
   };
@@ -155,6 +144,7 @@ export async function joinLeg(ctx: Pick<LegContext, 'media' | 'watch'>, call: Ca
   try {
     await ctx.media.acceptAnswer(r.endpointId, r.answer);
   } catch (err) {
+    call.ringing(party, false);
     call.releaseDialog(r.dialog);
     r.dialog.bye().catch(() => undefined);
     await call.closeEndpoint(r.endpointId);

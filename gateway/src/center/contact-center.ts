@@ -10,7 +10,7 @@ import { log } from '../util/log.js';
 import type { MessageIdentity, MessageReply, SipCore } from '../sip/core.js';
 import type { SipRequest } from '../sip/message.js';
 import type { Target } from '../sip/transport/types.js';
-import type { B2bua } from '../calls/b2bua.js';
+import type { B2bua, FeatureCodeResult } from '../calls/b2bua.js';
 import { CallState, CONTROL_TYPE, type Call } from '../calls/call.js';
 import type { OfferHandle } from '../calls/queueing.js';
 import type { CenterConfig, UserConfig } from '../config.js';
@@ -117,6 +117,7 @@ export class ContactCenter {
       if (call.agent && call.agent.toLowerCase() === party.toLowerCase()) this.acd.ended(call.id, party);
     });
     b2bua.commands = (req, identity, reply) => this.command(req, identity, reply);
+    b2bua.featureCode = (user, dialled) => this.featureCode(user, dialled);
     core.registrar.on('unregistered', (b, why) => {
       for (const [key, s] of this.subscribers) if (s.target.flowId && s.target.flowId === b.target.flowId) this.subscribers.delete(key);
       // A browser whose connection dropped may be back in a moment (it reconnects and registers
@@ -391,6 +392,35 @@ export class ContactCenter {
         return { calls: this.liveCalls() };
       case 'call-data':
         return { data: this.setCallData(cmd.callId, cmd.attributes, who.user, supervisor) };
+    }
+  }
+
+  /**
+   * An agent's feature code from a SIP phone (`center.featureCodes`): available, not ready (the
+   * first reason code, or the n-th when n follows the code), log out, after-call work done. The
+   * same changes the SDK asks for, so desktops and supervisors see them as usual. Undefined when
+   * `dialled` is no feature code.
+   */
+  private featureCode(user: string, dialled: string): FeatureCodeResult | undefined {
+    const codes = this.config.center.featureCodes;
+    const reasons = this.config.center.notReadyReasons;
+    const done = (a: AgentSnapshot): FeatureCodeResult => ({ ok: true, text: `${a.username} is ${a.state}${a.reason ? ` (${a.reason})` : ''}` });
+    try {
+      if (dialled === codes.wrapUpDone) return done(this.agents.endWrapUp(user));
+      let cmd: Record<string, unknown> | undefined;
+      if (dialled === codes.available) cmd = { type: 'agent-state', state: 'available' };
+      else if (dialled === codes.logout) cmd = { type: 'agent-state', state: 'offline' };
+      else if (dialled.startsWith(codes.notReady) && /^\d{0,2}$/.test(dialled.slice(codes.notReady.length))) {
+        const n = Number(dialled.slice(codes.notReady.length) || '1');
+        const reason = reasons[n - 1];
+        if (!reason) return { ok: false, text: `there is no not-ready reason ${n} (1-${reasons.length}: ${reasons.join(', ')})` };
+        cmd = { type: 'agent-state', state: 'not-ready', reason };
+      }
+      if (!cmd) return undefined;
+      return done((this.run(cmd, { user }) as { agent: AgentSnapshot }).agent);
+    } catch (err) {
+      if (err instanceof CommandError || err instanceof AgentError) return { ok: false, text: err.message };
+      throw err;
     }
   }
 

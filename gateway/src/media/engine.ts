@@ -15,7 +15,7 @@
  */
 import { Emitter } from '../util/emitter.js';
 import type { Endpoint } from './endpoint.js';
-import { builtInMusic, FRAME, MusicSource, readMusicWav } from './music.js';
+import { builtInMusic, FRAME, MusicSource, readMusicWav, TONES } from './music.js';
 import { encodeG711 } from './g711.js';
 import { JitterBuffer, mixFor, mixMinus, SAMPLES, type Limiter } from './mixer.js';
 import { RtpEndpoint } from './rtp-endpoint.js';
@@ -305,7 +305,9 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     let m = this.music.get(file);
     if (!m) {
       const path = file || this.opts.musicOnHold;
-      this.music.set(file, (m = new MusicSource(path ? readMusicWav(path) : builtInMusic())));
+      const name = file.startsWith('tone:') ? file.slice(5) : '';
+      const tone = Object.hasOwn(TONES, name) ? TONES[name as keyof typeof TONES] : undefined;
+      this.music.set(file, (m = new MusicSource(tone ? tone() : path ? readMusicWav(path) : builtInMusic())));
     }
     return m;
   }

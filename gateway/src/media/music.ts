@@ -54,6 +54,32 @@ export function builtInMusic(): Int16Array {
   return out;
 }
 
+/**
+ * Built-in signalling tones, played like music by naming `tone:<name>` instead of a file:
+ * `confirm` — three 1400 Hz beeps of 100 ms (a feature code done), then 1.4 s of silence;
+ * `reorder` — 480 + 620 Hz, 250 ms on and off (refused; ITU-T E.180 / North American reorder).
+ */
+export const TONES = {
+  confirm: (): Int16Array => tonePattern([1400], [[100, 100], [100, 100], [100, 1400]]),
+  reorder: (): Int16Array => tonePattern([480, 620], [[250, 250]]),
+} as const;
+
+/** `freqs` summed, switched on/off by `cadence` ([on ms, off ms], …), about −12 dBFS. */
+function tonePattern(freqs: number[], cadence: Array<[number, number]>): Int16Array {
+  const total = cadence.reduce((n, [on, off]) => n + ((on + off) * RATE) / 1000, 0);
+  const out = new Int16Array(total);
+  let at = 0;
+  for (const [on, off] of cadence) {
+    const n = (on * RATE) / 1000;
+    for (let i = 0; i < n; i++) {
+      const env = Math.min(1, i / 40, (n - i) / 40);
+      out[at + i] = Math.round((0.25 * 32767 * env * freqs.reduce((v, f) => v + Math.sin((2 * Math.PI * f * i) / RATE), 0)) / freqs.length);
+    }
+    at += n + (off * RATE) / 1000;
+  }
+  return out;
+}
+
 /** Reads an 8 kHz mono 16-bit PCM WAV file. Throws with a clear message otherwise. */
 export function readMusicWav(path: string): Int16Array {
   const b = readFileSync(path);

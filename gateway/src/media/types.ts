@@ -58,7 +58,10 @@ export interface BridgeMember {
   endpoint: string;
   /** Endpoints whose audio this member hears (itself only for the echo test). */
   hears: readonly string[];
-  /** Music instead of the bridge's audio (on hold, in a queue): a WAV file, or '' for the default. */
+  /**
+   * Music instead of the bridge's audio (on hold, in a queue): a WAV file, '' for the default, or
+   * a built-in tone (`tone:confirm`, `tone:reorder`; see `TONES` in media/music.ts).
+   */
   music?: string;
 }
 

@@ -3,6 +3,7 @@
  * the registrar, authenticates requests, keeps dialogs, and turns INVITEs into
  * {@link IncomingInvite}/{@link OutgoingInvite} objects for the B2BUA above it.
  */
+import { Notifier, NOTIFIER_DEFAULTS, type NotifierOptions } from './notifier.js';
 import type { Clock } from '../util/clock.js';
 import { log } from '../util/log.js';
 import { Dialog, dialogId } from './dialog.js';
@@ -16,7 +17,7 @@ import type { ServerTransaction, TransactionLayer, TransactionUser } from './tra
 import type { MessageSender, Source, Target, TransportName } from './transport/types.js';
 
 /** Methods the core accepts (Allow header, RFC 3261 §20.5). */
-export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'REGISTER', 'INFO', 'REFER', 'NOTIFY', 'MESSAGE', 'UPDATE'];
+export const ALLOWED_METHODS = ['INVITE', 'ACK', 'CANCEL', 'BYE', 'OPTIONS', 'REGISTER', 'INFO', 'REFER', 'NOTIFY', 'MESSAGE', 'UPDATE', 'SUBSCRIBE'];
 /** Methods we recognise but do not accept outside a dialog: 405, not 501 (§8.2.1). */
 const KNOWN_METHODS = new Set([...ALLOWED_METHODS, 'SUBSCRIBE', 'NOTIFY', 'REFER', 'UPDATE', 'PRACK', 'MESSAGE', 'PUBLISH']);
 
@@ -36,6 +37,8 @@ export interface SipCoreOptions {
   /** Host to put in Contact. */
   advertisedHost: string;
   registrar: { minExpires: number; maxExpires: number; defaultExpires: number; maxContacts?: number; contactLimitPolicy?: 'replace-oldest' | 'reject' };
+  /** Event subscriptions (RFC 6665): lifetimes and limits; defaults when absent. */
+  subscriptions?: Partial<NotifierOptions>;
   userAgent: string;
   /**
    * Identifies requests from trusted peers (PBX trunks) that are not challenged; returns the
@@ -99,6 +102,8 @@ export class SipCore implements TransactionUser {
   private readonly dialogs = new Map<string, Dialog>();
   /** Who each WebSocket flow belongs to: its token's user, or the user who registered on it. */
   private readonly flowUsers = new Map<string, string>();
+  /** Event subscriptions (RFC 6665): packages register here (the dialog package, for busy lamps). */
+  readonly notifier: Notifier;
 
   constructor(
     readonly sender: MessageSender,
@@ -108,6 +113,7 @@ export class SipCore implements TransactionUser {
     this.registrar = new Registrar({ clock: opts.clock, ...opts.registrar });
     this.digest = new DigestServer({ realm: opts.realm, algorithms: opts.digestAlgorithms, clock: opts.clock });
     txl.user = this;
+    this.notifier = new Notifier(this, opts.clock, { ...NOTIFIER_DEFAULTS, ...opts.subscriptions });
   }
 
   /** Our Contact header value for a transport (§8.1.1.8). */
@@ -173,9 +179,10 @@ export class SipCore implements TransactionUser {
     }
     if (!tx) return; // An ACK outside a dialog (for a 2xx we do not know): drop (§17.2.3).
     // A banned source gets served only requests that carry verifying credentials (authenticate()).
-    if (source.banned && req.method !== 'REGISTER' && req.method !== 'INVITE' && req.method !== 'MESSAGE') return;
+    const authenticated = req.method === 'REGISTER' || req.method === 'INVITE' || req.method === 'MESSAGE' || req.method === 'SUBSCRIBE';
+    if (source.banned && !authenticated) return;
     // Counted (and dropped unanswered when it crosses the guard's limit).
-    if (req.method !== 'REGISTER' && req.method !== 'INVITE' && req.method !== 'MESSAGE' && !source.auth && this.opts.onUnauthenticated?.(source)) return;
+    if (!authenticated && !source.auth && this.opts.onUnauthenticated?.(source)) return;
     // §8.2.2.1: a Request-URI scheme we cannot serve gets 416 (tel: is routed by its number).
     const scheme = req.requestUri.scheme;
     if (scheme !== 'sip' && scheme !== 'sips' && scheme !== 'tel') return this.respond(tx, 416);
@@ -187,13 +194,15 @@ export class SipCore implements TransactionUser {
     if (this.draining && (req.method === 'INVITE' || req.method === 'OPTIONS')) return this.respond(tx, 503, 'Shutting Down', [['retry-after', '60']]);
     switch (req.method) {
       case 'OPTIONS':
-        return this.respond(tx, 200, undefined, [['allow', ALLOWED_METHODS.join(', ')], ['accept', 'application/sdp']]);
+        return this.respond(tx, 200, undefined, [['allow', ALLOWED_METHODS.join(', ')], ['accept', 'application/sdp'], ...(this.notifier.events.length ? [['allow-events', this.notifier.events.join(', ')] as [string, string]] : [])]);
       case 'REGISTER':
         return this.onRegister(req, tx, source);
       case 'INVITE':
         return this.onInvite(req, tx, source);
       case 'MESSAGE':
         return this.onMessage(req, tx, source);
+      case 'SUBSCRIBE':
+        return this.onSubscribe(req, tx, source);
       case 'BYE':
       case 'INFO':
         return this.respond(tx, 481);
@@ -347,6 +356,14 @@ export class SipCore implements TransactionUser {
   }
 
   /** RFC 3428 §7: a MESSAGE outside a dialog, authenticated like an INVITE, answered by the delegate. */
+  /** RFC 6665: an authenticated user subscribes to an event package (489 for one not served). */
+  private onSubscribe(req: SipRequest, tx: ServerTransaction, source: Source): void {
+    if (!this.notifier.events.length) return this.respond(tx, 489, 'Bad Event');
+    const user = this.authenticate(req, tx, source);
+    if (!user) return;
+    this.notifier.subscribe(req, tx, source, user);
+  }
+
   private onMessage(req: SipRequest, tx: ServerTransaction, source: Source): void {
     if (!this.delegate?.onMessage) return this.respond(tx, 405, undefined, [['allow', ALLOWED_METHODS.join(', ')]]);
     const user = this.authenticate(req, tx, source);
@@ -404,6 +421,7 @@ export class SipCore implements TransactionUser {
 
   /** Ends every dialog and transaction (shutdown). */
   close(): void {
+    this.notifier.close();
     for (const d of [...this.dialogs.values()]) d.bye('SIP;cause=503;text="Gateway shutting down"').catch(() => undefined);
     this.registrar.close();
   }

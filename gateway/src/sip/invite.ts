@@ -170,6 +170,7 @@ export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
   private provisional = false;
   private cancelWanted = false;
   private cancelSent = false;
+  private cancelReason: string | undefined;
   private settled = false;
   private dialog?: Dialog;
 
@@ -330,11 +331,13 @@ export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
 
   /**
    * Abandons the call attempt: reports `failed` 487 at once and sends CANCEL as soon as the
-   * callee has sent a provisional response (§9.1 forbids it before).
+   * callee has sent a provisional response (§9.1 forbids it before). `reason` goes into the
+   * CANCEL's Reason header (RFC 3326), e.g. `SIP;cause=200;text="Call completed elsewhere"`.
    */
-  cancel(): void {
+  cancel(reason?: string): void {
     if (this.settled) return;
     this.cancelWanted = true;
+    this.cancelReason = reason;
     this.fail(487, 'Request Terminated');
     if (this.provisional) this.sendCancel();
   }
@@ -351,6 +354,7 @@ export class OutgoingInvite extends Emitter<OutgoingInviteEvents> {
     cancel.add('to', inv.get('to')!);
     cancel.add('call-id', inv.callId);
     cancel.add('cseq', `${inv.cseq.seq} CANCEL`);
+    if (this.cancelReason) cancel.add('reason', this.cancelReason);
     this.core.txl.request(cancel, this.opts.target, { onResponse: () => undefined, onTimeout: () => undefined, onTransportError: () => undefined }, { keepVia: true });
   }
 }

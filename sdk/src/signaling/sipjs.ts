@@ -60,6 +60,7 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
   private failure?: SwitchboardError;
   private localEnd = false;
   private wasEstablished = false;
+  private answeredElsewhere = false;
 
   constructor(
     private readonly session: Session,
@@ -69,6 +70,11 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
     // Control messages from the gateway (hold state, …) arrive as in-dialog INFO, and so do the
     // far end's keys (application/dtmf-relay, the form every SIP-over-WebSocket client reads).
     session.delegate = {
+      // The gateway rings all of a user's devices; the CANCEL to the ones that lost says so
+      // (Reason: SIP;cause=200;text="Call completed elsewhere", RFC 3326).
+      onCancel: (cancel) => {
+        if (/^\s*SIP\s*;(.*;)?\s*cause\s*=\s*200\b/i.test(cancel.request.getHeader('Reason') ?? '')) this.answeredElsewhere = true;
+      },
       onInfo: (info) => {
         const digit = dtmfRelayDigit(info.request.getHeader('Content-Type'), info.request.body);
         if (digit) {
@@ -101,7 +107,7 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
         // sip.js moves to Terminated before it calls our onReject delegate; wait a microtask so
         // the rejection's status is recorded before we report how the session ended.
         queueMicrotask(() => {
-          const end: SessionEnd = this.failure ? { by: 'error', error: this.failure } : { by: this.localEnd ? 'local' : 'remote' };
+          const end: SessionEnd = this.failure ? { by: 'error', error: this.failure } : { by: this.localEnd ? 'local' : 'remote', ...(this.answeredElsewhere ? { answeredElsewhere: true } : {}) };
           this.emit('ended', end);
         });
       }

@@ -16,6 +16,8 @@ export interface SessionEnd {
   by: 'local' | 'remote' | 'error';
   /** Set when the session failed (a rejected INVITE, lost media, …). */
   error?: SwitchboardError;
+  /** An incoming call cancelled because another of the user's devices answered it (RFC 3326 cause 200). */
+  answeredElsewhere?: boolean;
 }
 
 /** Events of a signaling session. */
