@@ -431,6 +431,48 @@ export const ConfigSchema = z
         notifyAgent: z.boolean().default(false),
       })
       .prefault({}),
+    /**
+     * Device mode (docs/devices.md): agents whose call audio is on a SIP desk phone or headset
+     * base, their calls shown and driven from the browser desktop.
+     */
+    devices: z
+      .strictObject({
+        /**
+         * Headers of the INVITE that makes a device pick up by itself when its agent answers (or
+         * dials) from the desktop; `{host}` is the gateway's host. The defaults are understood by
+         * most desk phones (Polycom, Yealink, Snom, Grandstream: docs/devices.md).
+         */
+        autoAnswerHeaders: z
+          .array(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+:\s*\S[^\r\n]*$/, { error: 'must be a header line "Name: value"' }))
+          .default(() => ['Call-Info: <sip:{host}>;answer-after=0', 'Alert-Info: <http://{host}/>;info=alert-autoanswer']),
+        /** Kinds of devices that pick up differently, by User-Agent (first match wins). */
+        profiles: z
+          .array(
+            z.strictObject({
+              /** A regular expression for the device's User-Agent (case-insensitive), e.g. `^Yealink`. */
+              userAgent: z.string().min(1).refine((re) => {
+                try {
+                  new RegExp(re, 'i');
+                  return true;
+                } catch {
+                  return false;
+                }
+              }, { error: 'must be a regular expression' }),
+              /**
+               * `header`: rings, and picks up on the auto-answer headers; `device`: answers every call
+               * by itself (auto-answer set on the device), so it is called only when the agent answers;
+               * `none`: rings until the handset is lifted.
+               */
+              autoAnswer: z.enum(['header', 'device', 'none']),
+              /** Its own auto-answer headers instead of `autoAnswerHeaders`. */
+              headers: z.array(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+:\s*\S[^\r\n]*$/, { error: 'must be a header line "Name: value"' })).optional(),
+            }),
+          )
+          .default(() => []),
+        /** How long click-to-dial rings the agent's device, and then the target, seconds. */
+        dialRingSeconds: z.number().int().min(5).max(300).default(30),
+      })
+      .prefault({}),
     /** Shutdown (SIGTERM): drain, then stop. */
     shutdown: z
       .strictObject({

@@ -224,6 +224,7 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
     supervision: config.supervision,
     roleOf: (name) => byName(name)?.role,
     callDataHeaders: config.center.callDataHeaders,
+    desk: { autoAnswerHeaders: config.devices.autoAnswerHeaders, profiles: config.devices.profiles, dialRingMs: config.devices.dialRingSeconds * 1000 },
   });
   // Busy lamps: the dialog package over the B2BUA's calls, told of every change of them.
   const blf = new DialogPackage(sip.notifier, router, () => b2bua.active, { watchers: config.sip.subscriptions.watchers, roleOf: (name) => byName(name)?.role });

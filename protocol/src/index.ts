@@ -91,7 +91,73 @@ export type GatewayEvent =
   /** New statistics (after a `subscribe` command). */
   | ({ type: 'stats' } & CenterStatistics)
   /** The gateway is shutting down: calls may go on until `deadline` (ms since the epoch). */
-  | { type: 'gateway'; state: 'draining'; deadline: number };
+  | { type: 'gateway'; state: 'draining'; deadline: number }
+  /** Device mode: a call of this agent whose audio is on their SIP device, as it stands now. */
+  | { type: 'device-call'; call: DeviceCallStatus }
+  /** Device mode: a control message for the agent's leg of a call (what a browser leg gets as INFO). */
+  | { type: 'device-control'; callId: string; message: Record<string, unknown> };
+
+/**
+ * Where an agent's call audio goes: `browser` (WebRTC in the desktop, the default) or `device`
+ * (the agent's SIP desk phone or headset base; the desktop shows and drives the calls, the
+ * gateway executes — docs/devices.md).
+ */
+export type AudioRoute = 'browser' | 'device';
+
+/** A call whose audio is on the agent's SIP device, as the gateway tells the desktop (device mode). */
+export interface DeviceCallStatus {
+  /** The gateway's call id (its record id); commands name the call by it. */
+  id: string;
+  /** The SIP Call-ID of the device's leg, once it has one (names the call in `complete-transfer` and `merge`). */
+  sipCallId?: string;
+  /** `ringing` (offered to the agent), `dialing` (a click-to-dial call: the target is being called), `connected`, `ended`. */
+  state: 'ringing' | 'dialing' | 'connected' | 'ended';
+  /** Offered to the agent, or placed by them. */
+  direction: 'incoming' | 'outgoing';
+  /** The other party. */
+  remote: { user: string; displayName?: string };
+  /** For a queue call: the queue, the caller's wait (s) when offered, and the caller. */
+  queue?: { name: string; waitSeconds: number; caller?: string };
+  /** The call's data (as `call.data` in the SDK). */
+  data: CallData;
+  /** How it ended (state `ended`). */
+  end?: { status: number; reason: string };
+}
+
+const DEVICE_CALL_STATES: ReadonlyArray<DeviceCallStatus['state']> = ['ringing', 'dialing', 'connected', 'ended'];
+
+/** Reads a {@link DeviceCallStatus}; unknown fields are dropped, bad ones throw {@link ProtocolError}. */
+export function parseDeviceCallStatus(x: unknown, where = 'call'): DeviceCallStatus {
+  const o = object(x, where);
+  const state = str(o, 'state', where);
+  if (!(DEVICE_CALL_STATES as readonly string[]).includes(state)) throw new ProtocolError(`${where}.state: unknown state "${state}"`);
+  const direction = str(o, 'direction', where);
+  if (direction !== 'incoming' && direction !== 'outgoing') throw new ProtocolError(`${where}.direction: must be incoming or outgoing`);
+  const remote = object(o.remote, `${where}.remote`);
+  const displayName = optStr(remote, 'displayName', `${where}.remote`);
+  const sipCallId = optStr(o, 'sipCallId', where);
+  let queue: DeviceCallStatus['queue'];
+  if (o.queue !== undefined && o.queue !== null) {
+    const q = object(o.queue, `${where}.queue`);
+    const caller = optStr(q, 'caller', `${where}.queue`);
+    queue = { name: str(q, 'name', `${where}.queue`), waitSeconds: num(q, 'waitSeconds', `${where}.queue`), ...(caller !== undefined ? { caller } : {}) };
+  }
+  let end: DeviceCallStatus['end'];
+  if (o.end !== undefined && o.end !== null) {
+    const e = object(o.end, `${where}.end`);
+    end = { status: num(e, 'status', `${where}.end`), reason: str(e, 'reason', `${where}.end`) };
+  }
+  return {
+    id: str(o, 'id', where),
+    ...(sipCallId !== undefined ? { sipCallId } : {}),
+    state: state as DeviceCallStatus['state'],
+    direction,
+    remote: { user: str(remote, 'user', `${where}.remote`), ...(displayName !== undefined ? { displayName } : {}) },
+    ...(queue ? { queue } : {}),
+    data: parseCallData(o.data, `${where}.data`),
+    ...(end ? { end } : {}),
+  };
+}
 
 /** A message that does not follow the protocol: which field, and why. */
 export class ProtocolError extends Error {
@@ -177,6 +243,10 @@ export function parseGatewayEvent(x: unknown): GatewayEvent | undefined {
     case 'gateway':
       if (o.state !== 'draining') return undefined;
       return { type: 'gateway', state: 'draining', deadline: num(o, 'deadline', 'event') };
+    case 'device-call':
+      return { type: 'device-call', call: parseDeviceCallStatus(o.call, 'event.call') };
+    case 'device-control':
+      return { type: 'device-control', callId: str(o, 'callId', 'event'), message: object(o.message, 'event.message') };
     default:
       if (typeof o.type !== 'string') throw new ProtocolError('event.type: expected a string');
       return undefined;
@@ -371,10 +441,25 @@ export type CenterCommand =
   /** The calls in progress (supervisors). */
   | { type: 'calls' }
   /** Attach attributes to a call (`null` removes one). */
-  | { type: 'call-data'; callId: string; attributes: Record<string, string | null> };
+  | { type: 'call-data'; callId: string; attributes: Record<string, string | null> }
+  /** Where this user's call audio goes from now on (device mode: their SIP device). */
+  | { type: 'audio-route'; route: AudioRoute }
+  /** Device mode, click-to-dial: the gateway calls the user's device (auto-answer), then `target`. */
+  | { type: 'device-dial'; target: string }
+  /**
+   * Device mode: act on a call whose audio is on the user's device — answer (the device picks up),
+   * reject, hang up, send DTMF `digits` to the other party, or any in-call `control` request a
+   * browser leg sends as INFO (hold, resume, transfer, complete-transfer, mute, add, merge…).
+   */
+  | { type: 'device-call'; callId: string; action: DeviceCallAction; digits?: string; control?: Record<string, unknown> };
+
+/** What a desktop can do to a call in device mode (see the `device-call` command). */
+export type DeviceCallAction = 'answer' | 'reject' | 'hangup' | 'dtmf' | 'control';
+
+const DEVICE_CALL_ACTIONS: readonly DeviceCallAction[] = ['answer', 'reject', 'hangup', 'dtmf', 'control'];
 
 /** Every {@link CenterCommand} type. */
-export const COMMAND_TYPES: ReadonlyArray<CenterCommand['type']> = ['hello', 'agent-state', 'wrap-up', 'subscribe', 'unsubscribe', 'stats', 'calls', 'call-data'];
+export const COMMAND_TYPES: ReadonlyArray<CenterCommand['type']> = ['hello', 'agent-state', 'wrap-up', 'subscribe', 'unsubscribe', 'stats', 'calls', 'call-data', 'audio-route', 'device-dial', 'device-call'];
 
 /**
  * Reads a command. Unlike events, an unknown type is an error (the gateway answers
@@ -406,6 +491,23 @@ export function parseCenterCommand(x: unknown): CenterCommand {
       return { type: 'subscribe', topics: (Array.isArray(o.topics) ? o.topics : ['stats']).filter((t): t is string => typeof t === 'string') };
     case 'call-data':
       return { type: 'call-data', callId: str(o, 'callId', 'command'), attributes: parseAttributes(o.attributes, 'command.attributes') };
+    case 'audio-route':
+      if (o.route !== 'browser' && o.route !== 'device') throw new ProtocolError('command.route: must be browser or device');
+      return { type: 'audio-route', route: o.route };
+    case 'device-dial': {
+      const target = str(o, 'target', 'command').trim();
+      if (!/^[A-Za-z0-9.+_*#-]{1,64}$/.test(target)) throw new ProtocolError(`command.target: "${target.slice(0, 64)}" is not a number or user name`);
+      return { type: 'device-dial', target };
+    }
+    case 'device-call': {
+      const action = str(o, 'action', 'command');
+      if (!(DEVICE_CALL_ACTIONS as readonly string[]).includes(action)) throw new ProtocolError(`command.action: must be one of ${DEVICE_CALL_ACTIONS.join(', ')}`);
+      const digits = optStr(o, 'digits', 'command');
+      if (action === 'dtmf' && !/^[0-9*#A-Da-d]{1,32}$/.test(digits ?? '')) throw new ProtocolError('command.digits: 1-32 DTMF digits (0-9 * # A-D)');
+      const control = action === 'control' ? object(o.control, 'command.control') : undefined;
+      if (control && typeof control.type !== 'string') throw new ProtocolError('command.control.type: expected a string');
+      return { type: 'device-call', callId: str(o, 'callId', 'command'), action: action as DeviceCallAction, ...(digits ? { digits: digits.toUpperCase() } : {}), ...(control ? { control } : {}) };
+    }
     default:
       throw new ProtocolError(typeof o.type === 'string' ? `Unknown command ${JSON.stringify(o.type.slice(0, 40))}` : 'command.type: expected a string');
   }

@@ -12,12 +12,12 @@
  * @packageDocumentation
  */
 export { Softphone, ConnectionState, RegistrationState, login } from './softphone.js';
-export type { SoftphoneOptions, SoftphoneEvents, LoginResult, ReconnectingInfo, DrainingInfo } from './softphone.js';
+export type { SoftphoneOptions, SoftphoneEvents, LoginResult, ReconnectingInfo, DrainingInfo, AudioRouteInfo } from './softphone.js';
 export { Call, CallState } from './call.js';
 export { Agent, AgentState } from './agent.js';
 export type { AgentStatus, AgentStatistics, AgentEvents, CenterStatistics, QueueStatistics } from './agent.js';
 export type { CallEvents, CallEndInfo, HoldState, Participant, ParticipantMode, SupervisedInfo, SupervisionMode } from './call.js';
-export type { CallData, CenterCommand } from '@switchboard/protocol';
+export type { AudioRoute, CallData, CenterCommand, DeviceCallStatus } from '@switchboard/protocol';
 export { CALL_DATA_LIMITS } from '@switchboard/protocol';
 export { Supervisor, Supervision } from './supervisor.js';
 export type { LiveCall, LiveParty, SupervisionEvents } from './supervisor.js';

@@ -2,12 +2,13 @@
  * The entry point of the SDK: connect an agent's browser to the gateway, register, place and
  * receive calls.
  */
-import { parseCallData, type CenterCommand } from '@switchboard/protocol';
+import { parseCallData, parseGatewayEvent, ProtocolError, type AudioRoute, type CenterCommand } from '@switchboard/protocol';
 import { Agent } from './agent.js';
 import { Call } from './call.js';
 import { Emitter } from './emitter.js';
 import { ERROR_CATALOG, SwitchboardError } from './errors.js';
 import { sipJsSignaling } from './signaling/sipjs.js';
+import { DeviceLine } from './signaling/device.js';
 import type { SignalingClient, SignalingFactory, SignalingRegistrationState } from './signaling/types.js';
 import { StateMachine } from './state.js';
 import { ExponentialBackoff, type BackoffOptions, type ReconnectPolicy } from './reconnect.js';
@@ -124,6 +125,14 @@ export interface ReconnectingInfo {
 }
 
 /** The gateway is shutting down (see {@link SoftphoneEvents.draining}). */
+/** What {@link Softphone.setAudioRoute} reports: the route, and the SIP devices that will ring. */
+export interface AudioRouteInfo {
+  /** Where call audio goes now. */
+  route: AudioRoute;
+  /** The user's registered SIP devices (in device mode they ring instead of the browser). */
+  devices: Array<{ userAgent: string; transport: string; address: string; autoAnswer: 'header' | 'device' | 'none' }>;
+}
+
 export interface DrainingInfo {
   /** Until when calls in progress may go on (ms since the epoch). */
   deadline: number;
@@ -206,6 +215,8 @@ export class Softphone extends Emitter<SoftphoneEvents> {
   private readonly connection: StateMachine<ConnectionState>;
   private readonly registration: StateMachine<RegistrationState>;
   private signaling?: SignalingClient;
+  private deviceLine?: DeviceLine;
+  private route: AudioRoute = 'browser';
   private readonly active = new Set<Call>();
   private username?: string;
   /** This user's agent state, reason codes and queue statistics (docs/contact-center.md). */
@@ -284,8 +295,22 @@ export class Softphone extends Emitter<SoftphoneEvents> {
       const call = this.track(new Call(session, this.callOptions()));
       this.emit('incoming', call);
     });
+    const line = new DeviceLine((m) => signaling.command(m), (session) => {
+      const call = this.track(new Call(session, this.callOptions()));
+      this.emit('incoming', call);
+    });
+    this.deviceLine = line;
     signaling.on('message', (body) => {
-      if (body.type === 'gateway' && body.state === 'draining') this.emit('draining', { deadline: typeof body.deadline === 'number' ? body.deadline : Date.now() });
+      if (body.type === 'device-call' || body.type === 'device-control') {
+        try {
+          const ev = parseGatewayEvent(body);
+          if (ev?.type === 'device-call') line.status(ev.call);
+          else if (ev?.type === 'device-control') line.control(ev.callId, ev.message);
+        } catch (err) {
+          if (err instanceof ProtocolError) console.warn(`[switchboard] device event ignored: ${err.message}`);
+          else throw err;
+        }
+      } else if (body.type === 'gateway' && body.state === 'draining') this.emit('draining', { deadline: typeof body.deadline === 'number' ? body.deadline : Date.now() });
       else {
         try {
           this.agent.receive(body);
@@ -362,6 +387,8 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     this.lastError = undefined;
     this.connection.to(ConnectionState.Connected);
     await Promise.all(this.calls.map((c) => c._reattach()));
+    // Device mode lives on the gateway per user; say it again in case the gateway restarted.
+    if (this.route === 'device') await this.setAudioRoute('device').catch((err) => this.asyncError('Device mode could not be restored after reconnecting', err));
     await this.agent.reattach().catch((err) => this.asyncError('The agent state could not be loaded again after reconnecting', err));
     this.emit('reconnected');
   }
@@ -416,6 +443,29 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     this.emit('disconnected');
   }
 
+  /** Where call audio goes: `browser` (this page, WebRTC) or `device` (the user's SIP device). */
+  get audioRoute(): AudioRoute {
+    return this.route;
+  }
+
+  /**
+   * Chooses where call audio goes. `device`: calls ring on the user's SIP desk phone or headset
+   * base (not in the browser) and still appear here as `incoming` calls that this page drives —
+   * `answer()` makes the device pick up by itself, `dial()` calls the device first and then the
+   * target (click-to-dial), hold, transfer, DTMF and hang-up are carried out by the gateway.
+   * Resolves with the devices that will ring and how each picks up (`header`: on the gateway's
+   * auto-answer headers; `device`: by itself; `none`: when its handset is lifted).
+   * @throws SB_INVALID_STATE when no SIP device of this user is registered; SB_NOT_CONNECTED.
+   */
+  async setAudioRoute(route: AudioRoute): Promise<AudioRouteInfo> {
+    if (route !== 'browser' && route !== 'device') throw new SwitchboardError('SB_INVALID_ARGUMENT', 'The audio route is browser or device');
+    if (!this.signaling) throw new SwitchboardError('SB_NOT_CONNECTED');
+    const reply = await this.signaling.command({ type: 'audio-route', route });
+    this.route = route;
+    const devices = Array.isArray(reply.devices) ? (reply.devices as AudioRouteInfo['devices']) : [];
+    return { route, devices };
+  }
+
   /**
    * Calls a user name, extension or number. Resolves with the {@link Call} once the request is
    * on its way; how it goes is reported by the call's events (a failed call ends with a coded
@@ -425,6 +475,8 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     const t = typeof target === 'string' ? target.trim() : '';
     if (!t || !/^[A-Za-z0-9.+_*#-]{1,64}$/.test(t)) throw new SwitchboardError('SB_INVALID_ARGUMENT', `"${String(target)}" is not a number or user name that can be dialled`);
     if (!this.signaling || this.registration.state !== RegistrationState.Registered) throw new SwitchboardError('SB_NOT_CONNECTED');
+    // Device mode: click-to-dial — the device picks up by itself, then the target is called.
+    if (this.route === 'device' && this.deviceLine) return this.track(new Call(await this.deviceLine.dial(t), this.callOptions()));
     const session = await this.signaling.invite(t);
     return this.track(new Call(session, this.callOptions()));
   }

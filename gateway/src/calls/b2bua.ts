@@ -4,7 +4,7 @@
  * gateway. The callee is offered the G.711 codecs the caller offered, and the caller is answered
  * with the codec the callee chose, so packets relay without transcoding.
  */
-import { CALL_DATA_HEADER, CALL_DATA_LIMITS, encodeCallData, type CallData, type ControlMessage } from '@switchboard/protocol';
+import { CALL_DATA_HEADER, CALL_DATA_LIMITS, encodeCallData, type CallData, type ControlMessage, type GatewayEvent } from '@switchboard/protocol';
 import { log } from '../util/log.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { Emitter } from '../util/emitter.js';
@@ -27,6 +27,7 @@ import { Transfers } from './transfers.js';
 import type { CallingPolicy } from './policy.js';
 import { Conference, type ConferenceOptions } from './conference.js';
 import { Supervision, type SupervisionOptions } from './supervision.js';
+import { DeskPhones, type DeskOptions } from './desk.js';
 
 /** How long a feature code's tone plays before the gateway hangs up. */
 export const FEATURE_TONE_MS = 1500;
@@ -58,7 +59,16 @@ export interface B2buaOptions {
   roleOf?: (user: string) => string | undefined;
   /** SIP headers of an incoming INVITE copied into the call's attributes: header name → key. */
   callDataHeaders?: Record<string, string>;
+  /** Device mode: auto-answer headers and device profiles. */
+  desk?: DeskOptions;
 }
+
+/** Defaults of {@link B2buaOptions.desk}. */
+export const DESK_DEFAULTS: DeskOptions = {
+  autoAnswerHeaders: ['Call-Info: <sip:{host}>;answer-after=0', 'Alert-Info: <http://{host}/>;info=alert-autoanswer'],
+  profiles: [],
+  dialRingMs: 30_000,
+};
 
 /** Defaults of {@link B2buaOptions.conference} and {@link B2buaOptions.supervision}. */
 export const CONFERENCE_DEFAULTS: ConferenceOptions = { maxParties: 10, endWhen: 'fewer-than-two' };
@@ -91,6 +101,10 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   readonly conference: Conference;
   /** Supervisors joining agents' calls (monitor, whisper, barge). */
   readonly supervision: Supervision;
+  /** Device mode: users whose audio is on a SIP device, their calls driven from the desktop. */
+  readonly desk: DeskPhones;
+  /** Tells one user's desktops an event (the contact-center layer sets it; device mode uses it). */
+  push?: (user: string, event: GatewayEvent) => void;
   /** An available agent of a queue (the contact-center layer sets it), for adding a queue to a conference. */
   agentFor?: (queue: string) => string | undefined;
   /**
@@ -134,13 +148,13 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       if (!refusal) call.on('stateChanged', (s) => s === CallState.Ended && policy.ended(user, call.id));
       return refusal;
     };
-    const sendControl = (d: Dialog, m: ControlMessage) => this.sendControl(d, m);
+    const tell = (c: Call, l: Leg, m: ControlMessage) => this.tell(c, l, m);
     this.conference = new Conference({
       ...ctx,
       calls: () => this.calls.values(),
       mayCall,
       agentFor: (q) => this.agentFor?.(q),
-      sendControl,
+      tell,
       supervisorLeft: (c, l) => this.supervision.left(c, l),
       left: (c, l) => this.emit('partyLeft', c, l.party),
       opts: opts.conference ?? CONFERENCE_DEFAULTS,
@@ -151,10 +165,24 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       calls: () => this.calls.values(),
       roleOf: (u) => this.opts.roleOf?.(u),
       watch: (c, d, l) => this.watch(c, d, l),
-      sendControl,
+      tell,
       conference: this.conference,
       opts: opts.supervision ?? SUPERVISION_DEFAULTS,
     });
+    this.desk = new DeskPhones({
+      ...ctx,
+      calls: () => this.calls.values(),
+      track: (c) => this.track(c),
+      push: (u, e) => this.push?.(u, e),
+      operate: (c, l, m) => this.operate(c, l, m),
+      digit: (c, l, d) => {
+        for (const to of this.hearers(c, l)) this.deliverInfoDigit(c, to, d);
+      },
+      leave: (c, l, reason) => this.conference.gone(c, l, { status: 200, reason, byGateway: true }),
+      mayCall,
+      offer: (c, target, outcome, ringMs) => void this.queueing.offer(c, target, [], outcome, ringMs),
+      host: core.opts.advertisedHost,
+    }, opts.desk ?? DESK_DEFAULTS);
     // A media worker died: the calls whose audio it carried cannot go on; end them with the reason.
     media.on('lost', (ids, reason) => {
       const lost = new Set(ids);
@@ -214,7 +242,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     call.attributes = attributes;
     call.note('data', changed.join(','));
     const data = call.data();
-    for (const leg of call.parties) if (leg.joined && leg.dialog && isBrowserLeg(leg)) void this.sendControl(leg.dialog, { type: 'data', data });
+    for (const leg of call.parties) if (leg.joined && leg.dialog) this.tell(call, leg, { type: 'data', data });
     return data;
   }
 
@@ -341,6 +369,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
         this.emit('callEnded', call);
       }
     });
+    this.desk.watch(call);
     this.emit('callCreated', call);
     return call;
   }
@@ -501,12 +530,18 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     }
     if (route.kind !== 'user') return { status: 404, reason: 'No Such User Or Extension' };
     if (!route.bindings.length) return { status: 480, reason: 'User Not Registered' };
+    // Device mode: the user's SIP devices ring (each as its profile says), not their desktop.
+    const desk = this.desk.active(route.username);
+    const bindings = desk ? route.bindings.filter((b) => !b.webrtc) : route.bindings;
+    if (!bindings.length) return { status: 480, reason: 'Desk Phone Not Registered' };
     return [{
       label: route.username,
       user: route.username,
-      branches: route.bindings.map((binding) => {
+      branches: bindings.map((binding) => {
         const contactUri = binding.contact.uri;
+        const profile = desk ? this.desk.profile(binding) : undefined;
         return {
+          ...(profile ? { autoAnswer: profile.autoAnswer, answerHeaders: profile.headers } : {}),
           label: `${route.username} at ${binding.target.transport} ${binding.target.host}:${binding.target.port}`,
           webrtc: binding.webrtc,
           codecs,
@@ -663,12 +698,13 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     return call.parties.filter((p) => p !== from && p.endpointId && members.some((m) => m.endpoint === p.endpointId && m.hears.includes(from.endpointId!)));
   }
 
-  /** Answers `tx` when `op` settles: 200, or the refusal's status and reason. */
-  private answerWhen(tx: ServerTransaction, tag: string, op: Promise<unknown>): void {
-    op.then(
-      () => this.core.respond(tx, 200, undefined, [], tag),
-      (err: Error) => this.core.respond(tx, err instanceof CallOperationError ? err.status : 500, err.message, [], tag),
-    );
+  /**
+   * Tells a party a control message: a browser leg by INFO, a device driven from a desktop
+   * (device mode) through the desktop; other parties (phones, trunks) have no use for it.
+   */
+  private tell(call: Call, leg: Leg, message: ControlMessage): void {
+    if (this.desk.drives(leg)) this.desk.tell(call, leg, message as unknown as Record<string, unknown>);
+    else if (leg.dialog && isBrowserLeg(leg)) void this.sendControl(leg.dialog, message);
   }
 
   /** Sends a control message (docs/protocol.md) to a browser leg. */
@@ -686,63 +722,80 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
    */
   private control(call: Call, dialog: Dialog, leg: Leg, req: SipRequest, tx: ServerTransaction): void {
     const tag = dialog.init.localTag;
-    let msg: { type?: unknown; [k: string]: unknown };
+    let msg: unknown;
     try {
-      msg = JSON.parse(req.body.toString('utf8')) as { type?: unknown };
+      msg = JSON.parse(req.body.toString('utf8'));
     } catch {
       return this.core.respond(tx, 400, 'Bad Control Message', [], tag);
     }
+    if (!msg || typeof msg !== 'object' || Array.isArray(msg)) return this.core.respond(tx, 400, 'Bad Control Message', [], tag);
+    // A completed transfer is answered before the agent's legs get their BYE.
+    let answered = false;
+    const answer = () => {
+      if (!answered) this.core.respond(tx, 200, undefined, [], tag);
+      answered = true;
+    };
+    this.operate(call, leg, msg as Record<string, unknown>, answer).then(answer, (err: Error) => {
+      if (!answered) this.core.respond(tx, err instanceof CallOperationError ? err.status : 500, err.message, [], tag);
+      answered = true;
+    });
+  }
+
+  /**
+   * Runs an in-call control request of `leg` (docs/protocol.md §4) — from its browser's INFO, or
+   * from its user's desktop in device mode; settles when it took effect, or rejects with a
+   * {@link CallOperationError} whose status and reason become the answer. `beforeRelease` runs
+   * before a completed transfer releases the agent's legs.
+   */
+  operate(call: Call, leg: Leg, msg: Record<string, unknown>, beforeRelease: () => void = () => undefined): Promise<void> {
+    const refuse = (status: number, reason: string) => Promise.reject(new CallOperationError(status, reason));
     const text = (k: string) => (typeof msg[k] === 'string' ? (msg[k] as string).trim() : '');
     switch (msg.type) {
       case 'transfer': {
         const target = text('target');
-        if (!target) return this.core.respond(tx, 400, 'Transfer Needs A Target', [], tag);
-        return this.answerWhen(tx, tag, this.transfers.blind(call, leg, target));
+        if (!target) return refuse(400, 'Transfer Needs A Target');
+        return this.transfers.blind(call, leg, target);
       }
       case 'complete-transfer': {
         const other = text('with');
-        if (!other) return this.core.respond(tx, 400, 'Complete-Transfer Needs The Consult Call', [], tag);
-        // The 200 goes out before the agent's legs get their BYE.
-        this.transfers.complete(call, leg, other, () => this.core.respond(tx, 200, undefined, [], tag)).catch((err: Error) =>
-          this.core.respond(tx, err instanceof CallOperationError ? err.status : 500, err.message, [], tag),
-        );
-        return;
+        if (!other) return refuse(400, 'Complete-Transfer Needs The Consult Call');
+        return this.transfers.complete(call, leg, other, beforeRelease);
       }
       case 'ping':
         // A browser back on a new connection checks its call is still here (SipCore already moved
         // the dialog to the connection this came on).
-        return this.core.respond(tx, 200, undefined, [], tag);
+        return Promise.resolve();
       case 'mute': {
         const muted = msg.muted;
-        if (typeof muted !== 'boolean') return this.core.respond(tx, 400, 'Mute Needs A Boolean', [], tag);
+        if (typeof muted !== 'boolean') return refuse(400, 'Mute Needs A Boolean');
         leg.muted = muted;
         call.log.info('b2bua', `${leg.party} ${muted ? 'muted' : 'unmuted'}`);
         this.conference.rosterChanged(call);
-        return this.core.respond(tx, 200, undefined, [], tag);
+        return Promise.resolve();
       }
       case 'hold':
       case 'resume':
-        return this.answerWhen(tx, tag, this.setHold(call, leg, msg.type === 'hold'));
+        return this.setHold(call, leg, msg.type === 'hold');
       case 'add': {
         const target = text('target');
-        if (!target) return this.core.respond(tx, 400, 'Add Needs A Target', [], tag);
-        return this.answerWhen(tx, tag, this.conference.add(call, leg, target));
+        if (!target) return refuse(400, 'Add Needs A Target');
+        return this.conference.add(call, leg, target);
       }
       case 'merge': {
         const other = text('with');
-        if (!other) return this.core.respond(tx, 400, 'Merge Needs The Consult Call', [], tag);
-        return this.answerWhen(tx, tag, this.conference.merge(call, leg, other));
+        if (!other) return refuse(400, 'Merge Needs The Consult Call');
+        return this.conference.merge(call, leg, other);
       }
       case 'remove':
-        return this.answerWhen(tx, tag, this.conference.remove(call, leg, text('party')));
+        return this.conference.remove(call, leg, text('party'));
       case 'mute-party': {
-        if (typeof msg.muted !== 'boolean') return this.core.respond(tx, 400, 'Mute Needs A Boolean', [], tag);
-        return this.answerWhen(tx, tag, this.conference.muteParty(call, leg, text('party'), msg.muted));
+        if (typeof msg.muted !== 'boolean') return refuse(400, 'Mute Needs A Boolean');
+        return this.conference.muteParty(call, leg, text('party'), msg.muted);
       }
       case 'supervise-mode':
-        return this.answerWhen(tx, tag, this.supervision.setMode(call, leg, text('mode')));
+        return this.supervision.setMode(call, leg, text('mode'));
       default:
-        return this.core.respond(tx, 488, 'Unknown Control Request', [], tag);
+        return refuse(488, 'Unknown Control Request');
     }
   }
 
@@ -768,7 +821,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       call.note(on ? 'hold' : 'resume', leg.party);
       call.log.info('b2bua', `${leg.party} ${on ? 'holds' : 'resumes'}`);
       // The party held in a two-party call is told (its softphone shows "on hold by the other party").
-      if (others.length === 1 && isBrowserLeg(others[0]!) && others[0]!.dialog) void this.sendControl(others[0]!.dialog, { type: 'hold', onHold: on });
+      if (others.length === 1 && others[0]!.dialog) this.tell(call, others[0]!, { type: 'hold', onHold: on });
       this.conference.rosterChanged(call);
     });
   }

@@ -354,6 +354,10 @@ export class Call extends Emitter<CallEvents> {
    * participant still ringing (parallel ringing: every registration of the user).
    */
   readonly ringingUsers = new Set<string>();
+  /** The ringing in progress for this call (a Fork per rung user), so a desktop can answer it for its device. */
+  readonly forks = new Set<{ readonly attempt: { user?: string }; answerNow(): number; decline(): void; cancel(): void }>();
+  /** A click-to-dial call: the user whose desktop placed it (their device is the caller). */
+  clickToDial?: string;
 
   /** A user's devices start or stop ringing for this call. */
   ringing(user: string, on: boolean): void {
@@ -476,6 +480,8 @@ export class Call extends Emitter<CallEvents> {
     // Everyone still in the call leaves with it (before the record is written on the state change).
     for (const r of this.partyLog) r.leftAt ??= this.endedAt;
     this.setState(CallState.Ended);
+    // Whatever still rings for it stops (CANCEL).
+    for (const f of [...this.forks]) f.cancel();
     const dialogs = new Set(this.owned.dialogs);
     const endpoints = new Set(this.owned.endpoints);
     for (const leg of this.parties) {

@@ -10,8 +10,7 @@
  * Supervisors never count: a call does not live on for a supervisor alone.
  */
 import type { ControlMessage } from '@switchboard/protocol';
-import type { Dialog } from '../sip/dialog.js';
-import { Call, CallOperationError, CallState, isBrowserLeg, type Leg } from './call.js';
+import { Call, CallOperationError, CallState, type Leg } from './call.js';
 import { partyOf, ring, type LegContext } from './ringing.js';
 
 /** How long an added participant may ring. */
@@ -36,8 +35,11 @@ export interface ConferenceContext extends LegContext {
   mayCall?(user: string, number: string, call: Call): { status: number; reason: string } | undefined;
   /** An available agent of `queue` (the ACD's choice), when a queue is added. */
   agentFor?(queue: string): string | undefined;
-  /** Sends a control message (docs/protocol.md §4) to a browser leg, in order per dialog. */
-  sendControl(dialog: Dialog, message: ControlMessage): Promise<unknown>;
+  /**
+   * Tells a party a control message (docs/protocol.md §4): a browser leg by INFO (in order per
+   * dialog), a device driven from a desktop through the desktop; nothing for other parties.
+   */
+  tell(call: Call, leg: Leg, message: ControlMessage): void;
   /** A supervisor left (its agent may be told). */
   supervisorLeft?(call: Call, leg: Leg): void;
   /** A party left a call that goes on (its agent's work on the call is over). */
@@ -269,8 +271,8 @@ export class Conference {
       this.pendingRoster.delete(call);
       if (call.state === CallState.Ended) return;
       for (const leg of call.parties) {
-        if (!leg.joined || !leg.dialog || !isBrowserLeg(leg)) continue;
-        void this.ctx.sendControl(leg.dialog, { type: 'participants', self: leg.id, participants: this.roster(call, leg) });
+        if (!leg.joined || !leg.dialog) continue;
+        this.ctx.tell(call, leg, { type: 'participants', self: leg.id, participants: this.roster(call, leg) });
       }
     });
   }

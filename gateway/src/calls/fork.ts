@@ -27,6 +27,16 @@ export interface Branch {
   /** Codecs to offer it (empty: the call's). */
   codecs: CodecName[];
   options: Omit<InviteOptions, 'offer'>;
+  /**
+   * How this device picks up when its user answers from the desktop (device mode, desk.ts):
+   * `header` — it rings now; on the desktop's answer its INVITE is cancelled and sent again with
+   * {@link answerHeaders} (`Call-Info: …;answer-after=0`), which it answers by itself; `device` —
+   * it answers every call by itself, so it is called only on the desktop's answer; `none` — it
+   * rings until its handset is lifted. Unset: an ordinary branch.
+   */
+  autoAnswer?: 'header' | 'device' | 'none';
+  /** The auto-answer headers for this device (its profile's). */
+  answerHeaders?: Array<[string, string]>;
 }
 
 /**
@@ -61,7 +71,10 @@ interface Leg {
   branch: Branch;
   endpointId: string;
   offer: string;
+  /** The branch's INVITE now (a click-to-answer replaces the ringing one). */
   invite?: OutgoingInvite;
+  /** Every INVITE sent on this branch (the first that answers wins; the others are cancelled). */
+  invites: OutgoingInvite[];
   done: boolean;
 }
 
@@ -76,6 +89,7 @@ function better(a: { status: number; reason: string } | undefined, b: { status: 
 export class Fork extends Emitter<ForkEvents> {
   private legs: Leg[] = [];
   private settled = false;
+  private winner?: Leg;
   private best?: { status: number; reason: string };
 
   constructor(
@@ -96,7 +110,7 @@ export class Fork extends Emitter<ForkEvents> {
     const made = await Promise.allSettled(this.attempt.branches.map(async (branch): Promise<Leg> => {
       const endpointId = await this.call.createEndpoint(branch.webrtc ? 'webrtc' : 'rtp');
       try {
-        return { branch, endpointId, offer: await this.ctx.media.offer(endpointId, branch.codecs.length ? branch.codecs : codecs), done: false };
+        return { branch, endpointId, offer: await this.ctx.media.offer(endpointId, branch.codecs.length ? branch.codecs : codecs), invites: [], done: false };
       } catch (err) {
         await this.call.closeEndpoint(endpointId);
         throw err;
@@ -112,48 +126,82 @@ export class Fork extends Emitter<ForkEvents> {
     return this.legs.length === 1 ? { branch: this.legs[0]!.branch, endpointId: this.legs[0]!.endpointId } : undefined;
   }
 
-  /** Sends the INVITEs (after {@link prepare}; attach listeners first). */
+  /**
+   * Sends the INVITEs (after {@link prepare}; attach listeners first) — not to devices that
+   * answer every call by themselves (`autoAnswer: 'device'`): they are called on {@link answerNow}.
+   */
   start(): void {
     if (this.attempt.user && !this.settled) this.call.ringing(this.attempt.user, true);
+    this.call.forks.add(this);
+    for (const leg of this.legs) if (leg.branch.autoAnswer !== 'device') this.send(leg, []);
+  }
+
+  /**
+   * Click-to-answer (device mode): the user answered on their desktop, so their devices pick up
+   * by themselves — a ringing `header` device gets CANCEL and a new INVITE with its auto-answer
+   * headers, a `device` one its first INVITE (with them too). Returns how many were asked; 0
+   * when none can (they ring on until a handset is lifted).
+   */
+  answerNow(): number {
+    if (this.settled) return 0;
+    let asked = 0;
     for (const leg of this.legs) {
-      const invite = this.ctx.core.invite({ ...leg.branch.options, offer: leg.offer, headers: [...(leg.branch.options.headers ?? []), ...this.headers] });
-      leg.invite = invite;
-      const from: Answered = { branch: leg.branch, endpointId: leg.endpointId };
-      invite.on('progress', (res) => {
-        if (!this.settled) this.emit('progress', res, from);
-      });
-      invite.on('accepted', (res, dialog) => {
-        leg.done = true;
-        if (this.settled) {
-          // Lost the race (another branch answered, or we gave up): hang up what it created.
-          dialog.bye().catch(() => undefined);
-          void this.call.closeEndpoint(leg.endpointId);
-          return;
-        }
-        // The user's lamp stays "ringing" until the party joins the call (Call.joined), so it
-        // never goes dark between the answer and the bridge.
-        this.settled = true;
-        this.stopOthers(leg, COMPLETED_ELSEWHERE);
-        this.emit('accepted', res, dialog, from);
-      });
-      invite.on('failed', (status, reason) => {
-        leg.done = true;
-        void this.call.closeEndpoint(leg.endpointId);
-        if (this.settled) return;
-        this.best = better(this.best, { status, reason });
-        // §16.7 step 5: a 6xx ends the search (the callee declined everywhere).
-        if (status >= 600) this.stopOthers(leg);
-        else if (this.legs.some((l) => !l.done)) return;
-        this.settle();
-        this.emit('failed', this.best.status, this.best.reason);
-      });
-      invite.start();
+      const how = leg.branch.autoAnswer;
+      if (leg.done || !how || how === 'none' || (how === 'device' && leg.invite)) continue;
+      const ringing = leg.invite;
+      delete leg.invite; // its 487 is not this branch failing
+      ringing?.cancel();
+      this.send(leg, leg.branch.answerHeaders ?? []);
+      asked++;
     }
+    return asked;
+  }
+
+  private send(leg: Leg, extra: Array<[string, string]>): void {
+    const invite = this.ctx.core.invite({ ...leg.branch.options, offer: leg.offer, headers: [...(leg.branch.options.headers ?? []), ...this.headers, ...extra] });
+    leg.invite = invite;
+    leg.invites.push(invite);
+    const from: Answered = { branch: leg.branch, endpointId: leg.endpointId };
+    invite.on('progress', (res) => {
+      if (!this.settled && leg.invite === invite) this.emit('progress', res, from);
+    });
+    invite.on('accepted', (res, dialog) => {
+      leg.done = true;
+      if (this.settled) {
+        // Lost the race (another branch answered, or we gave up): hang up what it created —
+        // and its endpoint, unless it is the winner's (an earlier INVITE of this branch won).
+        dialog.bye().catch(() => undefined);
+        if (this.winner !== leg) void this.call.closeEndpoint(leg.endpointId);
+        return;
+      }
+      // The user's lamp stays "ringing" until the party joins the call (Call.joined), so it
+      // never goes dark between the answer and the bridge.
+      this.settled = true;
+      this.winner = leg;
+      this.call.forks.delete(this);
+      for (const other of leg.invites) if (other !== invite) other.cancel();
+      this.stopOthers(leg, COMPLETED_ELSEWHERE);
+      this.emit('accepted', res, dialog, from);
+    });
+    invite.on('failed', (status, reason) => {
+      if (leg.invite !== invite || this.winner === leg) return; // replaced (click-to-answer), or the branch won already
+      leg.done = true;
+      void this.call.closeEndpoint(leg.endpointId);
+      if (this.settled) return;
+      this.best = better(this.best, { status, reason });
+      // §16.7 step 5: a 6xx ends the search (the callee declined everywhere).
+      if (status >= 600) this.stopOthers(leg);
+      else if (this.legs.some((l) => !l.done)) return;
+      this.settle();
+      this.emit('failed', this.best.status, this.best.reason);
+    });
+    invite.start();
   }
 
   /** Decided (answered, failed or cancelled): the user's devices no longer ring for it. */
   private settle(): void {
     this.settled = true;
+    this.call.forks.delete(this);
     if (this.attempt.user) this.call.ringing(this.attempt.user, false);
   }
 
@@ -161,9 +209,17 @@ export class Fork extends Emitter<ForkEvents> {
     for (const l of this.legs) {
       if (l === winner || l.done) continue;
       l.done = true;
-      l.invite?.cancel(reason);
+      for (const invite of l.invites) invite.cancel(reason);
       void this.call.closeEndpoint(l.endpointId);
     }
+  }
+
+  /** The user declined from their desktop: every branch stops, `failed` 486 Busy Here at once. */
+  decline(): void {
+    if (this.settled) return;
+    this.settle();
+    this.stopOthers(undefined);
+    this.emit('failed', 486, 'Busy Here');
   }
 
   /** Stops every branch: `failed` 487 at once, CANCEL to each (an answer racing it is hung up). */

@@ -18,7 +18,7 @@ import type { Dialog } from '../sip/dialog.js';
 import type { IncomingInvite } from '../sip/invite.js';
 import type { MediaEngine } from '../media/types.js';
 import type { AudioDescription, CodecName } from '../media/sdp.js';
-import { CallEndedError, CallOperationError, CallState, isBrowserLeg, type Call, type Leg, type PartyMode } from './call.js';
+import { CallEndedError, CallOperationError, CallState, type Call, type Leg, type PartyMode } from './call.js';
 import type { Conference } from './conference.js';
 import type { Router } from './router.js';
 
@@ -42,7 +42,8 @@ export interface SupervisionContext {
   /** The role of a user (`agent`, `supervisor`, `admin`), if it is one. */
   roleOf(user: string): string | undefined;
   watch(call: Call, dialog: Dialog, leg: Leg): void;
-  sendControl(dialog: Dialog, message: ControlMessage): Promise<unknown>;
+  /** Tells a party a control message (see ConferenceContext.tell). */
+  tell(call: Call, leg: Leg, message: ControlMessage): void;
   conference: Conference;
   opts: SupervisionOptions;
 }
@@ -161,7 +162,7 @@ export class Supervision {
   private tellAgent(call: Call, sup: Leg, ended = false): void {
     if (!this.ctx.opts.notifyAgent) return;
     const agent = sup.coaches ? call.party(sup.coaches) : undefined;
-    if (!agent?.dialog || !isBrowserLeg(agent)) return;
-    void this.ctx.sendControl(agent.dialog, { type: 'supervision', supervisor: sup.party, mode: ended || sup.mode === 'conference' ? null : sup.mode });
+    if (!agent?.dialog) return;
+    this.ctx.tell(call, agent, { type: 'supervision', supervisor: sup.party, mode: ended || sup.mode === 'conference' ? null : sup.mode });
   }
 }

@@ -11,7 +11,7 @@ import type { MessageIdentity, MessageReply, SipCore } from '../sip/core.js';
 import type { SipRequest } from '../sip/message.js';
 import type { Target } from '../sip/transport/types.js';
 import type { B2bua, FeatureCodeResult } from '../calls/b2bua.js';
-import { CallState, CONTROL_TYPE, type Call } from '../calls/call.js';
+import { CallOperationError, CallState, CONTROL_TYPE, type Call } from '../calls/call.js';
 import type { OfferHandle } from '../calls/queueing.js';
 import type { CenterConfig, UserConfig } from '../config.js';
 import { Acd, type QueueConfig, type QueueStats } from './acd.js';
@@ -29,6 +29,9 @@ export interface CenterStats {
 const ERROR_STATUS: Record<AgentError['code'], number> = {
   NOT_AN_AGENT: 403, INVALID_TRANSITION: 409, UNKNOWN_REASON: 400, NO_DEVICE: 409, NOT_IN_WRAP_UP: 409,
 };
+
+/** Codes of refused device-mode call operations, by status. */
+const CALL_ERROR_CODES: Record<number, string> = { 400: 'BAD_REQUEST', 403: 'FORBIDDEN', 404: 'NO_CALL', 409: 'INVALID_STATE', 480: 'UNAVAILABLE', 486: 'BUSY', 491: 'INVALID_STATE' };
 
 /** A refused command: a status and a stable code for the SDK. */
 export class CommandError extends Error {
@@ -118,6 +121,7 @@ export class ContactCenter {
     });
     b2bua.commands = (req, identity, reply) => this.command(req, identity, reply);
     b2bua.featureCode = (user, dialled) => this.featureCode(user, dialled);
+    b2bua.push = (user, event) => this.pushTo(user, event);
     core.registrar.on('unregistered', (b, why) => {
       for (const [key, s] of this.subscribers) if (s.target.flowId && s.target.flowId === b.target.flowId) this.subscribers.delete(key);
       // A browser whose connection dropped may be back in a moment (it reconnects and registers
@@ -337,9 +341,8 @@ export class ContactCenter {
       log.info('center', `command from ${who.user} refused: the body is not a JSON object`);
       return json(400, { error: { code: 'BAD_REQUEST', message: 'The body must be a JSON object' } }, 'Bad Command');
     }
-    try {
-      json(200, this.run(msg, who));
-    } catch (err) {
+    const failed = (err: unknown) => {
+      if (err instanceof CallOperationError) err = new CommandError(err.status, CALL_ERROR_CODES[err.status] ?? 'CALL_FAILED', err.message);
       if (err instanceof CommandError || err instanceof AgentError) {
         // Refused with a reason (a malformed or not-allowed command): answered, and logged.
         const status = err instanceof CommandError ? err.status : ERROR_STATUS[err.code];
@@ -348,6 +351,14 @@ export class ContactCenter {
       }
       log.error('center', `command ${String(msg.type)} from ${who.user} failed`, err);
       json(500, { error: { code: 'INTERNAL', message: 'Internal error' } });
+    };
+    try {
+      const out = this.run(msg, who);
+      // Device-mode commands act on calls and answer when that took effect.
+      if (out instanceof Promise) out.then((body) => json(200, body), failed);
+      else json(200, out);
+    } catch (err) {
+      failed(err);
     }
   }
 
@@ -392,6 +403,32 @@ export class ContactCenter {
         return { calls: this.liveCalls() };
       case 'call-data':
         return { data: this.setCallData(cmd.callId, cmd.attributes, who.user, supervisor) };
+      // Device mode (docs/devices.md): always the user's own devices and calls.
+      case 'audio-route': {
+        const r = this.b2bua.desk.setRoute(who.user, cmd.route);
+        log.info('center', `${who.user}: call audio on ${cmd.route === 'device' ? `their device (${r.devices.map((d) => `${d.userAgent || 'unknown'} at ${d.address}, auto-answer ${d.autoAnswer}`).join('; ')})` : 'the browser'}`);
+        return r;
+      }
+      case 'device-dial':
+        return this.b2bua.desk.dial(who.user, cmd.target);
+      case 'device-call': {
+        const desk = this.b2bua.desk;
+        switch (cmd.action) {
+          case 'answer':
+            return desk.answer(who.user, cmd.callId);
+          case 'reject':
+            desk.reject(who.user, cmd.callId);
+            return {};
+          case 'hangup':
+            desk.hangup(who.user, cmd.callId);
+            return {};
+          case 'dtmf':
+            desk.dtmf(who.user, cmd.callId, cmd.digits ?? '');
+            return {};
+          case 'control':
+            return desk.control(who.user, cmd.callId, cmd.control ?? {}).then(() => ({}));
+        }
+      }
     }
   }
 
@@ -509,14 +546,18 @@ export class ContactCenter {
 
   /** Tells every browser of the agent its new state (other tabs, supervisor changes, the ACD). */
   private pushAgent(snap: AgentSnapshot): void {
+    this.pushTo(snap.username, { type: 'agent', agent: snap });
+  }
+
+  /** Tells every browser of `user` an event (MESSAGE to each WebSocket registration). */
+  private pushTo(user: string, event: GatewayEvent): void {
     if (this.closed) return;
-    for (const b of this.core.registrar.lookup(snap.username)) {
+    const data = JSON.stringify(event);
+    for (const b of this.core.registrar.lookup(user)) {
       if (!b.webrtc) continue;
       const uri = b.contact.uri;
-      void this.core.sendMessage(b.target, `sip:${uri.user ?? snap.username}@${uri.host}${uri.params.transport ? ';transport=' + uri.params.transport : ''}`, snap.username, {
-        contentType: CONTROL_TYPE, data: JSON.stringify({ type: 'agent', agent: snap } satisfies GatewayEvent),
-      }).then((status) => {
-        if (status >= 300) log.warn('center', `agent state push to ${snap.username} at ${b.target.transport} ${b.target.host}:${b.target.port} answered ${status}`);
+      void this.core.sendMessage(b.target, `sip:${uri.user ?? user}@${uri.host}${uri.params.transport ? ';transport=' + uri.params.transport : ''}`, user, { contentType: CONTROL_TYPE, data }).then((status) => {
+        if (status >= 300) log.warn('center', `${event.type} push to ${user} at ${b.target.transport} ${b.target.host}:${b.target.port} answered ${status}`);
       });
     }
   }

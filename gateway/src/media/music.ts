@@ -62,6 +62,8 @@ export function builtInMusic(): Int16Array {
 export const TONES = {
   confirm: (): Int16Array => tonePattern([1400], [[100, 100], [100, 100], [100, 1400]]),
   reorder: (): Int16Array => tonePattern([480, 620], [[250, 250]]),
+  /** North American ringback (440 + 480 Hz, 2 s on, 4 s off): a click-to-dial call's target is ringing. */
+  ringback: (): Int16Array => tonePattern([440, 480], [[2000, 4000]]),
 } as const;
 
 /** `freqs` summed, switched on/off by `cadence` ([on ms, off ms], …), about −12 dBFS. */
