@@ -190,6 +190,22 @@ $('login').addEventListener('submit', async (ev) => {
   }
 });
 
+// Device mode: calls ring on the agent's SIP desk phone; this page shows and drives them.
+$('audio-route').addEventListener('change', async (ev) => {
+  const select = ev.target as HTMLSelectElement;
+  showError(undefined);
+  if (!phone) return;
+  try {
+    const info = await phone.setAudioRoute(select.value === 'device' ? 'device' : 'browser');
+    $('audio-devices').textContent = info.route === 'device'
+      ? `Calls ring on ${info.devices.map((d) => `${d.userAgent || 'a SIP phone'} (${d.autoAnswer === 'none' ? 'lift the handset to answer' : 'picks up when you answer here'})`).join(', ')}`
+      : '';
+  } catch (err) {
+    select.value = phone.audioRoute;
+    showError(err);
+  }
+});
+
 $('dial-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   showError(undefined);
