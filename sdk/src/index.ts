@@ -12,7 +12,7 @@
  * @packageDocumentation
  */
 export { Softphone, ConnectionState, RegistrationState, login } from './softphone.js';
-export type { SoftphoneOptions, SoftphoneEvents, LoginResult, ReconnectingInfo, DrainingInfo, AudioRouteInfo } from './softphone.js';
+export type { SoftphoneOptions, SoftphoneEvents, LoginResult, ReconnectingInfo, DrainingInfo, AudioRouteInfo, AudioDevice } from './softphone.js';
 export { Call, CallState } from './call.js';
 export { Agent, AgentState } from './agent.js';
 export type { AgentStatus, AgentStatistics, AgentEvents, CenterStatistics, QueueStatistics } from './agent.js';

@@ -124,15 +124,31 @@ export interface ReconnectingInfo {
   error?: SwitchboardError;
 }
 
-/** The gateway is shutting down (see {@link SoftphoneEvents.draining}). */
 /** What {@link Softphone.setAudioRoute} reports: the route, and the SIP devices that will ring. */
 export interface AudioRouteInfo {
   /** Where call audio goes now. */
   route: AudioRoute;
   /** The user's registered SIP devices (in device mode they ring instead of the browser). */
-  devices: Array<{ userAgent: string; transport: string; address: string; autoAnswer: 'header' | 'device' | 'none' }>;
+  devices: AudioDevice[];
 }
 
+/** One of the user's registered SIP devices (see {@link AudioRouteInfo}). */
+export interface AudioDevice {
+  /** Its User-Agent, as it registered (empty when it sent none). */
+  userAgent: string;
+  /** The SIP transport it registered over (`UDP`, `TCP`, `TLS`). */
+  transport: string;
+  /** Where it registered from (`host:port`). */
+  address: string;
+  /**
+   * How it picks up when the call is answered on the desktop: `header` — on the gateway's
+   * auto-answer headers; `device` — it answers every call by itself (called only on answer);
+   * `none` — when its handset is lifted.
+   */
+  autoAnswer: 'header' | 'device' | 'none';
+}
+
+/** The gateway is shutting down (see {@link SoftphoneEvents.draining}). */
 export interface DrainingInfo {
   /** Until when calls in progress may go on (ms since the epoch). */
   deadline: number;
@@ -462,7 +478,7 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     if (!this.signaling) throw new SwitchboardError('SB_NOT_CONNECTED');
     const reply = await this.signaling.command({ type: 'audio-route', route });
     this.route = route;
-    const devices = Array.isArray(reply.devices) ? (reply.devices as AudioRouteInfo['devices']) : [];
+    const devices = Array.isArray(reply.devices) ? (reply.devices as AudioDevice[]) : [];
     return { route, devices };
   }
 

@@ -59,8 +59,14 @@ export class Baresip {
     mkdirSync(path.join(dir, 'rec'), { recursive: true });
     const tone = path.join(dir, 'tone.wav');
     writeToneWav(tone, o.toneHz, 60, 8000, o.toneAmplitude ?? 0.5);
-    const sipPort = await freePort();
-    const ctrlPort = await freePort();
+    // baresip listens for SIP on UDP and TCP at sipPort and for TLS at sipPort + 1; the control
+    // port must be neither (two freePort() calls can return the same port).
+    let sipPort: number;
+    do sipPort = await freePort();
+    while (!(await tcpFree(sipPort + 1)));
+    let ctrlPort: number;
+    do ctrlPort = await freePort();
+    while (ctrlPort === sipPort || ctrlPort === sipPort + 1);
     const transport = o.transport ?? 'udp';
     writeFileSync(
       path.join(dir, 'config'),
@@ -172,4 +178,13 @@ export class Baresip {
     await Promise.race([new Promise((r) => this.proc.once('exit', r)), new Promise((r) => setTimeout(r, 2000))]);
     if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
   }
+}
+
+/** Whether a TCP port on 127.0.0.1 can be bound now. */
+function tcpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }
