@@ -74,6 +74,9 @@ test('clear errors that name the key', () => {
     [{ center: { ...defaultConfig().center, featureCodes: { ...defaultConfig().center.featureCodes, logout: '*70' } } }, /center\.featureCodes\.logout "\*70" is also center\.featureCodes\.available/],
     [{ center: { ...defaultConfig().center, featureCodes: { ...defaultConfig().center.featureCodes, available: '*5' } } }, /center\.featureCodes\.available "\*5" is the start of supervision\.featureCodes\.monitor \("\*51"\)/],
     [{ center: { ...defaultConfig().center, featureCodes: { ...defaultConfig().center.featureCodes, logout: 'x1' } } }, /center\.featureCodes\.logout must be 1-8 of 0-9 \* #/],
+    [{ devices: { ...defaultConfig().devices, profiles: [{ userAgent: 'Yealink(', autoAnswer: 'header' }] } }, /devices\.profiles\[0\]\.userAgent must be a regular expression/],
+    [{ devices: { ...defaultConfig().devices, profiles: [{ userAgent: '^Snom', autoAnswer: 'maybe' }] } } as never, /devices\.profiles\[0\]\.autoAnswer/],
+    [{ devices: { ...defaultConfig().devices, autoAnswerHeaders: ['Call-Info answer-after=0'] } }, /devices\.autoAnswerHeaders\[0\] must be a header line "Name: value"/],
     [{ sip: { ...defaultConfig().sip, subscriptions: { watchers: 'everyone', minExpires: 60, maxExpires: 3600, maxPerUser: 10 } } }, /sip\.subscriptions\.watchers/],
     [{ users: [{ username: 'a', password: 'xxxxxx', role: 'agent', skills: { es: 0 } }] }, /users\[0\]\.skills/],
   ];

@@ -82,3 +82,32 @@ test('commands: known ones read with unknown fields dropped; an unknown type or 
   ];
   for (const [msg, re] of cases) assert.throws(() => parseCenterCommand(msg), (e: unknown) => e instanceof ProtocolError && re.test(e.message), JSON.stringify(msg));
 });
+
+test('device mode: commands read and checked (route, target, action, digits, control); statuses read with the field named when malformed', () => {
+  assert.deepEqual(parseCenterCommand({ type: 'audio-route', route: 'device' }), { type: 'audio-route', route: 'device' });
+  assert.deepEqual(parseCenterCommand({ type: 'device-dial', target: ' 5551234 ' }), { type: 'device-dial', target: '5551234' });
+  assert.deepEqual(parseCenterCommand({ type: 'device-call', callId: 'c1', action: 'dtmf', digits: '12a#' }), { type: 'device-call', callId: 'c1', action: 'dtmf', digits: '12A#' });
+  assert.deepEqual(parseCenterCommand({ type: 'device-call', callId: 'c1', action: 'control', control: { type: 'transfer', target: 'bob' } }), { type: 'device-call', callId: 'c1', action: 'control', control: { type: 'transfer', target: 'bob' } });
+  const cases: Array<[unknown, RegExp]> = [
+    [{ type: 'audio-route', route: 'speaker' }, /command\.route: must be browser or device/],
+    [{ type: 'device-dial', target: 'sip:bob@evil' }, /command\.target: .* is not a number or user name/],
+    [{ type: 'device-call', callId: 'c1', action: 'explode' }, /command\.action: must be one of answer, reject, hangup, dtmf, control/],
+    [{ type: 'device-call', callId: 'c1', action: 'dtmf', digits: '5;rm' }, /command\.digits: 1-32 DTMF digits/],
+    [{ type: 'device-call', callId: 'c1', action: 'control' }, /command\.control: expected an object/],
+    [{ type: 'device-call', callId: 'c1', action: 'control', control: { muted: true } }, /command\.control\.type: expected a string/],
+    [{ type: 'device-call', action: 'answer' }, /command\.callId: expected a string/],
+  ];
+  for (const [msg, re] of cases) assert.throws(() => parseCenterCommand(msg), (e: unknown) => e instanceof ProtocolError && re.test(e.message), JSON.stringify(msg));
+
+  const status = { id: 'c1', sipCallId: 's1', state: 'ringing', direction: 'incoming', remote: { user: '5552000', displayName: 'Carol' }, queue: { name: 'support', waitSeconds: 4, caller: '5552000' }, data: { caller: '5552000', dialed: '700', attributes: {} } };
+  assert.deepEqual(parseGatewayEvent({ type: 'device-call', call: { ...status, extra: 1 } }), { type: 'device-call', call: status });
+  assert.deepEqual(parseGatewayEvent({ type: 'device-control', callId: 'c1', message: { type: 'hold', onHold: true } }), { type: 'device-control', callId: 'c1', message: { type: 'hold', onHold: true } });
+  const bad: Array<[unknown, RegExp]> = [
+    [{ type: 'device-call', call: { ...status, state: 'flying' } }, /event\.call\.state: unknown state "flying"/],
+    [{ type: 'device-call', call: { ...status, direction: 'sideways' } }, /event\.call\.direction: must be incoming or outgoing/],
+    [{ type: 'device-call', call: { ...status, queue: { name: 'support' } } }, /event\.call\.queue\.waitSeconds: expected a number/],
+    [{ type: 'device-call', call: { ...status, end: { status: 200 } } }, /event\.call\.end\.reason: expected a string/],
+    [{ type: 'device-control', callId: 'c1', message: 'hold' }, /event\.message: expected an object/],
+  ];
+  for (const [msg, re] of bad) assert.throws(() => parseGatewayEvent(msg), (e: unknown) => e instanceof ProtocolError && re.test(e.message), JSON.stringify(msg));
+});

@@ -201,6 +201,11 @@ test('contact-center commands (MESSAGE): bad bodies get a clear coded answer, no
   // Call data: a malformed attribute set, and a call that is not alice's, are refused.
   assert.match(await send(message('{"type":"call-data","callId":"x","attributes":{"a b":"1"}}')), /^SIP\/2\.0 400[\s\S]*"code":"BAD_REQUEST"[\s\S]*not a valid key/);
   assert.match(await send(message('{"type":"call-data","callId":"nope","attributes":{"ticket":"T-1"}}')), /^SIP\/2\.0 404[\s\S]*"code":"NO_CALL"/);
+  // Device mode: no SIP device registered, not in device mode, no such call, bad digits.
+  assert.match(await send(message('{"type":"audio-route","route":"device"}')), /^SIP\/2\.0 409[\s\S]*"code":"INVALID_STATE"[\s\S]*no SIP device registered/);
+  assert.match(await send(message('{"type":"device-dial","target":"bob"}')), /^SIP\/2\.0 409[\s\S]*"code":"INVALID_STATE"[\s\S]*needs device mode/);
+  assert.match(await send(message('{"type":"device-call","callId":"nope","action":"answer"}')), /^SIP\/2\.0 404[\s\S]*"code":"NO_CALL"/);
+  assert.match(await send(message('{"type":"device-call","callId":"nope","action":"dtmf","digits":"5;x"}')), /^SIP\/2\.0 400[\s\S]*"code":"BAD_REQUEST"[\s\S]*DTMF digits/);
   assert.match(await send(message('hello', 'text/plain')), /^SIP\/2\.0 415/);
   assert.equal(gw.gw.center.agents.get('alice')!.state, 'offline', 'nothing changed');
   // Each refusal is logged with its reason (at info, the level npm test runs at).
@@ -208,6 +213,7 @@ test('contact-center commands (MESSAGE): bad bodies get a clear coded answer, no
   assert.ok(logs.some((l) => l.scope === 'center' && /command agent-state from alice refused: 400 BAD_REQUEST: command\.state: must be available/.test(l.message)));
   assert.ok(logs.some((l) => l.scope === 'center' && /command launch-rockets from alice refused: 400 UNKNOWN_COMMAND/.test(l.message)));
   assert.ok(logs.some((l) => l.scope === 'center' && /command call-data from alice refused: 400 BAD_REQUEST: command\.attributes: "a b" is not a valid key/.test(l.message)));
+  assert.ok(logs.some((l) => l.scope === 'center' && /command device-call from alice refused: 404 NO_CALL: No call nope in progress/.test(l.message)));
   // The good one still works on the same connection, with the state in the reply.
   assert.match(await send(message('{"type":"hello"}')), /^SIP\/2\.0 200 OK[\s\S]*"reasons":\["break"/);
   ws!.close();
