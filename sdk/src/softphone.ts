@@ -94,6 +94,8 @@ export type SoftphoneEvents = {
   registrationStateChanged: [state: RegistrationState, error?: SwitchboardError];
   /** A call is ringing for this agent. */
   incoming: [call: Call];
+  /** A call joined {@link Softphone.calls} — incoming (with `incoming`), dialled, or a supervision session. */
+  callAdded: [call: Call];
   /** The connection dropped; attempt `attempt` follows in `delayMs`. Calls stay up meanwhile. */
   reconnecting: [info: ReconnectingInfo];
   /** Connected and registered again; calls that survived are attached to the new connection. */
@@ -500,6 +502,7 @@ export class Softphone extends Emitter<SoftphoneEvents> {
   private track(call: Call): Call {
     this.active.add(call);
     call.on('ended', () => this.active.delete(call));
+    this.emit('callAdded', call);
     return call;
   }
 }

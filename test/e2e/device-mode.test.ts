@@ -5,7 +5,8 @@
  * call by itself (a `device` profile: the gateway calls it only when alice answers on the
  * desktop); bob is a browser agent (1000 Hz). A second desk phone, sipp, answers only an INVITE
  * that carries `Call-Info: …;answer-after=0` — the click-to-answer of phones that ring first.
- * Every ear is checked by its spectrum: who hears whom, music on hold, ringback.
+ * Every ear is checked by its spectrum: who hears whom, music on hold, ringback. Blind and consult
+ * transfer, DTMF and hang-up are driven from the desktop.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -214,6 +215,41 @@ test('click-to-dial: the desk phone picks up by itself and hears ringback, bob a
   await bob.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
   const rec = gw.gw.center.store.call(call.id)!;
   assert.deepEqual([rec.caller, rec.callee, rec.outcome], ['alice', 'bob', 'answered']);
+});
+
+test('consult transfer in device mode: the desk phone takes the consultation as a second call (the customer hears music), then the customer and bob are joined and both of the phone\'s calls end', async () => {
+  await deviceMode(alice, /baresip/);
+  await alice.page.getByTestId('agent-select').selectOption('available');
+  await stateShown(alice, 'available');
+  assert.ok((await customer.command('dial', `sip:5551700@127.0.0.1:${pbx.port}`)).ok);
+  await alice.page.getByTestId('answer').click({ timeout: 10_000 });
+  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  const established = count(desk, 'CALL_ESTABLISHED');
+  const deskClosed = count(desk, 'CALL_CLOSED');
+
+  // Consult bob: the customer is held (music), the desk phone picks up a second call to bob.
+  await alice.page.getByTestId('transfer-target').fill('bob');
+  await alice.page.getByTestId('consult').click();
+  await desk.waitEvent(() => count(desk, 'CALL_ESTABLISHED') > established, 10_000);
+  await bob.page.getByTestId('answer').click({ timeout: 10_000 });
+  await alice.page.getByTestId('consult-state').filter({ hasText: /^connected$/ }).waitFor({ timeout: 10_000 });
+  await settle(1500);
+  const waiting = ear(customer, [DESK, BOB, ...MUSIC]);
+  console.log(`# consult  customer hears ${Object.entries(waiting).map(([f, l]) => `${f} Hz ${l.toFixed(1)}`).join(', ')}`);
+  assert.ok(MUSIC.some((f) => waiting[f]! > -45), `the customer hears music while alice consults: ${JSON.stringify(waiting)}`);
+  assert.ok(waiting[DESK]! < -50 && waiting[BOB]! < -50, `the customer hears neither alice's phone nor bob while held: ${JSON.stringify(waiting)}`);
+  console.log(`# consult  ${assertEar('desk phone (consultation)', ear(desk, [BOB, CUSTOMER, ...RINGBACK]), [BOB], [CUSTOMER, ...RINGBACK])}`);
+
+  // Complete: the customer and bob talk; both of the desk phone's calls end.
+  await alice.page.getByTestId('complete').click();
+  await alice.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 10_000 });
+  await desk.waitEvent(() => count(desk, 'CALL_CLOSED') >= deskClosed + 2, 5000);
+  await settle(1500);
+  console.log(`# complete ${assertEar('customer', ear(customer, [BOB, DESK, ...MUSIC]), [BOB], [DESK, ...MUSIC])}`);
+  console.log(`# complete ${assertEar('bob', await measureTones(bob.page, 'window.demo.call?.remoteStream', [CUSTOMER, DESK]), [CUSTOMER], [DESK])}`);
+  assert.equal(gw.gw.b2bua.active.length, 1, 'one call left: customer ↔ bob');
+  assert.deepEqual(gw.gw.b2bua.active[0]!.transfers.map((t) => [t.by, t.to, t.result]), [['alice', 'bob', 'completed (attended)']]);
+  await bob.page.getByTestId('hangup').click();
 });
 
 test('click-to-answer on a phone that rings first: its INVITE is cancelled and sent again with Call-Info answer-after=0, which it answers (sipp as the desk phone)', async () => {
