@@ -18,6 +18,9 @@ const ts = (tsconfig) =>
   typescript({ tsconfig, compilerOptions: { composite: false, declaration: false, declarationMap: false, outDir: undefined, sourceMap: true, inlineSources: true } });
 const plugins = (tsconfig, minify) => [nodeResolve({ browser: true }), commonjs(), ts(tsconfig), ...(minify ? [terser({ format: { comments: false } })] : [])];
 const SDK = 'sdk/src/index.ts';
+// The headsets (WebHID) are a second entry point, `@switchboard/sdk/headset`: apps that do not
+// import it do not bundle it.
+const HEADSET = 'sdk/src/headset/index.ts';
 // Everything is bundled: an import that does not resolve is a build error, not an external.
 const onwarn = (warning, warn) => {
   if (warning.code === 'UNRESOLVED_IMPORT') throw new Error(`unresolved import: ${warning.message}`);
@@ -26,7 +29,7 @@ const onwarn = (warning, warn) => {
 
 export default [
   {
-    input: SDK,
+    input: [SDK, HEADSET],
     output: {
       dir: 'sdk/dist/esm',
       format: 'es',
@@ -47,6 +50,12 @@ export default [
     onwarn,
   },
   {
+    input: HEADSET,
+    output: { file: 'sdk/dist/headset.cjs', format: 'cjs', sourcemap: true, exports: 'named' },
+    plugins: plugins('sdk/tsconfig.json', false),
+    onwarn,
+  },
+  {
     input: SDK,
     output: [
       { file: 'sdk/dist/switchboard.browser.js', format: 'es', sourcemap: true },
@@ -59,6 +68,11 @@ export default [
     input: SDK,
     output: [{ file: 'sdk/dist/index.d.ts', format: 'es' }, { file: 'sdk/dist/index.d.cts', format: 'es' }],
     // Types from @switchboard/protocol are inlined: it is not a dependency of the package.
+    plugins: [dts({ tsconfig: 'sdk/tsconfig.json', respectExternal: true })],
+  },
+  {
+    input: HEADSET,
+    output: [{ file: 'sdk/dist/headset.d.ts', format: 'es' }, { file: 'sdk/dist/headset.d.cts', format: 'es' }],
     plugins: [dts({ tsconfig: 'sdk/tsconfig.json', respectExternal: true })],
   },
   {

@@ -86,11 +86,28 @@ test('installed: an app importing only SwitchboardError bundles to under 3 KB mi
   assert.ok(full.outputFiles[0]!.contents.length > 100 * 1024, 'the full softphone does include sip.js');
 });
 
+test('installed: the headset entry point (@switchboard/sdk/headset) loads both ways and stays out of apps that do not import it', async () => {
+  for (const f of ['dist/headset.d.ts', 'dist/headset.d.cts', 'dist/headset.cjs', 'dist/esm/headset/index.js']) assert.ok(files.includes(f), `missing ${f}`);
+  const cjs = execFileSync(process.execPath, ['-e', "console.log(typeof require('@switchboard/sdk/headset').Headsets)"], { cwd: app, encoding: 'utf8' });
+  assert.equal(cjs.trim(), 'function');
+  const esm = execFileSync(process.execPath, ['--input-type=module', '-e', "import { Headsets } from '@switchboard/sdk/headset'; console.log(typeof Headsets)"], { cwd: app, encoding: 'utf8' });
+  assert.equal(esm.trim(), 'function');
+  const bundle = async (contents: string) => (await build({ stdin: { contents, resolveDir: app }, bundle: true, minify: true, write: false, format: 'esm', platform: 'browser', absWorkingDir: app, logLevel: 'silent' })).outputFiles[0]!.text;
+  const headsetOnly = await bundle("import { Headsets } from '@switchboard/sdk/headset'; console.log(Headsets);");
+  const phoneOnly = await bundle("import { Softphone } from '@switchboard/sdk'; console.log(Softphone);");
+  console.log(`# measured: headset-only app ${headsetOnly.length} bytes minified; softphone app ${phoneOnly.length} bytes`);
+  assert.ok(!headsetOnly.includes('SIP/2.0') && headsetOnly.length < 20 * 1024, 'the headset code alone does not pull in sip.js');
+  assert.ok(!phoneOnly.includes('WebHID is not available'), 'the softphone alone does not carry the headset code');
+});
+
 test('installed: strict tsc passes with moduleResolution Bundler, NodeNext and Node10', () => {
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const esmSrc = "import { Softphone, SwitchboardError, type CallState } from '@switchboard/sdk';\nconst s: CallState | undefined = undefined;\nexport const x: [typeof Softphone, typeof SwitchboardError, typeof s] = [Softphone, SwitchboardError, s];\n";
   const cases: Array<{ name: string; file: string; src: string; opts: string[]; type?: string }> = [
     { name: 'bundler', file: 'a.ts', src: esmSrc, opts: ['--module', 'ESNext', '--moduleResolution', 'Bundler'] },
+    // The headset entry point takes the Softphone as it is (structural types: no second copy of the classes).
+    { name: 'bundler-headset', file: 'e.ts', src: "import { Softphone } from '@switchboard/sdk';\nimport { Headsets } from '@switchboard/sdk/headset';\nexport const h = (p: Softphone) => new Headsets(p);\n", opts: ['--module', 'ESNext', '--moduleResolution', 'Bundler'] },
+    { name: 'nodenext-headset', file: 'f.mts', src: "import { Softphone } from '@switchboard/sdk';\nimport { Headsets } from '@switchboard/sdk/headset';\nexport const h = (p: Softphone) => new Headsets(p);\n", opts: ['--module', 'NodeNext', '--moduleResolution', 'NodeNext'] },
     { name: 'nodenext-esm', file: 'b.mts', src: esmSrc, opts: ['--module', 'NodeNext', '--moduleResolution', 'NodeNext'] },
     { name: 'nodenext-cjs', file: 'c.cts', src: "import sb = require('@switchboard/sdk');\nexport const x = sb.Softphone;\n", opts: ['--module', 'NodeNext', '--moduleResolution', 'NodeNext'] },
     { name: 'node10', file: 'd.ts', src: esmSrc, opts: ['--module', 'CommonJS', '--moduleResolution', 'Node10'] },

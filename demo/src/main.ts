@@ -10,6 +10,7 @@ import { showConference } from './conference-panel.js';
 import { attachSupervisorPanel } from './supervisor-panel.js';
 import { attachShortcuts, attachWrapUpCountdown, recordHistory } from './desktop.js';
 import { Ringtone } from './ringtone.js';
+import { Headsets } from '@switchboard/sdk/headset';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const gatewayUrl = location.origin;
@@ -26,7 +27,7 @@ const ringtone = new Ringtone();
 /** Exposed for automated tests and debugging in the console. */
 declare global {
   interface Window {
-    demo: { readonly phone: Softphone | undefined; readonly call: Call | undefined; readonly consult: Call | undefined; readonly supervision: Supervision | undefined; readonly ringtone: Ringtone };
+    demo: { readonly phone: Softphone | undefined; readonly call: Call | undefined; readonly consult: Call | undefined; readonly supervision: Supervision | undefined; readonly ringtone: Ringtone; readonly headsets: Headsets | undefined };
   }
 }
 window.demo = {
@@ -41,6 +42,9 @@ window.demo = {
   },
   get supervision() {
     return supervisorPanel?.session;
+  },
+  get headsets() {
+    return headsets;
   },
   ringtone,
 };
@@ -168,6 +172,8 @@ $('login').addEventListener('submit', async (ev) => {
       void ringtone.start().then(() => ($('sound-blocked').hidden = !ringtone.blocked));
       recordHistory(call);
       call.on('stateChanged', (s) => {
+        // Answered elsewhere than the Answer button (a headset's hook switch): show it as the call.
+        if (s === CallState.Connected && current !== call) adopt(call);
         if (s !== CallState.Ringing) {
           ringtone.stop();
           $('sound-blocked').hidden = true;
@@ -178,6 +184,7 @@ $('login').addEventListener('submit', async (ev) => {
     });
     await phone.connect();
     panels = attachAgentPanels(phone, showError);
+    attachHeadsets(phone);
     stopCountdown = attachWrapUpCountdown(phone);
     if (role === 'supervisor' || role === 'admin') supervisorPanel = attachSupervisorPanel(phone, showError);
     $('me').textContent = phone.user ?? username;
@@ -292,6 +299,25 @@ $('hold').addEventListener('click', () => {
   const h = current.holdState;
   (h.onHold && h.by === 'local' ? current.resume() : current.hold()).catch(showError);
 });
+// USB headsets (WebHID): the hook switch answers and hangs up, mute mutes, the lights follow.
+let headsets: Headsets | undefined;
+function attachHeadsets(p: Softphone): void {
+  headsets = new Headsets(p);
+  const h = headsets;
+  const show = () => ($('headset-status').textContent = h.list.map((x) => `${x.productName} connected`).join(', '));
+  if (!h.supported) {
+    $('headset-connect').hidden = true;
+    return;
+  }
+  h.on('attached', show);
+  h.on('detached', show);
+  h.on('error', (err) => showError(err));
+  void h.restore().then(show);
+}
+$('headset-connect').addEventListener('click', () => {
+  headsets?.request().catch(showError);
+});
+
 $('logout').addEventListener('click', async () => {
   stopCountdown?.();
   stopCountdown = undefined;
@@ -299,6 +325,9 @@ $('logout').addEventListener('click', async () => {
   panels = undefined;
   supervisorPanel?.detach();
   supervisorPanel = undefined;
+  await headsets?.close();
+  headsets = undefined;
+  $('headset-status').textContent = '';
   await phone?.disconnect().catch(showError);
   phone = undefined;
   $('dialer').hidden = true;

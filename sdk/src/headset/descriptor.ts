@@ -12,11 +12,17 @@ export interface HidReportItem {
   usages: number[];
   /** A usage range instead of a list (`isRange`). */
   isRange: boolean;
+  /** First usage of the range (extended). */
   usageMinimum: number;
+  /** Last usage of the range (extended). */
   usageMaximum: number;
+  /** Bits per field. */
   reportSize: number;
+  /** Number of fields. */
   reportCount: number;
+  /** Smallest value a field holds. */
   logicalMinimum: number;
+  /** Largest value a field holds. */
   logicalMaximum: number;
   /** Padding: no usage, never read. */
   isConstant: boolean;
@@ -28,24 +34,33 @@ export interface HidReportItem {
 
 /** A report: its id (0 when the device uses none) and its items, in order (WebHID's `HIDReportInfo`). */
 export interface HidReportInfo {
+  /** The report id (0: none). */
   reportId: number;
+  /** Its main items, in order. */
   items: HidReportItem[];
 }
 
 /** A collection (WebHID's `HIDCollectionInfo`, the part used here). */
 export interface HidCollectionInfo {
+  /** The collection's usage page (0x0B Telephony, …). */
   usagePage: number;
+  /** Its usage on that page (0x05 Headset, …). */
   usage: number;
   /** 0 physical, 1 application, 2 logical, … */
   type: number;
+  /** Nested collections. */
   children: HidCollectionInfo[];
+  /** Input reports declared in it. */
   inputReports: HidReportInfo[];
+  /** Output reports declared in it. */
   outputReports: HidReportInfo[];
+  /** Feature reports declared in it. */
   featureReports: HidReportInfo[];
 }
 
 /** A descriptor that cannot be read: where (byte offset) and why. */
 export class HidDescriptorError extends Error {
+  /** Always `HidDescriptorError`. */
   override name = 'HidDescriptorError';
 }
 

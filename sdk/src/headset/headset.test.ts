@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SIMPLE, WITH_IDS } from '../../../test/fixtures/hid-descriptors.js';
 import { Emitter } from '../emitter.js';
-import type { Softphone } from '../softphone.js';
 import { parseReportDescriptor } from './descriptor.js';
 import { Headsets, type HidDeviceLike, type HidLike } from './headset.js';
 
@@ -63,7 +62,7 @@ const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 test('hook switch answers and hangs up, the mute button toggles mute, flash holds; the lights follow (one report, no ids)', async () => {
   const device = new FakeDevice(parseReportDescriptor(SIMPLE));
   const phone = new FakePhone();
-  const headsets = new Headsets(phone as unknown as Softphone, { hid: new FakeHid([device]) });
+  const headsets = new Headsets(phone, { hid: new FakeHid([device]) });
   const attached: string[] = [];
   headsets.on('attached', (h) => attached.push(`${h.productName}: ${h.buttons.join(',')} / ${h.lights.join(',')}`));
   await headsets.restore();
@@ -125,7 +124,7 @@ test('report ids: buttons in report 2, lights in reports 3 and 4; a quirk reads 
   const device = new FakeDevice(parseReportDescriptor(WITH_IDS), 0x0abc, 7);
   const hid = new FakeHid([device]);
   const phone = new FakePhone();
-  const headsets = new Headsets(phone as unknown as Softphone, { hid, quirks: [{ vendorId: 0x0abc, hookSwitch: 'relative', reason: 'test: sends 1 then 0 per press' }] });
+  const headsets = new Headsets(phone, { hid, quirks: [{ vendorId: 0x0abc, hookSwitch: 'relative', reason: 'test: sends 1 then 0 per press' }] });
   const events: string[] = [];
   headsets.on('attached', () => events.push('attached'));
   headsets.on('detached', () => events.push('detached'));
@@ -158,7 +157,7 @@ test('report ids: buttons in report 2, lights in reports 3 and 4; a quirk reads 
 
 test('a device without telephony controls is not attached', async () => {
   const consumerOnly = new FakeDevice(parseReportDescriptor(WITH_IDS.slice(0, 27)));
-  const headsets = new Headsets(new FakePhone() as unknown as Softphone, { hid: new FakeHid([consumerOnly]) });
+  const headsets = new Headsets(new FakePhone(), { hid: new FakeHid([consumerOnly]) });
   assert.deepEqual(await headsets.restore(), []);
   assert.equal(consumerOnly.opened, false);
 });

@@ -8,35 +8,87 @@
  * events. Lights: off-hook while a call is connected, ring (blinking) while one rings, mute,
  * hold, and microphone (on while the agent can be heard).
  */
-import type { Call } from '../call.js';
 import { Emitter } from '../emitter.js';
-import type { Softphone } from '../softphone.js';
 import type { HidCollectionInfo } from './descriptor.js';
 import { findControls, readButtons, writeLights, type HeadsetButton, type HeadsetLayout, type HeadsetLight } from './layout.js';
 
+/**
+ * The part of a `Call` the headset uses (structural, so this entry point does not carry the
+ * SDK's classes: pass the `Softphone` and its calls as they are).
+ */
+export interface HeadsetCall {
+  /** `ringing`, `connected`, … (the Call's state). */
+  readonly state: string;
+  /** Whether the agent's microphone is muted on this call. */
+  readonly muted: boolean;
+  /** Whether the call is on hold, and by which side. */
+  readonly holdState: {
+    /** On hold. */
+    onHold: boolean;
+    /** Held by this agent (`local`) or the other party. */
+    by?: 'local' | 'remote';
+  };
+  /** Answers a ringing call. */
+  answer(): Promise<void>;
+  /** Hangs up. */
+  hangup(): Promise<void>;
+  /** Mutes the microphone. */
+  mute(): void;
+  /** Unmutes it. */
+  unmute(): void;
+  /** Puts the call on hold. */
+  hold(): Promise<void>;
+  /** Takes it off hold. */
+  resume(): Promise<void>;
+  /** Follows the call's state, mute and hold. */
+  on(event: 'stateChanged' | 'muteChanged' | 'holdChanged', listener: () => void): unknown;
+}
+
+/** The part of a `Softphone` the headset uses. */
+export interface HeadsetPhone {
+  /** The calls in progress. */
+  readonly calls: readonly HeadsetCall[];
+  /** Every new call (incoming or outgoing). */
+  on(event: 'callAdded', listener: (call: HeadsetCall) => void): unknown;
+}
+
 /** The part of a WebHID `HIDDevice` used here. */
 export interface HidDeviceLike {
+  /** Whether it is open. */
   readonly opened: boolean;
+  /** USB vendor id. */
   readonly vendorId: number;
+  /** USB product id. */
   readonly productId: number;
+  /** The product's name. */
   readonly productName: string;
+  /** Its report descriptor, as collections. */
   readonly collections: readonly HidCollectionInfo[];
+  /** Opens it. */
   open(): Promise<void>;
+  /** Closes it. */
   close(): Promise<void>;
+  /** Sends an output report (`data` without the report id byte). */
   sendReport(reportId: number, data: Uint8Array): Promise<void>;
+  /** Input reports (`data` without the report id byte). */
   addEventListener(type: 'inputreport', listener: (event: { reportId: number; data: DataView }) => void): void;
+  /** Stops listening. */
   removeEventListener(type: 'inputreport', listener: (event: { reportId: number; data: DataView }) => void): void;
 }
 
 /** The part of `navigator.hid` used here. */
 export interface HidLike {
+  /** The browser's device picker. */
   requestDevice(options: { filters: Array<{ usagePage?: number; usage?: number; vendorId?: number }> }): Promise<HidDeviceLike[]>;
+  /** The devices this origin was granted. */
   getDevices(): Promise<HidDeviceLike[]>;
+  /** A granted device plugged in or out. */
   addEventListener(type: 'connect' | 'disconnect', listener: (event: { device: HidDeviceLike }) => void): void;
 }
 
 /** A device that needs something the generic path does not do, and why. */
 export interface HeadsetQuirk {
+  /** USB vendor id. */
   vendorId: number;
   /** Every product of the vendor when absent. */
   productId?: number;
@@ -59,11 +111,15 @@ export const QUIRKS: readonly HeadsetQuirk[] = [];
 
 /** What is known of an attached headset. */
 export interface HeadsetInfo {
+  /** The product's name. */
   productName: string;
+  /** USB vendor id. */
   vendorId: number;
+  /** USB product id. */
   productId: number;
-  /** The controls its descriptor has. */
+  /** The buttons its descriptor has. */
   buttons: HeadsetButton[];
+  /** The lights its descriptor has. */
   lights: HeadsetLight[];
 }
 
@@ -108,7 +164,7 @@ export class Headsets extends Emitter<HeadsetEvents> {
   private readonly quirks: readonly HeadsetQuirk[];
 
   constructor(
-    private readonly phone: Softphone,
+    private readonly phone: HeadsetPhone,
     opts: { hid?: HidLike; quirks?: readonly HeadsetQuirk[] } = {},
   ) {
     super();
@@ -197,7 +253,7 @@ export class Headsets extends Emitter<HeadsetEvents> {
   }
 
   /** The call the buttons act on: one ringing, else the connected one not held by us, else any connected. */
-  private calls(): { ringing?: Call | undefined; active?: Call | undefined; connected: Call[] } {
+  private calls(): { ringing?: HeadsetCall | undefined; active?: HeadsetCall | undefined; connected: HeadsetCall[] } {
     const calls = this.phone.calls;
     const connected = calls.filter((c) => c.state === 'connected');
     return {
@@ -245,7 +301,7 @@ export class Headsets extends Emitter<HeadsetEvents> {
     }
   }
 
-  private follow(call: Call): void {
+  private follow(call: HeadsetCall): void {
     const changed = () => void this.update();
     call.on('stateChanged', changed);
     call.on('muteChanged', changed);

@@ -13,7 +13,7 @@
  * @packageDocumentation
  */
 export { Headsets, QUIRKS } from './headset.js';
-export type { HeadsetEvents, HeadsetInfo, HeadsetQuirk, HidDeviceLike, HidLike } from './headset.js';
+export type { HeadsetCall, HeadsetEvents, HeadsetInfo, HeadsetPhone, HeadsetQuirk, HidDeviceLike, HidLike } from './headset.js';
 export { findControls, readButtons, writeLights, BUTTONS, LIGHTS } from './layout.js';
 export type { ControlField, HeadsetButton, HeadsetLayout, HeadsetLight } from './layout.js';
 export { parseReportDescriptor, HidDescriptorError } from './descriptor.js';

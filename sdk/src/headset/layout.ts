@@ -7,20 +7,31 @@ import type { HidCollectionInfo, HidReportItem } from './descriptor.js';
 
 /** Telephony page (0x0B) usages of the buttons used here. */
 export const BUTTONS = {
+  /** Hook Switch: off hook / on hook (answer, hang up). */
   hookSwitch: 0x0b0020,
+  /** Flash (hold / resume here). */
   flash: 0x0b0021,
+  /** Hold. */
   hold: 0x0b0023,
+  /** Redial. */
   redial: 0x0b0024,
+  /** Line. */
   line: 0x0b002a,
+  /** Phone Mute. */
   phoneMute: 0x0b002f,
 } as const;
 
 /** LED page (0x08) usages of the lights used here. */
 export const LIGHTS = {
+  /** Mute. */
   mute: 0x080009,
+  /** Off-Hook: a call is connected. */
   offHook: 0x080017,
+  /** Ring. */
   ring: 0x080018,
+  /** Hold. */
   hold: 0x080020,
+  /** Microphone: the agent can be heard. */
   microphone: 0x080021,
 } as const;
 
@@ -31,13 +42,17 @@ export type HeadsetLight = keyof typeof LIGHTS;
 
 /** Where a control is: its report, bit offset and size, and how its value reads. */
 export interface ControlField {
+  /** The report it is in (0: the device uses no report ids). */
   reportId: number;
+  /** Its first bit in the report's data (without the report id byte). */
   bitOffset: number;
+  /** Bits per field. */
   bitSize: number;
   /** `variable`: the field is the control's value; `array`: each of `count` fields holds the index of a pressed control. */
   kind: 'variable' | 'array';
   /** For `array`: how many fields, and the usage each value stands for. */
   count: number;
+  /** For `array`: the usage a field's value stands for. */
   usageOf?: (value: number) => number | undefined;
   /** Absolute (the state) or relative (a press). */
   isAbsolute: boolean;
@@ -45,7 +60,9 @@ export interface ControlField {
 
 /** A headset's controls: buttons in input reports, lights in output reports, and each output report's length. */
 export interface HeadsetLayout {
+  /** The buttons found, in input reports. */
   buttons: Partial<Record<HeadsetButton, ControlField>>;
+  /** The lights found, in output reports. */
   lights: Partial<Record<HeadsetLight, ControlField>>;
   /** Bytes of each output report that carries a light (without the report ID). */
   outputLength: Map<number, number>;
