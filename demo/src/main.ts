@@ -4,12 +4,11 @@
  * supervisors the live calls with monitor / whisper / barge.
  * Uses only the public API of @switchboard/sdk.
  */
-import { CallState, ConnectionState, login, RegistrationState, Softphone, SwitchboardError, type Call, type Supervision } from '@switchboard/sdk';
+import { CallState, ConnectionState, login, RegistrationState, Softphone, SwitchboardError, type Call, type Ringer, type Supervision } from '@switchboard/sdk';
 import { attachAgentPanels } from './agent-panel.js';
 import { showConference } from './conference-panel.js';
 import { attachSupervisorPanel } from './supervisor-panel.js';
 import { attachShortcuts, attachWrapUpCountdown, recordHistory } from './desktop.js';
-import { Ringtone } from './ringtone.js';
 import { Headsets } from '@switchboard/sdk/headset';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -22,12 +21,11 @@ let timer: ReturnType<typeof setInterval> | undefined;
 let panels: ReturnType<typeof attachAgentPanels> | undefined;
 let supervisorPanel: ReturnType<typeof attachSupervisorPanel> | undefined;
 let stopCountdown: (() => void) | undefined;
-const ringtone = new Ringtone();
 
 /** Exposed for automated tests and debugging in the console. */
 declare global {
   interface Window {
-    demo: { readonly phone: Softphone | undefined; readonly call: Call | undefined; readonly consult: Call | undefined; readonly supervision: Supervision | undefined; readonly ringtone: Ringtone; readonly headsets: Headsets | undefined };
+    demo: { readonly phone: Softphone | undefined; readonly call: Call | undefined; readonly consult: Call | undefined; readonly supervision: Supervision | undefined; readonly ringtone: Ringer | undefined; readonly headsets: Headsets | undefined };
   }
 }
 window.demo = {
@@ -46,7 +44,9 @@ window.demo = {
   get headsets() {
     return headsets;
   },
-  ringtone,
+  get ringtone() {
+    return phone?.audio.ringer;
+  },
 };
 
 /** The banner over everything while the connection is down (calls stay up meanwhile). */
@@ -158,6 +158,8 @@ $('login').addEventListener('submit', async (ev) => {
         showError(error);
       }
     });
+    // The SDK rings (phone.audio.ringer); a browser that blocks sound until a click is reported.
+    phone.audio.on('autoplayBlocked', () => ($('sound-blocked').hidden = false));
     phone.on('incoming', (call) => {
       ringing = call;
       $('incoming-from').textContent = call.remoteDisplayName ?? call.remoteUser;
@@ -169,13 +171,11 @@ $('login').addEventListener('submit', async (ev) => {
       $('incoming-data').textContent = facts.join(' · ');
       $('incoming-data').hidden = !facts.length;
       $('incoming').hidden = false;
-      void ringtone.start().then(() => ($('sound-blocked').hidden = !ringtone.blocked));
       recordHistory(call);
       call.on('stateChanged', (s) => {
         // Answered elsewhere than the Answer button (a headset's hook switch): show it as the call.
         if (s === CallState.Connected && current !== call) adopt(call);
         if (s !== CallState.Ringing) {
-          ringtone.stop();
           $('sound-blocked').hidden = true;
           $('incoming').hidden = true;
           if (ringing === call) ringing = undefined;
@@ -185,6 +185,8 @@ $('login').addEventListener('submit', async (ev) => {
     await phone.connect();
     panels = attachAgentPanels(phone, showError);
     attachHeadsets(phone);
+    void fillDevicePickers(phone).catch(() => undefined);
+    phone.audio.on('deviceChanged', () => phone && void fillDevicePickers(phone));
     stopCountdown = attachWrapUpCountdown(phone);
     if (role === 'supervisor' || role === 'admin') supervisorPanel = attachSupervisorPanel(phone, showError);
     $('me').textContent = phone.user ?? username;
@@ -357,4 +359,40 @@ for (const d of ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#']) {
 }
 
 attachShortcuts({ ringing: () => ringing, current: () => current });
-$('sound-blocked').addEventListener('click', () => void ringtone.start().then(() => ($('sound-blocked').hidden = !ringtone.blocked)));
+$('sound-blocked').addEventListener('click', () => {
+  const p = phone;
+  if (!p) return;
+  void p.audio.unlock().then(async (ok) => {
+    if (ok && ringing) await p.audio.ringer.start();
+    $('sound-blocked').hidden = ok;
+  });
+});
+
+// Audio devices: microphone, call audio, ringer (labels appear once the microphone is allowed).
+async function fillDevicePickers(p: Softphone): Promise<void> {
+  const { inputs, outputs } = await p.audio.list();
+  const fill = (id: string, list: Array<{ deviceId: string; label: string }>, current: string) => {
+    const sel = $(id) as HTMLSelectElement;
+    sel.replaceChildren(...[{ deviceId: '', label: 'Default' }, ...list.filter((d) => d.deviceId !== 'default')].map((d, i) => {
+      const o = document.createElement('option');
+      o.value = d.deviceId;
+      o.textContent = d.label || `Device ${i}`;
+      o.selected = d.deviceId === current;
+      return o;
+    }));
+  };
+  fill('mic-select', inputs, p.audio.inputDeviceId);
+  fill('speaker-select', outputs, p.audio.outputDeviceId);
+  fill('ringer-select', outputs, p.audio.ringerDeviceId);
+}
+for (const [id, set] of [['mic-select', 'setInputDevice'], ['speaker-select', 'setOutputDevice'], ['ringer-select', 'setRingerDevice']] as const) {
+  $(id).addEventListener('change', (ev) => {
+    const p = phone;
+    if (!p) return;
+    p.audio[set]((ev.target as HTMLSelectElement).value).catch((err: unknown) => {
+      showError(err);
+      void fillDevicePickers(p);
+    });
+  });
+}
+$('devices-refresh').addEventListener('click', () => phone && void fillDevicePickers(phone).catch(showError));

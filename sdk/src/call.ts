@@ -168,6 +168,8 @@ export class Call extends Emitter<CallEvents> {
     private readonly session: SignalingSession,
     private readonly opts: {
       autoPlay: boolean;
+      /** The output device call audio plays on ('' = the default). */
+      outputDevice?: () => string;
       dial?: (target: string) => Promise<Call>;
       wrapUp?: (o: { code?: string; notes?: string; done?: boolean }) => Promise<unknown>;
       attach?: (callId: string, attributes: Record<string, string | null>) => Promise<CallData>;
@@ -587,10 +589,24 @@ export class Call extends Emitter<CallEvents> {
     if (this.audio || !this.opts.autoPlay || typeof Audio === 'undefined' || !this.remoteStream) return;
     this.audio = new Audio();
     this.audio.autoplay = true;
+    const sink = this.opts.outputDevice?.();
+    if (sink) void this._setOutput(sink).catch(() => undefined);
     this.audio.srcObject = this.remoteStream;
     this.audio.play().catch(() => {
       // Autoplay can be blocked until the user interacts with the page; the next click resumes it.
     });
+  }
+
+  /** @internal Plays this call's audio on output `deviceId` (`HTMLMediaElement.setSinkId`). */
+  async _setOutput(deviceId: string): Promise<void> {
+    const el = this.audio as (HTMLAudioElement & { setSinkId?(id: string): Promise<void> }) | undefined;
+    if (el?.setSinkId) await el.setSinkId(deviceId);
+  }
+
+  /** @internal Captures the microphone again (another device chosen) and sends it on this call. */
+  async _useAudioInput(): Promise<void> {
+    if (this.state === CallState.Ended) return;
+    await this.session.useAudioInput?.();
   }
 
   private qualityTimer?: ReturnType<typeof setInterval>;

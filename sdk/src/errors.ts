@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'SB_NOT_AN_AGENT'
   | 'SB_CALL_LOST'
   | 'SB_DTMF_FAILED'
+  | 'SB_AUTOPLAY_BLOCKED'
+  | 'SB_DEVICE_NOT_FOUND'
   | 'SB_PROTOCOL_ERROR';
 
 /** What an error code means, and what the user can do about it. */
@@ -59,6 +61,8 @@ export const ERROR_CATALOG: Readonly<Record<ErrorCode, ErrorInfo>> = {
   SB_NOT_AN_AGENT: { description: 'This user is not an agent.', solution: 'Log in with an agent account.' },
   SB_CALL_LOST: { description: 'The call ended while the connection was lost.', solution: 'Check the network; call the customer back if needed.' },
   SB_DTMF_FAILED: { description: 'This call cannot carry digits (no RFC 4733 telephone-event).', solution: 'Nothing was sent.' },
+  SB_AUTOPLAY_BLOCKED: { description: 'The browser blocked sound until the page is clicked: the ringtone (or call audio) is silent.', solution: 'Ask for a click and call phone.audio.unlock() in its handler.' },
+  SB_DEVICE_NOT_FOUND: { description: 'No audio device with that id (unplugged, or never there).', solution: 'Pick one from phone.audio.list().' },
   SB_PROTOCOL_ERROR: { description: 'The gateway sent a malformed message.', solution: 'Use matching SDK and gateway versions.' },
 };
 

@@ -14,6 +14,9 @@
 export { Softphone, ConnectionState, RegistrationState, login } from './softphone.js';
 export type { SoftphoneOptions, SoftphoneEvents, LoginResult, ReconnectingInfo, DrainingInfo, AudioRouteInfo, AudioDevice } from './softphone.js';
 export { Call, CallState } from './call.js';
+export { AudioDevices } from './audio.js';
+export type { AudioDeviceChange, AudioDeviceEntry, AudioDeviceList, AudioDeviceKind, AudioDevicesEvents, AudioProcessing } from './audio.js';
+export { Ringer } from './ringer.js';
 export { Agent, AgentState } from './agent.js';
 export type { AgentStatus, AgentStatistics, AgentEvents, CenterStatistics, QueueStatistics } from './agent.js';
 export type { CallEvents, CallEndInfo, HoldState, Participant, ParticipantMode, SupervisedInfo, SupervisionMode } from './call.js';

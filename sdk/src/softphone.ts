@@ -4,11 +4,12 @@
  */
 import { parseCallData, parseGatewayEvent, ProtocolError, type AudioRoute, type CenterCommand } from '@switchboard/protocol';
 import { Agent } from './agent.js';
-import { Call } from './call.js';
+import { Call, CallState } from './call.js';
 import { Emitter } from './emitter.js';
 import { ERROR_CATALOG, SwitchboardError } from './errors.js';
 import { sipJsSignaling } from './signaling/sipjs.js';
 import { DeviceLine } from './signaling/device.js';
+import { AudioDevices, type AudioProcessing } from './audio.js';
 import type { SignalingClient, SignalingFactory, SignalingRegistrationState } from './signaling/types.js';
 import { StateMachine } from './state.js';
 import { ExponentialBackoff, type BackoffOptions, type ReconnectPolicy } from './reconnect.js';
@@ -82,6 +83,17 @@ export interface SoftphoneOptions {
    * when warnings start (`call.on('quality' | 'warning' | 'warningCleared')`).
    */
   quality?: QualityOptions;
+  /** Microphone processing (echo cancellation, noise suppression, auto gain: the browser's defaults when absent). */
+  audio?: AudioProcessing;
+  /**
+   * Ring while a call is offered (default true): the built-in tone, or `{ url }` a sound file
+   * (looped). It plays on `phone.audio`'s ringer device; a browser that blocks it is reported by
+   * `phone.audio.on('autoplayBlocked')`.
+   */
+  ringtone?: boolean | {
+    /** A sound file to ring with (looped). */
+    url: string;
+  };
   /** @internal Replace the signaling implementation (tests, alternative stacks). */
   signaling?: SignalingFactory;
 }
@@ -235,6 +247,11 @@ export class Softphone extends Emitter<SoftphoneEvents> {
   private signaling?: SignalingClient;
   private deviceLine?: DeviceLine;
   private route: AudioRoute = 'browser';
+  /**
+   * The agent's audio devices: microphone, call audio output, ringer (`list()`,
+   * `setInputDevice()`, `setOutputDevice()`, `setRingerDevice()`), the ringtone, `unlock()`.
+   */
+  readonly audio: AudioDevices;
   private readonly active = new Set<Call>();
   private username?: string;
   /** This user's agent state, reason codes and queue statistics (docs/contact-center.md). */
@@ -258,6 +275,20 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     if (!options.token) throw new SwitchboardError('SB_INVALID_ARGUMENT', 'options.token is required');
     this.connection = new StateMachine<ConnectionState>(ConnectionState.Disconnected, CONNECTION, (s) => this.emit('connectionStateChanged', s, this.lastError));
     this.registration = new StateMachine<RegistrationState>(RegistrationState.Unregistered, REGISTRATION, (s) => this.emit('registrationStateChanged', s, this.lastError));
+    this.audio = new AudioDevices({
+      useInput: async () => void (await Promise.all(this.calls.map((c) => c._useAudioInput()))),
+      useOutput: async (id) => void (await Promise.all(this.calls.map((c) => c._setOutput(id)))),
+    }, options.audio);
+    if (typeof options.ringtone === 'object') this.audio.ringer.url = options.ringtone.url;
+  }
+
+  /** Rings while any call is offered (unless `ringtone: false`). */
+  private ringFor(call: Call): void {
+    if (this.options.ringtone === false) return;
+    void this.audio.ring(true);
+    call.on('stateChanged', (s) => {
+      if (s !== CallState.Ringing && !this.calls.some((c) => c !== call && c.state === CallState.Ringing)) void this.audio.ring(false);
+    });
   }
 
   private lastError: SwitchboardError | undefined;
@@ -292,7 +323,7 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     const claims = claimsOf(token);
     this.username = claims.sub;
     const domain = new URL(httpBase(this.options.url)).hostname;
-    const signaling = (this.options.signaling ?? sipJsSignaling)({ server: wsUrl(this.options.url, token), user: claims.sub, domain, userAgent: 'Switchboard-SDK/0.2', ...(this.options.iceServers ? { iceServers: this.options.iceServers } : {}) });
+    const signaling = (this.options.signaling ?? sipJsSignaling)({ server: wsUrl(this.options.url, token), user: claims.sub, domain, userAgent: 'Switchboard-SDK/0.2', audio: () => this.audio.constraints(), ...(this.options.iceServers ? { iceServers: this.options.iceServers } : {}) });
     this.signaling = signaling;
     signaling.on('connection', (state, error, lost) => {
       if (this.signaling !== signaling) return;
@@ -311,10 +342,12 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     });
     signaling.on('incoming', (session) => {
       const call = this.track(new Call(session, this.callOptions()));
+      this.ringFor(call);
       this.emit('incoming', call);
     });
     const line = new DeviceLine((m) => signaling.command(m), (session) => {
       const call = this.track(new Call(session, this.callOptions()));
+      this.ringFor(call);
       this.emit('incoming', call);
     });
     this.deviceLine = line;
@@ -432,6 +465,7 @@ export class Softphone extends Emitter<SoftphoneEvents> {
   private callOptions(): ConstructorParameters<typeof Call>[1] {
     return {
       autoPlay: this.options.autoPlayRemoteAudio ?? true,
+      outputDevice: () => this.audio.outputDeviceId,
       dial: (t) => this.dial(t),
       wrapUp: (o) => this.agent.wrapUp(o),
       ...(this.options.quality ? { quality: this.options.quality } : {}),

@@ -9,7 +9,8 @@ import { Emitter } from '../emitter.js';
 import { errorFromStatus, SwitchboardError } from '../errors.js';
 import type { QueueInfo, RemoteParty, SessionEnd, SignalingClient, SignalingClientEvents, SignalingConfig, SignalingSession, SignalingSessionEvents } from './types.js';
 
-const MEDIA = { constraints: { audio: true, video: false } };
+/** What a session asks getUserMedia for: the app's audio constraints now (device, processing), no video. */
+type Media = () => { constraints: { audio: MediaTrackConstraints | boolean; video: false } };
 
 function mediaError(err: unknown): SwitchboardError {
   const name = (err as { name?: string })?.name;
@@ -61,10 +62,12 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
   private localEnd = false;
   private wasEstablished = false;
   private answeredElsewhere = false;
+  private muted = false;
 
   constructor(
     private readonly session: Session,
     readonly direction: 'incoming' | 'outgoing',
+    private readonly media: Media,
   ) {
     super();
     // Control messages from the gateway (hold state, …) arrive as in-dialog INFO, and so do the
@@ -160,7 +163,7 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
 
   async accept(): Promise<void> {
     try {
-      await (this.session as Invitation).accept({ sessionDescriptionHandlerOptions: MEDIA });
+      await (this.session as Invitation).accept({ sessionDescriptionHandlerOptions: this.media() });
     } catch (err) {
       throw mediaError(err);
     }
@@ -189,8 +192,22 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
   }
 
   setMuted(muted: boolean): void {
+    this.muted = muted;
     const sdh = this.session.sessionDescriptionHandler as SessionDescriptionHandler | undefined;
     sdh?.enableSenderTracks(!muted);
+  }
+
+  async useAudioInput(): Promise<void> {
+    const sdh = this.session.sessionDescriptionHandler as (SessionDescriptionHandler & { getLocalMediaStream(o: unknown): Promise<void> }) | undefined;
+    if (!sdh || this.session.state !== SessionState.Established) return;
+    // sip.js asks getUserMedia again when the constraints changed and swaps the sender's track
+    // (RTCRtpSender.replaceTrack: no renegotiation), stopping the old one.
+    try {
+      await sdh.getLocalMediaStream(this.media());
+    } catch (err) {
+      throw mediaError(err);
+    }
+    sdh.enableSenderTracks(!this.muted);
   }
 
   control(message: Record<string, unknown>): Promise<void> {
@@ -253,7 +270,7 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
     await new Promise<void>((resolve, reject) => {
       this.session
         .invite({
-          sessionDescriptionHandlerOptions: { ...MEDIA, offerOptions: { iceRestart: true } } as never,
+          sessionDescriptionHandlerOptions: { ...this.media(), offerOptions: { iceRestart: true } } as never,
           requestDelegate: {
             onAccept: () => resolve(),
             onReject: (res) => reject(new SwitchboardError('SB_MEDIA_FAILED', `ICE restart refused: ${res.message.statusCode} ${res.message.reasonPhrase}`, { status: res.message.statusCode ?? 500 })),
@@ -270,6 +287,8 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
   private registerer?: Registerer;
   /** True while we close the connection ourselves (a drop then is not "lost"). */
   private closing = false;
+
+  private readonly media: Media = () => ({ constraints: { audio: this.config.audio?.() ?? true, video: false } });
 
   constructor(private readonly config: SignalingConfig) {
     super();
@@ -295,7 +314,7 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
           this.emit('connection', 'disconnected', error || lost ? connectionLost(error) : undefined, lost);
           this.emit('registration', 'unregistered');
         },
-        onInvite: (invitation) => this.emit('incoming', new SipJsSession(invitation, 'incoming')),
+        onInvite: (invitation) => this.emit('incoming', new SipJsSession(invitation, 'incoming', this.media)),
         // Events pushed by the gateway (agent state, statistics): out-of-dialog MESSAGE.
         onMessage: (message) => receiveControl(message, 415, (body) => this.emit('message', body)),
       },
@@ -405,8 +424,8 @@ export class SipJsSignaling extends Emitter<SignalingClientEvents> implements Si
     const uri = UserAgent.makeURI(`sip:${target}@${this.config.domain}`);
     if (!uri) throw new SwitchboardError('SB_INVALID_ARGUMENT', `"${target}" is not a number or user name that can be dialled`);
     // earlyMedia: a 183 with SDP (ringback, a PBX announcement) is played before the answer.
-    const inviter = new Inviter(this.ua, uri, { sessionDescriptionHandlerOptions: MEDIA, earlyMedia: true, ...(opts.headers ? { extraHeaders: opts.headers } : {}) });
-    const session = new SipJsSession(inviter, 'outgoing');
+    const inviter = new Inviter(this.ua, uri, { sessionDescriptionHandlerOptions: this.media(), earlyMedia: true, ...(opts.headers ? { extraHeaders: opts.headers } : {}) });
+    const session = new SipJsSession(inviter, 'outgoing', this.media);
     inviter
       .invite({
         requestDelegate: {

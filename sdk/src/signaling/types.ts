@@ -95,6 +95,12 @@ export interface SignalingSession {
   readonly iceConnectionState: string | undefined;
   /** Renegotiates with an ICE restart (a new network path after a reconnect or a network change). */
   restartIce(): Promise<void>;
+  /**
+   * Captures the microphone again with the signaling config's `audio` constraints as they are now
+   * (another device) and sends that track instead, without renegotiating. Optional: sessions
+   * without media here (device mode) have none.
+   */
+  useAudioInput?(): Promise<void>;
   /** Adds an event listener. */
   on<K extends keyof SignalingSessionEvents>(event: K, fn: (...args: SignalingSessionEvents[K]) => void): unknown;
 }
@@ -148,6 +154,8 @@ export interface SignalingConfig {
   userAgent: string;
   /** STUN/TURN servers for the peer connection (none: host candidates only). */
   iceServers?: RTCIceServer[];
+  /** The microphone constraints for each capture (device, echo cancellation…); `true` when absent. */
+  audio?: () => MediaTrackConstraints | true;
 }
 
 /** Creates a signaling client (swap this to replace sip.js). */

@@ -1,0 +1,166 @@
+/**
+ * The agent's audio devices in Chromium (its fake devices): the list with labels, the microphone
+ * switched mid-call (the far end keeps hearing the agent; the longest silence at the far end is
+ * measured in 10 ms frames), call audio moved to another output (`setSinkId` on the call's audio
+ * element), and the ringtone on its own ringer device while a call rings. `setSinkId` and
+ * `getUserMedia` are watched in the page (wrapped, still called).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
+import { startGateway, type TestGateway } from '../support/gateway.js';
+import { settle } from '../support/net.js';
+
+const ALICE_HZ = 700;
+const BOB_HZ = 1300;
+const near = (hz: number, want: number) => Math.abs(hz - want) < 15;
+
+let gw: TestGateway;
+let alice: Agent;
+let bob: Agent;
+
+/** Records setSinkId (media elements and AudioContexts) and getUserMedia audio constraints. */
+function watchAudioApis(): void {
+  const w = window as unknown as { __sinks: Array<{ on: string; id: string; remote: boolean }>; __gum: unknown[] };
+  w.__sinks = [];
+  w.__gum = [];
+  const media = HTMLMediaElement.prototype as HTMLMediaElement & { setSinkId(id: string): Promise<void> };
+  const origMedia = media.setSinkId;
+  media.setSinkId = function (this: HTMLMediaElement, id: string) {
+    w.__sinks.push({ on: 'element', id, remote: this.srcObject instanceof MediaStream });
+    return origMedia.call(this, id);
+  };
+  const ctx = AudioContext.prototype as AudioContext & { setSinkId?(id: string): Promise<void> };
+  const origCtx = ctx.setSinkId;
+  if (origCtx) {
+    ctx.setSinkId = function (this: AudioContext, id: string) {
+      w.__sinks.push({ on: 'audiocontext', id, remote: false });
+      return origCtx.call(this, id);
+    };
+  }
+  const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (c) => {
+    w.__gum.push(c?.audio);
+    return gum(c);
+  };
+}
+
+const sinks = (page: Page) => page.evaluate(() => (window as unknown as { __sinks: Array<{ on: string; id: string; remote: boolean }> }).__sinks);
+const captures = (page: Page) => page.evaluate(() => (window as unknown as { __gum: unknown[] }).__gum);
+
+/** The far end's received level in 10 ms frames for `ms`, while `during` runs in the other page: the longest run below −50 dBFS. */
+async function longestSilence(listener: Page, ms: number, during: () => Promise<void>): Promise<{ longestMs: number; frames: number; loudFrames: number }> {
+  const listening = listener.evaluate(async (duration) => {
+    const stream = window.demo.call?.remoteStream;
+    if (!stream) throw new Error('no remote stream');
+    const ctx = new AudioContext();
+    const src = ctx.createMediaStreamSource(stream);
+    const an = ctx.createAnalyser();
+    an.fftSize = 512;
+    src.connect(an);
+    const buf = new Float32Array(an.fftSize);
+    const levels: number[] = [];
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        an.getFloatTimeDomainData(buf);
+        let sum = 0;
+        for (const v of buf) sum += v * v;
+        levels.push(10 * Math.log10(sum / buf.length + 1e-12));
+        if (performance.now() - t0 >= duration) {
+          clearInterval(tick);
+          resolve();
+        }
+      }, 10);
+    });
+    await ctx.close();
+    return levels;
+  }, ms);
+  await settle(300);
+  await during();
+  const levels = await listening;
+  let run = 0;
+  let longest = 0;
+  for (const l of levels) {
+    run = l < -50 ? run + 1 : 0;
+    longest = Math.max(longest, run);
+  }
+  return { longestMs: longest * 10, frames: levels.length, loudFrames: levels.filter((l) => l >= -50).length };
+}
+
+before(async () => {
+  gw = await startGateway();
+  [alice, bob] = await Promise.all([launchAgent(gw.addrs.httpUrl, ALICE_HZ), launchAgent(gw.addrs.httpUrl, BOB_HZ)]);
+  await alice.page.addInitScript(watchAudioApis);
+  await alice.page.reload();
+  await Promise.all([loginDemo(alice.page, 'alice', 'alice-demo'), loginDemo(bob.page, 'bob', 'bob-demo')]);
+});
+
+after(async () => {
+  await Promise.all([alice?.close(), bob?.close()]);
+  await gw?.stop();
+});
+
+test('audio devices: listed with labels; the ringtone rings on the ringer device; mid-call the microphone switches with the far end still hearing the agent, and call audio moves to the chosen output', async () => {
+  // Labels appear once the microphone has been allowed (the fake UI allows it).
+  await alice.page.evaluate(() => navigator.mediaDevices.getUserMedia({ audio: true }).then((s) => s.getTracks().forEach((t) => t.stop())));
+  const list = await alice.page.evaluate(() => window.demo.phone!.audio.list());
+  console.log(`# devices: inputs ${list.inputs.map((d) => d.label).join(' | ')}; outputs ${list.outputs.map((d) => d.label).join(' | ')}`);
+  const input = list.inputs.find((d) => d.deviceId !== 'default' && d.deviceId !== '');
+  const output = list.outputs.find((d) => d.deviceId !== 'default' && d.deviceId !== '');
+  assert.ok(input && input.label, 'a second microphone with a label');
+  assert.ok(output && output.label, 'an output device with a label');
+  // A device that is not there is a coded error.
+  assert.equal(await alice.page.evaluate(() => window.demo.phone!.audio.setInputDevice('no-such-device').then(() => 'ok', (e: { code?: string }) => e.code)), 'SB_DEVICE_NOT_FOUND');
+
+  // The ringer on the output device; bob calls; it rings there, and sounds.
+  await alice.page.getByTestId('ringer-select').selectOption(output.deviceId);
+  await bob.page.getByTestId('target').fill('alice');
+  await bob.page.getByTestId('dial').click();
+  await alice.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
+  const ringLevel = await alice.page.evaluate(async () => {
+    let loudest = -Infinity;
+    for (let i = 0; i < 10; i++) {
+      loudest = Math.max(loudest, window.demo.ringtone?.levelDb() ?? -Infinity);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return loudest;
+  });
+  const ringerSinks = (await sinks(alice.page)).filter((s) => s.on === 'audiocontext');
+  console.log(`# ringtone on the ringer device: ${ringLevel.toFixed(1)} dBFS; AudioContext.setSinkId(${ringerSinks.map((s) => s.id.slice(0, 8)).join(', ')})`);
+  assert.ok(ringLevel > -30, `the ringtone sounds: ${ringLevel}`);
+  assert.ok(ringerSinks.some((s) => s.id === output.deviceId), 'the ringtone plays on the chosen ringer device');
+
+  await alice.page.getByTestId('answer').click();
+  await bob.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  await settle(800);
+  assert.equal(await alice.page.evaluate(() => window.demo.ringtone?.ringing), false, 'the ringtone stopped');
+  const before = await measureRemoteAudio(bob.page, 1000);
+  assert.ok(near(before.frequency, ALICE_HZ) && before.levelDb > -40, `bob hears alice before the switch: ${JSON.stringify(before)}`);
+
+  // Mid-call: another microphone. Bob's ear, in 10 ms frames, while it switches.
+  const capturesBefore = (await captures(alice.page)).length;
+  const gap = await longestSilence(bob.page, 2500, async () => {
+    await alice.page.getByTestId('mic-select').selectOption(input.deviceId);
+  });
+  const captured = (await captures(alice.page)).slice(capturesBefore) as Array<{ deviceId?: { exact?: string } }>;
+  console.log(`# microphone switched mid-call: longest silence at the far end ${gap.longestMs} ms (${gap.loudFrames}/${gap.frames} frames with audio); new capture ${JSON.stringify(captured)}`);
+  assert.ok(captured.some((c) => c?.deviceId?.exact === input.deviceId), 'the chosen microphone was captured');
+  assert.ok(gap.longestMs <= 100, `no gap longer than 100 ms at the far end: ${gap.longestMs} ms`);
+  const after = await measureRemoteAudio(bob.page, 1000);
+  assert.ok(near(after.frequency, ALICE_HZ) && after.levelDb > -40, `bob still hears alice after the switch: ${JSON.stringify(after)}`);
+  assert.equal(await alice.page.evaluate(() => window.demo.phone!.audio.inputDeviceId), input.deviceId);
+
+  // Call audio to the output device: setSinkId on the call's own audio element.
+  await alice.page.getByTestId('speaker-select').selectOption(output.deviceId);
+  await settle(300);
+  const callSinks = (await sinks(alice.page)).filter((s) => s.on === 'element' && s.remote);
+  console.log(`# call audio: setSinkId on the call's element with ${callSinks.map((s) => s.id.slice(0, 8)).join(', ')}`);
+  assert.ok(callSinks.some((s) => s.id === output.deviceId), 'the call\'s audio element plays on the chosen output');
+  const still = await measureRemoteAudio(alice.page, 800);
+  assert.ok(near(still.frequency, BOB_HZ), `alice still receives bob: ${JSON.stringify(still)}`);
+
+  await bob.page.getByTestId('hangup').click();
+  await alice.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
+});
