@@ -395,4 +395,16 @@ for (const [id, set] of [['mic-select', 'setInputDevice'], ['speaker-select', 's
     });
   });
 }
+// The line check before a shift: an echo call, and what it measured.
+$('preflight').addEventListener('click', async () => {
+  if (!phone) return;
+  $('preflight-report').textContent = 'Checking…';
+  try {
+    const r = await phone.preflight({ seconds: 4 });
+    $('preflight-report').textContent = `MOS ${r.mos.toFixed(1)} · RTT ${Math.round(r.rttMs)} ms · jitter ${r.jitterMs.toFixed(0)} ms · loss ${r.lossPct.toFixed(1)} % · ${r.codec}${r.micLevel !== undefined ? ` · microphone ${r.micLevel > 0.001 ? 'OK' : 'silent'}` : ''}`;
+  } catch (err) {
+    $('preflight-report').textContent = 'Line check failed';
+    showError(err);
+  }
+});
 $('devices-refresh').addEventListener('click', () => phone && void fillDevicePickers(phone).catch(showError));

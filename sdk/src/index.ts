@@ -17,6 +17,7 @@ export { Call, CallState } from './call.js';
 export { AudioDevices } from './audio.js';
 export type { AudioDeviceChange, AudioDeviceEntry, AudioDeviceList, AudioDeviceKind, AudioDevicesEvents, AudioProcessing } from './audio.js';
 export { Ringer } from './ringer.js';
+export type { PreflightOptions, PreflightReport } from './preflight.js';
 export { Agent, AgentState } from './agent.js';
 export type { AgentStatus, AgentStatistics, AgentEvents, CenterStatistics, QueueStatistics } from './agent.js';
 export type { CallEvents, CallEndInfo, HoldState, Participant, ParticipantMode, SupervisedInfo, SupervisionMode } from './call.js';

@@ -10,6 +10,7 @@ import { ERROR_CATALOG, SwitchboardError } from './errors.js';
 import { sipJsSignaling } from './signaling/sipjs.js';
 import { DeviceLine } from './signaling/device.js';
 import { AudioDevices, type AudioProcessing } from './audio.js';
+import { runPreflight, type PreflightOptions, type PreflightReport } from './preflight.js';
 import type { SignalingClient, SignalingFactory, SignalingRegistrationState } from './signaling/types.js';
 import { StateMachine } from './state.js';
 import { ExponentialBackoff, type BackoffOptions, type ReconnectPolicy } from './reconnect.js';
@@ -516,6 +517,24 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     this.route = route;
     const devices = Array.isArray(reply.devices) ? (reply.devices as AudioDevice[]) : [];
     return { route, devices };
+  }
+
+  /**
+   * Checks the line before a shift: connects if needed, calls the gateway's echo test for a few
+   * seconds, and reports RTT, jitter, loss, MOS, the microphone's level and the output device
+   * (then disconnects again if it connected only for this).
+   * @throws the connection error (SB_CONNECTION_FAILED when the gateway is unreachable,
+   *         SB_AUTH_FAILED…), SB_MEDIA_DENIED when the microphone is refused, SB_CALL_FAILED or
+   *         SB_MEDIA_FAILED when the echo call does not connect or carries no audio.
+   */
+  async preflight(opts: PreflightOptions = {}): Promise<PreflightReport> {
+    const connectedHere = this.connection.state === ConnectionState.Disconnected;
+    if (connectedHere) await this.connect();
+    try {
+      return await runPreflight((t) => this.dial(t), this.audio.outputDeviceId, opts);
+    } finally {
+      if (connectedHere) await this.disconnect().catch(() => undefined);
+    }
   }
 
   /**

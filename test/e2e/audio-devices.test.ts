@@ -164,3 +164,27 @@ test('audio devices: listed with labels; the ringtone rings on the ringer device
   await bob.page.getByTestId('hangup').click();
   await alice.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
 });
+
+test('preflight: an echo call on loopback reports figures in sane ranges (and the demo shows them); an unreachable gateway is a clear error', async () => {
+  const r = await bob.page.evaluate(() => window.demo.phone!.preflight({ seconds: 4 }));
+  console.log(`# preflight: ${JSON.stringify(r)}`);
+  assert.ok(r.samples >= 1, 'quality was sampled');
+  assert.ok(r.rttMs >= 0 && r.rttMs < 200, `RTT on loopback: ${r.rttMs}`);
+  assert.ok(r.jitterMs >= 0 && r.jitterMs < 30, `jitter: ${r.jitterMs}`);
+  assert.ok(r.lossPct >= 0 && r.lossPct < 2, `loss: ${r.lossPct}`);
+  assert.ok(r.mos > 4 && r.mos <= 4.5, `MOS: ${r.mos}`);
+  assert.match(r.codec, /PCMU|PCMA/);
+  assert.ok(r.micLevel !== undefined && r.micLevel > 0.001, `the fake microphone's tone: ${r.micLevel}`);
+  assert.ok(r.connectMs < 5000, `connected in ${r.connectMs} ms`);
+  assert.equal(gw.gw.b2bua.active.length, 0, 'the echo call was hung up');
+  await bob.page.getByTestId('preflight').click();
+  await bob.page.getByTestId('preflight-report').filter({ hasText: /^MOS \d\.\d · RTT \d+ ms/ }).waitFor({ timeout: 15_000 });
+  // A softphone pointed at nothing: the error says the gateway cannot be reached.
+  const token = gw.gw.tokens.issue('bob', 'agent').token;
+  const failure = await bob.page.evaluate(async (t) => {
+    const Phone = window.demo.phone!.constructor as new (o: { url: string; token: string; reconnect: false }) => { preflight(): Promise<unknown> };
+    return new Phone({ url: 'http://127.0.0.1:9', token: t, reconnect: false }).preflight().then(() => 'no error', (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`);
+  }, token);
+  console.log(`# preflight against nothing: ${failure}`);
+  assert.match(failure, /^SB_CONNECTION_FAILED: Cannot reach the gateway at http:\/\/127\.0\.0\.1:9/);
+});
