@@ -49,7 +49,9 @@ export function attachSupervisorPanel(phone: Softphone, showError: (err: unknown
       const agent = c.agent ?? c.parties.find((p) => p.role === 'callee')?.name ?? '';
       row.dataset.agent = agent;
       row.insertCell().textContent = agent;
-      row.insertCell().textContent = c.parties.map((p) => (p.role === 'supervisor' ? `${p.name} (${p.mode})` : p.name)).join(', ');
+      // Each party with its line as the gateway hears it (MOS, and what is wrong when it is poor).
+      const line = (q: (typeof c.parties)[number]['quality']) => (q ? ` · MOS ${q.mos.toFixed(1)}${q.lossPct >= 5 ? `, ${q.lossPct.toFixed(0)} % lost` : ''}${q.jitterMs >= 30 ? `, jitter ${q.jitterMs.toFixed(0)} ms` : ''}` : '');
+      row.insertCell().textContent = c.parties.map((p) => (p.role === 'supervisor' ? `${p.name} (${p.mode})` : `${p.name}${line(p.quality)}`)).join(', ');
       const actions = row.insertCell();
       for (const m of MODES) {
         const b = document.createElement('button');

@@ -321,6 +321,11 @@ export const ConfigSchema = z
          * that crashed, a caller gone without BYE). Holding parties are exempt. 0 turns it off.
          */
         rtpTimeoutSeconds: z.number().min(0, { error: 'must be 0-3600 seconds' }).max(3600, { error: 'must be 0-3600 seconds' }).default(60),
+        /**
+         * How often each party's incoming audio is sampled (loss, jitter, MOS: supervisors see it
+         * live in `/api/calls`, records keep average and worst per party). 0 turns it off.
+         */
+        qualityIntervalSeconds: z.number().min(0, { error: 'must be 0-300 seconds' }).max(300, { error: 'must be 0-300 seconds' }).default(5),
       })
       .prefault({}),
     /** Browser authentication: access tokens, allowed origins, login attempt limits. */

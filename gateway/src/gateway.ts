@@ -15,6 +15,7 @@ import { B2bua } from './calls/b2bua.js';
 import { CallingPolicy } from './calls/policy.js';
 import { ContactCenter } from './center/contact-center.js';
 import { Router, type Directory } from './calls/router.js';
+import { QualityMonitor } from './calls/quality.js';
 import { DialogPackage } from './calls/blf.js';
 import { parseConfig, tokenSecret, type GatewayConfig, type UserConfig } from './config.js';
 import { LocalMediaEngine } from './media/engine.js';
@@ -226,6 +227,9 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
     callDataHeaders: config.center.callDataHeaders,
     desk: { autoAnswerHeaders: config.devices.autoAnswerHeaders, profiles: config.devices.profiles, dialRingMs: config.devices.dialRingSeconds * 1000 },
   });
+  // Every party's line as the gateway hears it (loss, jitter, MOS), for supervisors and records.
+  const lineQuality = new QualityMonitor(media, () => b2bua.active, config.media.qualityIntervalSeconds * 1000);
+  lineQuality.start();
   // Busy lamps: the dialog package over the B2BUA's calls, told of every change of them.
   const blf = new DialogPackage(sip.notifier, router, () => b2bua.active, { watchers: config.sip.subscriptions.watchers, roleOf: (name) => byName(name)?.role });
   sip.notifier.register(blf);
@@ -384,6 +388,7 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
     stop() {
       stopped ??= (async () => {
         sip.draining = true;
+        lineQuality.stop();
         b2bua.close(); // BYE both ways; records are written as each call ends
         trunks.stop();
         sip.close();

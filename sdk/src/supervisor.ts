@@ -41,6 +41,20 @@ export interface LiveParty {
   muted: boolean;
   /** On hold. */
   onHold: boolean;
+  /**
+   * How this party's audio reaches the gateway, last sampled (every 5 s by default): E-model MOS,
+   * jitter (ms), loss over the interval (%), when (ms since the epoch). Absent until sampled.
+   */
+  quality?: {
+    /** Mean opinion score, 1–4.5. */
+    mos: number;
+    /** Interarrival jitter, ms. */
+    jitterMs: number;
+    /** Packets lost in the last interval, percent. */
+    lossPct: number;
+    /** When it was sampled. */
+    at: number;
+  };
 }
 
 /** Events of a {@link Supervision}. */

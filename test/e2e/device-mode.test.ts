@@ -153,6 +153,12 @@ test('a queue call in device mode: the desktop rings with the queue, answering m
   await settle(1500);
   console.log(`# resumed  ${await earSettles('customer', customer, [DESK, ...MUSIC], [DESK], MUSIC)}`);
 
+  // The gateway hears both lines (sampled every 5 s): clean on loopback, shown to supervisors.
+  await waitFor(() => (gw.gw.center.liveCalls()[0]?.parties.filter((p) => p.quality).length ?? 0) >= 2, 12_000, 'both lines sampled');
+  const lines = gw.gw.center.liveCalls()[0]!.parties.map((p) => `${p.name} MOS ${p.quality?.mos} loss ${p.quality?.lossPct} % jitter ${p.quality?.jitterMs} ms`);
+  console.log(`# lines as the gateway hears them: ${lines.join('; ')}`);
+  for (const p of gw.gw.center.liveCalls()[0]!.parties) assert.ok(p.quality && p.quality.mos >= 4 && p.quality.lossPct < 1, `a clean line: ${JSON.stringify(p)}`);
+
   // Blind transfer from the desktop to bob: bob's browser rings, he answers, the customer hears
   // bob; the desk phone's leg ends and alice goes to after-call work.
   const deskClosed = count(desk, 'CALL_CLOSED');
@@ -176,6 +182,9 @@ test('a queue call in device mode: the desktop rings with the queue, answering m
   assert.equal(rec.agent, 'alice');
   assert.deepEqual(rec.transfers.map((t) => [t.by, t.to, t.result]), [['alice', 'bob', 'completed']]);
   assert.ok(rec.timeline.some((e) => e.event === 'hold' && e.detail === 'alice'), 'the hold is in the record');
+  const deskLine = rec.parties?.find((p) => p.party === 'alice')?.quality;
+  console.log(`# the record keeps the desk phone's line: ${JSON.stringify(deskLine)}`);
+  assert.ok(deskLine && deskLine.samples >= 1 && deskLine.worstMos >= 4, 'the record keeps each line\'s average and worst MOS');
 });
 
 test('device mode: DTMF and hang-up from the desktop — the hang-up ends both legs', async () => {

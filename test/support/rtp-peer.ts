@@ -29,6 +29,11 @@ export class RtpPeer {
   private target?: { port: number; address: string };
   /** Packets sent. */
   sent = 0;
+  /** A bad line between this peer and the gateway: this share of packets (percent) is lost on the way… */
+  lossPct = 0;
+  /** …and each of the others is delayed by a random 0..jitterMs ms. */
+  jitterMs = 0;
+  private lossCredit = 0;
   /** When each packet was sent, by sequence number (for latency measurements). */
   readonly sentAt = new Map<number, number>();
 
@@ -92,8 +97,24 @@ export class RtpPeer {
     this.sentAt.set(this.seq, performance.now());
     this.seq = (this.seq + 1) & 0xffff;
     this.ts = (this.ts + 160) >>> 0;
-    this.socket.send(pkt, this.target.port, this.target.address);
     this.sent++;
+    // Evenly spread loss (a deterministic share), then a random delay for the rest.
+    this.lossCredit += this.lossPct;
+    if (this.lossCredit >= 100) {
+      this.lossCredit -= 100;
+      return;
+    }
+    const target = this.target;
+    if (this.jitterMs > 0) {
+      setTimeout(() => {
+        try {
+          this.socket.send(pkt, target.port, target.address);
+        } catch {
+          // closed meanwhile
+        }
+      }, Math.random() * this.jitterMs);
+    }
+    else this.socket.send(pkt, target.port, target.address);
   }
 
   /** Sends one RFC 4733 event (digit 0-9) as 3 packets + 3 end packets. */

@@ -115,6 +115,26 @@ export interface Leg {
   coaches?: string | undefined;
   /** A user of the gateway (agent, supervisor) rather than a number or device outside it. */
   user?: boolean;
+  /** How this party's audio reaches the gateway, last sampled (calls/quality.ts). */
+  quality?: LegQualitySample;
+}
+
+/** One sample of a party's incoming audio at the gateway: E-model MOS, jitter, loss over the interval. */
+export interface LegQualitySample {
+  mos: number;
+  jitterMs: number;
+  lossPct: number;
+  /** When it was taken (ms since the epoch). */
+  at: number;
+}
+
+/** A party's audio over the call, for its record: average and worst MOS, worst loss and jitter. */
+export interface LegQualitySummary {
+  avgMos: number;
+  worstMos: number;
+  worstLossPct: number;
+  maxJitterMs: number;
+  samples: number;
 }
 
 /** A party's entry in the call record: when it joined and left, and its modes over time. */
@@ -130,6 +150,8 @@ export interface PartyRecord {
   by?: string;
   /** For a supervisor: the agent it supervised. */
   supervises?: string;
+  /** Its incoming audio at the gateway over the call (when sampled). */
+  quality?: LegQualitySummary;
 }
 
 /** Why and by whom a call ended. */

@@ -516,7 +516,7 @@ export class ContactCenter {
    * The calls in progress as a supervisor sees them: state, queue, agent, and every party with
    * its role and mode (supervisors included) — what the supervisor panel lists.
    */
-  liveCalls(): Array<{ id: string; state: string; startedAt: number; answeredAt?: number; queue?: string; agent?: string; parties: Array<{ id: string; name: string; role: string; mode: string; muted: boolean; onHold: boolean }> }> {
+  liveCalls(): Array<{ id: string; state: string; startedAt: number; answeredAt?: number; queue?: string; agent?: string; parties: Array<{ id: string; name: string; role: string; mode: string; muted: boolean; onHold: boolean; quality?: { mos: number; jitterMs: number; lossPct: number; at: number } }> }> {
     return this.b2bua.active
       .filter((c) => c.state !== CallState.Ended)
       .map((c) => ({
@@ -526,7 +526,7 @@ export class ContactCenter {
         ...(c.answeredAt ? { answeredAt: c.answeredAt } : {}),
         ...(c.queue ? { queue: c.queue } : {}),
         ...(c.agent ? { agent: c.agent } : {}),
-        parties: c.parties.filter((p) => p.joined).map((p) => ({ id: p.id, name: p.party, role: p.role, mode: p.mode, muted: p.muted || p.serverMuted, onHold: p.holding })),
+        parties: c.parties.filter((p) => p.joined).map((p) => ({ id: p.id, name: p.party, role: p.role, mode: p.mode, muted: p.muted || p.serverMuted, onHold: p.holding, ...(p.quality ? { quality: p.quality } : {}) })),
       }));
   }
 

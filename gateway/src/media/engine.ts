@@ -20,7 +20,8 @@ import { encodeG711 } from './g711.js';
 import { JitterBuffer, mixFor, mixMinus, SAMPLES, type Limiter } from './mixer.js';
 import { RtpEndpoint } from './rtp-endpoint.js';
 import { STATIC_PT, type CodecName } from './sdp.js';
-import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats } from './types.js';
+import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats, ReceiveCounters } from './types.js';
+import { ReceiveStats } from './receive-stats.js';
 import { WebRtcEndpoint } from './webrtc-endpoint.js';
 
 /**
@@ -122,6 +123,8 @@ interface Feed {
   mixedInto: Ear[];
   first: boolean;
   lastEventTs?: number;
+  /** What arrives from this endpoint's peer (RFC 3550 receiver counters). */
+  rx: ReceiveStats;
 }
 
 /** A listener whose output is mixed. */
@@ -425,6 +428,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
       this.emit('firstPacket', from.id);
     }
     this.relayed++;
+    feed.rx.update(packet, performance.now());
     const te = from.telephoneEventPt;
     const dtmf = te !== undefined && (packet[1]! & 0x7f) === te;
     if (dtmf && packet.length >= 16) {
@@ -578,7 +582,7 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
       last = s;
       this.emit('endpointState', id, s);
     };
-    const feed: Feed = { relay: [], mixedInto: [], first: true };
+    const feed: Feed = { relay: [], mixedInto: [], first: true, rx: new ReceiveStats() };
     this.feeds.set(id, feed);
     ep.onRtp = (packet) => this.receive(ep, feed, packet);
     this.endpoints.set(id, ep);
@@ -639,6 +643,15 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
       packetsDroppedUnverified: dropped,
       mixing: { listeners: mixedListeners, framesMixed: this.mixedFrames, ...jitter, latencyP50Ms: pct(0.5), latencyP99Ms: pct(0.99), latencyBuckets: Array.from(this.latencyHist) },
     };
+  }
+
+  async receiveStats(ids: readonly string[]): Promise<Record<string, ReceiveCounters>> {
+    const out: Record<string, ReceiveCounters> = {};
+    for (const id of ids) {
+      const c = this.feeds.get(id)?.rx.snapshot();
+      if (c && c.received) out[id] = c;
+    }
+    return out;
   }
 
   async close(): Promise<void> {

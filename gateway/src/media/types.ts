@@ -4,6 +4,9 @@
  * touching the B2BUA (DESIGN.md decision 4).
  */
 import type { CodecName } from './sdp.js';
+import type { ReceiveCounters } from './receive-stats.js';
+
+export type { ReceiveCounters } from './receive-stats.js';
 
 /** A WebRTC endpoint (ICE + DTLS-SRTP, browsers) or a plain RTP endpoint (SIP devices, trunks). */
 export type EndpointKind = 'webrtc' | 'rtp';
@@ -137,6 +140,11 @@ export interface MediaEngine extends MediaEngineEventsApi {
   /** Closes an endpoint (it leaves its bridge). Idempotent. */
   closeEndpoint(endpointId: string): Promise<void>;
   stats(): Promise<MediaStats>;
+  /**
+   * Each endpoint's received stream as the gateway sees it (RFC 3550 receiver counters: packets
+   * received and expected, interarrival jitter); endpoints unknown or silent so far are left out.
+   */
+  receiveStats(endpointIds: readonly string[]): Promise<Record<string, ReceiveCounters>>;
   /** Closes everything. */
   close(): Promise<void>;
 }

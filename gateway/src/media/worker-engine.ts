@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { Emitter } from '../util/emitter.js';
 import { log } from '../util/log.js';
 import type { CodecName } from './sdp.js';
-import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats } from './types.js';
+import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats, ReceiveCounters } from './types.js';
 
 /** @internal A call to the worker. */
 export interface RpcRequest {
@@ -182,6 +182,10 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
   }
   async stats(): Promise<MediaStats> {
     return { ...(await this.call<MediaStats>('stats')), workerRespawns: this.respawns };
+  }
+
+  receiveStats(ids: readonly string[]): Promise<Record<string, ReceiveCounters>> {
+    return this.call('receiveStats', ids);
   }
 
   async close(): Promise<void> {

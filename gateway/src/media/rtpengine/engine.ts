@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { Emitter } from '../../util/emitter.js';
 import { log } from '../../util/log.js';
 import type { CodecName } from '../sdp.js';
-import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaStats } from '../types.js';
+import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaStats, ReceiveCounters } from '../types.js';
 import type { BValue } from './bencode.js';
 import { NgError } from './ng.js';
 import { RtpenginePool, type RtpengineNode, type RtpenginePoolOptions } from './pool.js';
@@ -173,6 +173,19 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     const e = this.get(endpointId);
     const workerOffer = await this.inner.reoffer(e.inner);
     return this.ng(e, 'offer', { 'from-tag': 'int', 'to-tag': 'ext', sdp: workerOffer, ...this.side(e) });
+  }
+
+  /**
+   * What reaches the worker from each endpoint's rtpengine: rtpengine forwards RTP without
+   * renumbering (SRTP → RTP only decrypts), so a sequence gap on the peer's side is a gap here.
+   */
+  async receiveStats(ids: readonly string[]): Promise<Record<string, ReceiveCounters>> {
+    const inner = ids.flatMap((id) => {
+      const e = this.endpoints.get(id);
+      return e ? [[e.inner, id] as const] : [];
+    });
+    const got = await this.inner.receiveStats(inner.map(([i]) => i));
+    return Object.fromEntries(inner.flatMap(([i, id]) => (got[i] ? [[id, got[i]]] : [])));
   }
 
   setBridge(bridgeId: string, members: readonly BridgeMember[]): Promise<void> {
