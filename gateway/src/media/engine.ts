@@ -422,7 +422,9 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
   }
 
   /** Every packet an endpoint receives: reported, then relayed and/or buffered for the mixer. */
-  private receive(from: Endpoint, feed: Feed, packet: Buffer): void {
+  private receive(from: Endpoint, feed: Feed, packet: Buffer, late = false): void {
+    const bad = late ? undefined : this.impaired.get(from.id);
+    if (bad && !bad.pass(() => this.receive(from, feed, packet, true))) return;
     if (feed.first) {
       feed.first = false;
       this.emit('firstPacket', from.id);
@@ -645,6 +647,27 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     };
   }
 
+  /** Impaired legs (test fault injection: see {@link MediaEngine.impair}). */
+  private readonly impaired = new Map<string, Impairment>();
+
+  async impair(id: string, impairment: { lossPct: number; delayMs: number } | null): Promise<void> {
+    const ep = this.get(id);
+    const old = this.impaired.get(id);
+    if (old) {
+      ep.sendRtp = old.send;
+      this.impaired.delete(id);
+    }
+    if (!impairment) return;
+    const send = ep.sendRtp;
+    const bad = new Impairment(impairment.lossPct, impairment.delayMs, send);
+    this.impaired.set(id, bad);
+    // Packets to the peer: dropped or late too (copied when delayed: callers reuse buffers).
+    ep.sendRtp = (packet, dtmf) => {
+      const copy = impairment.delayMs > 0 ? Buffer.from(packet) : packet;
+      if (bad.pass(() => send.call(ep, copy, dtmf))) send.call(ep, copy, dtmf);
+    };
+  }
+
   async receiveStats(ids: readonly string[]): Promise<Record<string, ReceiveCounters>> {
     const out: Record<string, ReceiveCounters> = {};
     for (const id of ids) {
@@ -659,5 +682,28 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     for (const id of [...this.endpoints.keys()]) await this.closeEndpoint(id);
     if (this.ticker) clearTimeout(this.ticker);
     this.ticker = undefined;
+  }
+}
+
+/** A bad line on one leg (test fault injection): evenly spread loss, a fixed delay for the rest. */
+class Impairment {
+  private credit = 0;
+
+  constructor(
+    private readonly lossPct: number,
+    private readonly delayMs: number,
+    readonly send: Endpoint['sendRtp'],
+  ) {}
+
+  /** Whether a packet goes through now; a delayed one is handed to `later` and false returned. */
+  pass(later: () => void): boolean {
+    this.credit += this.lossPct;
+    if (this.credit >= 100) {
+      this.credit -= 100;
+      return false;
+    }
+    if (this.delayMs <= 0) return true;
+    setTimeout(later, this.delayMs);
+    return false;
   }
 }

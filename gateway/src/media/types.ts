@@ -145,6 +145,13 @@ export interface MediaEngine extends MediaEngineEventsApi {
    * received and expected, interarrival jitter); endpoints unknown or silent so far are left out.
    */
   receiveStats(endpointIds: readonly string[]): Promise<Record<string, ReceiveCounters>>;
+  /**
+   * Fault injection for tests, a userspace stand-in for `tc netem` on one leg: drops `lossPct` of
+   * the packets from and to the endpoint's peer and delays the rest by `delayMs`; `null` clears
+   * it. The gateway's own counters see the loss (it happens before them, as on a network).
+   * @internal
+   */
+  impair(endpointId: string, impairment: { lossPct: number; delayMs: number } | null): Promise<void>;
   /** Closes everything. */
   close(): Promise<void>;
 }

@@ -188,6 +188,10 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
     return this.call('receiveStats', ids);
   }
 
+  impair(id: string, impairment: { lossPct: number; delayMs: number } | null): Promise<void> {
+    return this.call('impair', id, impairment);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     await this.call('close').catch(() => undefined);

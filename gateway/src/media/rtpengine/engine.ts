@@ -188,6 +188,11 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     return Object.fromEntries(inner.flatMap(([i, id]) => (got[i] ? [[id, got[i]]] : [])));
   }
 
+  /** Impairs the worker's side of the endpoint (behind rtpengine: the peer sees the same loss and delay). */
+  impair(id: string, impairment: { lossPct: number; delayMs: number } | null): Promise<void> {
+    return this.inner.impair(this.get(id).inner, impairment);
+  }
+
   setBridge(bridgeId: string, members: readonly BridgeMember[]): Promise<void> {
     return this.inner.setBridge(bridgeId, members.map((m) => ({ ...m, endpoint: this.get(m.endpoint).inner, hears: this.inners(m.hears) })));
   }
