@@ -160,6 +160,11 @@ $('login').addEventListener('submit', async (ev) => {
     });
     // The SDK rings (phone.audio.ringer); a browser that blocks sound until a click is reported.
     phone.audio.on('autoplayBlocked', () => ($('sound-blocked').hidden = false));
+    // Level meters of the active call (the microphone as sent, the far end as heard).
+    phone.audio.on('level', (l) => {
+      ($('level-in') as HTMLMeterElement).value = l.input;
+      ($('level-out') as HTMLMeterElement).value = l.output;
+    });
     phone.on('incoming', (call) => {
       ringing = call;
       $('incoming-from').textContent = call.remoteDisplayName ?? call.remoteUser;

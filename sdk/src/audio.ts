@@ -48,8 +48,22 @@ export interface AudioDeviceChange {
   reason: 'chosen' | 'unplugged' | 'plugged-back';
 }
 
+/** The active call's audio levels (see {@link AudioDevicesEvents.level}). */
+export interface AudioLevels {
+  /** The microphone as sent (silent while muted), dBFS RMS; −Infinity when silent or absent. */
+  inputDb: number;
+  /** The far end's audio as received, dBFS RMS. */
+  outputDb: number;
+  /** The same on a 0–1 scale for a meter (−60 dBFS and below = 0, 0 dBFS = 1). */
+  input: number;
+  /** The same for the output. */
+  output: number;
+}
+
 /** Events of {@link AudioDevices}. */
 export type AudioDevicesEvents = {
+  /** Levels of the active call, every 100 ms while one is connected (for level meters). */
+  level: [levels: AudioLevels];
   /** A device in use changed. */
   deviceChanged: [change: AudioDeviceChange];
   /** The ringtone could not sound: the browser wants a click first (`SB_AUTOPLAY_BLOCKED`); call {@link AudioDevices.unlock} in one. */
@@ -149,6 +163,50 @@ export class AudioDevices extends Emitter<AudioDevicesEvents> {
   /** Lets the browser play sound (call it from a click or key handler after `autoplayBlocked`). */
   async unlock(): Promise<boolean> {
     return this.ringer.unlock();
+  }
+
+  private meter?: { ctx: AudioContext; timer: ReturnType<typeof setInterval>; key: string } | undefined;
+
+  /**
+   * @internal Meters the call's microphone and far end every 100 ms (`level` events), or stops
+   * when `streams` is undefined (no connected call).
+   */
+  meterCall(streams: { local?: MediaStream | undefined; remote?: MediaStream | undefined } | undefined): void {
+    // Keyed by track: a microphone switched mid-call is a new track in the same stream.
+    const key = streams ? `${streams.local?.getAudioTracks()[0]?.id ?? ''}/${streams.remote?.getAudioTracks()[0]?.id ?? ''}` : '';
+    if (this.meter?.key === key) return;
+    if (this.meter) {
+      clearInterval(this.meter.timer);
+      void this.meter.ctx.close().catch(() => undefined);
+      this.meter = undefined;
+    }
+    if (!streams || typeof AudioContext === 'undefined' || (!streams.local && !streams.remote)) return;
+    const ctx = new AudioContext();
+    const analyser = (s: MediaStream | undefined) => {
+      if (!s?.getAudioTracks().length) return undefined;
+      const a = ctx.createAnalyser();
+      a.fftSize = 1024;
+      ctx.createMediaStreamSource(s).connect(a);
+      return a;
+    };
+    const inA = analyser(streams.local);
+    const outA = analyser(streams.remote);
+    const buf = new Float32Array(1024);
+    const db = (a: AnalyserNode | undefined) => {
+      if (!a) return -Infinity;
+      a.getFloatTimeDomainData(buf);
+      let sum = 0;
+      for (const v of buf) sum += v * v;
+      return sum > 0 ? 10 * Math.log10(sum / buf.length) : -Infinity;
+    };
+    const scale = (d: number) => (Number.isFinite(d) ? Math.max(0, Math.min(1, (d + 60) / 60)) : 0);
+    const timer = setInterval(() => {
+      const inputDb = db(inA);
+      const outputDb = db(outA);
+      this.emit('level', { inputDb, outputDb, input: scale(inputDb), output: scale(outputDb) });
+    }, 100);
+    void ctx.resume().catch(() => undefined);
+    this.meter = { ctx, timer, key };
   }
 
   /** @internal A call rings (or the last one stopped ringing). */

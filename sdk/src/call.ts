@@ -299,6 +299,11 @@ export class Call extends Emitter<CallEvents> {
     return this.session.remoteStream;
   }
 
+  /** The microphone audio this call sends (undefined before it is established, and in device mode). */
+  get localStream(): MediaStream | undefined {
+    return this.session.localStream;
+  }
+
   /** Answers a ringing incoming call. Rejects with `SB_INVALID_STATE` or `SB_MEDIA_DENIED`. */
   async answer(): Promise<void> {
     if (this.state !== CallState.Ringing) throw new SwitchboardError('SB_INVALID_STATE', `Cannot answer a call that is ${this.state}`);

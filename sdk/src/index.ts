@@ -15,7 +15,7 @@ export { Softphone, ConnectionState, RegistrationState, login } from './softphon
 export type { SoftphoneOptions, SoftphoneEvents, LoginResult, ReconnectingInfo, DrainingInfo, AudioRouteInfo, AudioDevice } from './softphone.js';
 export { Call, CallState } from './call.js';
 export { AudioDevices } from './audio.js';
-export type { AudioDeviceChange, AudioDeviceEntry, AudioDeviceList, AudioDeviceKind, AudioDevicesEvents, AudioProcessing } from './audio.js';
+export type { AudioDeviceChange, AudioDeviceEntry, AudioDeviceList, AudioLevels, AudioDeviceKind, AudioDevicesEvents, AudioProcessing } from './audio.js';
 export { Ringer } from './ringer.js';
 export type { PreflightOptions, PreflightReport } from './preflight.js';
 export { Agent, AgentState } from './agent.js';

@@ -277,10 +277,20 @@ export class Softphone extends Emitter<SoftphoneEvents> {
     this.connection = new StateMachine<ConnectionState>(ConnectionState.Disconnected, CONNECTION, (s) => this.emit('connectionStateChanged', s, this.lastError));
     this.registration = new StateMachine<RegistrationState>(RegistrationState.Unregistered, REGISTRATION, (s) => this.emit('registrationStateChanged', s, this.lastError));
     this.audio = new AudioDevices({
-      useInput: async () => void (await Promise.all(this.calls.map((c) => c._useAudioInput()))),
+      useInput: async () => {
+        await Promise.all(this.calls.map((c) => c._useAudioInput()));
+        this.meterActive();
+      },
       useOutput: async (id) => void (await Promise.all(this.calls.map((c) => c._setOutput(id)))),
     }, options.audio);
     if (typeof options.ringtone === 'object') this.audio.ringer.url = options.ringtone.url;
+  }
+
+  /** Level meters follow the active call: the connected one not held by this agent. */
+  private meterActive(): void {
+    const connected = this.calls.filter((c) => c.state === CallState.Connected);
+    const active = connected.find((c) => !(c.holdState.onHold && c.holdState.by === 'local')) ?? connected[0];
+    this.audio.meterCall(active && { local: active.localStream, remote: active.remoteStream });
   }
 
   /** Rings while any call is offered (unless `ringtone: false`). */
@@ -554,7 +564,12 @@ export class Softphone extends Emitter<SoftphoneEvents> {
 
   private track(call: Call): Call {
     this.active.add(call);
-    call.on('ended', () => this.active.delete(call));
+    call.on('ended', () => {
+      this.active.delete(call);
+      this.meterActive();
+    });
+    call.on('stateChanged', () => this.meterActive());
+    call.on('holdChanged', () => this.meterActive());
     this.emit('callAdded', call);
     return call;
   }

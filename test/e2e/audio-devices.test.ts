@@ -136,6 +136,16 @@ test('audio devices: listed with labels; the ringtone rings on the ringer device
   await bob.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
   await settle(800);
   assert.equal(await alice.page.evaluate(() => window.demo.ringtone?.ringing), false, 'the ringtone stopped');
+  // Level events for meters: the microphone as sent and the far end as heard; muted: no input.
+  const levels = (page: Page) => page.evaluate(() => new Promise<{ inputDb: number; outputDb: number }>((resolve) => window.demo.phone!.audio.once('level', resolve)));
+  const talking = await levels(alice.page);
+  await alice.page.getByTestId('mute').click();
+  await settle(300);
+  const muted = await levels(alice.page);
+  await alice.page.getByTestId('mute').click();
+  console.log(`# level events: talking in ${talking.inputDb.toFixed(1)} / out ${talking.outputDb.toFixed(1)} dBFS; muted in ${muted.inputDb.toFixed(1)} dBFS; meter ${await alice.page.getByTestId('level-in').evaluate((m) => (m as HTMLMeterElement).value.toFixed(2))}`);
+  assert.ok(talking.inputDb > -40 && talking.outputDb > -40, `levels while talking: ${JSON.stringify(talking)}`);
+  assert.ok(!(muted.inputDb > -60), `no input level while muted: ${JSON.stringify(muted)}`);
   const before = await measureRemoteAudio(bob.page, 1000);
   assert.ok(near(before.frequency, ALICE_HZ) && before.levelDb > -40, `bob hears alice before the switch: ${JSON.stringify(before)}`);
 

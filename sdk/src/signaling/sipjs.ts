@@ -157,6 +157,10 @@ class SipJsSession extends Emitter<SignalingSessionEvents> implements SignalingS
     return (this.session.sessionDescriptionHandler as SessionDescriptionHandler | undefined)?.remoteMediaStream;
   }
 
+  get localStream(): MediaStream | undefined {
+    return (this.session.sessionDescriptionHandler as SessionDescriptionHandler | undefined)?.localMediaStream;
+  }
+
   async getStats(): Promise<RTCStatsReport | undefined> {
     return (this.session.sessionDescriptionHandler as SessionDescriptionHandler | undefined)?.peerConnection?.getStats();
   }

@@ -70,6 +70,8 @@ export interface SignalingSession {
   readonly callData: CallData | undefined;
   /** Remote audio, once established. */
   readonly remoteStream: MediaStream | undefined;
+  /** The microphone stream sent, once established (none for sessions without media here). */
+  readonly localStream?: MediaStream | undefined;
   /** The media connection's statistics (W3C webrtc-stats), when there is one. Optional for custom signaling. */
   getStats?(): Promise<RTCStatsReport | undefined>;
   /** Answers an incoming session. */
