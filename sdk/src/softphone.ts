@@ -10,6 +10,7 @@ import { ERROR_CATALOG, SwitchboardError } from './errors.js';
 import { sipJsSignaling } from './signaling/sipjs.js';
 import { DeviceLine } from './signaling/device.js';
 import { AudioDevices, type AudioProcessing } from './audio.js';
+import { activeCall } from './active-call.js';
 import { runPreflight, type PreflightOptions, type PreflightReport } from './preflight.js';
 import type { SignalingClient, SignalingFactory, SignalingRegistrationState } from './signaling/types.js';
 import { StateMachine } from './state.js';
@@ -288,8 +289,7 @@ export class Softphone extends Emitter<SoftphoneEvents> {
 
   /** Level meters follow the active call: the connected one not held by this agent. */
   private meterActive(): void {
-    const connected = this.calls.filter((c) => c.state === CallState.Connected);
-    const active = connected.find((c) => !(c.holdState.onHold && c.holdState.by === 'local')) ?? connected[0];
+    const active = activeCall(this.calls);
     this.audio.meterCall(active && { local: active.localStream, remote: active.remoteStream });
   }
 

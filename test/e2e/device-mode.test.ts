@@ -17,7 +17,7 @@ import { Baresip } from '../support/baresip.js';
 import { assertEar, launchAgent, loginDemo, measureTones, WORK, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { Kamailio } from '../support/kamailio.js';
-import { settle } from '../support/net.js';
+import { settle, waitFor } from '../support/net.js';
 import { sipp } from '../support/sipp.js';
 
 const CUSTOMER = 1800;
@@ -36,13 +36,6 @@ let gw: TestGateway;
 let alice: Agent;
 let bob: Agent;
 
-async function waitFor(pred: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = performance.now();
-  while (!pred()) {
-    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await settle(25);
-  }
-}
 
 before(async () => {
   pbx = await Kamailio.start('pbx-devmode');

@@ -15,7 +15,7 @@ import { Baresip } from '../support/baresip.js';
 import { firstAudioAt, launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { Kamailio } from '../support/kamailio.js';
-import { freePort, settle } from '../support/net.js';
+import { freePort, settle, waitFor } from '../support/net.js';
 import { sipp } from '../support/sipp.js';
 import { testCertificate } from '../support/tls.js';
 import { demoConfig } from '../../gateway/src/index.js';
@@ -45,14 +45,6 @@ after(async () => {
   await pbxB?.stop();
 });
 
-async function waitFor(pred: () => boolean, ms: number, what: string): Promise<number> {
-  const t0 = performance.now();
-  while (!pred()) {
-    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await settle(25);
-  }
-  return performance.now() - t0;
-}
 
 function trunk(name: string, pbx: Kamailio, transport: 'udp' | 'tcp' | 'tls', over: Partial<TrunkConfig> = {}): TrunkConfig {
   return {

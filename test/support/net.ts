@@ -23,3 +23,13 @@ export async function freePort(): Promise<number> {
 export async function settle(ms = 300): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
+
+/** Polls `pred` every 25 ms until it holds (resolves with the ms it took) or `ms` pass (throws naming `what`). */
+export async function waitFor(pred: () => boolean, ms: number, what: string): Promise<number> {
+  const t0 = performance.now();
+  while (!pred()) {
+    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await settle(25);
+  }
+  return performance.now() - t0;
+}

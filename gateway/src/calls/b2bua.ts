@@ -171,7 +171,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     });
     this.desk = new DeskPhones({
       ...ctx,
-      calls: () => this.calls.values(),
+      call: (id) => this.calls.get(id),
       track: (c) => this.track(c),
       push: (u, e) => this.push?.(u, e),
       operate: (c, l, m) => this.operate(c, l, m),
@@ -403,10 +403,6 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
     const attempts = planned;
 
     call.caller.endpointId = await call.createEndpoint(offer.webrtc ? 'webrtc' : 'rtp');
-    let current: Fork | undefined;
-    call.on('stateChanged', (s) => {
-      if (s === CallState.Ended) current?.cancel();
-    });
 
     const tryAttempt = async (i: number): Promise<void> => {
       const a = attempts[i]!;
@@ -429,7 +425,6 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       // early media can be bridged. Several ring in parallel: the one that answers becomes it.
       const single = out.single;
       if (single) call.callee.endpointId = single.endpointId;
-      current = out;
       let answeredAtAll = false;
       const fail = (status: number, reason: string) => {
         invite.reject(status, reason);

@@ -53,6 +53,17 @@ const ALLOWED: Record<CallState, readonly CallState[]> = {
  */
 export const CONTROL_TYPE = 'application/x-switchboard-control+json';
 
+/** Ringing in progress for a call (a Fork, fork.ts), as the call and device mode see it. */
+export interface RingingFork {
+  readonly attempt: { user?: string };
+  /** Click-to-answer: the devices pick up by themselves; how many were asked. */
+  answerNow(): number;
+  /** Declined from the desktop (486). */
+  decline(): void;
+  /** Stops ringing (487). */
+  cancel(): void;
+}
+
 /** A side of a call. */
 export type Side = 'caller' | 'callee';
 
@@ -377,7 +388,7 @@ export class Call extends Emitter<CallEvents> {
    */
   readonly ringingUsers = new Set<string>();
   /** The ringing in progress for this call (a Fork per rung user), so a desktop can answer it for its device. */
-  readonly forks = new Set<{ readonly attempt: { user?: string }; answerNow(): number; decline(): void; cancel(): void }>();
+  readonly forks = new Set<RingingFork>();
   /** A click-to-dial call: the user whose desktop placed it (their device is the caller). */
   clickToDial?: string;
 

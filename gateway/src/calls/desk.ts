@@ -14,7 +14,7 @@
 import type { AudioRoute, DeviceCallStatus, GatewayEvent } from '@switchboard/protocol';
 import type { Binding } from '../sip/registrar.js';
 import { randomToken } from '../sip/message.js';
-import { Call, CallOperationError, CallState, isBrowserLeg, otherSide, type Leg } from './call.js';
+import { Call, CallOperationError, CallState, isBrowserLeg, otherSide, type Leg, type RingingFork } from './call.js';
 import { joinLeg, partyOf, ring, type Attempt, type LegContext } from './ringing.js';
 import type { OfferOutcome } from './queueing.js';
 
@@ -41,7 +41,8 @@ export interface DeskOptions {
 
 /** What device mode needs from the B2BUA. */
 export interface DeskContext extends LegContext {
-  calls(): Iterable<Call>;
+  /** The call in progress with this id. */
+  call(id: string): Call | undefined;
   /** Lists a new call among the active ones and announces it. */
   track(call: Call): Call;
   /** Tells one user's desktops (their browser registrations) an event. */
@@ -175,8 +176,8 @@ export class DeskPhones {
 
   /** The live call `callId` and `user`'s leg in it (undefined while theirs only rings). */
   private find(user: string, callId: string): { call: Call; leg?: Leg | undefined } {
-    const call = [...this.ctx.calls()].find((c) => c.id === callId && c.state !== CallState.Ended);
-    if (!call) throw new CallOperationError(404, `No call ${callId.slice(0, 64)} in progress`);
+    const call = this.ctx.call(callId);
+    if (!call || call.state === CallState.Ended) throw new CallOperationError(404, `No call ${callId.slice(0, 64)} in progress`);
     const me = user.toLowerCase();
     const leg = call.parties.find((p) => p.joined && p.user && p.party.toLowerCase() === me);
     if (!leg && !call.ringingUsers.has(me) && call.clickToDial?.toLowerCase() !== me) throw new CallOperationError(404, `No call ${callId.slice(0, 64)} of yours`);
@@ -187,9 +188,7 @@ export class DeskPhones {
   answer(user: string, callId: string): { pickedUp: boolean } {
     const { call, leg } = this.find(user, callId);
     if (leg) return { pickedUp: true };
-    const fork = [...call.forks].find((f) => f.attempt.user?.toLowerCase() === user.toLowerCase());
-    if (!fork) throw new CallOperationError(409, 'The call is not ringing for you');
-    const asked = fork.answerNow();
+    const asked = this.ringingFor(call, user).answerNow();
     call.log.info('desk', `${user} answers from the desktop: ${asked ? `${asked} device(s) asked to pick up` : 'no device can pick up by itself; it rings until the handset is lifted'}`);
     return { pickedUp: asked > 0 };
   }
@@ -198,10 +197,16 @@ export class DeskPhones {
   reject(user: string, callId: string): void {
     const { call, leg } = this.find(user, callId);
     if (leg) throw new CallOperationError(409, 'The call is already answered');
-    const fork = [...call.forks].find((f) => f.attempt.user?.toLowerCase() === user.toLowerCase());
-    if (!fork) throw new CallOperationError(409, 'The call is not ringing for you');
+    const fork = this.ringingFor(call, user);
     call.log.info('desk', `${user} declines from the desktop`);
     fork.decline();
+  }
+
+  /** The ringing of `call` on `user`'s devices. */
+  private ringingFor(call: Call, user: string): RingingFork {
+    const fork = [...call.forks].find((f) => f.attempt.user?.toLowerCase() === user.toLowerCase());
+    if (!fork) throw new CallOperationError(409, 'The call is not ringing for you');
+    return fork;
   }
 
   /** The desktop hangs up: the device's leg leaves (a click-to-dial call still dialling ends). */
@@ -253,29 +258,19 @@ export class DeskPhones {
       const refusal = this.ctx.mayCall(user, route.number, call);
       if (refusal) throw new CallOperationError(refusal.status, refusal.reason);
     }
-    const branches = this.devices(user).map((b) => {
-      const { headers } = this.profile(b);
-      const uri = b.contact.uri;
-      return {
-        label: `${user} at ${b.target.transport} ${b.target.host}:${b.target.port}`,
-        webrtc: false,
-        codecs: [],
-        options: {
-          owner: user,
-          target: b.target,
-          requestUri: `sip:${uri.user ?? user}@${uri.host}${uri.port ? ':' + uri.port : ''}${uri.params.transport ? ';transport=' + uri.params.transport : ''}`,
-          // The device shows whom it is calling (RFC 3725: the controller's INVITE to the first party).
-          from: { user: target, displayName: `Calling ${target}` },
-          to: { user },
-          headers,
-        },
-      };
-    });
+    // The user's devices as any call to them reaches them (device mode: not the desktop), each
+    // asked to pick up at once; the device shows whom it is calling (RFC 3725: the controller's
+    // INVITE to the first party).
+    const planned = this.ctx.attemptsFor(this.ctx.router.resolve(user), { user: target, displayName: `Calling ${target}` }, ['PCMU']);
+    if ('status' in planned) throw new CallOperationError(planned.status, planned.reason);
+    const attempts: Attempt[] = planned.map((a) => ({
+      ...a,
+      branches: a.branches.map(({ autoAnswer: _, answerHeaders, ...b }) => ({ ...b, options: { ...b.options, headers: answerHeaders ?? [] } })),
+    }));
     this.ctx.track(call);
     call.log.info('desk', `${user} clicks to dial ${target}: calling their device first`);
-    const attempt: Attempt = { label: user, user, branches };
     void (async () => {
-      const r = await ring(this.ctx, call, [attempt], 'PCMU', { ringMs: this.opts.dialRingMs, noAnswerReason: 'Device Did Not Pick Up' }).result;
+      const r = await ring(this.ctx, call, attempts, 'PCMU', { ringMs: this.opts.dialRingMs, noAnswerReason: 'Device Did Not Pick Up' }).result;
       if (!r.ok) return call.hangup({ by: 'caller', status: r.status, reason: `Device: ${r.reason}` });
       call.codec = 'PCMU';
       await joinLeg(this.ctx, call, call.caller, r, user, true);

@@ -44,11 +44,9 @@ export class QualityMonitor {
       for (const call of this.calls()) for (const leg of call.parties) if (leg.joined && leg.endpointId && !leg.holding) legs.push({ call, leg, ep: leg.endpointId });
       const got = legs.length ? await this.media.receiveStats(legs.map((l) => l.ep)) : {};
       const now = Date.now();
-      const seen = new Set<string>();
       for (const { call, leg, ep } of legs) {
         const c = got[ep];
         if (!c) continue;
-        seen.add(ep);
         const prev = this.last.get(ep);
         this.last.set(ep, c);
         if (!prev || c.expected < prev.expected) continue; // the first look, or a restarted stream
@@ -70,7 +68,9 @@ export class QualityMonitor {
           };
         }
       }
-      for (const ep of [...this.last.keys()]) if (!seen.has(ep) && !legs.some((l) => l.ep === ep)) this.last.delete(ep);
+      // Endpoints gone (or on hold) start afresh when they come back.
+      const current = new Set(legs.map((l) => l.ep));
+      for (const ep of [...this.last.keys()]) if (!current.has(ep)) this.last.delete(ep);
     } finally {
       this.running = false;
     }

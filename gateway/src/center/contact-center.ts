@@ -564,15 +564,7 @@ export class ContactCenter {
 
   /** Tells every connected browser something about the gateway (e.g. that it is draining for shutdown). */
   broadcast(message: GatewayEvent): void {
-    if (this.closed) return;
-    const data = JSON.stringify(message);
-    for (const aor of this.core.registrar.aors) {
-      for (const b of this.core.registrar.lookup(aor)) {
-        if (!b.webrtc) continue;
-        const uri = b.contact.uri;
-        void this.core.sendMessage(b.target, `sip:${uri.user ?? aor}@${uri.host}${uri.params.transport ? ';transport=' + uri.params.transport : ''}`, aor, { contentType: CONTROL_TYPE, data });
-      }
-    }
+    for (const aor of this.core.registrar.aors) this.pushTo(aor, message);
   }
 
   /** Coalesces statistics pushes: at most one every 250 ms. */

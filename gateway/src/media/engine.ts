@@ -125,6 +125,8 @@ interface Feed {
   lastEventTs?: number;
   /** What arrives from this endpoint's peer (RFC 3550 receiver counters). */
   rx: ReceiveStats;
+  /** A bad line injected by a test (see {@link MediaEngine.impair}). */
+  impaired?: Impairment | undefined;
 }
 
 /** A listener whose output is mixed. */
@@ -423,14 +425,15 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
 
   /** Every packet an endpoint receives: reported, then relayed and/or buffered for the mixer. */
   private receive(from: Endpoint, feed: Feed, packet: Buffer, late = false): void {
-    const bad = late ? undefined : this.impaired.get(from.id);
-    if (bad && !bad.pass(() => this.receive(from, feed, packet, true))) return;
+    if (!late && feed.impaired && !feed.impaired.pass(() => this.receive(from, feed, packet, true))) return;
     if (feed.first) {
       feed.first = false;
       this.emit('firstPacket', from.id);
     }
     this.relayed++;
-    feed.rx.update(packet, performance.now());
+    // The endpoint stamped the arrival just before handing the packet over; a packet held back
+    // by an injected impairment arrives now.
+    feed.rx.update(packet, late ? performance.now() : from.lastRxAt);
     const te = from.telephoneEventPt;
     const dtmf = te !== undefined && (packet[1]! & 0x7f) === te;
     if (dtmf && packet.length >= 16) {
@@ -647,20 +650,15 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     };
   }
 
-  /** Impaired legs (test fault injection: see {@link MediaEngine.impair}). */
-  private readonly impaired = new Map<string, Impairment>();
-
   async impair(id: string, impairment: { lossPct: number; delayMs: number } | null): Promise<void> {
     const ep = this.get(id);
-    const old = this.impaired.get(id);
-    if (old) {
-      ep.sendRtp = old.send;
-      this.impaired.delete(id);
-    }
+    const feed = this.feeds.get(id)!;
+    if (feed.impaired) ep.sendRtp = feed.impaired.send;
+    feed.impaired = undefined;
     if (!impairment) return;
     const send = ep.sendRtp;
     const bad = new Impairment(impairment.lossPct, impairment.delayMs, send);
-    this.impaired.set(id, bad);
+    feed.impaired = bad;
     // Packets to the peer: dropped or late too (copied when delayed: callers reuse buffers).
     ep.sendRtp = (packet, dtmf) => {
       const copy = impairment.delayMs > 0 ? Buffer.from(packet) : packet;

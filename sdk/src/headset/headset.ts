@@ -8,6 +8,7 @@
  * events. Lights: off-hook while a call is connected, ring (blinking) while one rings, mute,
  * hold, and microphone (on while the agent can be heard).
  */
+import { activeCall } from '../active-call.js';
 import { Emitter } from '../emitter.js';
 import type { HidCollectionInfo } from './descriptor.js';
 import { findControls, readButtons, writeLights, type HeadsetButton, type HeadsetLayout, type HeadsetLight } from './layout.js';
@@ -255,12 +256,7 @@ export class Headsets extends Emitter<HeadsetEvents> {
   /** The call the buttons act on: one ringing, else the connected one not held by us, else any connected. */
   private calls(): { ringing?: HeadsetCall | undefined; active?: HeadsetCall | undefined; connected: HeadsetCall[] } {
     const calls = this.phone.calls;
-    const connected = calls.filter((c) => c.state === 'connected');
-    return {
-      ringing: calls.find((c) => c.state === 'ringing'),
-      active: connected.find((c) => !(c.holdState.onHold && c.holdState.by === 'local')) ?? connected[0],
-      connected,
-    };
+    return { ringing: calls.find((c) => c.state === 'ringing'), active: activeCall(calls), connected: calls.filter((c) => c.state === 'connected') };
   }
 
   private input(a: Attached, reportId: number, data: DataView): void {
