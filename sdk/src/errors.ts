@@ -40,7 +40,7 @@ export interface ErrorInfo {
 
 /** The error catalog: code → what it means and what to do. */
 export const ERROR_CATALOG: Readonly<Record<ErrorCode, ErrorInfo>> = {
-  SB_INVALID_ARGUMENT: { description: 'An argument is missing or malformed.', solution: 'Check the value passed to the method.' },
+  SB_INVALID_ARGUMENT: { description: 'An argument is missing or malformed.', solution: 'Check the value passed.' },
   SB_INVALID_STATE: { description: 'Not possible in the current state.', solution: 'Check the state first.' },
   SB_AUTH_FAILED: { description: 'The gateway rejected the credentials or token.', solution: 'Log in again.' },
   SB_LOCKED_OUT: { description: 'Too many failed logins: locked out for a while.', solution: 'Wait, then retry with the right password.' },
@@ -48,7 +48,7 @@ export const ERROR_CATALOG: Readonly<Record<ErrorCode, ErrorInfo>> = {
   SB_ORIGIN_REFUSED: { description: 'The gateway refused this page\'s origin.', solution: 'Add the origin to auth.allowedOrigins.' },
   SB_NOT_CONNECTED: { description: 'The softphone is not connected and registered.', solution: 'Call connect() first.' },
   SB_REGISTRATION_FAILED: { description: 'The gateway refused the registration.', solution: 'Check that the token belongs to this user.' },
-  SB_TARGET_NOT_FOUND: { description: 'Nobody matches the dialled target.', solution: 'Check the number or name dialled.' },
+  SB_TARGET_NOT_FOUND: { description: 'No user, extension or number matches the dialled target.', solution: 'Check what was dialled.' },
   SB_TARGET_UNAVAILABLE: { description: 'The target is not reachable now.', solution: 'Try later or call someone else.' },
   SB_BUSY: { description: 'The target is busy.', solution: 'Try again later.' },
   SB_DECLINED: { description: 'The target declined the call.', solution: 'Try later or call someone else.' },
