@@ -19,6 +19,8 @@ command -v kamailio >/dev/null || missing+=(kamailio)
 command -v rtpengine >/dev/null || missing+=(rtpengine-daemon)
 # xmllint validates the busy-lamp NOTIFY documents against RFC 4235's schema.
 command -v xmllint >/dev/null || missing+=(libxml2-utils)
+# nft makes packet loss in the kernel for the bad-line test (test/support/loss.ts).
+command -v nft >/dev/null || missing+=(nftables)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "Installing test peers: ${missing[*]}"
@@ -45,6 +47,15 @@ cmd=(node --import tsx --test --test-concurrency=1 --test-reporter=spec $files)
 # second time with every test gateway on rtpengine (media.engine "rtpengine"; docs/media.md).
 matrix=$(ls test/e2e/*.test.ts test/interop/{baresip,devices,jssip,sipp,sip-calls,trunks,refer-replaces,liveness}.test.ts)
 cmd2=(env SWITCHBOARD_TEST_MEDIA=rtpengine node --import tsx --test --test-concurrency=1 --test-reporter=spec $matrix)
+
+# test/package-gateway.test.ts installs the packed gateway globally inside the network namespace,
+# which has no network: resolve its dependencies into npm's cache here first (no install
+# scripts, nothing kept), so the install there is served from the cache (--prefer-offline).
+# Without this, a fresh machine's npm retries the registry for minutes per package.
+warm=$(mktemp -d)
+npm pack --silent -w protocol -w gateway --pack-destination "$warm" >/dev/null
+npm install -g --prefix "$warm/global" --ignore-scripts --no-audit --no-fund --loglevel=error "$warm"/switchboard-protocol-*.tgz "$warm"/switchboard-gateway-*.tgz >/dev/null
+rm -rf "$warm"
 
 # Everything the run prints (and every gateway process it starts) is kept, and checked below
 # for passwords: none may ever be logged.
