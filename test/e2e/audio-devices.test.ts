@@ -2,8 +2,9 @@
  * The agent's audio devices in Chromium (its fake devices): the list with labels, the microphone
  * switched mid-call (the far end keeps hearing the agent; the longest silence at the far end is
  * measured in 10 ms frames), call audio moved to another output (`setSinkId` on the call's audio
- * element), and the ringtone on its own ringer device while a call rings. `setSinkId` and
- * `getUserMedia` are watched in the page (wrapped, still called).
+ * element), the ringtone on its own ringer device while a call rings, and a headset unplugged
+ * mid-call and plugged back in. `setSinkId` and `getUserMedia` are watched in the page (wrapped,
+ * still called).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -20,11 +21,18 @@ let gw: TestGateway;
 let alice: Agent;
 let bob: Agent;
 
-/** Records setSinkId (media elements and AudioContexts) and getUserMedia audio constraints. */
+/**
+ * Records setSinkId (media elements and AudioContexts) and getUserMedia audio constraints, and
+ * lets the test unplug devices: ids in `__unplugged` are left out of enumerateDevices (Chromium's
+ * fake devices cannot be unplugged; the test then dispatches the browser's `devicechange`).
+ */
 function watchAudioApis(): void {
-  const w = window as unknown as { __sinks: Array<{ on: string; id: string; remote: boolean }>; __gum: unknown[] };
+  const w = window as unknown as { __sinks: Array<{ on: string; id: string; remote: boolean }>; __gum: unknown[]; __unplugged: string[] };
   w.__sinks = [];
   w.__gum = [];
+  w.__unplugged = [];
+  const enumerate = navigator.mediaDevices.enumerateDevices.bind(navigator.mediaDevices);
+  navigator.mediaDevices.enumerateDevices = async () => (await enumerate()).filter((d) => !w.__unplugged.includes(d.deviceId));
   const media = HTMLMediaElement.prototype as HTMLMediaElement & { setSinkId(id: string): Promise<void> };
   const origMedia = media.setSinkId;
   media.setSinkId = function (this: HTMLMediaElement, id: string) {
@@ -197,4 +205,78 @@ test('preflight: an echo call on loopback reports figures in sane ranges (and th
   }, token);
   console.log(`# preflight against nothing: ${failure}`);
   assert.match(failure, /^SB_CONNECTION_FAILED: Cannot reach the gateway at http:\/\/127\.0\.0\.1:9/);
+});
+
+/** The change events the page's softphone emitted, and whether `want` is among them. */
+const changes = (page: Page) => page.evaluate(() => (window as unknown as { __changes: Array<{ kind: string; deviceId: string; reason: string }> }).__changes);
+async function waitForChange(page: Page, want: { kind: string; deviceId: string; reason: string }): Promise<void> {
+  await page.waitForFunction((w) => (window as unknown as { __changes: Array<{ kind: string; deviceId: string; reason: string }> }).__changes.some((c) => c.kind === w.kind && c.deviceId === w.deviceId && c.reason === w.reason), want, { timeout: 5000 });
+}
+/** Sets which device ids are unplugged and fires the browser's devicechange. */
+const plug = (page: Page, unplugged: string[]) =>
+  page.evaluate((ids) => {
+    (window as unknown as { __unplugged: string[] }).__unplugged = ids;
+    navigator.mediaDevices.dispatchEvent(new Event('devicechange'));
+  }, unplugged);
+
+test('a headset unplugged mid-call: microphone and call audio fall back to the default (the far end still hears the agent, the pickers say Default); plugged back in, it is used again', async () => {
+  const list = await alice.page.evaluate(() => window.demo.phone!.audio.list());
+  const input = list.inputs.find((d) => d.deviceId !== 'default' && d.deviceId !== '');
+  const output = list.outputs.find((d) => d.deviceId !== 'default' && d.deviceId !== '');
+  assert.ok(input && output, 'a headset microphone and output');
+  await alice.page.getByTestId('mic-select').selectOption(input.deviceId);
+  await alice.page.getByTestId('speaker-select').selectOption(output.deviceId);
+  await alice.page.waitForFunction((ids) => window.demo.phone!.audio.inputDeviceId === ids[0] && window.demo.phone!.audio.outputDeviceId === ids[1], [input.deviceId, output.deviceId]);
+  await alice.page.evaluate(() => {
+    const w = window as unknown as { __changes: unknown[] };
+    w.__changes = [];
+    window.demo.phone!.audio.on('deviceChanged', (c) => w.__changes.push(c));
+  });
+
+  await bob.page.getByTestId('target').fill('alice');
+  await bob.page.getByTestId('dial').click();
+  await alice.page.getByTestId('answer').click({ timeout: 10_000 });
+  await bob.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  await settle(800);
+  const sinksBefore = (await sinks(alice.page)).length;
+  const capturesBefore = (await captures(alice.page)).length;
+
+  // Unplugged: the headset's microphone and output disappear from the browser's list.
+  await plug(alice.page, [input.deviceId, output.deviceId]);
+  await waitForChange(alice.page, { kind: 'input', deviceId: '', reason: 'unplugged' });
+  await waitForChange(alice.page, { kind: 'output', deviceId: '', reason: 'unplugged' });
+  await settle(500);
+  const fallbackCaptures = (await captures(alice.page)).slice(capturesBefore) as Array<true | { deviceId?: unknown }>;
+  const fallbackSinks = (await sinks(alice.page)).slice(sinksBefore).filter((s) => s.on === 'element' && s.remote);
+  const pickers = await alice.page.evaluate(() => ({ mic: (document.querySelector('[data-testid=mic-select]') as HTMLSelectElement).value, speaker: (document.querySelector('[data-testid=speaker-select]') as HTMLSelectElement).value, options: [...document.querySelectorAll('[data-testid=mic-select] option')].map((o) => (o as HTMLOptionElement).value) }));
+  const heardUnplugged = await measureRemoteAudio(bob.page, 1000);
+  const aliceHears = await measureRemoteAudio(alice.page, 800);
+  console.log(`# unplugged mid-call: events ${JSON.stringify(await changes(alice.page))}; new capture ${JSON.stringify(fallbackCaptures)}; call element setSinkId(${fallbackSinks.map((s) => JSON.stringify(s.id)).join(', ')}); pickers ${JSON.stringify(pickers)}; bob hears alice ${heardUnplugged.frequency.toFixed(0)} Hz ${heardUnplugged.levelDb.toFixed(1)} dBFS`);
+  assert.ok(fallbackCaptures.length > 0 && fallbackCaptures.every((c) => c === true || c.deviceId === undefined), 'the microphone was captured again from the default device');
+  assert.ok(fallbackSinks.some((s) => s.id === ''), 'call audio moved to the default output');
+  assert.equal(pickers.mic, '', 'the microphone picker says Default');
+  assert.equal(pickers.speaker, '', 'the call audio picker says Default');
+  assert.ok(!pickers.options.includes(input.deviceId), 'the unplugged microphone is no longer offered');
+  assert.ok(near(heardUnplugged.frequency, ALICE_HZ) && heardUnplugged.levelDb > -40, `bob still hears alice: ${JSON.stringify(heardUnplugged)}`);
+  assert.ok(near(aliceHears.frequency, BOB_HZ), `alice still hears bob: ${JSON.stringify(aliceHears)}`);
+  assert.equal(gw.gw.b2bua.active.length, 1, 'the call goes on');
+
+  // Plugged back in: the preferred devices are used again, in the same call.
+  const capturesUnplugged = (await captures(alice.page)).length;
+  const sinksUnplugged = (await sinks(alice.page)).length;
+  await plug(alice.page, []);
+  await waitForChange(alice.page, { kind: 'input', deviceId: input.deviceId, reason: 'plugged-back' });
+  await waitForChange(alice.page, { kind: 'output', deviceId: output.deviceId, reason: 'plugged-back' });
+  await settle(500);
+  const backCaptures = (await captures(alice.page)).slice(capturesUnplugged) as Array<{ deviceId?: { exact?: string } }>;
+  const backSinks = (await sinks(alice.page)).slice(sinksUnplugged).filter((s) => s.on === 'element' && s.remote);
+  const heardBack = await measureRemoteAudio(bob.page, 1000);
+  console.log(`# plugged back: capture ${JSON.stringify(backCaptures)}; call element setSinkId(${backSinks.map((s) => s.id.slice(0, 8)).join(', ')}); bob hears alice ${heardBack.frequency.toFixed(0)} Hz ${heardBack.levelDb.toFixed(1)} dBFS`);
+  assert.ok(backCaptures.some((c) => c?.deviceId?.exact === input.deviceId), 'the headset microphone is captured again');
+  assert.ok(backSinks.some((s) => s.id === output.deviceId), 'call audio is back on the headset');
+  assert.equal(await alice.page.getByTestId('mic-select').inputValue(), input.deviceId, 'the picker shows the headset again');
+  assert.ok(near(heardBack.frequency, ALICE_HZ) && heardBack.levelDb > -40, `bob hears alice on the headset microphone: ${JSON.stringify(heardBack)}`);
+
+  await bob.page.getByTestId('hangup').click();
+  await alice.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
 });

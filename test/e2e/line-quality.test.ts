@@ -1,11 +1,13 @@
 /**
  * A home agent's line going bad and recovering, seen by the SDK in Chromium and by the gateway.
- * The issue asks for `tc … netem` on loopback; this kernel has no netem, so the same impairment
- * (15 % loss, 150 ms delay, both directions of the agent's leg) is applied in the gateway's media
- * engine in front of everything else (MediaEngine.impair, a test-only fault injector): the
- * browser's WebRTC stack and the gateway's counters see a lossy, late stream as they would from a
- * network. Asserted: the SDK raises high-loss and low-MOS within 10 s and clears them within 10 s
- * of the line recovering; the gateway's live quality shows the same leg degraded.
+ * The issue asks for `tc … netem loss 15% delay 150ms` on loopback; these kernels have no netem
+ * ("Specified qdisc kind is unknown"), so the loss is made in the kernel by nftables — 15 % of the
+ * datagrams of the browser's media flow (its selected ICE pair, read from Chromium's getStats)
+ * dropped both ways on loopback, STUN consent checks included, as netem would — and the 150 ms
+ * delay, which nftables cannot add, by the gateway's test impairment on the agent's leg
+ * (MediaEngine.impair, both directions). Asserted: the SDK raises high-loss and low-MOS within
+ * 10 s and clears them within 10 s of the rule being removed; the gateway's live quality shows the
+ * same leg degraded, and the record keeps it.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -13,17 +15,34 @@ import { launchAgent, loginDemo, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { demoConfig } from '../../gateway/src/index.js';
 import { settle } from '../support/net.js';
+import { loseUdp, type LossyFlow } from '../support/loss.js';
 
 let gw: TestGateway;
 let alice: Agent;
+/** The kernel's packet loss while the line is bad (removed in after() too, should the test fail). */
+let lossy: LossyFlow | undefined;
 
 before(async () => {
   gw = await startGateway({ media: { ...demoConfig().media, qualityIntervalSeconds: 2 } });
   alice = await launchAgent(gw.addrs.httpUrl, 700);
+  // Keep the page's peer connections, to read which UDP flow carries the call.
+  await alice.page.addInitScript(() => {
+    const pcs: RTCPeerConnection[] = [];
+    (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = pcs;
+    const Native = window.RTCPeerConnection;
+    window.RTCPeerConnection = class extends Native {
+      constructor(config?: RTCConfiguration) {
+        super(config);
+        pcs.push(this);
+      }
+    } as typeof RTCPeerConnection;
+  });
+  await alice.page.reload();
   await loginDemo(alice.page, 'alice', 'alice-demo');
 });
 
 after(async () => {
+  await lossy?.stop().catch(() => undefined);
   await alice?.close();
   await gw?.stop();
 });
@@ -61,9 +80,26 @@ test('a bad line: the SDK warns (high-loss, low-mos) within 10 s and clears with
   console.log(`# clean: the gateway hears alice at MOS ${clean.mos}, loss ${clean.lossPct} %, jitter ${clean.jitterMs} ms`);
   assert.ok(clean.mos >= 4 && clean.lossPct < 1);
 
-  // The line goes bad.
+  // The browser's media flow: its selected ICE candidate pair (UDP on loopback).
+  const flow = await alice.page.evaluate(async () => {
+    for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs) {
+      if (pc.connectionState !== 'connected') continue;
+      const stats = await pc.getStats();
+      let pairId: string | undefined;
+      stats.forEach((s: { type: string; selectedCandidatePairId?: string }) => {
+        if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+      });
+      const pair = pairId ? stats.get(pairId) : undefined;
+      if (pair) return { browser: stats.get(pair.localCandidateId).port as number, gateway: stats.get(pair.remoteCandidateId).port as number };
+    }
+    return undefined;
+  });
+  assert.ok(flow, 'the call\'s selected candidate pair');
+
+  // The line goes bad: 15 % of the flow's datagrams dropped by the kernel, 150 ms delay.
   const t0 = Date.now();
-  await gw.gw.media.impair(leg, { lossPct: 15, delayMs: 150 });
+  lossy = await loseUdp(flow.browser, flow.gateway, 15);
+  await gw.gw.media.impair(leg, { lossPct: 0, delayMs: 150 });
   const raised = await waitFor('high-loss and low-mos', 10_000, async () => {
     const w = await warnings();
     const loss = w.find((x) => x.kind === 'raised' && x.warning === 'high-loss');
@@ -75,11 +111,14 @@ test('a bad line: the SDK warns (high-loss, low-mos) within 10 s and clears with
     const q = gw.gw.center.liveCalls()[0]?.parties.find((p) => p.name === 'alice')?.quality;
     return q && q.lossPct >= 10 ? q : undefined;
   });
+  const c = await lossy.counts();
+  console.log(`# bad line: UDP ${flow.browser} ⇄ ${flow.gateway}: nftables dropped ${c.dropped} of ${c.seen} datagrams so far (${((c.dropped / c.seen) * 100).toFixed(1)} %)`);
   console.log(`# bad line: SDK high-loss after ${raised.loss} ms, low-mos after ${raised.mos} ms; the gateway hears alice at MOS ${bad.mos}, loss ${bad.lossPct} %; the demo says "${await alice.page.getByTestId('call-quality').textContent()}"`);
   assert.ok(bad.mos < 3.5);
 
   // It recovers.
   const t1 = Date.now();
+  await lossy.stop();
   await gw.gw.media.impair(leg, null);
   const cleared = await waitFor('both warnings cleared', 10_000, async () => {
     const w = await warnings();
