@@ -159,6 +159,13 @@ export class RtpEndpoint implements Endpoint {
       this.droppedUnverified++;
       return;
     }
+    // Only RTP counts, and only RTP latches: RTCP (RFC 5761 §4: payload types 72-76 seen through
+    // the RTP header) meant for another stream can land here — a peer without rtcp-mux sends a
+    // stream's RTCP to its RTP port + 1 (RFC 3550 §11), which may be this endpoint's port — and
+    // latching to its source would drop the real stream for the rest of the call.
+    if (msg.length < 12 || msg[0]! >> 6 !== 2) return;
+    const pt = msg[1]! & 0x7f;
+    if (pt >= 72 && pt <= 76) return;
     if (!r.latched) {
       r.port = rinfo.port;
       r.latched = true;
@@ -166,9 +173,6 @@ export class RtpEndpoint implements Endpoint {
       this.droppedUnverified++;
       return;
     }
-    if (msg.length < 12 || msg[0]! >> 6 !== 2) return;
-    const pt = msg[1]! & 0x7f;
-    if (pt >= 72 && pt <= 76) return; // RTCP multiplexed on the RTP port (RFC 5761 §4)
     this.lastRxAt = performance.now();
     this.onRtp?.(msg);
   }
