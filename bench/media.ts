@@ -8,7 +8,7 @@
  * 200 OK) of the calls placed for that step.
  *
  * Run it inside a network namespace with only loopback, like the tests (TESTBED.md):
- *   ip netns exec sbdev npm run bench:media [-- --steps 25,50,100 --engines werift,rtpengine]
+ *   ip netns exec sbdev npm run bench:media [-- --steps 25,50,100 --engines werift,rtpengine,rtpengine-direct]
  * Needs `npm run build` first (it runs gateway/dist/cli.js).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,7 +24,9 @@ const arg = (name: string, def: string) => {
   return i >= 0 ? process.argv[i + 1]! : def;
 };
 const STEPS = arg('steps', '25,50,100').split(',').map(Number);
-const ENGINES = arg('engines', 'werift,rtpengine').split(',') as Array<'werift' | 'rtpengine'>;
+/** `rtpengine-direct`: rtpengine with `media.rtpengineDirect` (two-party calls relayed peer to peer). */
+type Engine = 'werift' | 'rtpengine' | 'rtpengine-direct';
+const ENGINES = arg('engines', 'werift,rtpengine,rtpengine-direct').split(',') as Engine[];
 const WINDOW_MS = Number(arg('window', '10')) * 1000;
 const CLK_TCK = 100;
 
@@ -118,7 +120,7 @@ async function firstAudioInChromium(httpUrl: string): Promise<number[]> {
 
 interface Row { engine: string; calls: number; cpuPerCall: number; gatewayPct: number; rtpenginePct: number; lossPct: number; rttP50: number; rttP99: number; setupP50: number; setupP95: number; failed: number }
 
-async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
+async function runEngine(engine: Engine): Promise<Row[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `sb-bench-media-${engine}-`));
   const procs: ChildProcess[] = [];
   try {
@@ -126,7 +128,7 @@ async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
     const uas = spawn('sipp', ['-sf', path.join(ROOT, 'bench', 'uas-echo.xml'), '-p', String(uasPort), '-i', '127.0.0.1', '-mi', '127.0.0.1', '-mp', String(uasMedia), '-rtp_echo', '-t', 'u1', '-nostdin'], { stdio: 'ignore', detached: false });
     procs.push(uas);
     let rtpengine: ChildProcess | undefined;
-    if (engine === 'rtpengine') {
+    if (engine !== 'werift') {
       rtpengine = spawn('rtpengine', ['--config-file=none', '--foreground', '--table=-1', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${ngPort}`, '--port-min=40000', '--port-max=44999', '--log-stderr', '--log-level=4', '--num-threads=2', '--delete-delay=0'], { stdio: 'ignore' });
       procs.push(rtpengine);
       await sleep(500);
@@ -144,7 +146,7 @@ async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
       ],
       calls: { probeIntervalSeconds: 0 },
       center: { database: ':memory:' },
-      media: engine === 'rtpengine' ? { engine, rtpengine: [`127.0.0.1:${ngPort}`] } : { engine },
+      media: engine === 'werift' ? { engine } : { engine: 'rtpengine', rtpengine: [`127.0.0.1:${ngPort}`], rtpengineDirect: engine === 'rtpengine-direct' },
     };
     writeFileSync(path.join(dir, 'gateway.json'), JSON.stringify(config));
     let gwOut = '';
@@ -187,7 +189,7 @@ async function runEngine(engine: 'werift' | 'rtpengine'): Promise<Row[]> {
         const h = (await (await fetch(`${base}/api/health`)).json()) as { media?: { packetsDroppedUnverified?: number; endpoints?: number } };
         console.log(`  (${r.silent.length} calls got nothing back: ${r.silent.slice(0, 5).join(', ')}; the worker dropped ${h.media?.packetsDroppedUnverified} packets from unexpected sources)`);
       }
-      if (r.silent.length && engine === 'rtpengine') {
+      if (r.silent.length && engine !== 'werift') {
         // Which hop is silent: rtpengine's packet counters for every stream of its calls.
         const { NgClient } = await import('../gateway/src/media/rtpengine/ng.js');
         const ng = new NgClient(`127.0.0.1:${ngPort}`);

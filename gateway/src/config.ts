@@ -314,6 +314,18 @@ export const ConfigSchema = z
           .array(z.string().regex(/^(?:\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, { error: 'must be host:port' }), { error: 'must be a list of host:port' })
           .min(1, { error: 'needs at least one host:port' })
           .default(() => ['127.0.0.1:22222']),
+        /**
+         * With rtpengine: relay two-party calls peer to peer inside rtpengine, the worker only
+         * for calls that need it (music, a third party, a digit to send). Off by default while it
+         * is new: in a direct call the gateway measures no line quality, and sees the call's digits
+         * only through `rtpengineDtmfLog` (docs/media.md).
+         */
+        rtpengineDirect: z.boolean().default(false),
+        /**
+         * Where the gateway listens for rtpengine's DTMF log (rtpengine `--dtmf-log-dest`),
+         * `host:port`: in direct mode the worker does not see a call's digits, rtpengine does.
+         */
+        rtpengineDtmfLog: z.string().regex(/^(?:\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, { error: 'must be host:port' }).optional(),
         /** Music on hold: an 8 kHz mono 16-bit PCM WAV file; a built-in loop when absent. */
         musicOnHold: existingFile('a WAV file').optional(),
         /**

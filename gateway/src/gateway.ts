@@ -195,7 +195,7 @@ export function createGateway(input: GatewayConfig, opts: GatewayOptions = {}): 
   const media: MediaEngine =
     opts.media ??
     (config.media.engine === 'rtpengine'
-      ? new RtpengineMediaEngine(embedded({ ...mediaOpts, announcedAddress: mediaAddress === '0.0.0.0' ? '127.0.0.1' : mediaAddress }), { addresses: config.media.rtpengine })
+      ? new RtpengineMediaEngine(embedded({ ...mediaOpts, announcedAddress: mediaAddress === '0.0.0.0' ? '127.0.0.1' : mediaAddress }), { addresses: config.media.rtpengine, direct: config.media.rtpengineDirect, rtpTimeoutMs: config.media.rtpTimeoutSeconds * 1000, ...(config.media.rtpengineDtmfLog ? { dtmfLog: config.media.rtpengineDtmfLog } : {}) })
       : embedded(mediaOpts));
 
   media.on('endpointState', (id, state) => log.info('media', `${id} ${state}`));

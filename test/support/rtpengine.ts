@@ -30,7 +30,14 @@ export class Rtpengine {
     readonly ngPort: number,
     private readonly portMin: number,
     private readonly portMax: number,
+    /** Where rtpengine sends its DTMF log (`--dtmf-log-dest`): the gateway's `media.rtpengineDtmfLog`. */
+    readonly dtmfLogPort: number,
   ) {}
+
+  /** `host:port` rtpengine sends detected digits to. */
+  get dtmfLog(): string {
+    return `127.0.0.1:${this.dtmfLogPort}`;
+  }
 
   /** `host:port` of its ng control port. */
   get address(): string {
@@ -45,7 +52,7 @@ export class Rtpengine {
     // Even: rtpengine takes an even RTP port and the odd one above it for RTCP, so a block of
     // `ports` holds exactly `ports / 2` pairs whatever this process's PID.
     const base = 20000 + (((process.pid * 7 + n * 400) % 8000) & ~1);
-    const r = new Rtpengine(await freePort(), base, base + Math.min(400, ports) - 1);
+    const r = new Rtpengine(await freePort(), base, base + Math.min(400, ports) - 1, await freePort());
     await r.run();
     return r;
   }
@@ -55,7 +62,7 @@ export class Rtpengine {
     const args = [
       // Not Debian's /etc/rtpengine/rtpengine.conf (its HTTP and CLI ports would collide between instances).
       '--config-file=none', '--foreground', '--table=-1', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${this.ngPort}`, `--port-min=${this.portMin}`, `--port-max=${this.portMax}`,
-      '--log-stderr', '--log-level=5', '--num-threads=2', '--delete-delay=0', '--timeout=120', `--pidfile=${path.join(WORK, `rtpengine-${this.ngPort}.pid`)}`,
+      '--log-stderr', '--log-level=5', '--num-threads=2', '--delete-delay=0', '--timeout=120', `--dtmf-log-dest=127.0.0.1:${this.dtmfLogPort}`, `--pidfile=${path.join(WORK, `rtpengine-${this.ngPort}.pid`)}`,
     ];
     const proc = spawn('rtpengine', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));

@@ -418,7 +418,8 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       if (call.callee.endpointId) await call.closeEndpoint(call.callee.endpointId);
       delete call.callee.endpointId;
       const out = new Fork({ core: this.core, media: this.media }, call, a, legHeaders(call, a));
-      await out.prepare(codecs);
+      // The caller's telephone-event type for the callee too: one number on both legs.
+      await out.prepare(codecs, { telephoneEvent: offer.telephoneEvent });
       call.timings.calleeOfferMs = performance.now() - t0;
       if (call.state === CallState.Ended) return out.cancel();
       // One branch (a trunk, a user on one device): its endpoint is the callee's from now on, so

@@ -427,7 +427,7 @@ export class Call extends Emitter<CallEvents> {
    * the endpoint is closed at once and {@link CallEndedError} is thrown.
    */
   async createEndpoint(kind: 'webrtc' | 'rtp'): Promise<string> {
-    const id = await this.media.createEndpoint(kind);
+    const id = await this.media.createEndpoint(kind, this.id);
     if (this.state === CallState.Ended) {
       await this.media.closeEndpoint(id).catch(() => undefined);
       throw new CallEndedError(`call ${this.id} ended during setup`);

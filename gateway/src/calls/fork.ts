@@ -102,15 +102,16 @@ export class Fork extends Emitter<ForkEvents> {
   }
 
   /**
-   * Creates each branch's endpoint and offer (`codecs` unless the branch names its own). A branch
+   * Creates each branch's endpoint and offer (`codecs` unless the branch names its own; RFC 4733
+   * events on `opts.telephoneEvent`, the caller's type, when given). A branch
    * whose media cannot be set up is left out; when none can be, the first error is thrown (the
    * endpoints made so far are released first).
    */
-  async prepare(codecs: readonly CodecName[]): Promise<void> {
+  async prepare(codecs: readonly CodecName[], opts: { telephoneEvent?: number | undefined } = {}): Promise<void> {
     const made = await Promise.allSettled(this.attempt.branches.map(async (branch): Promise<Leg> => {
       const endpointId = await this.call.createEndpoint(branch.webrtc ? 'webrtc' : 'rtp');
       try {
-        return { branch, endpointId, offer: await this.ctx.media.offer(endpointId, branch.codecs.length ? branch.codecs : codecs), invites: [], done: false };
+        return { branch, endpointId, offer: await this.ctx.media.offer(endpointId, branch.codecs.length ? branch.codecs : codecs, opts), invites: [], done: false };
       } catch (err) {
         await this.call.closeEndpoint(endpointId);
         throw err;

@@ -9,7 +9,7 @@ export interface Endpoint {
   readonly id: string;
   readonly kind: EndpointKind;
   answer(offer: string, codec: CodecName): Promise<string>;
-  offer(codecs: readonly CodecName[]): Promise<string>;
+  offer(codecs: readonly CodecName[], telephoneEvent?: number): Promise<string>;
   acceptAnswer(answer: string): Promise<CodecName>;
   /** See {@link MediaEngine.reanswer}. */
   reanswer(offer: string): Promise<string>;

@@ -598,8 +598,10 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     return this.get(id).answer(offer, codec);
   }
 
-  offer(id: string, codecs: readonly CodecName[]): Promise<string> {
-    return this.get(id).offer(codecs);
+  offer(id: string, codecs: readonly CodecName[], opts?: { telephoneEvent?: number | undefined }): Promise<string> {
+    // A dynamic payload type only (RFC 3551 §3: 96-127).
+    const te = opts?.telephoneEvent;
+    return this.get(id).offer(codecs, te !== undefined && te >= 96 && te <= 127 ? te : undefined);
   }
 
   reanswer(id: string, offer: string): Promise<string> {

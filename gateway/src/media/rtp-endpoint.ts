@@ -120,8 +120,8 @@ export class RtpEndpoint implements Endpoint {
     return this.describe(this.codec);
   }
 
-  async offer(codecs: readonly CodecName[]): Promise<string> {
-    return buildPlainSdp({ address: this.announced, port: this.port, codecs, sessionId: this.sessionId, version: this.version++, telephoneEvent: TELEPHONE_EVENT_PT });
+  async offer(codecs: readonly CodecName[], telephoneEvent = TELEPHONE_EVENT_PT): Promise<string> {
+    return buildPlainSdp({ address: this.announced, port: this.port, codecs, sessionId: this.sessionId, version: this.version++, telephoneEvent });
   }
 
   async acceptAnswer(answer: string): Promise<CodecName> {

@@ -27,6 +27,8 @@ export interface MediaStats {
   mixing?: MixingStats;
   /** The rtpengine engine: each rtpengine, whether it answers, and the endpoints placed on it. */
   rtpengines?: Array<{ address: string; up: boolean; endpoints: number }>;
+  /** rtpengine's direct mode: two-party calls relayed peer to peer inside rtpengine now. */
+  directPairs?: number;
 }
 
 /** Counters of the mixer (see {@link MediaStats.mixing}). */
@@ -97,12 +99,19 @@ export interface MediaEngine extends MediaEngineEventsApi {
    * gateway awaits it before it listens. Engines that need nothing leave it out.
    */
   start?(): Promise<void>;
-  /** Creates an endpoint and returns its id. */
-  createEndpoint(kind: EndpointKind): Promise<string>;
+  /**
+   * Creates an endpoint and returns its id. `group` names the call it belongs to: an engine may
+   * relay a two-party bridge of one group more cheaply (rtpengine's direct mode); others ignore it.
+   */
+  createEndpoint(kind: EndpointKind, group?: string): Promise<string>;
   /** Answers a remote offer using exactly `codec`; returns the local answer SDP. */
   answer(endpointId: string, offer: string, codec: CodecName): Promise<string>;
-  /** Creates a local offer with these codecs (preference order). */
-  offer(endpointId: string, codecs: readonly CodecName[]): Promise<string>;
+  /**
+   * Creates a local offer with these codecs (preference order). `telephoneEvent`: the payload
+   * type to offer RFC 4733 events on — the other leg's, so both legs use one number and a relay
+   * between them (rtpengine's direct mode) needs no rewriting; 101 when absent.
+   */
+  offer(endpointId: string, codecs: readonly CodecName[], opts?: { telephoneEvent?: number | undefined }): Promise<string>;
   /**
    * Answers a new offer inside an established session (RFC 3264 §8: re-INVITE for a new address,
    * a session refresh or hold): keeps our port and the session's codec, mirrors the direction.

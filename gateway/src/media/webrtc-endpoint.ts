@@ -111,7 +111,8 @@ export class WebRtcEndpoint implements Endpoint {
     return pc.localDescription!.sdp;
   }
 
-  async offer(codecs: readonly CodecName[]): Promise<string> {
+  async offer(codecs: readonly CodecName[], telephoneEvent?: number): Promise<string> {
+    if (telephoneEvent !== undefined) this.telephoneEventPt = telephoneEvent;
     const pc = this.createPc(codecs);
     pc.addTransceiver(this.track, { direction: 'sendrecv' });
     const offer = await pc.createOffer();

@@ -144,8 +144,8 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
   answer(id: string, offer: string, codec: CodecName): Promise<string> {
     return this.call('answer', id, offer, codec);
   }
-  offer(id: string, codecs: readonly CodecName[]): Promise<string> {
-    return this.call('offer', id, codecs);
+  offer(id: string, codecs: readonly CodecName[], opts?: { telephoneEvent?: number | undefined }): Promise<string> {
+    return this.call('offer', id, codecs, opts);
   }
   hasTelephoneEvent(id: string): Promise<boolean> {
     return this.call('hasTelephoneEvent', id);

@@ -14,15 +14,17 @@
  * and generation all stay on the inner engine, unchanged, so every feature works the same on
  * both engines; rtpengine carries what costs most in the werift engine (SRTP, DTLS, ICE).
  *
- * Not yet: two-party bridges relayed inside rtpengine without the hop through the worker (the
- * step that takes Node out of the packet path of a plain call; docs/media.md).
+ * With `direct` (config `media.rtpengineDirect`), the endpoints of one call share one rtpengine
+ * call and a two-party bridge is relayed by rtpengine alone, peer to peer (./direct.ts).
  */
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import { Emitter } from '../../util/emitter.js';
 import { log } from '../../util/log.js';
 import type { CodecName } from '../sdp.js';
 import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaStats, ReceiveCounters } from '../types.js';
 import type { BValue } from './bencode.js';
+import { canPair, lastPacketFrom, pairPeers, pairWithWorker, type PairableEndpoint, type SideFlags as SideFlagsOf } from './direct.js';
 import { NgError } from './ng.js';
 import { RtpenginePool, type RtpengineNode, type RtpenginePoolOptions } from './pool.js';
 
@@ -34,29 +36,67 @@ const WEBRTC: SideFlags = { ICE: 'force', 'transport-protocol': 'UDP/TLS/RTP/SAV
 /** Toward a phone, a trunk, or the worker: plain RTP/AVP, RTCP on its own port. */
 const PLAIN: SideFlags = { ICE: 'remove', 'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['demux'], DTLS: 'off', SDES: ['off'] };
 
-interface Endpoint {
-  readonly id: string;
+interface Endpoint extends PairableEndpoint {
   readonly kind: EndpointKind;
   /** The inner engine's RTP endpoint behind it. */
   readonly inner: string;
   readonly node: RtpengineNode;
-  /** rtpengine's call-id for this endpoint. */
+  /** rtpengine's call-id: the endpoint's own, or its call's (direct mode). */
   readonly callId: string;
+  /** The call's endpoints in one rtpengine call (direct mode). */
+  readonly group?: Group | undefined;
   /** rtpengine holds state for it (an offer went through). */
   negotiated: boolean;
+  /** Whether the call layer expects media from the peer now (not on hold). */
+  expected: boolean;
+  /** A test impairment is on (the worker must see its packets). */
+  impaired: boolean;
+  /** No direct pairing before this time (a digit was just sent through the worker). */
+  workerUntil: number;
+  /** The bridge it is in. */
+  bridge?: string | undefined;
+  /** When it was paired (liveness counts from then). */
+  pairedAt: number;
+  /** A timeout was reported for it already. */
+  timedOut: boolean;
+}
+
+/** The endpoints of one gateway call in one rtpengine call (direct mode). */
+interface Group {
+  readonly callId: string;
+  readonly node: RtpengineNode;
+  endpoints: number;
+  /** ng requests of the group run one after another (pairing replays whole exchanges). */
+  chain: Promise<unknown>;
 }
 
 /** Options of {@link RtpengineMediaEngine}. */
 export interface RtpengineEngineOptions extends RtpenginePoolOptions {
   /** ng addresses (`host:port`) of the rtpengines. */
   addresses: readonly string[];
+  /** Relay two-party calls peer to peer inside rtpengine (./direct.ts). */
+  direct?: boolean;
+  /** No media for this long from a directly relayed peer that should send: `timeout` (0 = off). */
+  rtpTimeoutMs?: number;
+  /** `host:port` to receive rtpengine's DTMF log on (its `--dtmf-log-dest`): digits of direct pairs. */
+  dtmfLog?: string;
 }
+
+/** RFC 4733 §3.2 event codes 0-15 as keys. */
+const KEYS = '0123456789*#ABCD';
 
 /** The rtpengine engine: network side in rtpengine, bridges in the inner engine. */
 export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements MediaEngine {
   readonly pool: RtpenginePool;
   private readonly endpoints = new Map<string, Endpoint>();
   private readonly byInner = new Map<string, Endpoint>();
+  private readonly groups = new Map<string, Group>();
+  private readonly bridges = new Map<string, readonly BridgeMember[]>();
+  private readonly direct: boolean;
+  private readonly rtpTimeoutMs: number;
+  private livenessTimer?: ReturnType<typeof setInterval> | undefined;
+  private dtmfSocket?: dgram.Socket | undefined;
+  private readonly dtmfLog: string | undefined;
   /** Distinguishes this gateway's calls in an rtpengine shared with others (or a previous run). */
   private readonly instance = randomBytes(4).toString('hex');
   private nextId = 1;
@@ -69,6 +109,9 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
   ) {
     super();
     this.pool = new RtpenginePool(opts.addresses, opts);
+    this.direct = opts.direct ?? false;
+    this.rtpTimeoutMs = opts.rtpTimeoutMs ?? 0;
+    this.dtmfLog = opts.dtmfLog;
     // The inner engine's events name its RTP endpoints; ours name the outer ones.
     inner.on('endpointState', (id, state) => this.forward(id, (e) => this.emit('endpointState', e.id, state)));
     inner.on('firstPacket', (id) => this.forward(id, (e) => this.emit('firstPacket', e.id)));
@@ -91,7 +134,35 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
    */
   async start(): Promise<void> {
     await this.pool.start();
-    log.info('rtpengine', `media through rtpengine at ${this.pool.nodes.filter((n) => n.up).map((n) => n.client.address).join(', ')}`);
+    log.info('rtpengine', `media through rtpengine at ${this.pool.nodes.filter((n) => n.up).map((n) => n.client.address).join(', ')}${this.direct ? '; two-party calls relayed peer to peer' : ''}`);
+    if (this.direct && this.rtpTimeoutMs > 0) this.livenessTimer = setInterval(() => void this.checkLiveness(), Math.min(2000, this.rtpTimeoutMs / 2));
+    if (this.direct && this.dtmfLog) await this.listenDtmfLog(this.dtmfLog);
+  }
+
+  /**
+   * rtpengine's DTMF log (one JSON datagram per digit: call-id, the sending side's tag, the RFC
+   * 4733 event): the digits of direct pairs, which the worker does not see. Digits of calls on
+   * the worker are the worker's to report (rtpengine logs those too).
+   */
+  private async listenDtmfLog(address: string): Promise<void> {
+    const [, host, port] = /^\[?(.+?)\]?:(\d+)$/.exec(address)!;
+    const socket = dgram.createSocket(host!.includes(':') ? 'udp6' : 'udp4');
+    socket.on('message', (msg) => {
+      try {
+        const d = JSON.parse(msg.toString()) as { source_tag?: string; event?: number };
+        const e = typeof d.source_tag === 'string' && d.source_tag.startsWith('ext-') ? this.endpoints.get(d.source_tag.slice(4)) : undefined;
+        const key = typeof d.event === 'number' ? KEYS[d.event] : undefined;
+        if (e?.pairedWith && key) this.emit('dtmf', e.id, key);
+      } catch {
+        log.debug('rtpengine', `DTMF log: not JSON (${msg.length} bytes)`);
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(Number(port), host, () => resolve());
+    });
+    socket.on('error', (err) => log.warn('rtpengine', `DTMF log socket: ${err.message}`));
+    this.dtmfSocket = socket;
   }
 
   private forward(innerId: string, fn: (e: Endpoint) => void): void {
@@ -109,6 +180,18 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     return ids.map((id) => this.get(id).inner);
   }
 
+  /**
+   * Runs `fn` after the endpoint's earlier group operations (direct mode: pairing replays whole
+   * exchanges, which must not interleave with a negotiation); at once otherwise.
+   */
+  private serial<T>(e: Endpoint, fn: () => Promise<T>): Promise<T> {
+    const g = e.group;
+    if (!g) return fn();
+    const run = g.chain.then(fn, fn);
+    g.chain = run.catch(() => undefined);
+    return run;
+  }
+
   /** One ng request for an endpoint; a request rtpengine never answered counts against it. */
   private async ng(e: Endpoint, command: string, params: Record<string, BValue | undefined>): Promise<string> {
     try {
@@ -122,12 +205,22 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     }
   }
 
-  async createEndpoint(kind: EndpointKind): Promise<string> {
-    const node = this.pool.pick();
+  async createEndpoint(kind: EndpointKind, group?: string): Promise<string> {
+    const g = this.direct && group ? this.groups.get(group) : undefined;
+    const node = g?.node.up ? g.node : this.pool.pick();
     if (!node) throw new Error('no rtpengine available (none answers its ng port)');
     const inner = await this.inner.createEndpoint('rtp');
     const id = `${kind}-r${this.nextId++}`;
-    const e: Endpoint = { id, kind, inner, node, callId: `sb-${this.instance}-${id}`, negotiated: false };
+    let shared: Group | undefined;
+    if (this.direct && group) {
+      shared = g?.node === node ? g : { callId: `sb-${this.instance}-call-${group}`, node, endpoints: 0, chain: Promise.resolve() };
+      shared.endpoints++;
+      this.groups.set(group, shared);
+    }
+    const e: Endpoint = {
+      id, kind, inner, node, ext: `ext-${id}`, int: `int-${id}`, callId: shared?.callId ?? `sb-${this.instance}-${id}`, group: shared,
+      negotiated: false, expected: true, impaired: false, workerUntil: 0, pairedAt: 0, timedOut: false,
+    };
     node.load++;
     this.endpoints.set(id, e);
     this.byInner.set(inner, e);
@@ -141,38 +234,82 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
   /** The peer offered: rtpengine turns it into a plain offer for the worker, and the worker's answer into the peer's. */
   async answer(endpointId: string, offer: string, codec: CodecName): Promise<string> {
     const e = this.get(endpointId);
-    const toWorker = await this.ng(e, 'offer', { 'from-tag': 'ext', sdp: offer, ...PLAIN });
-    const workerAnswer = await this.inner.answer(e.inner, toWorker, codec);
-    return this.ng(e, 'answer', { 'from-tag': 'ext', 'to-tag': 'int', sdp: workerAnswer, ...this.side(e) });
+    return this.negotiate(e, async () => {
+      const toWorker = await this.ng(e, 'offer', { 'from-tag': e.ext, sdp: offer, ...PLAIN });
+      const workerAnswer = await this.inner.answer(e.inner, toWorker, codec);
+      const toPeer = await this.ng(e, 'answer', { 'from-tag': e.ext, 'to-tag': e.int, sdp: workerAnswer, ...this.side(e) });
+      this.exchanged(e, 'ext', offer, workerAnswer, toPeer);
+      return toPeer;
+    });
   }
 
   /** We offer to the peer: the worker's plain offer, rewritten by rtpengine for the peer's kind. */
-  async offer(endpointId: string, codecs: readonly CodecName[]): Promise<string> {
+  async offer(endpointId: string, codecs: readonly CodecName[], opts?: { telephoneEvent?: number | undefined }): Promise<string> {
     const e = this.get(endpointId);
-    const workerOffer = await this.inner.offer(e.inner, codecs);
-    return this.ng(e, 'offer', { 'from-tag': 'int', sdp: workerOffer, ...this.side(e) });
+    return this.negotiate(e, async () => {
+      const workerOffer = await this.inner.offer(e.inner, codecs, opts);
+      const toPeer = await this.ng(e, 'offer', { 'from-tag': e.int, sdp: workerOffer, ...this.side(e) });
+      this.exchanged(e, 'int', undefined, workerOffer, toPeer);
+      return toPeer;
+    });
   }
 
   /** The peer's answer to our (re-)offer. */
   async acceptAnswer(endpointId: string, answer: string): Promise<CodecName> {
     const e = this.get(endpointId);
-    const toWorker = await this.ng(e, 'answer', { 'from-tag': 'int', 'to-tag': 'ext', sdp: answer, ...PLAIN });
-    return this.inner.acceptAnswer(e.inner, toWorker);
+    return this.negotiate(e, async () => {
+      const toWorker = await this.ng(e, 'answer', { 'from-tag': e.int, 'to-tag': e.ext, sdp: answer, ...PLAIN });
+      e.peerSdp = answer;
+      return this.inner.acceptAnswer(e.inner, toWorker);
+    });
   }
 
   /** A new offer from the peer (hold, ICE restart): from-tag is the re-offerer's (ng protocol). */
   async reanswer(endpointId: string, offer: string): Promise<string> {
     const e = this.get(endpointId);
-    const toWorker = await this.ng(e, 'offer', { 'from-tag': 'ext', 'to-tag': 'int', sdp: offer, ...PLAIN });
-    const workerAnswer = await this.inner.reanswer(e.inner, toWorker);
-    return this.ng(e, 'answer', { 'from-tag': 'ext', 'to-tag': 'int', sdp: workerAnswer, ...this.side(e) });
+    return this.negotiate(e, async () => {
+      const toWorker = await this.ng(e, 'offer', { 'from-tag': e.ext, 'to-tag': e.int, sdp: offer, ...PLAIN });
+      const workerAnswer = await this.inner.reanswer(e.inner, toWorker);
+      const toPeer = await this.ng(e, 'answer', { 'from-tag': e.ext, 'to-tag': e.int, sdp: workerAnswer, ...this.side(e) });
+      this.exchanged(e, 'ext', offer, workerAnswer, toPeer);
+      return toPeer;
+    });
   }
 
   /** We offer again (a re-INVITE without an offer): answered through {@link acceptAnswer}. */
   async reoffer(endpointId: string): Promise<string> {
     const e = this.get(endpointId);
-    const workerOffer = await this.inner.reoffer(e.inner);
-    return this.ng(e, 'offer', { 'from-tag': 'int', 'to-tag': 'ext', sdp: workerOffer, ...this.side(e) });
+    return this.negotiate(e, async () => {
+      const workerOffer = await this.inner.reoffer(e.inner);
+      const toPeer = await this.ng(e, 'offer', { 'from-tag': e.int, 'to-tag': e.ext, sdp: workerOffer, ...this.side(e) });
+      this.exchanged(e, 'int', undefined, workerOffer, toPeer);
+      return toPeer;
+    });
+  }
+
+  /** Keeps what a re-pairing replays: both sides' last SDP, who offered, the peer's port. */
+  private exchanged(e: Endpoint, offerer: 'ext' | 'int', peerSdp: string | undefined, workerSdp: string, toPeer: string): void {
+    if (!this.direct) return;
+    e.offerer = offerer;
+    if (peerSdp !== undefined) e.peerSdp = peerSdp;
+    else e.peerSdp = undefined; // our offer: the peer's answer comes in acceptAnswer
+    e.workerSdp = workerSdp;
+    const m = /^m=audio (\d+)/m.exec(toPeer);
+    e.peerFacingPort = m ? Number(m[1]) : undefined;
+  }
+
+  /**
+   * A negotiation of `e`: in direct mode its pair (if any) goes back through the worker first,
+   * and the bridge is looked at again after (it may pair again).
+   */
+  private async negotiate<T>(e: Endpoint, fn: () => Promise<T>): Promise<T> {
+    if (!e.group) return fn();
+    const result = await this.serial(e, async () => {
+      await this.unpair(e);
+      return fn();
+    });
+    if (e.bridge) void this.repairBridge(e.bridge);
+    return result;
   }
 
   /**
@@ -189,46 +326,172 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
   }
 
   /** Impairs the worker's side of the endpoint (behind rtpengine: the peer sees the same loss and delay). */
-  impair(id: string, impairment: { lossPct: number; delayMs: number } | null): Promise<void> {
-    return this.inner.impair(this.get(id).inner, impairment);
+  async impair(id: string, impairment: { lossPct: number; delayMs: number } | null): Promise<void> {
+    const e = this.get(id);
+    e.impaired = impairment !== null;
+    if (e.group) await this.serial(e, () => this.unpair(e));
+    await this.inner.impair(e.inner, impairment);
+    if (e.bridge) await this.repairBridge(e.bridge);
   }
 
-  setBridge(bridgeId: string, members: readonly BridgeMember[]): Promise<void> {
-    return this.inner.setBridge(bridgeId, members.map((m) => ({ ...m, endpoint: this.get(m.endpoint).inner, hears: this.inners(m.hears) })));
+  async setBridge(bridgeId: string, members: readonly BridgeMember[]): Promise<void> {
+    // The worker's bridge is always kept as the call stands, so going back to it is immediate.
+    await this.inner.setBridge(bridgeId, members.map((m) => ({ ...m, endpoint: this.get(m.endpoint).inner, hears: this.inners(m.hears) })));
+    if (!this.direct) return;
+    const before = this.bridges.get(bridgeId) ?? [];
+    this.bridges.set(bridgeId, members);
+    for (const m of members) this.get(m.endpoint).bridge = bridgeId;
+    for (const m of before) {
+      const e = this.endpoints.get(m.endpoint);
+      if (e && !members.some((n) => n.endpoint === m.endpoint)) {
+        if (e.bridge === bridgeId) e.bridge = undefined;
+        if (e.pairedWith) await this.serial(e, () => this.unpair(e));
+      }
+    }
+    await this.repairBridge(bridgeId);
   }
 
-  closeBridge(bridgeId: string): Promise<void> {
+  /** The pair a bridge can be relayed by rtpengine alone, if any (see ./direct.ts). */
+  private directPair(bridgeId: string): [Endpoint, Endpoint] | undefined {
+    const members = this.bridges.get(bridgeId);
+    if (members?.length !== 2) return undefined;
+    const [m1, m2] = members as [BridgeMember, BridgeMember];
+    if (m1.music !== undefined || m2.music !== undefined) return undefined;
+    if (m1.hears.length !== 1 || m1.hears[0] !== m2.endpoint || m2.hears.length !== 1 || m2.hears[0] !== m1.endpoint) return undefined;
+    const a = this.endpoints.get(m1.endpoint);
+    const b = this.endpoints.get(m2.endpoint);
+    if (!a || !b || !a.group || a.group !== b.group) return undefined;
+    const now = performance.now();
+    if (a.impaired || b.impaired || a.workerUntil > now || b.workerUntil > now) return undefined;
+    return canPair(a, b) ? [a, b] : undefined;
+  }
+
+  /** Pairs or unpairs a bridge's endpoints as the bridge now stands. */
+  private async repairBridge(bridgeId: string): Promise<void> {
+    const members = this.bridges.get(bridgeId);
+    if (!members?.length) return;
+    const first = this.endpoints.get(members[0]!.endpoint);
+    if (!first?.group) return;
+    await this.serial(first, async () => {
+      const pair = this.directPair(bridgeId);
+      for (const m of members) {
+        const e = this.endpoints.get(m.endpoint);
+        if (e?.pairedWith && !(pair && pair.includes(e) && pair.includes(e.pairedWith as Endpoint))) await this.unpair(e);
+      }
+      if (!pair || pair[0].pairedWith === pair[1]) return;
+      const [a, b] = pair;
+      try {
+        await pairPeers((c, p) => this.ng(a, c, p as Record<string, BValue>), a, b, { a: this.side(a) as SideFlagsOf, b: this.side(b) as SideFlagsOf });
+        a.pairedAt = b.pairedAt = Date.now();
+        // The worker hears nothing of them now: its silence detection waits; rtpengine's counts.
+        await Promise.all([this.inner.expectMedia(a.inner, false), this.inner.expectMedia(b.inner, false)]);
+        log.debug('rtpengine', `${a.id} ⇄ ${b.id} relayed peer to peer`);
+      } catch (err) {
+        log.warn('rtpengine', `${a.id} ⇄ ${b.id} stay on the worker: ${(err as Error).message}`);
+        await this.unpair(a).catch(() => undefined);
+        await this.unpair(b).catch(() => undefined);
+      }
+    });
+  }
+
+  /** Puts `e` (and whoever it is paired with) back on the worker. Runs inside the group's chain. */
+  private async unpair(e: Endpoint): Promise<void> {
+    const other = e.pairedWith as Endpoint | undefined;
+    if (!other) return;
+    e.pairedWith = undefined;
+    other.pairedWith = undefined;
+    for (const x of [e, other]) {
+      if (!this.endpoints.has(x.id)) continue;
+      await pairWithWorker((c, p) => this.ng(x, c, p as Record<string, BValue>), x, this.side(x) as SideFlagsOf, PLAIN as SideFlagsOf);
+      await this.inner.expectMedia(x.inner, x.expected);
+    }
+  }
+
+  /** Direct pairs' liveness, from rtpengine's last packet per peer (the worker sees none of it). */
+  private async checkLiveness(): Promise<void> {
+    const now = Date.now();
+    const seen = new Set<string>();
+    for (const e of this.endpoints.values()) {
+      const o = e.pairedWith as Endpoint | undefined;
+      if (!o || seen.has(e.id) || !e.group) continue;
+      seen.add(e.id).add(o.id);
+      try {
+        const q = await e.node.client.request('query', { 'call-id': e.callId });
+        for (const x of [e, o]) {
+          const last = Math.max(lastPacketFrom(q, x.ext) * 1000, x.pairedAt);
+          if (x.expected && !x.timedOut && x.pairedWith && now - last > this.rtpTimeoutMs) {
+            x.timedOut = true;
+            this.emit('timeout', x.id, now - last);
+          }
+        }
+      } catch (err) {
+        log.debug('rtpengine', `query ${e.callId}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  async closeBridge(bridgeId: string): Promise<void> {
+    const members = this.bridges.get(bridgeId) ?? [];
+    this.bridges.delete(bridgeId);
+    for (const m of members) {
+      const e = this.endpoints.get(m.endpoint);
+      if (!e) continue;
+      if (e.bridge === bridgeId) e.bridge = undefined;
+      if (e.pairedWith) await this.serial(e, () => this.unpair(e)).catch(() => undefined);
+    }
     return this.inner.closeBridge(bridgeId);
   }
 
-  sendDigit(endpointId: string, digit: string): Promise<boolean> {
-    return this.inner.sendDigit(this.get(endpointId).inner, digit);
+  /** A digit into the peer's stream: generated by the worker, so a direct pair goes back to it for a while. */
+  async sendDigit(endpointId: string, digit: string): Promise<boolean> {
+    const e = this.get(endpointId);
+    if (e.group) {
+      e.workerUntil = performance.now() + 3000;
+      if (e.pairedWith) await this.serial(e, () => this.unpair(e));
+      const bridge = e.bridge;
+      if (bridge) setTimeout(() => void this.repairBridge(bridge), 3100).unref?.();
+    }
+    return this.inner.sendDigit(e.inner, digit);
   }
 
   hasTelephoneEvent(endpointId: string): Promise<boolean> {
     return this.inner.hasTelephoneEvent(this.get(endpointId).inner);
   }
 
-  expectMedia(endpointId: string, expected: boolean): Promise<void> {
-    return this.inner.expectMedia(this.get(endpointId).inner, expected);
+  async expectMedia(endpointId: string, expected: boolean): Promise<void> {
+    const e = this.get(endpointId);
+    e.expected = expected;
+    if (expected) e.timedOut = false;
+    // While paired the worker hears nothing: it keeps waiting; rtpengine's packets count.
+    if (!e.pairedWith) await this.inner.expectMedia(e.inner, expected);
   }
 
   async closeEndpoint(endpointId: string): Promise<void> {
     const e = this.endpoints.get(endpointId);
     if (!e) return;
+    if (e.pairedWith) await this.serial(e, () => this.unpair(e)).catch(() => undefined);
     this.endpoints.delete(endpointId);
     this.byInner.delete(e.inner);
     e.node.load--;
-    const deleted = e.negotiated && e.node.up ? e.node.client.request('delete', { 'call-id': e.callId }).catch((err: Error) => log.debug('rtpengine', `delete ${e.callId}: ${err.message}`)) : undefined;
+    let deleteCall = e.negotiated;
+    if (e.group) {
+      // The call's rtpengine call goes when its last endpoint does.
+      e.group.endpoints--;
+      deleteCall = e.group.endpoints === 0;
+      if (deleteCall) for (const [k, g] of this.groups) if (g === e.group) this.groups.delete(k);
+    }
+    const deleted = deleteCall && e.node.up ? e.node.client.request('delete', { 'call-id': e.callId }).catch((err: Error) => log.debug('rtpengine', `delete ${e.callId}: ${err.message}`)) : undefined;
     await Promise.all([this.inner.closeEndpoint(e.inner), deleted]);
   }
 
   async stats(): Promise<MediaStats> {
     const s = await this.inner.stats();
-    return { ...s, endpoints: this.endpoints.size, rtpengines: this.pool.nodes.map((n) => ({ address: n.client.address, up: n.up, endpoints: n.load })) };
+    return { ...s, endpoints: this.endpoints.size, rtpengines: this.pool.nodes.map((n) => ({ address: n.client.address, up: n.up, endpoints: n.load })), ...(this.direct ? { directPairs: [...this.endpoints.values()].filter((e) => e.pairedWith).length / 2 } : {}) };
   }
 
   async close(): Promise<void> {
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.dtmfSocket?.close();
     await Promise.all([...this.endpoints.keys()].map((id) => this.closeEndpoint(id).catch(() => undefined)));
     this.pool.close();
     await this.inner.close();

@@ -1,0 +1,119 @@
+/**
+ * Direct two-party calls inside rtpengine (`media.rtpengineDirect`, docs/media.md).
+ *
+ * Every endpoint of one gateway call lives in one rtpengine call, as two monologues: `ext-<id>`
+ * (the peer: browser, phone, trunk) and `int-<id>` (the worker). A bridge of exactly two parties
+ * who hear each other is then relayed by rtpengine alone: an offer/answer between the two `ext`
+ * monologues, replaying the SDP each peer gave, makes rtpengine forward peer to peer in one hop,
+ * with Node out of the packet path. The `port latching` flag keeps every local port, so neither
+ * peer notices: no re-INVITE, and a browser's ICE and DTLS-SRTP stay as they are (measured with a
+ * werift client: same ports, ICE credentials and fingerprint; audio both ways). When the bridge
+ * needs the worker again — music, a third party, a one-way ear, a digit to inject — each `ext`
+ * is paired back with its own `int` the same way.
+ *
+ * While paired, the worker sees none of the pair's packets, so its silence detection is paused
+ * and liveness comes from rtpengine (`query`: each stream's last packet); RFC 4733 digits pass
+ * end to end in the media but raise no `dtmf` event; the gateway's receive counters (line
+ * quality) pause. Pairing needs the same codec and payload types on both sides (rtpengine then
+ * forwards packets unchanged); otherwise the call stays on the worker.
+ */
+import { parseAudio, type AudioDescription } from '../sdp.js';
+
+/** The ng flags for one side, as the engine builds them. */
+export type SideFlags = Record<string, unknown> & { flags?: string[] };
+
+/** What the pairing needs to know of an endpoint. */
+export interface PairableEndpoint {
+  readonly id: string;
+  /** rtpengine tags of its peer side and its worker side. */
+  readonly ext: string;
+  readonly int: string;
+  /** The SDP the peer gave last (offer or answer), replayed when re-pairing. */
+  peerSdp?: string | undefined;
+  /** The SDP the worker gave last. */
+  workerSdp?: string | undefined;
+  /** Who offered in the last exchange: the peer (`ext`) or we (`int`). */
+  offerer?: 'ext' | 'int' | undefined;
+  /** The port rtpengine gave the peer (checked unchanged after re-pairing). */
+  peerFacingPort?: number | undefined;
+  /** The endpoint whose peer it is relayed to directly, if any. */
+  pairedWith?: PairableEndpoint | undefined;
+}
+
+/** The answer of the endpoint's last exchange: what is on the wire. */
+function negotiated(e: PairableEndpoint): AudioDescription | undefined {
+  const answer = e.offerer === 'ext' ? e.workerSdp : e.peerSdp;
+  if (!answer || !e.peerSdp) return undefined;
+  try {
+    const a = parseAudio(answer);
+    const peer = parseAudio(e.peerSdp);
+    return peer.direction === 'sendrecv' && a.direction === 'sendrecv' ? a : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether two endpoints can be relayed peer to peer unchanged: both negotiated, both sending and
+ * receiving, the same codec on the same payload type, and the same telephone-event type (or none).
+ */
+export function canPair(a: PairableEndpoint, b: PairableEndpoint): boolean {
+  const na = negotiated(a);
+  const nb = negotiated(b);
+  if (!na || !nb || a.peerFacingPort === undefined || b.peerFacingPort === undefined) return false;
+  const ca = na.codecs[0];
+  const cb = nb.codecs[0];
+  return !!ca && !!cb && ca.name === cb.name && ca.pt === cb.pt && na.telephoneEvent === nb.telephoneEvent;
+}
+
+/** One ng offer/answer, returning the SDP rtpengine wrote. */
+export type Exchange = (command: 'offer' | 'answer', params: Record<string, unknown>) => Promise<string>;
+
+const withLatching = (side: SideFlags): SideFlags => ({ ...side, flags: [...(side.flags ?? []), 'port latching'] });
+
+const port = (sdp: string): number | undefined => {
+  const m = /^m=audio (\d+)/m.exec(sdp);
+  return m ? Number(m[1]) : undefined;
+};
+
+/**
+ * Pairs `a`'s and `b`'s peer sides: rtpengine forwards between the two peers directly. Throws
+ * when rtpengine moved a port the peers know (the caller then pairs both back with the worker).
+ */
+export async function pairPeers(ng: Exchange, a: PairableEndpoint, b: PairableEndpoint, sides: { a: SideFlags; b: SideFlags }): Promise<void> {
+  const toB = await ng('offer', { 'from-tag': a.ext, 'to-tag': b.ext, sdp: a.peerSdp, ...withLatching(sides.b) });
+  const toA = await ng('answer', { 'from-tag': a.ext, 'to-tag': b.ext, sdp: b.peerSdp, ...withLatching(sides.a) });
+  a.pairedWith = b;
+  b.pairedWith = a;
+  if (port(toA) !== a.peerFacingPort || port(toB) !== b.peerFacingPort) {
+    throw new Error(`rtpengine moved a peer's port while pairing (${a.peerFacingPort} → ${port(toA)}, ${b.peerFacingPort} → ${port(toB)})`);
+  }
+}
+
+/** Pairs `e`'s peer side with its own worker side again, replaying its last exchange. */
+export async function pairWithWorker(ng: Exchange, e: PairableEndpoint, side: SideFlags, plain: SideFlags): Promise<void> {
+  if (e.offerer === 'ext') {
+    await ng('offer', { 'from-tag': e.ext, 'to-tag': e.int, sdp: e.peerSdp, ...withLatching(plain) });
+    await ng('answer', { 'from-tag': e.ext, 'to-tag': e.int, sdp: e.workerSdp, ...withLatching(side) });
+  } else {
+    await ng('offer', { 'from-tag': e.int, 'to-tag': e.ext, sdp: e.workerSdp, ...withLatching(side) });
+    await ng('answer', { 'from-tag': e.int, 'to-tag': e.ext, sdp: e.peerSdp, ...withLatching(plain) });
+  }
+  e.pairedWith = undefined;
+}
+
+/**
+ * The last packet rtpengine received from `tag`'s peer (epoch seconds; 0 = none yet), from an ng
+ * `query` reply.
+ */
+export function lastPacketFrom(query: Record<string, unknown>, tag: string): number {
+  const tags = query.tags as Record<string, { medias?: Array<{ streams?: Array<{ 'last packet'?: number; flags?: unknown[] }> }> }> | undefined;
+  let last = 0;
+  for (const m of tags?.[tag]?.medias ?? []) {
+    for (const s of m.streams ?? []) {
+      const isRtcp = (s.flags ?? []).some((f) => String(f) === 'RTCP');
+      if (!isRtcp && typeof s['last packet'] === 'number') last = Math.max(last, s['last packet']);
+    }
+  }
+  return last;
+}

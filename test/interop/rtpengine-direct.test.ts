@@ -1,0 +1,138 @@
+/**
+ * rtpengine's direct mode (`media.rtpengineDirect`, docs/media.md): a two-party call between a
+ * browser (Chromium, the demo) and a SIP phone (baresip) is relayed by rtpengine alone — the
+ * worker relays none of its packets — and goes back through the worker when it needs it (music
+ * on hold, a digit to generate), then direct again, each side hearing the other throughout. Digits from the phone still reach the desktop (from rtpengine's DTMF log).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { analyse, loudestWindow, readWav } from '../support/audio.js';
+import { Baresip } from '../support/baresip.js';
+import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
+import { startGateway, type TestGateway } from '../support/gateway.js';
+import { settle } from '../support/net.js';
+import { Rtpengine } from '../support/rtpengine.js';
+import { demoConfig } from '../../gateway/src/index.js';
+
+const ALICE_HZ = 600;
+const PHONE_HZ = 1500;
+
+let rtpengine: Rtpengine;
+let gw: TestGateway;
+let phone: Baresip;
+let alice: Agent;
+
+before(async () => {
+  rtpengine = await Rtpengine.start();
+  gw = await startGateway({ media: { ...demoConfig().media, engine: 'rtpengine', rtpengine: [rtpengine.address], rtpengineDirect: true, rtpengineDtmfLog: rtpengine.dtmfLog } });
+  phone = await Baresip.start({ name: 'direct-phone', user: 'deskphone', password: 'deskphone-demo', gatewayPort: gw.addrs.sipUdpPort, toneHz: PHONE_HZ });
+  alice = await launchAgent(gw.addrs.httpUrl, ALICE_HZ);
+  await loginDemo(alice.page, 'alice', 'alice-demo');
+  await waitFor('the phone to register', 5000, () => (gw.gw.sip.registrar.lookup('deskphone').length ? true : undefined));
+});
+
+after(async () => {
+  await alice?.close();
+  await phone?.stop();
+  await gw?.stop();
+  await rtpengine?.stop();
+});
+
+/** Polls `probe` every 100 ms until it gives a value. */
+async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await settle(100);
+  }
+}
+
+const stats = () => gw.gw.media.stats();
+const direct = async () => (await stats()).directPairs ?? 0;
+const relayed = async () => (await stats()).packetsRelayed;
+
+/** The worker's relayed-packet count over `ms` while `during` runs. */
+async function relayedDuring(ms: number, during: () => Promise<unknown>): Promise<number> {
+  const p0 = await relayed();
+  await Promise.all([during(), settle(ms)]);
+  return (await relayed()) - p0;
+}
+
+async function hearsPhone(what: string): Promise<void> {
+  const heard = await measureRemoteAudio(alice.page, 1500);
+  console.log(`# ${what}: alice hears ${heard.frequency.toFixed(0)} Hz at ${heard.levelDb.toFixed(1)} dBFS`);
+  assert.ok(Math.abs(heard.frequency - PHONE_HZ) < 15 && heard.levelDb > -30, `${what}: alice should hear the phone: ${JSON.stringify(heard)}`);
+}
+
+test('browser ↔ phone relayed by rtpengine alone; hold music and a digit go through the worker, then direct again; digits from the phone reach the desktop', async () => {
+  await alice.page.getByTestId('target').fill('2001');
+  await alice.page.getByTestId('dial').click();
+  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  await phone.waitEvent((e) => e.type === 'CALL_ESTABLISHED');
+  const t0 = Date.now();
+  await waitFor('the call to be relayed directly', 5000, async () => ((await direct()) === 1 ? true : undefined));
+  console.log(`# direct ${Date.now() - t0} ms after the phone answered`);
+
+  // Direct: audio both ways, and the worker relays none of it.
+  let n = await relayedDuring(1500, () => hearsPhone('direct'));
+  console.log(`# the worker relayed ${n} packets in 1.5 s of direct call`);
+  assert.equal(n, 0, 'the worker relays nothing of a direct call');
+
+  // Hold: the phone gets music from the worker; resume: direct again.
+  await alice.page.getByTestId('hold').click();
+  await alice.page.getByTestId('hold').filter({ hasText: 'Resume' }).waitFor({ timeout: 5000 });
+  await waitFor('the call to leave direct mode', 5000, async () => ((await direct()) === 0 ? true : undefined));
+  n = await relayedDuring(1000, async () => undefined);
+  console.log(`# on hold: the worker sent ${n} packets of music in 1 s`);
+  assert.ok(n >= 40, `music comes from the worker while on hold: ${n} packets`);
+  await alice.page.getByTestId('hold').click();
+  await alice.page.getByTestId('hold').filter({ hasText: 'Hold' }).waitFor({ timeout: 5000 });
+  await waitFor('the call to be direct again', 5000, async () => ((await direct()) === 1 ? true : undefined));
+  await hearsPhone('direct again after resume');
+
+  // Keys on the phone (RFC 4733 through rtpengine): the desktop shows them.
+  for (const key of ['4', '7', '#']) {
+    assert.ok((await phone.command('sndcode', key)).ok);
+    await settle(250);
+  }
+  await alice.page.getByTestId('dtmf-received').filter({ hasText: '47#' }).waitFor({ timeout: 5000 }).catch(() => undefined);
+  const shown = await alice.page.getByTestId('dtmf-received').textContent();
+  console.log(`# keys from the phone in a direct call, as the desktop shows them: "${shown}"`);
+  assert.equal(shown, '47#');
+
+  // The desktop's keypad: the worker generates the digits (the call leaves direct mode for them).
+  const seen = phone.events.length;
+  for (const d of ['9', '8']) await alice.page.getByTestId(`key-${d}`).click();
+  await settle(1200);
+  const got = phone.events.slice(seen).filter((e) => e.type === 'CALL_DTMF_START').map((e) => String(e.param));
+  assert.deepEqual(got, ['9', '8'], 'the phone detects the desktop\'s digits');
+  await waitFor('the call to be direct again after the digits', 8000, async () => ((await direct()) === 1 ? true : undefined));
+  await hearsPhone('direct after the digits');
+
+  const closed = phone.events.filter((e) => e.type === 'CALL_CLOSED').length;
+  await alice.page.getByTestId('hangup').click();
+  await phone.waitEvent(() => phone.events.filter((e) => e.type === 'CALL_CLOSED').length > closed);
+  await waitFor('the media to be released', 5000, async () => ((await stats()).endpoints === 0 ? true : undefined));
+  const rec = phone.receivedRecordings().at(-1)!;
+  const { samples, sampleRate } = readWav(rec);
+  const got2 = analyse(loudestWindow(samples, sampleRate), sampleRate);
+  console.log(`# the phone heard ${got2.frequency} Hz at ${got2.levelDb.toFixed(1)} dBFS`);
+  assert.ok(Math.abs(got2.frequency - ALICE_HZ) <= 20 && got2.levelDb > -35, `the phone heard alice: ${JSON.stringify(got2)}`);
+});
+
+test('the phone calls the browser: the answered call is direct too', async () => {
+  const dial = await phone.command('dial', `sip:1001@127.0.0.1:${gw.addrs.sipUdpPort}`);
+  assert.ok(dial.ok, `baresip refused to dial: ${dial.data}`);
+  await alice.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
+  await alice.page.getByTestId('answer').click();
+  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  await waitFor('the call to be relayed directly', 5000, async () => ((await direct()) === 1 ? true : undefined));
+  const n = await relayedDuring(1500, () => hearsPhone('phone → browser, direct'));
+  assert.equal(n, 0, 'the worker relays nothing');
+  const closed = phone.events.filter((e) => e.type === 'CALL_CLOSED').length;
+  await phone.command('hangup');
+  await alice.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
+  await phone.waitEvent(() => phone.events.filter((e) => e.type === 'CALL_CLOSED').length > closed);
+});
