@@ -8,8 +8,9 @@
  * with Node out of the packet path. The `port latching` flag keeps every local port, so neither
  * peer notices: no re-INVITE, and a browser's ICE and DTLS-SRTP stay as they are (measured with a
  * werift client: same ports, ICE credentials and fingerprint; audio both ways). When the bridge
- * needs the worker again — music, a third party, a one-way ear, a digit to inject — each `ext`
- * is paired back with its own `int` the same way.
+ * needs the worker — music, a third party, a one-way ear, a digit to inject, a re-INVITE — each
+ * `ext` is paired back with its own `int` the same way, and the call stays on the worker from
+ * then on (pairing a second time lost audio between two browsers; the engine's `leftDirect`).
  *
  * While paired, the worker sees none of the pair's packets, so its silence detection is paused
  * and liveness comes from rtpengine (`query`: each stream's last packet); RFC 4733 digits pass
