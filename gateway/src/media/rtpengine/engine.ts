@@ -371,7 +371,7 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     return canPair(a, b) ? [a, b] : undefined;
   }
 
-  /** Pairs or unpairs a bridge's endpoints as the bridge now stands. */
+  /** Pairs or unpairs a bridge's endpoints as the bridge now stands (never rejects: logs). */
   private async repairBridge(bridgeId: string): Promise<void> {
     const members = this.bridges.get(bridgeId);
     if (!members?.length) return;
@@ -392,11 +392,13 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
         await Promise.all([this.inner.expectMedia(a.inner, false), this.inner.expectMedia(b.inner, false)]);
         log.debug('rtpengine', `${a.id} ⇄ ${b.id} relayed peer to peer`);
       } catch (err) {
+        // Whatever half of the switch happened, both sides go back to their worker sides.
         log.warn('rtpengine', `${a.id} ⇄ ${b.id} stay on the worker: ${(err as Error).message}`);
-        await this.unpair(a).catch(() => undefined);
-        await this.unpair(b).catch(() => undefined);
+        a.pairedWith = b;
+        b.pairedWith = a;
+        await this.unpair(a).catch((e2: Error) => log.warn('rtpengine', `${a.id}: back to the worker failed: ${e2.message}`));
       }
-    });
+    }).catch((err: Error) => log.warn('rtpengine', `bridge ${bridgeId}: ${err.message}`));
   }
 
   /** Puts `e` (and whoever it is paired with) back on the worker. Runs inside the group's chain. */
