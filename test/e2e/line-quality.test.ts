@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { launchAgent, loginDemo, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { demoConfig } from '../../gateway/src/index.js';
-import { settle } from '../support/net.js';
+import { poll, settle } from '../support/net.js';
 import { loseUdp, type LossyFlow } from '../support/loss.js';
 
 let gw: TestGateway;
@@ -49,16 +49,6 @@ after(async () => {
 
 type Warned = Array<{ at: number; kind: 'raised' | 'cleared'; warning: string }>;
 const warnings = () => alice.page.evaluate(() => (window as unknown as { __warn: Warned }).__warn);
-
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await settle(200);
-  }
-}
 
 test('a bad line: the SDK warns (high-loss, low-mos) within 10 s and clears within 10 s of recovery; the gateway shows the same leg degraded', async () => {
   await alice.page.getByTestId('target').fill('600');
@@ -100,14 +90,14 @@ test('a bad line: the SDK warns (high-loss, low-mos) within 10 s and clears with
   const t0 = Date.now();
   lossy = await loseUdp(flow.browser, flow.gateway, 15);
   await gw.gw.media.impair(leg, { lossPct: 0, delayMs: 150 });
-  const raised = await waitFor('high-loss and low-mos', 10_000, async () => {
+  const raised = await poll('high-loss and low-mos', 10_000, async () => {
     const w = await warnings();
     const loss = w.find((x) => x.kind === 'raised' && x.warning === 'high-loss');
     const mos = w.find((x) => x.kind === 'raised' && x.warning === 'low-mos');
     return loss && mos ? { loss: loss.at - t0, mos: mos.at - t0 } : undefined;
   });
   await alice.page.getByTestId('call-quality').filter({ hasText: /audio dropping out/ }).waitFor({ timeout: 5000 });
-  const bad = await waitFor('the gateway to see the loss', 10_000, () => {
+  const bad = await poll('the gateway to see the loss', 10_000, () => {
     const q = gw.gw.center.liveCalls()[0]?.parties.find((p) => p.name === 'alice')?.quality;
     return q && q.lossPct >= 10 ? q : undefined;
   });
@@ -120,13 +110,13 @@ test('a bad line: the SDK warns (high-loss, low-mos) within 10 s and clears with
   const t1 = Date.now();
   await lossy.stop();
   await gw.gw.media.impair(leg, null);
-  const cleared = await waitFor('both warnings cleared', 10_000, async () => {
+  const cleared = await poll('both warnings cleared', 10_000, async () => {
     const w = await warnings();
     const loss = w.find((x) => x.kind === 'cleared' && x.warning === 'high-loss' && x.at >= t1);
     const mos = w.find((x) => x.kind === 'cleared' && x.warning === 'low-mos' && x.at >= t1);
     return loss && mos ? { loss: loss.at - t1, mos: mos.at - t1 } : undefined;
   });
-  const recovered = await waitFor('the gateway to see a clean line again', 10_000, () => {
+  const recovered = await poll('the gateway to see a clean line again', 10_000, () => {
     const q = gw.gw.center.liveCalls()[0]?.parties.find((p) => p.name === 'alice')?.quality;
     return q && q.lossPct < 1 && q.at > t1 ? q : undefined;
   });

@@ -11,7 +11,7 @@ import { analyse, loudestWindow, readWav } from '../support/audio.js';
 import { Baresip } from '../support/baresip.js';
 import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
-import { settle } from '../support/net.js';
+import { poll, settle } from '../support/net.js';
 import { Rtpengine } from '../support/rtpengine.js';
 import { demoConfig } from '../../gateway/src/index.js';
 
@@ -29,7 +29,7 @@ before(async () => {
   phone = await Baresip.start({ name: 'direct-phone', user: 'deskphone', password: 'deskphone-demo', gatewayPort: gw.addrs.sipUdpPort, toneHz: PHONE_HZ });
   alice = await launchAgent(gw.addrs.httpUrl, ALICE_HZ);
   await loginDemo(alice.page, 'alice', 'alice-demo');
-  await waitFor('the phone to register', 5000, () => (gw.gw.sip.registrar.lookup('deskphone').length ? true : undefined));
+  await poll('the phone to register', 5000, () => (gw.gw.sip.registrar.lookup('deskphone').length ? true : undefined));
 });
 
 after(async () => {
@@ -38,17 +38,6 @@ after(async () => {
   await gw?.stop();
   await rtpengine?.stop();
 });
-
-/** Polls `probe` every 100 ms until it gives a value. */
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await settle(100);
-  }
-}
 
 const stats = () => gw.gw.media.stats();
 const direct = async () => (await stats()).directPairs ?? 0;
@@ -73,7 +62,7 @@ test('browser ↔ phone relayed by rtpengine alone, the phone\'s keys reaching t
   await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
   await phone.waitEvent((e) => e.type === 'CALL_ESTABLISHED');
   const t0 = Date.now();
-  await waitFor('the call to be relayed directly', 5000, async () => ((await direct()) === 1 ? true : undefined));
+  await poll('the call to be relayed directly', 5000, async () => ((await direct()) === 1 ? true : undefined));
   console.log(`# direct ${Date.now() - t0} ms after the phone answered`);
 
   // Direct: audio both ways, and the worker relays none of it.
@@ -97,7 +86,7 @@ test('browser ↔ phone relayed by rtpengine alone, the phone\'s keys reaching t
   // Hold: the phone gets music from the worker, which keeps the call after resume.
   await alice.page.getByTestId('hold').click();
   await alice.page.getByTestId('hold').filter({ hasText: 'Resume' }).waitFor({ timeout: 5000 });
-  await waitFor('the call to leave direct mode', 5000, async () => ((await direct()) === 0 ? true : undefined));
+  await poll('the call to leave direct mode', 5000, async () => ((await direct()) === 0 ? true : undefined));
   n = await relayedDuring(1000, async () => undefined);
   console.log(`# on hold: the worker sent ${n} packets of music in 1 s`);
   assert.ok(n >= 40, `music comes from the worker while on hold: ${n} packets`);
@@ -118,7 +107,7 @@ test('browser ↔ phone relayed by rtpengine alone, the phone\'s keys reaching t
   const closed = phone.events.filter((e) => e.type === 'CALL_CLOSED').length;
   await alice.page.getByTestId('hangup').click();
   await phone.waitEvent(() => phone.events.filter((e) => e.type === 'CALL_CLOSED').length > closed);
-  await waitFor('the media to be released', 5000, async () => ((await stats()).endpoints === 0 ? true : undefined));
+  await poll('the media to be released', 5000, async () => ((await stats()).endpoints === 0 ? true : undefined));
   const rec = phone.receivedRecordings().at(-1)!;
   const { samples, sampleRate } = readWav(rec);
   const heard = analyse(loudestWindow(samples, sampleRate), sampleRate);
@@ -132,7 +121,7 @@ test('the phone calls the browser: the answered call is direct too', async () =>
   await alice.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
   await alice.page.getByTestId('answer').click();
   await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
-  await waitFor('the call to be relayed directly', 5000, async () => ((await direct()) === 1 ? true : undefined));
+  await poll('the call to be relayed directly', 5000, async () => ((await direct()) === 1 ? true : undefined));
   const n = await relayedDuring(1500, () => hearsPhone('phone → browser, direct'));
   assert.equal(n, 0, 'the worker relays nothing');
   const closed = phone.events.filter((e) => e.type === 'CALL_CLOSED').length;

@@ -24,6 +24,17 @@ export async function settle(ms = 300): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
+/** Polls async `probe` every 100 ms until it gives a value (returned) or `ms` pass (throws naming `what`). */
+export async function poll<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await settle(100);
+  }
+}
+
 /** Polls `pred` every 25 ms until it holds (resolves with the ms it took) or `ms` pass (throws naming `what`). */
 export async function waitFor(pred: () => boolean, ms: number, what: string): Promise<number> {
   const t0 = performance.now();

@@ -164,7 +164,7 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
       }
     });
     await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
+      socket.once('error', (err) => reject(new Error(`media.rtpengineDtmfLog: cannot listen on ${address} (${err.message})`)));
       socket.bind(Number(port), host, () => resolve());
     });
     socket.on('error', (err) => log.warn('rtpengine', `DTMF log socket: ${err.message}`));
@@ -265,7 +265,7 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     const e = this.get(endpointId);
     return this.negotiate(e, async () => {
       const toWorker = await this.ng(e, 'answer', { 'from-tag': e.int, 'to-tag': e.ext, sdp: answer, ...PLAIN });
-      e.peerSdp = answer;
+      if (this.direct) e.peerSdp = answer;
       return this.inner.acceptAnswer(e.inner, toWorker);
     });
   }
@@ -297,8 +297,7 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
   private exchanged(e: Endpoint, offerer: 'ext' | 'int', peerSdp: string | undefined, workerSdp: string, toPeer: string): void {
     if (!this.direct) return;
     e.offerer = offerer;
-    if (peerSdp !== undefined) e.peerSdp = peerSdp;
-    else e.peerSdp = undefined; // our offer: the peer's answer comes in acceptAnswer
+    e.peerSdp = peerSdp; // our offer: the peer's answer comes in acceptAnswer
     e.workerSdp = workerSdp;
     const m = /^m=audio (\d+)/m.exec(toPeer);
     e.peerFacingPort = m ? Number(m[1]) : undefined;
