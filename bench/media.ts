@@ -12,7 +12,7 @@
  * Needs `npm run build` first (it runs gateway/dist/cli.js).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,8 +25,11 @@ const arg = (name: string, def: string) => {
 };
 const STEPS = arg('steps', '25,50,100').split(',').map(Number);
 /** `rtpengine-direct`: rtpengine with `media.rtpengineDirect` (two-party calls relayed peer to peer). */
-type Engine = 'werift' | 'rtpengine' | 'rtpengine-direct';
+/** `kamailio`: the reference, no gateway — Kamailio + rtpengine as a media anchor (bench/kamailio-anchor.cfg; needs kamailio-websocket-modules). */
+type Engine = 'werift' | 'rtpengine' | 'rtpengine-direct' | 'kamailio';
 const ENGINES = arg('engines', 'werift,rtpengine,rtpengine-direct').split(',') as Engine[];
+/** `--threads`: print rtpengine's CPU by thread for each step. */
+const THREADS = process.argv.includes('--threads');
 const WINDOW_MS = Number(arg('window', '10')) * 1000;
 const CLK_TCK = 100;
 
@@ -40,10 +43,45 @@ async function freePort(): Promise<number> {
 }
 
 /** utime + stime of a process and all its threads, in clock ticks. */
-function cpuTicks(pid: number): number {
+function cpuTicks(pid: number | string): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return Number(rest[11]) + Number(rest[12]);
+}
+
+/** CPU ticks of a process and all its descendants (Kamailio works in forked children). */
+function treeTicks(pid: number): number {
+  let kids: number[] = [];
+  try {
+    kids = readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return 0;
+  }
+  return cpuTicks(pid) + kids.reduce((sum, k) => sum + treeTicks(k), 0);
+}
+
+async function waitPort(port: number, proc: ChildProcess, out: () => string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (proc.exitCode !== null) throw new Error(`exited:\n${out().slice(-2000)}`);
+    const ok = await new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false)));
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing listens on ${port}:\n${out().slice(-2000)}`);
+}
+
+/** CPU ticks of each thread of `pid`, by thread name (rtpengine names its poller, timer and control threads). */
+function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
+      out.set(name, (out.get(name) ?? 0) + cpuTicks(`${pid}/task/${t}`));
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
 }
 
 const pct = (a: number[], p: number) => (a.length ? [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor((a.length * p) / 100))]! : NaN);
@@ -133,33 +171,56 @@ async function runEngine(engine: Engine): Promise<Row[]> {
       procs.push(rtpengine);
       await sleep(500);
     }
-    const config = {
-      host: '127.0.0.1',
-      http: { port: httpPort },
-      sip: { udpPort: sipPort, tcpPort: sipPort },
-      auth: { tokenSecret: 'bench-media-secret-0123456789' },
-      protection: { trustedAddresses: ['127.0.0.1'] },
-      users: [
-        { username: 'load', password: 'bench-load-pw', role: 'agent' },
-        { username: 'alice', password: 'alice-demo', role: 'agent', extension: '1001' },
-        { username: 'echo', password: 'bench-echo-pw', role: 'agent', extension: '7000', staticContact: `sip:echo@127.0.0.1:${uasPort}` },
-      ],
-      calls: { probeIntervalSeconds: 0 },
-      center: { database: ':memory:' },
-      media: engine === 'werift' ? { engine } : { engine: 'rtpengine', rtpengine: [`127.0.0.1:${ngPort}`], rtpengineDirect: engine === 'rtpengine-direct' },
-    };
-    writeFileSync(path.join(dir, 'gateway.json'), JSON.stringify(config));
-    let gwOut = '';
-    const gw = spawn(process.execPath, [path.join(ROOT, 'gateway', 'dist', 'cli.js'), '--config', path.join(dir, 'gateway.json')], { env: { ...process.env, SWITCHBOARD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    procs.push(gw);
-    gw.stdout!.on('data', (d) => (gwOut += d));
-    gw.stderr!.on('data', (d) => (gwOut += d));
-    const base = `http://127.0.0.1:${httpPort}`;
-    await waitHttp(`${base}/api/health`, gw, () => gwOut);
-    const audio = await firstAudioInChromium(`${base}/`);
-    console.log(`${engine.padEnd(9)} first audio after the 200 OK in Chromium (5 calls to the echo): ${audio.map((t) => t.toFixed(0)).join(', ')} ms — p50 ${pct(audio, 50).toFixed(0)} ms`);
-    firstAudio[engine] = audio;
-    const { token } = (await (await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'load', password: 'bench-load-pw' }) })).json()) as { token: string };
+    let gw: ChildProcess;
+    let wsUrl: string;
+    if (engine === 'kamailio') {
+      // The reference: Kamailio relays the WebSocket calls to the echo, rtpengine anchors the media.
+      const cfg = readFileSync(path.join(ROOT, 'bench', 'kamailio-anchor.cfg'), 'utf8').replaceAll('%SIPPORT%', String(sipPort)).replaceAll('%WSPORT%', String(httpPort)).replaceAll('%UASPORT%', String(uasPort)).replaceAll('%NGPORT%', String(ngPort));
+      writeFileSync(path.join(dir, 'kamailio.cfg'), cfg);
+      let out = '';
+      gw = spawn('kamailio', ['-f', path.join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '64', '-M', '16', '-Y', dir, '-P', path.join(dir, 'kamailio.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      procs.push(gw);
+      gw.stdout!.on('data', (d) => (out += d));
+      gw.stderr!.on('data', (d) => (out += d));
+      await waitPort(httpPort, gw, () => out);
+      wsUrl = `ws://127.0.0.1:${httpPort}/`;
+    } else {
+      const config = {
+        host: '127.0.0.1',
+        http: { port: httpPort },
+        sip: { udpPort: sipPort, tcpPort: sipPort },
+        auth: { tokenSecret: 'bench-media-secret-0123456789' },
+        protection: { trustedAddresses: ['127.0.0.1'] },
+        users: [
+          { username: 'load', password: 'bench-load-pw', role: 'agent' },
+          { username: 'alice', password: 'alice-demo', role: 'agent', extension: '1001' },
+          { username: 'echo', password: 'bench-echo-pw', role: 'agent', extension: '7000', staticContact: `sip:echo@127.0.0.1:${uasPort}` },
+        ],
+        calls: { probeIntervalSeconds: 0 },
+        center: { database: ':memory:' },
+        media: engine === 'werift' ? { engine } : { engine: 'rtpengine', rtpengine: [`127.0.0.1:${ngPort}`], rtpengineDirect: engine === 'rtpengine-direct' },
+      };
+      writeFileSync(path.join(dir, 'gateway.json'), JSON.stringify(config));
+      let gwOut = '';
+      gw = spawn(process.execPath, [path.join(ROOT, 'gateway', 'dist', 'cli.js'), '--config', path.join(dir, 'gateway.json')], { env: { ...process.env, SWITCHBOARD_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG ? 'info' : 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      procs.push(gw);
+      gw.stdout!.on('data', (d) => (gwOut += d));
+      gw.stderr!.on('data', (d) => (gwOut += d));
+      const base = `http://127.0.0.1:${httpPort}`;
+      await waitHttp(`${base}/api/health`, gw, () => gwOut);
+      // BENCH_GATEWAY_LOG=<file>: the gateway's info log, for the setup timings of each call.
+      const logFile = process.env.BENCH_GATEWAY_LOG;
+      if (logFile) {
+        writeFileSync(logFile, gwOut);
+        gw.stdout!.on('data', (d) => appendFileSync(logFile, d));
+        gw.stderr!.on('data', (d) => appendFileSync(logFile, d));
+      }
+      const audio = await firstAudioInChromium(`${base}/`);
+      console.log(`${engine.padEnd(9)} first audio after the 200 OK in Chromium (5 calls to the echo): ${audio.map((t) => t.toFixed(0)).join(', ')} ms — p50 ${pct(audio, 50).toFixed(0)} ms`);
+      firstAudio[engine] = audio;
+      const { token } = (await (await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'load', password: 'bench-load-pw' }) })).json()) as { token: string };
+      wsUrl = `ws://127.0.0.1:${httpPort}/sip?access_token=${token}`;
+    }
 
     const load = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'webrtc-load.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
     procs.push(load);
@@ -168,7 +229,7 @@ async function runEngine(engine: Engine): Promise<Row[]> {
     const rows: Row[] = [];
     let up = 0;
     for (const n of STEPS) {
-      send({ call: { n: n - up, ws: `ws://127.0.0.1:${httpPort}/sip?access_token=${token}`, target: '7000', host: '127.0.0.1', rate: 20 } });
+      send({ call: { n: n - up, ws: wsUrl, target: '7000', host: '127.0.0.1', rate: 20 } });
       const placed = (await next()) as { placed: number; failed: number; setupMs: number[] };
       up += placed.placed;
       await sleep(3000);
@@ -176,17 +237,25 @@ async function runEngine(engine: Engine): Promise<Row[]> {
       const { states } = (await next()) as { states: Record<string, number> };
       if ((states.connected ?? 0) < up) console.log(`  (WebRTC connection states of the load calls: ${JSON.stringify(states)})`);
       send({ measure: true });
-      const ticks0 = cpuTicks(gw.pid!) + (rtpengine ? cpuTicks(rtpengine.pid!) : 0);
-      const gw0 = cpuTicks(gw.pid!);
+      const ticks0 = treeTicks(gw.pid!) + (rtpengine ? cpuTicks(rtpengine.pid!) : 0);
+      const gw0 = treeTicks(gw.pid!);
+      const load0 = cpuTicks(load.pid!);
+      const threads0 = THREADS && rtpengine ? threadTicks(rtpengine.pid!) : undefined;
       const t0 = performance.now();
       await sleep(WINDOW_MS);
       const secs = (performance.now() - t0) / 1000;
-      const gwPct = ((cpuTicks(gw.pid!) - gw0) / CLK_TCK / secs) * 100;
-      const allPct = ((cpuTicks(gw.pid!) + (rtpengine ? cpuTicks(rtpengine.pid!) : 0) - ticks0) / CLK_TCK / secs) * 100;
+      const gwPct = ((treeTicks(gw.pid!) - gw0) / CLK_TCK / secs) * 100;
+      const loadPct = ((cpuTicks(load.pid!) - load0) / CLK_TCK / secs) * 100;
+      const allPct = ((treeTicks(gw.pid!) + (rtpengine ? cpuTicks(rtpengine.pid!) : 0) - ticks0) / CLK_TCK / secs) * 100;
+      if (threads0) {
+        const now = threadTicks(rtpengine!.pid!);
+        const by = [...now].map(([name, t]) => `${name} ${(((t - (threads0.get(name) ?? 0)) / CLK_TCK / secs) * 100).toFixed(1)} %`);
+        console.log(`  rtpengine threads: ${by.join(', ')}`);
+      }
       send({ report: true });
       const r = (await next()) as { sent: number; received: number; silent: string[]; rttMs: number[] };
-      if (r.silent.length) {
-        const h = (await (await fetch(`${base}/api/health`)).json()) as { media?: { packetsDroppedUnverified?: number; endpoints?: number } };
+      if (r.silent.length && engine !== 'kamailio') {
+        const h = (await (await fetch(`http://127.0.0.1:${httpPort}/api/health`)).json()) as { media?: { packetsDroppedUnverified?: number; endpoints?: number } };
         console.log(`  (${r.silent.length} calls got nothing back: ${r.silent.slice(0, 5).join(', ')}; the worker dropped ${h.media?.packetsDroppedUnverified} packets from unexpected sources)`);
       }
       if (r.silent.length && engine !== 'werift') {
@@ -202,7 +271,7 @@ async function runEngine(engine: Engine): Promise<Row[]> {
         ng.close();
       }
       if (r.silent.length && process.env.BENCH_PAUSE) {
-        console.log(`  paused for inspection: rtpengine ng 127.0.0.1:${ngPort}, gateway ${base}`);
+        console.log(`  paused for inspection: rtpengine ng 127.0.0.1:${ngPort}, front http/ws port ${httpPort}`);
         await sleep(Number(process.env.BENCH_PAUSE) * 1000);
       }
       const row: Row = {
@@ -211,7 +280,7 @@ async function runEngine(engine: Engine): Promise<Row[]> {
         setupP50: pct(placed.setupMs, 50), setupP95: pct(placed.setupMs, 95), failed: placed.failed,
       };
       rows.push(row);
-      console.log(`${engine.padEnd(9)} ${String(up).padStart(4)} calls: ${row.cpuPerCall.toFixed(3)} % core/call (gateway ${gwPct.toFixed(1)} %, rtpengine ${row.rtpenginePct.toFixed(1)} %), loss ${row.lossPct.toFixed(2)} %, RTT p50 ${row.rttP50.toFixed(1)} / p99 ${row.rttP99.toFixed(1)} ms, setup p50 ${row.setupP50.toFixed(0)} / p95 ${row.setupP95.toFixed(0)} ms${placed.failed ? `, ${placed.failed} failed` : ''}`);
+      console.log(`${engine.padEnd(9)} ${String(up).padStart(4)} calls: ${row.cpuPerCall.toFixed(3)} % core/call (gateway ${gwPct.toFixed(1)} %, rtpengine ${row.rtpenginePct.toFixed(1)} %), loss ${row.lossPct.toFixed(2)} %, RTT p50 ${row.rttP50.toFixed(1)} / p99 ${row.rttP99.toFixed(1)} ms, setup p50 ${row.setupP50.toFixed(0)} / p95 ${row.setupP95.toFixed(0)} ms${placed.failed ? `, ${placed.failed} failed` : ''}; load client ${loadPct.toFixed(0)} % of a core`);
     }
     send({ hangup: true });
     await next();

@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchAgent, loginDemo, type Agent } from '../support/browser.js';
+import { keepPeerConnections, launchAgent, loginDemo, mediaFlow, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
 import { demoConfig } from '../../gateway/src/index.js';
 import { poll, settle } from '../support/net.js';
@@ -26,18 +26,7 @@ before(async () => {
   gw = await startGateway({ media: { ...demoConfig().media, qualityIntervalSeconds: 2 } });
   alice = await launchAgent(gw.addrs.httpUrl, 700);
   // Keep the page's peer connections, to read which UDP flow carries the call.
-  await alice.page.addInitScript(() => {
-    const pcs: RTCPeerConnection[] = [];
-    (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = pcs;
-    const Native = window.RTCPeerConnection;
-    window.RTCPeerConnection = class extends Native {
-      constructor(config?: RTCConfiguration) {
-        super(config);
-        pcs.push(this);
-      }
-    } as typeof RTCPeerConnection;
-  });
-  await alice.page.reload();
+  await keepPeerConnections(alice.page);
   await loginDemo(alice.page, 'alice', 'alice-demo');
 });
 
@@ -71,19 +60,7 @@ test('a bad line: the SDK warns (high-loss, low-mos) within 10 s and clears with
   assert.ok(clean.mos >= 4 && clean.lossPct < 1);
 
   // The browser's media flow: its selected ICE candidate pair (UDP on loopback).
-  const flow = await alice.page.evaluate(async () => {
-    for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs) {
-      if (pc.connectionState !== 'connected') continue;
-      const stats = await pc.getStats();
-      let pairId: string | undefined;
-      stats.forEach((s: { type: string; selectedCandidatePairId?: string }) => {
-        if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
-      });
-      const pair = pairId ? stats.get(pairId) : undefined;
-      if (pair) return { browser: stats.get(pair.localCandidateId).port as number, gateway: stats.get(pair.remoteCandidateId).port as number };
-    }
-    return undefined;
-  });
+  const flow = await mediaFlow(alice.page);
   assert.ok(flow, 'the call\'s selected candidate pair');
 
   // The line goes bad: 15 % of the flow's datagrams dropped by the kernel, 150 ms delay.

@@ -3,14 +3,17 @@
  * browser (Chromium, the demo) and a SIP phone (baresip) is relayed by rtpengine alone — the
  * worker relays none of its packets — until it needs the worker (music on hold), which then
  * keeps it, each side hearing the other throughout. Digits from the phone still reach the
- * desktop (from rtpengine's DTMF log).
+ * desktop (from rtpengine's DTMF log), and each party's line quality still reaches supervisors
+ * and the record (from the far ends' RTCP reports, as rtpengine records them) — a line that
+ * loses 15 % in the kernel shows as such.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { analyse, loudestWindow, readWav } from '../support/audio.js';
 import { Baresip } from '../support/baresip.js';
-import { launchAgent, loginDemo, measureRemoteAudio, type Agent } from '../support/browser.js';
+import { keepPeerConnections, launchAgent, loginDemo, measureRemoteAudio, mediaFlow, type Agent } from '../support/browser.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
+import { loseUdp, type LossyFlow } from '../support/loss.js';
 import { poll, settle } from '../support/net.js';
 import { Rtpengine } from '../support/rtpengine.js';
 import { demoConfig } from '../../gateway/src/index.js';
@@ -22,17 +25,20 @@ let rtpengine: Rtpengine;
 let gw: TestGateway;
 let phone: Baresip;
 let alice: Agent;
+let lossy: LossyFlow | undefined;
 
 before(async () => {
   rtpengine = await Rtpengine.start();
-  gw = await startGateway({ media: { ...demoConfig().media, engine: 'rtpengine', rtpengine: [rtpengine.address], rtpengineDirect: true, rtpengineDtmfLog: rtpengine.dtmfLog } });
+  gw = await startGateway({ media: { ...demoConfig().media, engine: 'rtpengine', rtpengine: [rtpengine.address], rtpengineDirect: true, rtpengineDtmfLog: rtpengine.dtmfLog, qualityIntervalSeconds: 2 } });
   phone = await Baresip.start({ name: 'direct-phone', user: 'deskphone', password: 'deskphone-demo', gatewayPort: gw.addrs.sipUdpPort, toneHz: PHONE_HZ });
   alice = await launchAgent(gw.addrs.httpUrl, ALICE_HZ);
+  await keepPeerConnections(alice.page);
   await loginDemo(alice.page, 'alice', 'alice-demo');
   await poll('the phone to register', 5000, () => (gw.gw.sip.registrar.lookup('deskphone').length ? true : undefined));
 });
 
 after(async () => {
+  await lossy?.stop().catch(() => undefined);
   await alice?.close();
   await phone?.stop();
   await gw?.stop();
@@ -128,4 +134,49 @@ test('the phone calls the browser: the answered call is direct too', async () =>
   await phone.command('hangup');
   await alice.page.getByTestId('active-call').waitFor({ state: 'hidden', timeout: 5000 });
   await phone.waitEvent(() => phone.events.filter((e) => e.type === 'CALL_CLOSED').length > closed);
+});
+
+test('a direct call\'s line quality comes from the far ends\' RTCP reports: clean, then 15 % loss in the kernel on the browser\'s flow', async () => {
+  const dial = await phone.command('dial', `sip:1001@127.0.0.1:${gw.addrs.sipUdpPort}`);
+  assert.ok(dial.ok, `baresip refused to dial: ${dial.data}`);
+  await alice.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
+  await alice.page.getByTestId('answer').click();
+  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  await poll('the call to be relayed directly', 5000, async () => ((await direct()) === 1 ? true : undefined));
+  const callId = gw.gw.b2bua.active[0]!.id;
+  const party = (name: string) => gw.gw.center.liveCalls()[0]?.parties.find((p) => p.name === name)?.quality;
+
+  // Clean: both parties' lines reported, no loss, while the worker relays nothing.
+  const clean = await poll('both lines reported', 20_000, async () => {
+    const a = party('alice');
+    const d = party('deskphone');
+    return a && d ? { a, d } : undefined;
+  });
+  console.log(`# clean direct call: alice's line MOS ${clean.a.mos}, loss ${clean.a.lossPct} %, jitter ${clean.a.jitterMs} ms; the phone's MOS ${clean.d.mos}, loss ${clean.d.lossPct} %`);
+  assert.ok(clean.a.lossPct < 2 && clean.a.mos >= 4, `alice's clean line: ${JSON.stringify(clean.a)}`);
+  assert.ok(clean.d.lossPct < 2 && clean.d.mos >= 4, `the phone's clean line: ${JSON.stringify(clean.d)}`);
+
+  // The browser's line goes bad: 15 % of its flow dropped by the kernel, both ways.
+  const flow = await mediaFlow(alice.page);
+  assert.ok(flow, 'the call\'s selected candidate pair');
+  const t0 = Date.now();
+  lossy = await loseUdp(flow.browser, flow.gateway, 15);
+  const bad = await poll('alice\'s line to show the loss', 25_000, async () => {
+    const a = party('alice');
+    return a && a.at > t0 + 1000 && a.lossPct >= 7 ? a : undefined;
+  });
+  const dropped = await lossy.counts();
+  console.log(`# 15 % loss on alice's flow (${dropped.dropped} of ${dropped.seen} datagrams dropped): after ${Date.now() - t0} ms alice's line MOS ${bad.mos}, loss ${bad.lossPct} %, jitter ${bad.jitterMs} ms`);
+  assert.ok(bad.mos < 4, `a lossy line scores lower: ${JSON.stringify(bad)}`);
+  assert.equal(await direct(), 1, 'still relayed directly');
+  await lossy.stop();
+  lossy = undefined;
+
+  const closed = phone.events.filter((e) => e.type === 'CALL_CLOSED').length;
+  await phone.command('hangup');
+  await phone.waitEvent(() => phone.events.filter((e) => e.type === 'CALL_CLOSED').length > closed);
+  const rec = await poll('the record', 5000, async () => gw.gw.center.store.call(callId) ?? undefined);
+  const line = rec.parties?.find((p) => p.party === 'alice')?.quality;
+  console.log(`# the record: alice ${JSON.stringify(line)}`);
+  assert.ok(line && line.worstLossPct >= 7 && line.worstMos < 4, `the record keeps the bad line: ${JSON.stringify(line)}`);
 });

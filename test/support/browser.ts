@@ -200,3 +200,42 @@ export async function waitForAudio(page: Page, streamExpr: string, timeoutMs = 1
     }
   }, [streamExpr, timeoutMs] as const);
 }
+
+/**
+ * Makes the page keep its RTCPeerConnections (from its next load), so {@link mediaFlow} can read
+ * which UDP flow carries a call. Reloads the page.
+ */
+export async function keepPeerConnections(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const pcs: RTCPeerConnection[] = [];
+    (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = pcs;
+    const Native = window.RTCPeerConnection;
+    window.RTCPeerConnection = class extends Native {
+      constructor(config?: RTCConfiguration) {
+        super(config);
+        pcs.push(this);
+      }
+    } as typeof RTCPeerConnection;
+  });
+  await page.reload();
+}
+
+/**
+ * The UDP flow of the page's connected call: the ports of its selected ICE candidate pair (the
+ * browser's and the far side's), from getStats. Needs {@link keepPeerConnections}.
+ */
+export async function mediaFlow(page: Page): Promise<{ browser: number; gateway: number } | undefined> {
+  return page.evaluate(async () => {
+    for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs ?? []) {
+      if (pc.connectionState !== 'connected') continue;
+      const stats = await pc.getStats();
+      let pairId: string | undefined;
+      stats.forEach((s: { type: string; selectedCandidatePairId?: string }) => {
+        if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+      });
+      const pair = pairId ? stats.get(pairId) : undefined;
+      if (pair) return { browser: stats.get(pair.localCandidateId).port as number, gateway: stats.get(pair.remoteCandidateId).port as number };
+    }
+    return undefined;
+  });
+}

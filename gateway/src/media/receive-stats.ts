@@ -6,6 +6,19 @@
  * quality (loss over an interval, jitter, E-model MOS) for supervisors and call records.
  */
 
+/**
+ * A stream's quality as its receiver reported it in RTCP (RFC 3550 §6.4.2), for media the
+ * gateway relays without seeing (rtpengine's direct mode): the latest report's loss fraction,
+ * jitter and round trip.
+ */
+export interface ReportedQuality {
+  /** When the report arrived (epoch ms); a sample is taken once per report. */
+  reportedAt: number;
+  lossPct: number;
+  jitterMs: number;
+  rttMs: number;
+}
+
 /** A snapshot of one stream's counters. */
 export interface ReceiveCounters {
   /** Packets received. */

@@ -4,9 +4,9 @@
  * touching the B2BUA (DESIGN.md decision 4).
  */
 import type { CodecName } from './sdp.js';
-import type { ReceiveCounters } from './receive-stats.js';
+import type { ReceiveCounters, ReportedQuality } from './receive-stats.js';
 
-export type { ReceiveCounters } from './receive-stats.js';
+export type { ReceiveCounters, ReportedQuality } from './receive-stats.js';
 
 /** A WebRTC endpoint (ICE + DTLS-SRTP, browsers) or a plain RTP endpoint (SIP devices, trunks). */
 export type EndpointKind = 'webrtc' | 'rtp';
@@ -152,8 +152,10 @@ export interface MediaEngine extends MediaEngineEventsApi {
   /**
    * Each endpoint's received stream as the gateway sees it (RFC 3550 receiver counters: packets
    * received and expected, interarrival jitter); endpoints unknown or silent so far are left out.
+   * Media the gateway relays without seeing it (rtpengine's direct mode) comes as the far end's
+   * latest RTCP report on it instead.
    */
-  receiveStats(endpointIds: readonly string[]): Promise<Record<string, ReceiveCounters>>;
+  receiveStats(endpointIds: readonly string[]): Promise<Record<string, ReceiveCounters | ReportedQuality>>;
   /**
    * Fault injection for tests, a userspace stand-in for `tc netem` on one leg: drops `lossPct` of
    * the packets from and to the endpoint's peer and delays the rest by `delayMs`; `null` clears

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canPair, lastPacketFrom, type PairableEndpoint } from './direct.js';
+import { canPair, lastPacketFrom, reportedQuality, type PairableEndpoint } from './direct.js';
 
 const sdp = (pts: string, extra: string[] = [], dir = 'sendrecv') =>
   ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio 4000 RTP/AVP ${pts}`, ...extra, `a=${dir}`, ''].join('\r\n');
@@ -27,4 +27,20 @@ test('lastPacketFrom: the newest RTP stream of the tag, RTCP ignored', () => {
   const q = { tags: { 'ext-a': { medias: [{ streams: [{ 'last packet': 100, flags: ['RTP'] }, { 'last packet': 200, flags: ['RTCP'] }] }] } } };
   assert.equal(lastPacketFrom(q, 'ext-a'), 100);
   assert.equal(lastPacketFrom(q, 'ext-b'), 0);
+});
+
+test('reportedQuality: the latest report on the peer\'s stream, else the peer\'s own report on what it receives (shape of rtpengine 10.5\'s query)', () => {
+  const entry = (at: number, mos: number, loss: number) => ({ MOS: mos, 'round-trip time': 679, 'round-trip time leg': 151, jitter: 3, 'packet loss': loss, 'reported at': at });
+  const stream = (ssrc: number) => ({ medias: [{ streams: [{ flags: ['RTP', 'RTCP', 'ICE'], SSRC: ssrc }, { flags: ['RTCP'], SSRC: ssrc }] }] });
+  const q = {
+    // The browser (ssrc 1) reported on the phone's stream (2): an empty first report, then two.
+    SSRC: { '2': { 'MOS progression': { interval: 0, entries: [entry(100, 0, 0), entry(105, 44, 0), entry(110, 27, 18)] } } },
+    tags: { 'ext-browser': stream(1), 'ext-phone': stream(2), 'int-phone': { medias: [{ streams: [{ flags: ['RTP'], stats: {} }] }] } },
+  };
+  assert.deepEqual(reportedQuality(q, 'ext-phone', 'ext-browser'), { reportedAt: 110_000, lossPct: 18, jitterMs: 3, rttMs: 0.679 });
+  // Nobody reported on the browser's stream: the browser's own report stands in.
+  assert.deepEqual(reportedQuality(q, 'ext-browser', 'ext-phone'), { reportedAt: 110_000, lossPct: 18, jitterMs: 3, rttMs: 0.679 });
+  // Only the empty report so far, or no reports at all.
+  assert.equal(reportedQuality({ ...q, SSRC: { '2': { 'MOS progression': { entries: [entry(100, 0, 0)] } } } }, 'ext-phone', 'ext-browser'), undefined);
+  assert.equal(reportedQuality({ tags: q.tags }, 'ext-phone', 'ext-browser'), undefined);
 });

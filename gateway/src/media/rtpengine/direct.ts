@@ -18,6 +18,7 @@
  * quality) pause. Pairing needs the same codec and payload types on both sides (rtpengine then
  * forwards packets unchanged); otherwise the call stays on the worker.
  */
+import type { ReportedQuality } from '../receive-stats.js';
 import { parseAudio, type AudioDescription } from '../sdp.js';
 
 /** The ng flags for one side, as the engine builds them. */
@@ -117,4 +118,46 @@ export function lastPacketFrom(query: Record<string, unknown>, tag: string): num
     }
   }
   return last;
+}
+
+/** One entry of rtpengine's per-SSRC report list (`query` → `SSRC` → … → `MOS progression`). */
+interface MosEntry {
+  MOS?: number;
+  'reported at'?: number;
+  'packet loss'?: number;
+  jitter?: number;
+  'round-trip time'?: number;
+}
+
+/** The SSRC of what `tag`'s peer sends, from its RTP stream in an ng `query` reply. */
+function ingressSsrc(query: Record<string, unknown>, tag: string): number | undefined {
+  const tags = query.tags as Record<string, { medias?: Array<{ streams?: Array<{ SSRC?: number; flags?: unknown[] }> }> }> | undefined;
+  for (const m of tags?.[tag]?.medias ?? []) {
+    for (const s of m.streams ?? []) if (typeof s.SSRC === 'number' && (s.flags ?? []).some((f) => String(f) === 'RTP')) return s.SSRC;
+  }
+  return undefined;
+}
+
+/** The latest report rtpengine recorded on `ssrc`, if any. */
+function latestReport(query: Record<string, unknown>, ssrc: number | undefined): MosEntry | undefined {
+  const ssrcs = (query.SSRC ?? {}) as Record<string, { 'MOS progression'?: { entries?: MosEntry[] } }>;
+  let latest: MosEntry | undefined;
+  for (const e of ssrc === undefined ? [] : (ssrcs[String(ssrc)]?.['MOS progression']?.entries ?? [])) {
+    // An entry with MOS 0 is a report that carried no block on this stream yet.
+    if (typeof e['reported at'] === 'number' && e.MOS && (!latest || e['reported at'] >= (latest['reported at'] ?? 0))) latest = e;
+  }
+  return latest;
+}
+
+/**
+ * The line of `tag`'s peer in a direct pair, from the RTCP reports (RFC 3550 §6.4.2) rtpengine
+ * recorded: what the other party reported on the peer's stream — or, when that party sends no
+ * reports rtpengine can use (baresip's are not recorded), what the peer itself reported on the
+ * stream it receives: the same line, the other direction. rtpengine keeps loss in percent,
+ * jitter in ms, round trip in µs, MOS × 10, times in seconds. Undefined until a report came.
+ */
+export function reportedQuality(query: Record<string, unknown>, tag: string, pairedTag: string): ReportedQuality | undefined {
+  const e = latestReport(query, ingressSsrc(query, tag)) ?? latestReport(query, ingressSsrc(query, pairedTag));
+  if (!e) return undefined;
+  return { reportedAt: e['reported at']! * 1000, lossPct: e['packet loss'] ?? 0, jitterMs: e.jitter ?? 0, rttMs: (e['round-trip time'] ?? 0) / 1000 };
 }

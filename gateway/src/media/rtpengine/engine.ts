@@ -22,9 +22,9 @@ import dgram from 'node:dgram';
 import { Emitter } from '../../util/emitter.js';
 import { log } from '../../util/log.js';
 import type { CodecName } from '../sdp.js';
-import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaStats, ReceiveCounters } from '../types.js';
+import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaStats, ReceiveCounters, ReportedQuality } from '../types.js';
 import type { BValue } from './bencode.js';
-import { canPair, lastPacketFrom, pairPeers, pairWithWorker, type PairableEndpoint, type SideFlags as SideFlagsOf } from './direct.js';
+import { canPair, lastPacketFrom, pairPeers, pairWithWorker, reportedQuality, type PairableEndpoint, type SideFlags as SideFlagsOf } from './direct.js';
 import { NgError } from './ng.js';
 import { RtpenginePool, type RtpengineNode, type RtpenginePoolOptions } from './pool.js';
 
@@ -320,14 +320,32 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
   /**
    * What reaches the worker from each endpoint's rtpengine: rtpengine forwards RTP without
    * renumbering (SRTP → RTP only decrypts), so a sequence gap on the peer's side is a gap here.
+   * A direct pair's media never reaches the worker: for it, the far end's latest RTCP report on
+   * the peer's stream, from rtpengine (one `query` per call).
    */
-  async receiveStats(ids: readonly string[]): Promise<Record<string, ReceiveCounters>> {
-    const inner = ids.flatMap((id) => {
+  async receiveStats(ids: readonly string[]): Promise<Record<string, ReceiveCounters | ReportedQuality>> {
+    const out: Record<string, ReceiveCounters | ReportedQuality> = {};
+    const viaWorker: Array<[string, string]> = [];
+    const direct = new Map<string, Endpoint[]>();
+    for (const id of ids) {
       const e = this.endpoints.get(id);
-      return e ? [[e.inner, id] as const] : [];
-    });
-    const got = await this.inner.receiveStats(inner.map(([i]) => i));
-    return Object.fromEntries(inner.flatMap(([i, id]) => (got[i] ? [[id, got[i]]] : [])));
+      if (!e) continue;
+      if (e.pairedWith) direct.set(e.callId, [...(direct.get(e.callId) ?? []), e]);
+      else viaWorker.push([e.inner, id]);
+    }
+    const got = viaWorker.length ? await this.inner.receiveStats(viaWorker.map(([i]) => i)) : {};
+    for (const [i, id] of viaWorker) if (got[i]) out[id] = got[i];
+    await Promise.all([...direct.values()].map(async (group) => {
+      const q = await group[0]!.node.client.request('query', { 'call-id': group[0]!.callId }).catch((err: Error) => {
+        log.debug('rtpengine', `query ${group[0]!.callId}: ${err.message}`);
+        return undefined;
+      });
+      for (const e of q ? group : []) {
+        const r = reportedQuality(q!, e.ext, (e.pairedWith as Endpoint).ext);
+        if (r) out[e.id] = r;
+      }
+    }));
+    return out;
   }
 
   /** Impairs the worker's side of the endpoint (behind rtpengine: the peer sees the same loss and delay). */
