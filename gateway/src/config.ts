@@ -316,11 +316,12 @@ export const ConfigSchema = z
           .default(() => ['127.0.0.1:22222']),
         /**
          * With rtpengine: relay two-party calls peer to peer inside rtpengine, the worker only
-         * for calls that need it (music, a third party, a digit to send). Off by default while it
-         * is new: in a direct call the gateway measures no line quality, and sees the call's digits
-         * only through `rtpengineDtmfLog` (docs/media.md).
+         * for calls that need it (music, a third party, a digit to send). A direct call's line
+         * quality comes from the far ends' RTCP reports, and its digits from rtpengine's DTMF log
+         * (`rtpengineDtmfLog`; without it, keys pressed in a direct call are not seen). `false`:
+         * every call's media through the worker (docs/media.md).
          */
-        rtpengineDirect: z.boolean().default(false),
+        rtpengineDirect: z.boolean().default(true),
         /**
          * Where the gateway listens for rtpengine's DTMF log (rtpengine `--dtmf-log-dest`),
          * `host:port`: in direct mode the worker does not see a call's digits, rtpengine does.

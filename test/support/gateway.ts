@@ -32,7 +32,7 @@ export async function startGateway(over: Over = {}, opts: GatewayOptions = {}): 
   const media = (merged.media ?? {}) as Record<string, unknown>;
   if (TEST_ENGINE === 'rtpengine' && !opts.media && media.engine === undefined) {
     rtpengine = await Rtpengine.start();
-    merged.media = { ...media, engine: 'rtpengine', rtpengine: [rtpengine.address], ...(process.env.SWITCHBOARD_TEST_RTPENGINE_DIRECT === '1' ? { rtpengineDirect: true, rtpengineDtmfLog: rtpengine.dtmfLog } : {}) };
+    merged.media = { ...media, engine: 'rtpengine', rtpengine: [rtpengine.address], rtpengineDtmfLog: rtpengine.dtmfLog, ...(process.env.SWITCHBOARD_TEST_RTPENGINE_DIRECT === '0' ? { rtpengineDirect: false } : {}) };
   }
   const cfg = mergeConfig(base, merged as never);
   const gw = createGateway(cfg, opts);

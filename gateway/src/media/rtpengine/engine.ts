@@ -140,6 +140,7 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
   async start(): Promise<void> {
     await this.pool.start();
     log.info('rtpengine', `media through rtpengine at ${this.pool.nodes.filter((n) => n.up).map((n) => n.client.address).join(', ')}${this.direct ? '; two-party calls relayed peer to peer' : ''}`);
+    if (this.direct && !this.dtmfLog) log.warn('rtpengine', 'two-party calls are relayed peer to peer but media.rtpengineDtmfLog is not set: keys pressed in those calls are not seen (start rtpengine with --dtmf-log-dest=<host:port> and set media.rtpengineDtmfLog to it; docs/media.md)');
     // Each look is an ng query per direct call: a sixth of the timeout (1-10 s) is precise enough.
     if (this.direct && this.rtpTimeoutMs > 0) this.livenessTimer = setInterval(() => void this.checkLiveness(), Math.max(1000, Math.min(10_000, this.rtpTimeoutMs / 6)));
     if (this.direct && this.dtmfLog) await this.listenDtmfLog(this.dtmfLog);
