@@ -156,7 +156,7 @@ async function firstAudioInChromium(httpUrl: string): Promise<number[]> {
   }
 }
 
-interface Row { engine: string; calls: number; cpuPerCall: number; gatewayPct: number; rtpenginePct: number; lossPct: number; rttP50: number; rttP99: number; setupP50: number; setupP95: number; failed: number }
+interface Row { engine: string; calls: number; cpuPerCall: number; gatewayPct: number; rtpenginePct: number; lossPct: number; rttP50: number; rttP99: number; setupP50: number; setupP95: number; gwSetupP50: number; gwSetupP95: number; failed: number }
 
 async function runEngine(engine: Engine): Promise<Row[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `sb-bench-media-${engine}-`));
@@ -172,6 +172,8 @@ async function runEngine(engine: Engine): Promise<Row[]> {
       await sleep(500);
     }
     let gw: ChildProcess;
+    /** The gateway's log so far (each call logs where its setup time went). */
+    let frontLog = () => '';
     let wsUrl: string;
     if (engine === 'kamailio') {
       // The reference: Kamailio relays the WebSocket calls to the echo, rtpengine anchors the media.
@@ -202,13 +204,14 @@ async function runEngine(engine: Engine): Promise<Row[]> {
       };
       writeFileSync(path.join(dir, 'gateway.json'), JSON.stringify(config));
       let gwOut = '';
-      gw = spawn(process.execPath, [path.join(ROOT, 'gateway', 'dist', 'cli.js'), '--config', path.join(dir, 'gateway.json')], { env: { ...process.env, SWITCHBOARD_LOG_LEVEL: process.env.BENCH_GATEWAY_LOG ? 'info' : 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      gw = spawn(process.execPath, [path.join(ROOT, 'gateway', 'dist', 'cli.js'), '--config', path.join(dir, 'gateway.json')], { env: { ...process.env, SWITCHBOARD_LOG_LEVEL: 'info', SWITCHBOARD_LOG_FORMAT: 'text' }, stdio: ['ignore', 'pipe', 'pipe'] });
       procs.push(gw);
       gw.stdout!.on('data', (d) => (gwOut += d));
       gw.stderr!.on('data', (d) => (gwOut += d));
+      frontLog = () => gwOut;
       const base = `http://127.0.0.1:${httpPort}`;
       await waitHttp(`${base}/api/health`, gw, () => gwOut);
-      // BENCH_GATEWAY_LOG=<file>: the gateway's info log, for the setup timings of each call.
+      // BENCH_GATEWAY_LOG=<file>: the gateway's info log (each call's setup timings, among others).
       const logFile = process.env.BENCH_GATEWAY_LOG;
       if (logFile) {
         writeFileSync(logFile, gwOut);
@@ -229,9 +232,12 @@ async function runEngine(engine: Engine): Promise<Row[]> {
     const rows: Row[] = [];
     let up = 0;
     for (const n of STEPS) {
+      const logMark = frontLog().length;
       send({ call: { n: n - up, ws: wsUrl, target: '7000', host: '127.0.0.1', rate: 20 } });
       const placed = (await next()) as { placed: number; failed: number; setupMs: number[] };
       up += placed.placed;
+      // The gateway's own share of the setup: INVITE in to 200 OK out, as it logged each call.
+      const atGateway = [...frontLog().slice(logMark).matchAll(/INVITE to 200 OK ([\d.]+) ms/g)].map((m) => Number(m[1]));
       await sleep(3000);
       send({ states: true });
       const { states } = (await next()) as { states: Record<string, number> };
@@ -277,10 +283,10 @@ async function runEngine(engine: Engine): Promise<Row[]> {
       const row: Row = {
         engine, calls: up, cpuPerCall: allPct / up, gatewayPct: gwPct, rtpenginePct: allPct - gwPct,
         lossPct: r.sent ? Math.max(0, (1 - r.received / r.sent) * 100) : NaN, rttP50: pct(r.rttMs, 50), rttP99: pct(r.rttMs, 99),
-        setupP50: pct(placed.setupMs, 50), setupP95: pct(placed.setupMs, 95), failed: placed.failed,
+        setupP50: pct(placed.setupMs, 50), setupP95: pct(placed.setupMs, 95), gwSetupP50: pct(atGateway, 50), gwSetupP95: pct(atGateway, 95), failed: placed.failed,
       };
       rows.push(row);
-      console.log(`${engine.padEnd(9)} ${String(up).padStart(4)} calls: ${row.cpuPerCall.toFixed(3)} % core/call (gateway ${gwPct.toFixed(1)} %, rtpengine ${row.rtpenginePct.toFixed(1)} %), loss ${row.lossPct.toFixed(2)} %, RTT p50 ${row.rttP50.toFixed(1)} / p99 ${row.rttP99.toFixed(1)} ms, setup p50 ${row.setupP50.toFixed(0)} / p95 ${row.setupP95.toFixed(0)} ms${placed.failed ? `, ${placed.failed} failed` : ''}; load client ${loadPct.toFixed(0)} % of a core`);
+      console.log(`${engine.padEnd(9)} ${String(up).padStart(4)} calls: ${row.cpuPerCall.toFixed(3)} % core/call (gateway ${gwPct.toFixed(1)} %, rtpengine ${row.rtpenginePct.toFixed(1)} %), loss ${row.lossPct.toFixed(2)} %, RTT p50 ${row.rttP50.toFixed(1)} / p99 ${row.rttP99.toFixed(1)} ms, setup p50 ${row.setupP50.toFixed(0)} / p95 ${row.setupP95.toFixed(0)} ms (at the gateway ${row.gwSetupP50.toFixed(1)} / ${row.gwSetupP95.toFixed(1)} ms)${placed.failed ? `, ${placed.failed} failed` : ''}; load client ${loadPct.toFixed(0)} % of a core`);
     }
     send({ hangup: true });
     await next();
@@ -297,9 +303,9 @@ const firstAudio: Record<string, number[]> = {};
 async function main(): Promise<void> {
   const all: Row[] = [];
   for (const e of ENGINES) all.push(...(await runEngine(e)));
-  console.log('\n| engine | calls | % core per call (gateway + rtpengine) | loss | RTT p50 / p99 | setup p50 / p95 |');
+  console.log('\n| engine | calls | % core per call (gateway + rtpengine) | loss | RTT p50 / p99 | setup p50 / p95 (at the gateway) |');
   console.log('|---|---|---|---|---|---|');
-  for (const r of all) console.log(`| ${r.engine} | ${r.calls} | ${r.cpuPerCall.toFixed(3)} (${r.gatewayPct.toFixed(1)} + ${r.rtpenginePct.toFixed(1)} % total) | ${r.lossPct.toFixed(2)} % | ${r.rttP50.toFixed(1)} / ${r.rttP99.toFixed(1)} ms | ${r.setupP50.toFixed(0)} / ${r.setupP95.toFixed(0)} ms |`);
+  for (const r of all) console.log(`| ${r.engine} | ${r.calls} | ${r.cpuPerCall.toFixed(3)} (${r.gatewayPct.toFixed(1)} + ${r.rtpenginePct.toFixed(1)} % total) | ${r.lossPct.toFixed(2)} % | ${r.rttP50.toFixed(1)} / ${r.rttP99.toFixed(1)} ms | ${r.setupP50.toFixed(0)} / ${r.setupP95.toFixed(0)} ms${Number.isNaN(r.gwSetupP50) ? '' : ` (${r.gwSetupP50.toFixed(1)} / ${r.gwSetupP95.toFixed(1)})`} |`);
   for (const [e, t] of Object.entries(firstAudio)) console.log(`first audio after the 200 OK, ${e}: p50 ${pct(t, 50).toFixed(0)} ms (max ${Math.max(...t).toFixed(0)} ms)`);
 }
 

@@ -281,6 +281,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
   }
 
   private async handle(invite: IncomingInvite): Promise<void> {
+    const inviteAt = performance.now();
     let offer: AudioDescription;
     try {
       offer = parseAudio(invite.offer);
@@ -327,6 +328,7 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       return invite.reject(404, 'No Such User Or Extension');
     }
     const call = new Call(randomToken(8), callerParty, partyOf(route, dialled), this.media);
+    call.timings.inviteAt = inviteAt;
     call.caller.user = !fromTrunk;
     call.callee.user = route.kind === 'user';
     if (fromTrunk) call.trunk = fromTrunk.name;
@@ -586,15 +588,18 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       call.hangup({ by: 'caller', status: 487, reason: 'Caller Cancelled' });
       return;
     }
+    const tb = performance.now();
     if (!early) {
       call.joined(call.caller);
       call.joined(call.callee);
       await call.applyMedia();
     }
+    call.timings.bridgeMs = performance.now() - tb;
     call.caller.dialog = invite.accept(callerAnswer);
     this.watch(call, call.caller.dialog, call.caller);
     call.setState(CallState.Connected);
-    call.log.info('b2bua', `media: callee offer ${call.timings.calleeOfferMs?.toFixed(1)} ms, caller answer after callee 200 ${call.timings.callerAnswerMs?.toFixed(1)} ms`);
+    const total = call.timings.inviteAt === undefined ? '' : `; INVITE to 200 OK ${(performance.now() - call.timings.inviteAt).toFixed(1)} ms`;
+    call.log.info('b2bua', `media: callee offer ${call.timings.calleeOfferMs?.toFixed(1)} ms, caller answer after callee 200 ${call.timings.callerAnswerMs?.toFixed(1)} ms, bridge ${call.timings.bridgeMs.toFixed(1)} ms${total}`);
   }
 
   /**

@@ -193,8 +193,8 @@ export class Call extends Emitter<CallEvents> {
   answeredAt?: number;
   endedAt?: number;
   end?: CallEnd;
-  /** Media negotiation costs at the gateway, for logs and benchmarks. */
-  readonly timings: { calleeOfferMs?: number; callerAnswerMs?: number } = {};
+  /** Where a call's setup time went (logged when it connects; bench:media reads the log). */
+  readonly timings: { calleeOfferMs?: number; callerAnswerMs?: number; bridgeMs?: number; inviteAt?: number } = {};
   /**
    * The caller-side answer sent with a 183 when the callee sent early media (ringback, an
    * announcement): the 200 OK must carry the same SDP (RFC 3261 §13.2.1, no 100rel).
