@@ -14,9 +14,10 @@
  *
  * While paired, the worker sees none of the pair's packets, so its silence detection is paused
  * and liveness comes from rtpengine (`query`: each stream's last packet); RFC 4733 digits pass
- * end to end in the media but raise no `dtmf` event; the gateway's receive counters (line
- * quality) pause. Pairing needs the same codec and payload types on both sides (rtpengine then
- * forwards packets unchanged); otherwise the call stays on the worker.
+ * end to end in the media and reach the gateway from rtpengine's DTMF log; the worker's receive
+ * counters pause and line quality comes from the RTCP reports rtpengine records
+ * ({@link reportedQuality}). Pairing needs the same codec and payload types on both sides
+ * (rtpengine then forwards packets unchanged); otherwise the call stays on the worker.
  */
 import type { ReportedQuality } from '../receive-stats.js';
 import { parseAudio, type AudioDescription } from '../sdp.js';
