@@ -8,7 +8,7 @@
  * loses 15 % in the kernel shows as such.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import { analyse, loudestWindow, readWav } from '../support/audio.js';
 import { Baresip } from '../support/baresip.js';
 import { keepPeerConnections, launchAgent, loginDemo, measureRemoteAudio, mediaFlow, type Agent } from '../support/browser.js';
@@ -46,6 +46,15 @@ after(async () => {
 });
 
 const stats = () => gw.gw.media.stats();
+
+// A test that fails mid-call leaves its call up: the next one starts from none.
+afterEach(async () => {
+  await lossy?.stop().catch(() => undefined);
+  lossy = undefined;
+  if (await alice.page.getByTestId('hangup').isVisible().catch(() => false)) await alice.page.getByTestId('hangup').click().catch(() => undefined);
+  if (gw.gw.b2bua.active.length) await phone.command('hangup').catch(() => undefined);
+  await poll('no media left', 5000, async () => ((await stats()).endpoints === 0 ? true : undefined)).catch(() => undefined);
+});
 const direct = async () => (await stats()).directPairs ?? 0;
 const relayed = async () => (await stats()).packetsRelayed;
 
