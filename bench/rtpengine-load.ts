@@ -21,6 +21,7 @@ import dgram from 'node:dgram';
 import { openSync } from 'node:fs';
 import readline from 'node:readline';
 import WebSocket from 'ws';
+import { invite, tok } from './load-sip.js';
 import { NgClient } from '../gateway/src/media/rtpengine/ng.js';
 
 const NG_PORT = Number(process.env.LOAD_NG_PORT ?? 0);
@@ -48,15 +49,9 @@ let sent = 0;
 let received = 0;
 let rtts: number[] = [];
 const reply = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
-const tok = () => randomBytes(6).toString('hex');
-const header = (msg: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(msg.split('\r\n\r\n')[0]!)?.[1]?.trim();
 const WEBRTC = { ICE: 'force', 'transport-protocol': 'UDP/TLS/RTP/SAVPF', 'rtcp-mux': ['offer', 'require'], flags: ['generate-mid'], SDES: ['off'] };
 const PLAIN = { ICE: 'remove', 'transport-protocol': 'RTP/AVP', 'rtcp-mux': ['demux'], DTLS: 'off', SDES: ['off'] };
 
-function answerRequest(ws: WebSocket, msg: string): void {
-  const keep = msg.split('\r\n').filter((l) => /^(via|from|to|call-id|cseq):/i.test(l));
-  ws.send(['SIP/2.0 200 OK', ...keep, 'Content-Length: 0', '', ''].join('\r\n'));
-}
 
 async function place(wsUrl: string, target: string, host: string): Promise<number> {
   const ws = new WebSocket(wsUrl, 'sip');
@@ -74,29 +69,10 @@ async function place(wsUrl: string, target: string, host: string): Promise<numbe
   const plain = `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${sock.address().port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n`;
   const offer = (await ng.request('offer', { 'call-id': c.callId, 'from-tag': c.fromTag, sdp: plain, ...WEBRTC })) as { sdp: Buffer | string };
   const sdp = String(offer.sdp);
-  const viaHost = `${tok()}.invalid`;
-  const invite = [
-    `INVITE sip:${target}@${host} SIP/2.0`, `Via: SIP/2.0/WS ${viaHost};branch=z9hG4bK${tok()}`, 'Max-Forwards: 70', `From: <sip:load@${host}>;tag=${c.fromTag}`,
-    `To: <sip:${target}@${host}>`, `Call-ID: ${c.callId}`, 'CSeq: 1 INVITE', `Contact: <sip:load@${viaHost};transport=ws>`, 'Content-Type: application/sdp', `Content-Length: ${Buffer.byteLength(sdp)}`, '', sdp,
-  ].join('\r\n');
-  const t0 = performance.now();
-  const answer = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no answer in 20 s')), 20_000);
-    ws.on('message', (data) => {
-      const msg = data.toString();
-      if (!msg.startsWith('SIP/2.0')) return answerRequest(ws, msg);
-      const status = Number(msg.slice(8, 11));
-      if (status < 200 || !/^CSeq:\s*1 INVITE/im.test(msg)) return;
-      clearTimeout(timer);
-      if (status >= 300) return reject(new Error(msg.split('\r\n')[0]));
-      c.toTag = /;tag=([^;\s>]+)/.exec(header(msg, 'To') ?? '')?.[1];
-      c.contact = /<([^>]+)>/.exec(header(msg, 'Contact') ?? '')?.[1];
-      resolve(msg.slice(msg.indexOf('\r\n\r\n') + 4));
-    });
-    ws.send(invite);
-  });
-  const setupMs = performance.now() - t0;
-  ws.send([`ACK ${c.contact} SIP/2.0`, `Via: SIP/2.0/WS ${viaHost};branch=z9hG4bK${tok()}`, 'Max-Forwards: 70', `From: <sip:load@${host}>;tag=${c.fromTag}`, `To: <sip:${target}@${host}>;tag=${c.toTag}`, `Call-ID: ${c.callId}`, 'CSeq: 1 ACK', 'Content-Length: 0', '', ''].join('\r\n'));
+  const placed = await invite(ws, { target, host, callId: c.callId, fromTag: c.fromTag, sdp });
+  c.toTag = placed.toTag;
+  c.contact = placed.contact;
+  const { answer, setupMs } = placed;
   const ans = (await ng.request('answer', { 'call-id': c.callId, 'from-tag': c.fromTag, 'to-tag': c.toTag ?? 'b', sdp: answer, ...PLAIN })) as { sdp: Buffer | string };
   c.to = Number(/^m=audio (\d+)/m.exec(String(ans.sdp))![1]);
   c.connected = true;

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import readline from 'node:readline';
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket } from 'werift';
 import WebSocket from 'ws';
+import { invite, tok } from './load-sip.js';
 
 interface LoadCall {
   ws: WebSocket;
@@ -36,19 +37,8 @@ let sent = 0;
 let received = 0;
 let rtts: number[] = [];
 const reply = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
-const tok = () => randomBytes(6).toString('hex');
 
-function header(msg: string, name: string): string | undefined {
-  const re = new RegExp(`^${name}:\\s*(.*)$`, 'im');
-  return re.exec(msg.split('\r\n\r\n')[0]!)?.[1]?.trim();
-}
 
-/** Answers requests the gateway sends inside a dialog (OPTIONS probes, INFO) with 200. */
-function answerRequest(ws: WebSocket, msg: string): void {
-  const lines = msg.split('\r\n');
-  const keep = lines.filter((l) => /^(via|from|to|call-id|cseq):/i.test(l));
-  ws.send(['SIP/2.0 200 OK', ...keep, 'Content-Length: 0', '', ''].join('\r\n'));
-}
 
 async function place(wsUrl: string, target: string, host: string): Promise<number> {
   const ws = new WebSocket(wsUrl, 'sip');
@@ -78,29 +68,10 @@ async function place(wsUrl: string, target: string, host: string): Promise<numbe
     rtts.push(performance.now() - rtp.payload.readDoubleBE(0));
   };
   const sdp = pc.localDescription!.sdp;
-  const viaHost = `${tok()}.invalid`;
-  const invite = [
-    `INVITE sip:${target}@${host} SIP/2.0`, `Via: SIP/2.0/WS ${viaHost};branch=z9hG4bK${tok()}`, 'Max-Forwards: 70', `From: <sip:load@${host}>;tag=${c.fromTag}`,
-    `To: <sip:${target}@${host}>`, `Call-ID: ${c.callId}`, 'CSeq: 1 INVITE', `Contact: <sip:load@${viaHost};transport=ws>`, 'Content-Type: application/sdp', `Content-Length: ${Buffer.byteLength(sdp)}`, '', sdp,
-  ].join('\r\n');
-  const t0 = performance.now();
-  const answer = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no answer in 20 s')), 20_000);
-    ws.on('message', (data) => {
-      const msg = data.toString();
-      if (!msg.startsWith('SIP/2.0')) return answerRequest(ws, msg);
-      const status = Number(msg.slice(8, 11));
-      if (status < 200 || !/^CSeq:\s*1 INVITE/im.test(msg)) return;
-      clearTimeout(timer);
-      if (status >= 300) return reject(new Error(msg.split('\r\n')[0]));
-      c.toTag = /;tag=([^;\s>]+)/.exec(header(msg, 'To') ?? '')?.[1];
-      c.contact = /<([^>]+)>/.exec(header(msg, 'Contact') ?? '')?.[1];
-      resolve(msg.slice(msg.indexOf('\r\n\r\n') + 4));
-    });
-    ws.send(invite);
-  });
-  const setupMs = performance.now() - t0;
-  ws.send([`ACK ${c.contact} SIP/2.0`, `Via: SIP/2.0/WS ${viaHost};branch=z9hG4bK${tok()}`, 'Max-Forwards: 70', `From: <sip:load@${host}>;tag=${c.fromTag}`, `To: <sip:${target}@${host}>;tag=${c.toTag}`, `Call-ID: ${c.callId}`, 'CSeq: 1 ACK', 'Content-Length: 0', '', ''].join('\r\n'));
+  const placed = await invite(ws, { target, host, callId: c.callId, fromTag: c.fromTag, sdp });
+  c.toTag = placed.toTag;
+  c.contact = placed.contact;
+  const { answer, setupMs } = placed;
   // werift 0.24 throws on the short `a=rtcp:PORT` form rtpengine writes (TESTBED.md); with
   // rtcp-mux it carries nothing.
   await pc.setRemoteDescription({ type: 'answer', sdp: answer.replace(/^a=rtcp:\d+\r?\n/gm, '') });

@@ -65,6 +65,16 @@ async function relayedDuring(ms: number, during: () => Promise<unknown>): Promis
   return (await relayed()) - p0;
 }
 
+/** The phone dials alice, she answers in the demo, and the call goes direct. */
+async function phoneCallsAlice(): Promise<void> {
+  const dial = await phone.command('dial', `sip:1001@127.0.0.1:${gw.addrs.sipUdpPort}`);
+  assert.ok(dial.ok, `baresip refused to dial: ${dial.data}`);
+  await alice.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
+  await alice.page.getByTestId('answer').click();
+  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
+  await poll('the call to be relayed directly', 5000, async () => ((await direct()) === 1 ? true : undefined));
+}
+
 async function hearsPhone(what: string): Promise<void> {
   const heard = await measureRemoteAudio(alice.page, 1500);
   console.log(`# ${what}: alice hears ${heard.frequency.toFixed(0)} Hz at ${heard.levelDb.toFixed(1)} dBFS`);
@@ -131,12 +141,7 @@ test('browser ↔ phone relayed by rtpengine alone, the phone\'s keys reaching t
 });
 
 test('the phone calls the browser: the answered call is direct too', async () => {
-  const dial = await phone.command('dial', `sip:1001@127.0.0.1:${gw.addrs.sipUdpPort}`);
-  assert.ok(dial.ok, `baresip refused to dial: ${dial.data}`);
-  await alice.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
-  await alice.page.getByTestId('answer').click();
-  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
-  await poll('the call to be relayed directly', 5000, async () => ((await direct()) === 1 ? true : undefined));
+  await phoneCallsAlice();
   const n = await relayedDuring(1500, () => hearsPhone('phone → browser, direct'));
   assert.equal(n, 0, 'the worker relays nothing');
   const closed = phone.events.filter((e) => e.type === 'CALL_CLOSED').length;
@@ -146,12 +151,7 @@ test('the phone calls the browser: the answered call is direct too', async () =>
 });
 
 test('a direct call\'s line quality comes from the far ends\' RTCP reports: clean, then 15 % loss in the kernel on the browser\'s flow', async () => {
-  const dial = await phone.command('dial', `sip:1001@127.0.0.1:${gw.addrs.sipUdpPort}`);
-  assert.ok(dial.ok, `baresip refused to dial: ${dial.data}`);
-  await alice.page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 10_000 });
-  await alice.page.getByTestId('answer').click();
-  await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
-  await poll('the call to be relayed directly', 5000, async () => ((await direct()) === 1 ? true : undefined));
+  await phoneCallsAlice();
   const callId = gw.gw.b2bua.active[0]!.id;
   const party = (name: string) => gw.gw.center.liveCalls()[0]?.parties.find((p) => p.name === name)?.quality;
 
