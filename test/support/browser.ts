@@ -239,3 +239,19 @@ export async function mediaFlow(page: Page): Promise<{ browser: number; gateway:
     return undefined;
   });
 }
+
+/**
+ * The audio streams the page's calls receive: SSRC and packets so far, from getStats (Chrome lists
+ * the unsignaled SSRCs it created a stream for). For failure messages. Needs {@link keepPeerConnections}.
+ */
+export async function inboundStreams(page: Page): Promise<Array<{ ssrc: number; packets: number }>> {
+  return page.evaluate(async () => {
+    const out: Array<{ ssrc: number; packets: number }> = [];
+    for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs ?? []) {
+      (await pc.getStats()).forEach((s: { type: string; ssrc?: number; packetsReceived?: number }) => {
+        if (s.type === 'inbound-rtp') out.push({ ssrc: s.ssrc ?? 0, packets: s.packetsReceived ?? 0 });
+      });
+    }
+    return out;
+  });
+}

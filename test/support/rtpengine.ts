@@ -62,7 +62,7 @@ export class Rtpengine {
     const args = [
       // Not Debian's /etc/rtpengine/rtpengine.conf (its HTTP and CLI ports would collide between instances).
       '--config-file=none', '--foreground', '--table=-1', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${this.ngPort}`, `--port-min=${this.portMin}`, `--port-max=${this.portMax}`,
-      '--log-stderr', '--log-level=5', '--num-threads=2', '--delete-delay=0', '--timeout=120', `--dtmf-log-dest=127.0.0.1:${this.dtmfLogPort}`, `--pidfile=${path.join(WORK, `rtpengine-${this.ngPort}.pid`)}`,
+      '--log-stderr', `--log-level=${process.env.RTPENGINE_LOG_LEVEL ?? 5}`, '--num-threads=2', '--delete-delay=0', '--timeout=120', `--dtmf-log-dest=127.0.0.1:${this.dtmfLogPort}`, `--pidfile=${path.join(WORK, `rtpengine-${this.ngPort}.pid`)}`,
     ];
     const proc = spawn('rtpengine', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));

@@ -31,7 +31,7 @@ import { WebRtcEndpoint } from './webrtc-endpoint.js';
  * the party's packets after hold as "old" (found by the hold e2e test).
  */
 export class OutputStream {
-  private readonly ssrc = newSource();
+  private ssrc = newSource();
   private source?: number;
   private seqDelta = 0;
   private tsDelta = 0;
@@ -47,6 +47,17 @@ export class OutputStream {
     if (performance.now() < this.pausedUntil) return true;
     this.pausedUntil = 0;
     return false;
+  }
+
+  /**
+   * Goes on as a new SSRC (sequence and timestamps still continuous): the far end has heard
+   * another source meanwhile, not through this stream (rtpengine's direct mode). Chrome plays
+   * only the newest SSRC it has not seen before on an m-line without a=ssrc: coming back as an
+   * SSRC it saw earlier, before the other source, it would not be heard.
+   */
+  newSource(): void {
+    this.ssrc = newSource();
+    this.source = undefined; // the next packet is marked (a new talkspurt)
   }
 
   /** Rewrites SSRC, sequence number and timestamp in place; marks the first packet of each new source. */
@@ -232,6 +243,10 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
       this.reportedSilent.add(id);
       this.emit('timeout', id, Math.round(silent));
     }
+  }
+
+  async newOutputSource(id: string): Promise<void> {
+    if (this.endpoints.has(id)) this.output(id).newSource();
   }
 
   async expectMedia(id: string, expected: boolean): Promise<void> {

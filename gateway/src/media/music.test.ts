@@ -43,3 +43,16 @@ test('output stream: one SSRC with continuous sequence and timestamps across sou
   assert.equal(m1[1]! & 0x80, 0x80, 'marker on a new source');
   assert.equal(m2[1]! & 0x80, 0);
 });
+
+test('output stream: a new source goes on under a new SSRC, marked, sequence and timestamps continuous', () => {
+  const out = new OutputStream();
+  const a1 = out.write(rtp(111, 100, 1000));
+  out.newSource(); // the peer heard another party directly meanwhile (rtpengine's direct mode)
+  const a2 = out.write(rtp(111, 101, 1160));
+  const a3 = out.write(rtp(111, 102, 1320));
+  assert.notEqual(a2.readUInt32BE(8), a1.readUInt32BE(8), 'a new SSRC');
+  assert.equal(a3.readUInt32BE(8), a2.readUInt32BE(8));
+  assert.deepEqual([a1, a2, a3].map((p) => p.readUInt16BE(2)), [100, 101, 102]);
+  assert.equal(a2[1]! & 0x80, 0x80, 'marker on the first packet of the new SSRC');
+  assert.equal(a3[1]! & 0x80, 0);
+});

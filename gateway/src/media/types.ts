@@ -146,6 +146,13 @@ export interface MediaEngine extends MediaEngineEventsApi {
    * clock restarts then.
    */
   expectMedia(endpointId: string, expected: boolean): Promise<void>;
+  /**
+   * The endpoint's outgoing stream goes on under a new SSRC (RFC 3550 §8): its peer has been
+   * hearing another source that did not come through it (rtpengine's direct mode relays the
+   * other party to the peer as it is), and a browser would not play this stream again under the
+   * SSRC it heard before that other source.
+   */
+  newOutputSource(endpointId: string): Promise<void>;
   /** Closes an endpoint (it leaves its bridge). Idempotent. */
   closeEndpoint(endpointId: string): Promise<void>;
   stats(): Promise<MediaStats>;

@@ -175,6 +175,9 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
   expectMedia(id: string, expected: boolean): Promise<void> {
     return this.call('expectMedia', id, expected);
   }
+  newOutputSource(id: string): Promise<void> {
+    return this.call('newOutputSource', id);
+  }
   closeEndpoint(id: string): Promise<void> {
     // Forgotten at once: a worker dying meanwhile does not report it as lost.
     if (!this.endpoints.delete(id)) return Promise.resolve();

@@ -10,7 +10,11 @@
  * werift client: same ports, ICE credentials and fingerprint; audio both ways). When the bridge
  * needs the worker — music, a third party, a one-way ear, a digit to inject, a re-INVITE — each
  * `ext` is paired back with its own `int` the same way, and the call stays on the worker from
- * then on (pairing a second time lost audio between two browsers; the engine's `leftDirect`).
+ * then on (the engine's `leftDirect`). Going back, the worker's stream to the peer takes a new
+ * SSRC: Chrome plays only the newest SSRC it has not seen before on an m-line without a=ssrc, so
+ * a browser that heard the worker, then the other party directly, would not play the worker's
+ * first SSRC again. For the same reason a call is never paired a second time: the browser would
+ * be back on an SSRC it heard before the worker's (between two browsers that lost one direction).
  *
  * While paired, the worker sees none of the pair's packets, so its silence detection is paused
  * and liveness comes from rtpengine (`query`: each stream's last packet); RFC 4733 digits pass

@@ -56,10 +56,10 @@ interface Endpoint extends PairableEndpoint {
   /** When it was paired (liveness counts from then). */
   pairedAt: number;
   /**
-   * It was paired and went back to the worker: it stays there. Pairing again after the worker
-   * carried the call (hold, consult, a digit) lost one direction's audio between two browsers in
-   * the rtpengine test matrix (10.5); the first pairing — a call's life until it needs the
-   * worker — is what the per-call cost is about.
+   * It was paired and went back to the worker: it stays there. Pairing again would put a browser
+   * back on the other party's SSRC, which it heard before the worker's and would not play again
+   * (./direct.ts; it lost one direction's audio between two browsers in the rtpengine matrix).
+   * The first pairing — a call's life until it needs the worker — is what the per-call cost is about.
    */
   leftDirect: boolean;
   /** A timeout was reported for it already. */
@@ -372,7 +372,11 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
         if (e.pairedWith) await this.serial(e, () => this.unpair(e));
       }
     }
-    await this.repairBridge(bridgeId);
+    // Back to the worker is awaited (the worker's bridge must carry them when this returns);
+    // pairing is not: the worker's bridge carries the audio until rtpengine takes over, so a
+    // call's 200 OK does not wait for it. Later changes to the call queue behind it.
+    if (this.directPair(bridgeId)) void this.repairBridge(bridgeId);
+    else await this.repairBridge(bridgeId);
   }
 
   /** The pair a bridge can be relayed by rtpengine alone, if any (see ./direct.ts). */
@@ -428,6 +432,9 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     e.leftDirect = other.leftDirect = true;
     for (const x of [e, other]) {
       if (!this.endpoints.has(x.id)) continue;
+      // The peer heard the other party's SSRC meanwhile: a browser would not play the worker's
+      // earlier one again (./direct.ts).
+      await this.inner.newOutputSource(x.inner);
       await pairWithWorker((c, p) => this.ng(x, c, p as Record<string, BValue>), x, this.side(x) as SideFlagsOf, PLAIN as SideFlagsOf);
       await this.inner.expectMedia(x.inner, x.expected);
     }
@@ -487,10 +494,15 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     if (!e.pairedWith) await this.inner.expectMedia(e.inner, expected);
   }
 
+  newOutputSource(endpointId: string): Promise<void> {
+    return this.inner.newOutputSource(this.get(endpointId).inner);
+  }
+
   async closeEndpoint(endpointId: string): Promise<void> {
     const e = this.endpoints.get(endpointId);
     if (!e) return;
-    if (e.pairedWith) await this.serial(e, () => this.unpair(e)).catch(() => undefined);
+    // Behind whatever the call's chain is doing (a pairing under way), then off its pair.
+    if (e.group) await this.serial(e, () => this.unpair(e)).catch(() => undefined);
     this.endpoints.delete(endpointId);
     this.byInner.delete(e.inner);
     e.node.load--;
