@@ -258,7 +258,13 @@ async function runEngine(engine: Engine): Promise<Row[]> {
       const placed = (await next()) as { placed: number; failed: number; setupMs: number[] };
       up += placed.placed;
       // The gateway's own share of the setup: INVITE in to 200 OK out, as it logged each call.
-      const atGateway = [...frontLog().slice(logMark).matchAll(/INVITE to 200 OK ([\d.]+) ms/g)].map((m) => Number(m[1]));
+      const setupLines = frontLog().slice(logMark);
+      const atGateway = [...setupLines.matchAll(/INVITE to 200 OK ([\d.]+) ms/g)].map((m) => Number(m[1]));
+      // Where the gateway's share goes (p50 / p95 of each step it logs).
+      const phases = (['callee offer', 'caller answer after callee 200', 'bridge'] as const).map((name) => {
+        const ms = [...setupLines.matchAll(new RegExp(`${name} ([\\d.]+) ms`, 'g'))].map((m) => Number(m[1]));
+        return ms.length ? `${name} ${pct(ms, 50).toFixed(1)} / ${pct(ms, 95).toFixed(1)} ms` : undefined;
+      }).filter(Boolean);
       await sleep(3000);
       send({ states: true });
       const { states } = (await next()) as { states: Record<string, number> };
@@ -308,6 +314,7 @@ async function runEngine(engine: Engine): Promise<Row[]> {
       };
       rows.push(row);
       console.log(`${engine.padEnd(9)} ${String(up).padStart(4)} calls: ${row.cpuPerCall.toFixed(3)} % core/call (gateway ${gwPct.toFixed(1)} %, rtpengine ${row.rtpenginePct.toFixed(1)} %), loss ${row.lossPct.toFixed(2)} %, RTT p50 ${row.rttP50.toFixed(1)} / p99 ${row.rttP99.toFixed(1)} ms, setup p50 ${row.setupP50.toFixed(0)} / p95 ${row.setupP95.toFixed(0)} ms (at the gateway ${row.gwSetupP50.toFixed(1)} / ${row.gwSetupP95.toFixed(1)} ms)${placed.failed ? `, ${placed.failed} failed` : ''}; load client ${loadPct.toFixed(0)} % of a core`);
+      if (phases.length) console.log(`${' '.repeat(9)} at the gateway, p50 / p95: ${phases.join(', ')}`);
     }
     send({ hangup: true });
     await next();
