@@ -10,12 +10,12 @@
  *    then the other peer relayed by rtpengine alone, hears the worker afterwards under a new SSRC.
  */
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { after, test } from 'node:test';
 import { LocalMediaEngine } from '../../gateway/src/media/engine.js';
 import { RtpengineMediaEngine } from '../../gateway/src/media/rtpengine/engine.js';
 import { NgClient, NgError } from '../../gateway/src/media/rtpengine/ng.js';
 import { freePort, poll, settle } from '../support/net.js';
+import { RtpPeer } from '../support/rtp-peer.js';
 import { Rtpengine } from '../support/rtpengine.js';
 import { sipp, type SippRun } from '../support/sipp.js';
 import { startGateway, type TestGateway } from '../support/gateway.js';
@@ -126,40 +126,25 @@ test('rtpengine killed mid-call: calls end with a reason and a record, new calls
 test('direct mode, back to the worker: the peer hears the worker under an SSRC it has not heard before (a browser plays only the newest new one)', async () => {
   const r = await Rtpengine.start();
   engines.push(r);
-  const inner = new LocalMediaEngine({ bindAddress: '127.0.0.1' });
-  const engine = new RtpengineMediaEngine(inner, { addresses: [r.address], direct: true });
-  await engine.start();
-  // Two plain-RTP peers: A calls, B is called; each sends PCMU every 20 ms under its own SSRC.
-  const peers = await Promise.all([0xaaaa0001, 0xbbbb0002].map(async (ssrc) => {
-    const sock = dgram.createSocket('udp4');
-    await new Promise<void>((ok) => sock.bind(0, '127.0.0.1', ok));
-    const heard: number[] = [];
-    sock.on('message', (m) => { if (m.length > 12 && (m[1]! & 0x7f) === 0) heard.push(m.readUInt32BE(8)); });
-    return { sock, ssrc, heard, port: sock.address().port, to: 0 };
-  }));
-  const [pa, pb] = peers as [typeof peers[0], typeof peers[0]];
-  const sdp = (port: number) => `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n`;
-  const portOf = (s: string) => Number(/^m=audio (\d+)/m.exec(s)![1]);
-  const a = await engine.createEndpoint('rtp', 'call-1');
-  pa.to = portOf(await engine.answer(a, sdp(pa.port), 'PCMU'));
-  const b = await engine.createEndpoint('rtp', 'call-1');
-  pb.to = portOf(await engine.offer(b, ['PCMU'], { telephoneEvent: 101 }));
-  await engine.acceptAnswer(b, sdp(pb.port));
-  let seq = 0;
-  const timer = setInterval(() => {
-    seq++;
-    for (const p of peers) {
-      const pkt = Buffer.alloc(172, 0xff);
-      pkt.writeUInt8(0x80, 0); pkt.writeUInt8(0, 1); pkt.writeUInt16BE(seq & 0xffff, 2); pkt.writeUInt32BE(seq * 160, 4); pkt.writeUInt32BE(p.ssrc, 8);
-      p.sock.send(pkt, p.to, '127.0.0.1');
-    }
-  }, 20);
+  const engine = new RtpengineMediaEngine(new LocalMediaEngine({ bindAddress: '127.0.0.1' }), { addresses: [r.address], direct: true });
+  // Two plain-RTP peers of one call: A calls, B is called.
+  const [pa, pb] = await Promise.all([RtpPeer.create(440), RtpPeer.create(1000)]);
+  const lastHeardByB = () => pb.received.filter((x) => x.pt === 0).map((x) => x.ssrc);
   const ssrcsAt = async (what: string, pred: (s: number) => boolean) => {
-    pb.heard.length = 0;
-    await poll(what, 5000, () => (pb.heard.length >= 10 && pred(pb.heard.at(-1)!) ? true : undefined));
-    return pb.heard.at(-1)!;
+    pb.clear();
+    return poll(what, 5000, () => {
+      const heard = lastHeardByB();
+      return heard.length >= 10 && pred(heard.at(-1)!) ? heard.at(-1)! : undefined;
+    });
   };
   try {
+    await engine.start();
+    const a = await engine.createEndpoint('rtp', 'call-1');
+    pa.start(await engine.answer(a, pa.offer(), 'PCMU'));
+    const b = await engine.createEndpoint('rtp', 'call-1');
+    const toB = await engine.offer(b, ['PCMU'], { telephoneEvent: 101 });
+    await engine.acceptAnswer(b, pb.offer());
+    pb.start(toB);
     // B hears the worker first (queue music), then A relayed by rtpengine alone, then — A on hold — the worker's music again.
     await engine.setBridge('br', [{ endpoint: a, hears: [] }, { endpoint: b, hears: [], music: '' }]);
     const before = await ssrcsAt('B to hear the worker', (s) => s !== pa.ssrc);
@@ -171,11 +156,10 @@ test('direct mode, back to the worker: the peer hears the worker under an SSRC i
     // Resumed: on the worker from now on, the same (new) stream.
     await engine.setBridge('br', [{ endpoint: a, hears: [b] }, { endpoint: b, hears: [a] }]);
     await settle(300);
-    assert.deepEqual([...new Set(pb.heard.slice(-10))], [after]);
+    assert.deepEqual([...new Set(lastHeardByB().slice(-10))], [after]);
   } finally {
-    clearInterval(timer);
-    for (const p of peers) p.sock.close();
-    await engine.closeBridge('br');
+    pa.close();
+    pb.close();
     await engine.close();
   }
 });

@@ -24,7 +24,8 @@ export class RtpPeer {
   private timer?: NodeJS.Timeout;
   private seq = Math.floor(Math.random() * 60000);
   private ts = Math.floor(Math.random() * 1e9);
-  private readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
+  /** The SSRC it sends under. */
+  readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
   private phase = 0;
   private target?: { port: number; address: string };
   /** Packets sent. */

@@ -3,7 +3,8 @@
  * module here), on loopback, its ng port and a media port range of its own; started in the
  * foreground and stopped (or killed, for the failure tests) by PID. `SWITCHBOARD_TEST_MEDIA=
  * rtpengine` makes {@link startGateway} run every test gateway on one (the engine matrix of
- * `npm test`).
+ * `npm test`). `RTPENGINE_LOG_LEVEL` (default 5) sets its log level, e.g. 6 to see each DTLS and
+ * offer/answer step in `log` when diagnosing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
