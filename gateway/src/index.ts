@@ -5,7 +5,7 @@
 export { createGateway } from './gateway.js';
 export type { Gateway, GatewayAddresses, GatewayOptions } from './gateway.js';
 export { LocalMediaEngine } from './media/engine.js';
-export type { MediaEngine, MediaEngineEvents, MediaOptions, MediaStats, EndpointKind, EndpointState } from './media/types.js';
+export type { MediaEngine, MediaEngineEvents, MediaOptions, MediaStats, EndpointKind, EndpointState, OfferOptions } from './media/types.js';
 export { loadConfig, loadConfigWithMode, parseConfig, defaultConfig, demoConfig, validateConfig, mergeConfig, ConfigError, ConfigSchema } from './config.js';
 export type { GatewayConfig, UserConfig, TrunkConfig, CenterConfig, LoadedConfig } from './config.js';
 export type { ContactCenter, CenterStats } from './center/contact-center.js';

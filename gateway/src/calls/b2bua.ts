@@ -420,8 +420,10 @@ export class B2bua extends Emitter<B2buaEvents> implements SipCoreDelegate {
       if (call.callee.endpointId) await call.closeEndpoint(call.callee.endpointId);
       delete call.callee.endpointId;
       const out = new Fork({ core: this.core, media: this.media }, call, a, legHeaders(call, a));
-      // The caller's telephone-event type for the callee too: one number on both legs.
-      await out.prepare(codecs, { telephoneEvent: offer.telephoneEvent });
+      // The caller's telephone-event type for the callee too: one number on both legs. The
+      // caller is answered only when the callee answers: the media engine may let them negotiate
+      // with each other (rtpengine's direct mode).
+      await out.prepare(codecs, { telephoneEvent: offer.telephoneEvent, peer: { endpoint: call.caller.endpointId!, offer: invite.offer } });
       call.timings.calleeOfferMs = performance.now() - t0;
       if (call.state === CallState.Ended) return out.cancel();
       // One branch (a trunk, a user on one device): its endpoint is the callee's from now on, so

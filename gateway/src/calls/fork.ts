@@ -11,7 +11,7 @@ import type { SipCore } from '../sip/core.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { InviteOptions, OutgoingInvite } from '../sip/invite.js';
 import type { SipResponse } from '../sip/message.js';
-import type { MediaEngine } from '../media/types.js';
+import type { MediaEngine, OfferOptions } from '../media/types.js';
 import type { CodecName } from '../media/sdp.js';
 import type { Trunk } from '../trunks/trunk.js';
 import { Emitter } from '../util/emitter.js';
@@ -103,15 +103,19 @@ export class Fork extends Emitter<ForkEvents> {
 
   /**
    * Creates each branch's endpoint and offer (`codecs` unless the branch names its own; RFC 4733
-   * events on `opts.telephoneEvent`, the caller's type, when given). A branch
+   * events on `opts.telephoneEvent`, the caller's type, when given). `opts.peer`, the caller's
+   * endpoint and offer, is passed on for a single branch only (the media engine may then let the
+   * two peers negotiate with each other; several branches each get their own offer). A branch
    * whose media cannot be set up is left out; when none can be, the first error is thrown (the
    * endpoints made so far are released first).
    */
-  async prepare(codecs: readonly CodecName[], opts: { telephoneEvent?: number | undefined } = {}): Promise<void> {
+  async prepare(codecs: readonly CodecName[], opts: OfferOptions = {}): Promise<void> {
+    const own: OfferOptions = { telephoneEvent: opts.telephoneEvent };
+    const single = this.attempt.branches.length === 1;
     const made = await Promise.allSettled(this.attempt.branches.map(async (branch): Promise<Leg> => {
       const endpointId = await this.call.createEndpoint(branch.webrtc ? 'webrtc' : 'rtp');
       try {
-        return { branch, endpointId, offer: await this.ctx.media.offer(endpointId, branch.codecs.length ? branch.codecs : codecs, opts), invites: [], done: false };
+        return { branch, endpointId, offer: await this.ctx.media.offer(endpointId, branch.codecs.length ? branch.codecs : codecs, single ? opts : own), invites: [], done: false };
       } catch (err) {
         await this.call.closeEndpoint(endpointId);
         throw err;

@@ -20,7 +20,7 @@ import { encodeG711 } from './g711.js';
 import { JitterBuffer, mixFor, mixMinus, SAMPLES, type Limiter } from './mixer.js';
 import { RtpEndpoint } from './rtp-endpoint.js';
 import { STATIC_PT, type CodecName } from './sdp.js';
-import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats, ReceiveCounters } from './types.js';
+import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats, OfferOptions, ReceiveCounters } from './types.js';
 import { ReceiveStats } from './receive-stats.js';
 import { WebRtcEndpoint } from './webrtc-endpoint.js';
 
@@ -613,8 +613,8 @@ export class LocalMediaEngine extends Emitter<MediaEngineEvents> implements Medi
     return this.get(id).answer(offer, codec);
   }
 
-  offer(id: string, codecs: readonly CodecName[], opts?: { telephoneEvent?: number | undefined }): Promise<string> {
-    // A dynamic payload type only (RFC 3551 §3: 96-127).
+  offer(id: string, codecs: readonly CodecName[], opts?: OfferOptions): Promise<string> {
+    // (`opts.peer`: this engine relays nothing peer to peer.) A dynamic payload type only (RFC 3551 §3: 96-127).
     const te = opts?.telephoneEvent;
     return this.get(id).offer(codecs, te !== undefined && te >= 96 && te <= 127 ? te : undefined);
   }

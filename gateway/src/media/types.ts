@@ -92,6 +92,24 @@ export interface MediaEngineEventsApi {
   off<K extends keyof MediaEngineEvents>(event: K, fn: (...args: MediaEngineEvents[K]) => void): unknown;
 }
 
+/** Options of {@link MediaEngine.offer}. */
+export interface OfferOptions {
+  /**
+   * The payload type to offer RFC 4733 events on — the other leg's, so both legs use one number
+   * and a relay between them (rtpengine's direct mode) needs no rewriting; 101 when absent.
+   */
+  telephoneEvent?: number | undefined;
+  /**
+   * The endpoint this one is to be bridged with, two-party, and the offer its peer made: a
+   * caller whose INVITE goes on to this one callee, and who is answered only when the callee
+   * answers. An engine that relays two-party calls peer to peer (rtpengine's direct mode) may
+   * build this offer from that one, and then answers that endpoint ({@link MediaEngine.answer}
+   * with the same offer) from the answer this endpoint gets ({@link MediaEngine.acceptAnswer}):
+   * the two peers negotiate with each other through it, in one offer/answer. Others ignore it.
+   */
+  peer?: { endpoint: string; offer: string } | undefined;
+}
+
 /** The media engine. Every method is asynchronous so the engine can live in another thread. */
 export interface MediaEngine extends MediaEngineEventsApi {
   /**
@@ -107,11 +125,9 @@ export interface MediaEngine extends MediaEngineEventsApi {
   /** Answers a remote offer using exactly `codec`; returns the local answer SDP. */
   answer(endpointId: string, offer: string, codec: CodecName): Promise<string>;
   /**
-   * Creates a local offer with these codecs (preference order). `telephoneEvent`: the payload
-   * type to offer RFC 4733 events on — the other leg's, so both legs use one number and a relay
-   * between them (rtpengine's direct mode) needs no rewriting; 101 when absent.
+   * Creates a local offer with these codecs (preference order); see {@link OfferOptions}.
    */
-  offer(endpointId: string, codecs: readonly CodecName[], opts?: { telephoneEvent?: number | undefined }): Promise<string>;
+  offer(endpointId: string, codecs: readonly CodecName[], opts?: OfferOptions): Promise<string>;
   /**
    * Answers a new offer inside an established session (RFC 3264 §8: re-INVITE for a new address,
    * a session refresh or hold): keeps our port and the session's codec, mirrors the direction.

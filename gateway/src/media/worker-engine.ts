@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { Emitter } from '../util/emitter.js';
 import { log } from '../util/log.js';
 import type { CodecName } from './sdp.js';
-import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats, ReceiveCounters } from './types.js';
+import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaOptions, MediaStats, OfferOptions, ReceiveCounters } from './types.js';
 
 /** @internal A call to the worker. */
 export interface RpcRequest {
@@ -144,8 +144,9 @@ export class WorkerMediaEngine extends Emitter<MediaEngineEvents> implements Med
   answer(id: string, offer: string, codec: CodecName): Promise<string> {
     return this.call('answer', id, offer, codec);
   }
-  offer(id: string, codecs: readonly CodecName[], opts?: { telephoneEvent?: number | undefined }): Promise<string> {
-    return this.call('offer', id, codecs, opts);
+  offer(id: string, codecs: readonly CodecName[], opts?: OfferOptions): Promise<string> {
+    // The worker relays nothing peer to peer: `peer` means nothing to it.
+    return this.call('offer', id, codecs, { telephoneEvent: opts?.telephoneEvent });
   }
   hasTelephoneEvent(id: string): Promise<boolean> {
     return this.call('hasTelephoneEvent', id);

@@ -24,6 +24,7 @@
  * (rtpengine then forwards packets unchanged); otherwise the call stays on the worker.
  */
 import type { ReportedQuality } from '../receive-stats.js';
+import type { MediaEngine } from '../types.js';
 import { parseAudio, type AudioDescription } from '../sdp.js';
 
 /** The ng flags for one side, as the engine builds them. */
@@ -78,7 +79,8 @@ export type Exchange = (command: 'offer' | 'answer', params: Record<string, unkn
 
 const withLatching = (side: SideFlags): SideFlags => ({ ...side, flags: [...(side.flags ?? []), 'port latching'] });
 
-const port = (sdp: string): number | undefined => {
+/** The audio port in an SDP body. */
+export const port = (sdp: string): number | undefined => {
   const m = /^m=audio (\d+)/m.exec(sdp);
   return m ? Number(m[1]) : undefined;
 };
@@ -95,6 +97,47 @@ export async function pairPeers(ng: Exchange, a: PairableEndpoint, b: PairableEn
   if (port(toA) !== a.peerFacingPort || port(toB) !== b.peerFacingPort) {
     throw new Error(`rtpengine moved a peer's port while pairing (${a.peerFacingPort} → ${port(toA)}, ${b.peerFacingPort} → ${port(toB)})`);
   }
+}
+
+/**
+ * SDP one peer gave, as the other peer gets it through rtpengine: without the sender's `a=ssrc`
+ * lines (RFC 5576). A browser that was told the SSRC would bind its track to it and might drop
+ * the worker's stream once the call leaves direct mode; unsignaled, it plays whichever SSRC is
+ * newest, as it does when the worker was first.
+ */
+export function withoutSsrc(sdp: string): string {
+  return sdp.replace(/^a=ssrc(?:-group)?:.*(?:\r?\n|$)/gm, '');
+}
+
+/** The worker's side of an endpoint: what {@link attachWorker} negotiates with. */
+export interface WorkerSide {
+  answer(offer: string): Promise<string>;
+  offer(): Promise<string>;
+  acceptAnswer(answer: string): Promise<unknown>;
+}
+
+/**
+ * Pairs `e`'s peer side with its worker side for the first time: the call began peer to peer
+ * (the callee's offer was made from the caller's, {@link MediaEngine.offer}'s `peer`), so the
+ * worker never negotiated. Like {@link pairWithWorker}, with the worker's SDP made now: the
+ * peer's offer goes to the worker and its answer comes back (the peer offered), or the worker
+ * offers and the peer's answer is replayed to it (we offered). Port latching keeps the ports
+ * the peer knows; the SDP rtpengine writes for the peer is not sent (and returned, to check).
+ */
+export async function attachWorker(ng: Exchange, e: PairableEndpoint, worker: WorkerSide, side: SideFlags, plain: SideFlags): Promise<string> {
+  let toPeer: string;
+  if (e.offerer === 'ext') {
+    const toWorker = await ng('offer', { 'from-tag': e.ext, 'to-tag': e.int, sdp: e.peerSdp, ...withLatching(plain) });
+    e.workerSdp = await worker.answer(toWorker);
+    toPeer = await ng('answer', { 'from-tag': e.ext, 'to-tag': e.int, sdp: e.workerSdp, ...withLatching(side) });
+  } else {
+    const workerOffer = await worker.offer();
+    toPeer = await ng('offer', { 'from-tag': e.int, 'to-tag': e.ext, sdp: workerOffer, ...withLatching(side) });
+    await worker.acceptAnswer(await ng('answer', { 'from-tag': e.int, 'to-tag': e.ext, sdp: e.peerSdp, ...withLatching(plain) }));
+    e.workerSdp = workerOffer;
+  }
+  e.pairedWith = undefined;
+  return toPeer;
 }
 
 /** Pairs `e`'s peer side with its own worker side again, replaying its last exchange. */

@@ -21,10 +21,10 @@ import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { Emitter } from '../../util/emitter.js';
 import { log } from '../../util/log.js';
-import type { CodecName } from '../sdp.js';
-import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaStats, ReceiveCounters, ReportedQuality } from '../types.js';
+import { parseAudio, SdpError, type CodecName } from '../sdp.js';
+import type { BridgeMember, EndpointKind, MediaEngine, MediaEngineEvents, MediaStats, OfferOptions, ReceiveCounters, ReportedQuality } from '../types.js';
 import type { BValue } from './bencode.js';
-import { canPair, lastPacketFrom, pairPeers, pairWithWorker, reportedQuality, type PairableEndpoint, type SideFlags as SideFlagsOf } from './direct.js';
+import { attachWorker, canPair, lastPacketFrom, pairPeers, pairWithWorker, port, reportedQuality, withoutSsrc, type PairableEndpoint, type SideFlags as SideFlagsOf } from './direct.js';
 import { NgError } from './ng.js';
 import { RtpenginePool, type RtpengineNode, type RtpenginePoolOptions } from './pool.js';
 
@@ -64,6 +64,23 @@ interface Endpoint extends PairableEndpoint {
   leftDirect: boolean;
   /** A timeout was reported for it already. */
   timedOut: boolean;
+  /**
+   * The call began peer to peer (callee side): its offer was made from this caller endpoint's
+   * peer's offer, and its peer's answer answers that peer (see {@link RtpengineMediaEngine.offer}).
+   */
+  through?: Endpoint | undefined;
+  /** The caller side of such a call: the answer its peer gets, made from the callee's answer. */
+  throughAnswer?: string | undefined;
+  /** The codec on the wire, and the RFC 4733 type, for the worker's side made later ({@link attachWorker}). */
+  codec?: CodecName | undefined;
+  telephoneEvent?: number | undefined;
+}
+
+/** The first G.711 codec of an answer; an answer without one cannot be used. */
+function answeredCodec(answer: string): CodecName {
+  const c = parseAudio(answer).codecs[0];
+  if (!c) throw new SdpError('answer has no G.711 codec');
+  return c.name;
 }
 
 /** The endpoints of one gateway call in one rtpengine call (direct mode). */
@@ -238,9 +255,15 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     return e.kind === 'webrtc' ? WEBRTC : PLAIN;
   }
 
-  /** The peer offered: rtpengine turns it into a plain offer for the worker, and the worker's answer into the peer's. */
+  /**
+   * The peer offered: rtpengine turns it into a plain offer for the worker, and the worker's
+   * answer into the peer's. A caller whose callee answered through rtpengine ({@link offer}) gets
+   * the answer made from the callee's.
+   */
   async answer(endpointId: string, offer: string, codec: CodecName): Promise<string> {
     const e = this.get(endpointId);
+    if (e.throughAnswer !== undefined && offer === e.peerSdp) return e.throughAnswer;
+    e.codec = codec;
     return this.negotiate(e, async () => {
       const toWorker = await this.ng(e, 'offer', { 'from-tag': e.ext, sdp: offer, ...PLAIN });
       const workerAnswer = await this.inner.answer(e.inner, toWorker, codec);
@@ -250,9 +273,18 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     });
   }
 
-  /** We offer to the peer: the worker's plain offer, rewritten by rtpengine for the peer's kind. */
-  async offer(endpointId: string, codecs: readonly CodecName[], opts?: { telephoneEvent?: number | undefined }): Promise<string> {
+  /**
+   * We offer to the peer: the worker's plain offer, rewritten by rtpengine for the peer's kind.
+   * In direct mode, with `opts.peer` (a caller forwarded to this one callee), the call begins
+   * peer to peer instead: the caller's offer, cut to `codecs` and telephone-event, goes to this
+   * peer through rtpengine, and this peer's answer answers the caller ({@link acceptAnswer}).
+   * One ng request each way and no worker: the worker's sides are negotiated only if the call
+   * ever needs it ({@link attachWorker}).
+   */
+  async offer(endpointId: string, codecs: readonly CodecName[], opts?: OfferOptions): Promise<string> {
     const e = this.get(endpointId);
+    const caller = opts?.peer && e.group ? this.endpoints.get(opts.peer.endpoint) : undefined;
+    if (caller && caller.group === e.group && !caller.workerSdp && !caller.pairedWith && !e.negotiated) return this.offerThrough(e, caller, opts!.peer!.offer, codecs, opts?.telephoneEvent);
     return this.negotiate(e, async () => {
       const workerOffer = await this.inner.offer(e.inner, codecs, opts);
       const toPeer = await this.ng(e, 'offer', { 'from-tag': e.int, sdp: workerOffer, ...this.side(e) });
@@ -261,9 +293,55 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     });
   }
 
-  /** The peer's answer to our (re-)offer. */
+  /** The callee's offer made from the caller's (see {@link offer}): rtpengine relays the two peers from the start. */
+  private offerThrough(e: Endpoint, caller: Endpoint, offer: string, codecs: readonly CodecName[], telephoneEvent: number | undefined): Promise<string> {
+    return this.serial(e, async () => {
+      const toPeer = await this.ng(e, 'offer', {
+        'from-tag': caller.ext, 'to-tag': e.ext, sdp: withoutSsrc(offer), ...this.side(e),
+        codec: { strip: ['all'], except: [...codecs, 'telephone-event/8000'] },
+      });
+      caller.negotiated = true;
+      caller.offerer = 'ext';
+      caller.peerSdp = offer;
+      e.offerer = 'int';
+      e.through = caller;
+      e.telephoneEvent = telephoneEvent;
+      e.peerFacingPort = port(toPeer);
+      return toPeer;
+    });
+  }
+
+  /**
+   * The peer's answer to our (re-)offer. A callee whose offer came from the caller's answers the
+   * caller (one ng request; the caller's {@link answer} returns it) — unless the caller was
+   * answered otherwise meanwhile: then the callee's worker side is negotiated now.
+   */
   async acceptAnswer(endpointId: string, answer: string): Promise<CodecName> {
     const e = this.get(endpointId);
+    const caller = e.through;
+    if (caller && !e.workerSdp) {
+      return this.serial(e, async () => {
+        const codec = answeredCodec(answer);
+        e.peerSdp = answer;
+        e.codec = caller.codec = codec;
+        if (!this.endpoints.has(caller.id) || caller.workerSdp || e.leftDirect || (caller.pairedWith && caller.pairedWith !== e)) {
+          await this.attach(e);
+          return codec;
+        }
+        const toCaller = await this.ng(e, 'answer', { 'from-tag': caller.ext, 'to-tag': e.ext, sdp: withoutSsrc(answer), ...this.side(caller) });
+        caller.throughAnswer = toCaller;
+        caller.peerFacingPort = port(toCaller);
+        if (!caller.pairedWith) {
+          caller.pairedWith = e;
+          e.pairedWith = caller;
+          caller.pairedAt = e.pairedAt = Date.now();
+          // The worker hears nothing of them: its silence detection waits; rtpengine's counts.
+          await Promise.all([this.inner.expectMedia(caller.inner, false), this.inner.expectMedia(e.inner, false)]);
+          log.debug('rtpengine', `${caller.id} ⇄ ${e.id} relayed peer to peer from the first offer`);
+        }
+        return codec;
+      });
+    }
     return this.negotiate(e, async () => {
       const toWorker = await this.ng(e, 'answer', { 'from-tag': e.int, 'to-tag': e.ext, sdp: answer, ...PLAIN });
       if (this.direct) e.peerSdp = answer;
@@ -389,7 +467,9 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     const a = this.endpoints.get(m1.endpoint);
     const b = this.endpoints.get(m2.endpoint);
     if (!a || !b || !a.group || a.group !== b.group) return undefined;
-    if (a.impaired || b.impaired || a.leftDirect || b.leftDirect) return undefined;
+    if (a.impaired || b.impaired) return undefined;
+    if (a.pairedWith === b) return [a, b]; // paired since the first offer
+    if (a.leftDirect || b.leftDirect) return undefined;
     return canPair(a, b) ? [a, b] : undefined;
   }
 
@@ -435,9 +515,23 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
       // The peer heard the other party's SSRC meanwhile: a browser would not play the worker's
       // earlier one again (./direct.ts).
       await this.inner.newOutputSource(x.inner);
-      await pairWithWorker((c, p) => this.ng(x, c, p as Record<string, BValue>), x, this.side(x) as SideFlagsOf, PLAIN as SideFlagsOf);
+      if (x.workerSdp) await pairWithWorker((c, p) => this.ng(x, c, p as Record<string, BValue>), x, this.side(x) as SideFlagsOf, PLAIN as SideFlagsOf);
+      else await this.attach(x);
       await this.inner.expectMedia(x.inner, x.expected);
     }
+  }
+
+  /** Negotiates the worker's side of an endpoint that was peer to peer from the first offer (./direct.ts). */
+  private async attach(x: Endpoint): Promise<void> {
+    const codec = x.codec;
+    if (!codec) throw new Error(`${x.id}: no codec negotiated yet`);
+    const toPeer = await attachWorker((c, p) => this.ng(x, c, p as Record<string, BValue>), x, {
+      answer: (offer) => this.inner.answer(x.inner, offer, codec),
+      offer: () => this.inner.offer(x.inner, [codec], { telephoneEvent: x.telephoneEvent }),
+      acceptAnswer: (answer) => this.inner.acceptAnswer(x.inner, answer),
+    }, this.side(x) as SideFlagsOf, PLAIN as SideFlagsOf);
+    if (port(toPeer) !== x.peerFacingPort) log.warn('rtpengine', `${x.id}: rtpengine moved the peer's port taking it to the worker (${x.peerFacingPort} → ${port(toPeer)})`);
+    log.debug('rtpengine', `${x.id} on the worker`);
   }
 
   /** Direct pairs' liveness, from rtpengine's last packet per peer (the worker sees none of it). */
@@ -482,8 +576,16 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     return this.inner.sendDigit(e.inner, digit);
   }
 
-  hasTelephoneEvent(endpointId: string): Promise<boolean> {
-    return this.inner.hasTelephoneEvent(this.get(endpointId).inner);
+  async hasTelephoneEvent(endpointId: string): Promise<boolean> {
+    const e = this.get(endpointId);
+    if (e.workerSdp || !e.codec) return this.inner.hasTelephoneEvent(e.inner);
+    // Peer to peer from the first offer: what the peers agreed on.
+    const agreed = e.through ? e.peerSdp : e.throughAnswer;
+    try {
+      return agreed !== undefined && parseAudio(agreed).telephoneEvent !== undefined;
+    } catch {
+      return false;
+    }
   }
 
   async expectMedia(endpointId: string, expected: boolean): Promise<void> {
