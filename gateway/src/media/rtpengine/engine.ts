@@ -265,7 +265,9 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     if (e.throughAnswer !== undefined && offer === e.peerSdp) return e.throughAnswer;
     e.codec = codec;
     return this.negotiate(e, async () => {
-      const toWorker = await this.ng(e, 'offer', { 'from-tag': e.ext, sdp: offer, ...PLAIN });
+      // After an offer through to a callee, name the worker's tag: rtpengine (10.5) exits on an
+      // offer from the same tag without one once that callee's side was renegotiated.
+      const toWorker = await this.ng(e, 'offer', { 'from-tag': e.ext, ...(e.negotiated ? { 'to-tag': e.int } : {}), sdp: offer, ...PLAIN });
       const workerAnswer = await this.inner.answer(e.inner, toWorker, codec);
       const toPeer = await this.ng(e, 'answer', { 'from-tag': e.ext, 'to-tag': e.int, sdp: workerAnswer, ...this.side(e) });
       this.exchanged(e, 'ext', offer, workerAnswer, toPeer);
@@ -284,7 +286,9 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
   async offer(endpointId: string, codecs: readonly CodecName[], opts?: OfferOptions): Promise<string> {
     const e = this.get(endpointId);
     const caller = opts?.peer && e.group ? this.endpoints.get(opts.peer.endpoint) : undefined;
-    if (caller && caller.group === e.group && !caller.workerSdp && !caller.pairedWith && !e.negotiated) return this.offerThrough(e, caller, opts!.peer!.offer, codecs, opts?.telephoneEvent);
+    // Only with RFC 4733 on the caller's side: the worker offers the callee telephone-event
+    // whatever the caller has, so a caller's SIP INFO keys can reach the callee as events.
+    if (caller && caller.group === e.group && opts?.telephoneEvent !== undefined && !caller.workerSdp && !caller.pairedWith && !e.negotiated) return this.offerThrough(e, caller, opts!.peer!.offer, codecs, opts?.telephoneEvent);
     return this.negotiate(e, async () => {
       const workerOffer = await this.inner.offer(e.inner, codecs, opts);
       const toPeer = await this.ng(e, 'offer', { 'from-tag': e.int, sdp: workerOffer, ...this.side(e) });
@@ -324,7 +328,10 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
         const codec = answeredCodec(answer);
         e.peerSdp = answer;
         e.codec = caller.codec = codec;
-        if (!this.endpoints.has(caller.id) || caller.workerSdp || e.leftDirect || (caller.pairedWith && caller.pairedWith !== e)) {
+        // The worker takes the call: the caller was answered otherwise meanwhile, or the callee
+        // declined RFC 4733 (the worker turns the caller's events into SIP INFO for it).
+        const noEvents = e.telephoneEvent !== undefined && parseAudio(answer).telephoneEvent === undefined;
+        if (noEvents || !this.endpoints.has(caller.id) || caller.workerSdp || e.leftDirect || (caller.pairedWith && caller.pairedWith !== e)) {
           await this.attach(e);
           return codec;
         }
@@ -545,6 +552,7 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
       try {
         const q = await e.node.client.request('query', { 'call-id': e.callId });
         for (const x of [e, o]) {
+          if (!this.endpoints.has(x.id)) continue;
           const last = Math.max(lastPacketFrom(q, x.ext) * 1000, x.pairedAt);
           if (x.expected && !x.timedOut && x.pairedWith && now - last > this.rtpTimeoutMs) {
             x.timedOut = true;
@@ -603,7 +611,9 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
   async closeEndpoint(endpointId: string): Promise<void> {
     const e = this.endpoints.get(endpointId);
     if (!e) return;
-    if (e.pairedWith) await this.serial(e, () => this.unpair(e)).catch(() => undefined);
+    // Its partner in a direct pair stays relayed (to nobody now) until its bridge changes, which
+    // takes it to the worker (unpair skips closed endpoints): a call hanging up pays nothing.
+    e.pairedWith = undefined;
     this.endpoints.delete(endpointId);
     this.byInner.delete(e.inner);
     e.node.load--;
@@ -620,7 +630,7 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
 
   async stats(): Promise<MediaStats> {
     const s = await this.inner.stats();
-    return { ...s, endpoints: this.endpoints.size, rtpengines: this.pool.nodes.map((n) => ({ address: n.client.address, up: n.up, endpoints: n.load })), ...(this.direct ? { directPairs: [...this.endpoints.values()].filter((e) => e.pairedWith).length / 2 } : {}) };
+    return { ...s, endpoints: this.endpoints.size, rtpengines: this.pool.nodes.map((n) => ({ address: n.client.address, up: n.up, endpoints: n.load })), ...(this.direct ? { directPairs: [...this.endpoints.values()].filter((e) => e.pairedWith && this.endpoints.has(e.pairedWith.id)).length / 2 } : {}) };
   }
 
   async close(): Promise<void> {
