@@ -66,7 +66,7 @@ async function place(wsUrl: string, target: string, host: string): Promise<numbe
     c.received++;
     rtts.push(performance.now() - m.readDoubleBE(12));
   });
-  const plain = `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${sock.address().port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n`;
+  const plain = `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${sock.address().port} RTP/AVP 0 126\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:126 telephone-event/8000\r\na=sendrecv\r\n`;
   const offer = (await ng.request('offer', { 'call-id': c.callId, 'from-tag': c.fromTag, sdp: plain, ...WEBRTC })) as { sdp: Buffer | string };
   const sdp = String(offer.sdp);
   const placed = await invite(ws, { target, host, callId: c.callId, fromTag: c.fromTag, sdp });

@@ -44,7 +44,11 @@ async function place(wsUrl: string, target: string, host: string): Promise<numbe
   const ws = new WebSocket(wsUrl, 'sip');
   await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
   const pc = new RTCPeerConnection({
-    codecs: { audio: [new RTCRtpCodecParameters({ mimeType: 'audio/PCMU', clockRate: 8000, channels: 1, payloadType: 0 })] },
+    // PCMU and RFC 4733 telephone-event, as a browser offers them (Chromium: telephone-event/8000 on 126).
+    codecs: { audio: [
+      new RTCRtpCodecParameters({ mimeType: 'audio/PCMU', clockRate: 8000, channels: 1, payloadType: 0 }),
+      new RTCRtpCodecParameters({ mimeType: 'audio/telephone-event', clockRate: 8000, channels: 1, payloadType: 126 }),
+    ] },
     headerExtensions: { audio: [] },
     iceUseIpv6: false,
     iceUseTcp: false,
