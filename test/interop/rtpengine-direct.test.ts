@@ -1,6 +1,7 @@
 /**
  * rtpengine's direct mode (`media.rtpengineDirect`, docs/media.md): a two-party call between a
- * browser (Chromium, the demo) and a SIP phone (baresip) is relayed by rtpengine alone — the
+ * browser (Chromium, the demo) and a SIP phone (baresip) is relayed by rtpengine alone from its
+ * first offer (one ng offer and one answer set it up, either way round) — the
  * worker relays none of its packets — until it needs the worker (music on hold), which then
  * keeps it, each side hearing the other throughout. Digits from the phone still reach the
  * desktop (from rtpengine's DTMF log), and each party's line quality still reaches supervisors
@@ -56,6 +57,22 @@ afterEach(async () => {
   await poll('no media left', 5000, async () => ((await stats()).endpoints === 0 ? true : undefined)).catch(() => undefined);
 });
 const direct = async () => (await stats()).directPairs ?? 0;
+/** ng offers and answers sent to rtpengine so far. */
+const offersAnswers = async () => {
+  const sent = (await stats()).rtpengines?.[0]?.commands ?? {};
+  return { offer: sent.offer ?? 0, answer: sent.answer ?? 0 };
+};
+/**
+ * A call forwarded to one callee is direct from its first offer: one ng offer (the caller's
+ * offer, written for the callee) and one answer (the callee's, written for the caller), as a SIP
+ * proxy with rtpengine sends — no worker in between (it took six before, and two worker hops).
+ */
+async function assertSetUpWithOneOfferAnswer(before: { offer: number; answer: number }): Promise<void> {
+  const now = await offersAnswers();
+  const used = { offer: now.offer - before.offer, answer: now.answer - before.answer };
+  console.log(`# ng requests to set the call up: ${used.offer} offer, ${used.answer} answer`);
+  assert.deepEqual(used, { offer: 1, answer: 1 }, 'the peers negotiated through rtpengine in one offer/answer');
+}
 const relayed = async () => (await stats()).packetsRelayed;
 
 /** The worker's relayed-packet count over `ms` while `during` runs. */
@@ -83,7 +100,8 @@ async function hearsPhone(what: string): Promise<void> {
   assert.fail(`${what}: alice should hear the phone: ${JSON.stringify(heard)}; her browser received ${JSON.stringify(await inboundStreams(alice.page))}`);
 }
 
-test('browser ↔ phone relayed by rtpengine alone, the phone\'s keys reaching the desktop from rtpengine; on hold the worker takes over (music) and keeps the call; digits and audio both ways after', async () => {
+test('browser ↔ phone relayed by rtpengine alone from the first offer, the phone\'s keys reaching the desktop from rtpengine; on hold the worker takes over (music) and keeps the call; digits and audio both ways after', async () => {
+  const ng0 = await offersAnswers();
   await alice.page.getByTestId('target').fill('2001');
   await alice.page.getByTestId('dial').click();
   await alice.page.getByTestId('call-state').filter({ hasText: 'connected' }).waitFor({ timeout: 10_000 });
@@ -91,6 +109,7 @@ test('browser ↔ phone relayed by rtpengine alone, the phone\'s keys reaching t
   const t0 = Date.now();
   await poll('the call to be relayed directly', 5000, async () => ((await direct()) === 1 ? true : undefined));
   console.log(`# direct ${Date.now() - t0} ms after the phone answered`);
+  await assertSetUpWithOneOfferAnswer(ng0);
 
   // Direct: audio both ways, and the worker relays none of it.
   let n = await relayedDuring(1500, () => hearsPhone('direct'));
@@ -142,8 +161,10 @@ test('browser ↔ phone relayed by rtpengine alone, the phone\'s keys reaching t
   assert.ok(Math.abs(heard.frequency - ALICE_HZ) <= 20 && heard.levelDb > -35, `the phone heard alice: ${JSON.stringify(heard)}`);
 });
 
-test('the phone calls the browser: the answered call is direct too', async () => {
+test('the phone calls the browser: the answered call is direct from the first offer too', async () => {
+  const ng0 = await offersAnswers();
   await phoneCallsAlice();
+  await assertSetUpWithOneOfferAnswer(ng0);
   const n = await relayedDuring(1500, () => hearsPhone('phone → browser, direct'));
   assert.equal(n, 0, 'the worker relays nothing');
   const closed = phone.events.filter((e) => e.type === 'CALL_CLOSED').length;

@@ -25,8 +25,11 @@ export interface MediaStats {
   workerRespawns?: number;
   /** The mixer: listeners mixed now, frames produced, the sources' jitter buffers, added latency. */
   mixing?: MixingStats;
-  /** The rtpengine engine: each rtpengine, whether it answers, and the endpoints placed on it. */
-  rtpengines?: Array<{ address: string; up: boolean; endpoints: number }>;
+  /**
+   * The rtpengine engine: each rtpengine, whether it answers, the endpoints placed on it, and the
+   * ng commands sent to it since start, by command.
+   */
+  rtpengines?: Array<{ address: string; up: boolean; endpoints: number; commands: Record<string, number> }>;
   /** rtpengine's direct mode: two-party calls relayed peer to peer inside rtpengine now. */
   directPairs?: number;
 }

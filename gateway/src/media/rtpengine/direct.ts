@@ -16,6 +16,14 @@
  * first SSRC again. For the same reason a call is never paired a second time: the browser would
  * be back on an SSRC it heard before the worker's (between two browsers that lost one direction).
  *
+ * A caller whose INVITE goes on to one callee is peer to peer from the first offer: the callee's
+ * offer is the caller's, cut to G.711 and telephone-event, written by rtpengine for the callee
+ * (`ext-<caller>` → `ext-<callee>`), and the callee's answer answers the caller the same way —
+ * one ng request each way, as a SIP proxy with rtpengine sends, and no worker. The worker's
+ * sides are negotiated only when the call first needs the worker ({@link attachWorker}), with
+ * port latching like any pairing. Only when both peers agree on RFC 4733: a caller without it
+ * (SIP INFO keys) or a callee declining it has the worker in the middle to convert.
+ *
  * While paired, the worker sees none of the pair's packets, so its silence detection is paused
  * and liveness comes from rtpengine (`query`: each stream's last packet); RFC 4733 digits pass
  * end to end in the media and reach the gateway from rtpengine's DTMF log; the worker's receive

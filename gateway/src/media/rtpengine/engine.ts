@@ -630,7 +630,7 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
 
   async stats(): Promise<MediaStats> {
     const s = await this.inner.stats();
-    return { ...s, endpoints: this.endpoints.size, rtpengines: this.pool.nodes.map((n) => ({ address: n.client.address, up: n.up, endpoints: n.load })), ...(this.direct ? { directPairs: [...this.endpoints.values()].filter((e) => e.pairedWith && this.endpoints.has(e.pairedWith.id)).length / 2 } : {}) };
+    return { ...s, endpoints: this.endpoints.size, rtpengines: this.pool.nodes.map((n) => ({ address: n.client.address, up: n.up, endpoints: n.load, commands: { ...n.client.sent } })), ...(this.direct ? { directPairs: [...this.endpoints.values()].filter((e) => e.pairedWith && this.endpoints.has(e.pairedWith.id)).length / 2 } : {}) };
   }
 
   async close(): Promise<void> {

@@ -42,6 +42,8 @@ export class NgClient {
   private readonly pending = new Map<string, { resolve: (r: NgReply) => void; reject: (e: Error) => void }>();
   private readonly retransmitMs: number;
   private readonly attempts: number;
+  /** Commands sent since start, by command (`offer`, `answer`, `query`, …; retransmissions not counted). */
+  readonly sent: Record<string, number> = {};
 
   constructor(
     /** `host:port` of rtpengine's `listen-ng`. */
@@ -94,6 +96,7 @@ export class NgClient {
     const [, host, port] = /^(.+):(\d+)$/.exec(this.address)!;
     const cookie = randomBytes(8).toString('hex');
     const packet = Buffer.concat([Buffer.from(cookie + ' '), bencode({ ...params, command })]);
+    this.sent[command] = (this.sent[command] ?? 0) + 1;
     return new Promise<NgReply>((resolve, reject) => {
       let tries = 0;
       let timer: NodeJS.Timeout;
