@@ -76,11 +76,17 @@ interface Endpoint extends PairableEndpoint {
   telephoneEvent?: number | undefined;
 }
 
-/** The first G.711 codec of an answer; an answer without one cannot be used. */
-function answeredCodec(answer: string): CodecName {
-  const c = parseAudio(answer).codecs[0];
+/** An answer's first G.711 codec and whether it takes RFC 4733; an answer without G.711 cannot be used. */
+function answered(answer: string): { codec: CodecName; events: boolean } {
+  const desc = parseAudio(answer);
+  const c = desc.codecs[0];
   if (!c) throw new SdpError('answer has no G.711 codec');
-  return c.name;
+  return { codec: c.name, events: desc.telephoneEvent !== undefined };
+}
+
+/** Peer to peer since the first offer, the worker's side never negotiated (./direct.ts). */
+function throughOnly(e: Endpoint): boolean {
+  return !e.workerSdp && (e.through !== undefined || e.throughAnswer !== undefined);
 }
 
 /** The endpoints of one gateway call in one rtpengine call (direct mode). */
@@ -263,7 +269,6 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
   async answer(endpointId: string, offer: string, codec: CodecName): Promise<string> {
     const e = this.get(endpointId);
     if (e.throughAnswer !== undefined && offer === e.peerSdp) return e.throughAnswer;
-    e.codec = codec;
     return this.negotiate(e, async () => {
       // After an offer through to a callee, name the worker's tag: rtpengine (10.5) exits on an
       // offer from the same tag without one once that callee's side was renegotiated.
@@ -285,10 +290,12 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
    */
   async offer(endpointId: string, codecs: readonly CodecName[], opts?: OfferOptions): Promise<string> {
     const e = this.get(endpointId);
-    const caller = opts?.peer && e.group ? this.endpoints.get(opts.peer.endpoint) : undefined;
+    const peer = opts?.peer;
+    const te = opts?.telephoneEvent;
+    const caller = peer && e.group ? this.endpoints.get(peer.endpoint) : undefined;
     // Only with RFC 4733 on the caller's side: the worker offers the callee telephone-event
     // whatever the caller has, so a caller's SIP INFO keys can reach the callee as events.
-    if (caller && caller.group === e.group && opts?.telephoneEvent !== undefined && !caller.workerSdp && !caller.pairedWith && !e.negotiated) return this.offerThrough(e, caller, opts!.peer!.offer, codecs, opts?.telephoneEvent);
+    if (peer && caller && caller.group === e.group && te !== undefined && !caller.workerSdp && !caller.pairedWith && !e.negotiated) return this.offerThrough(e, caller, peer.offer, codecs, te);
     return this.negotiate(e, async () => {
       const workerOffer = await this.inner.offer(e.inner, codecs, opts);
       const toPeer = await this.ng(e, 'offer', { 'from-tag': e.int, sdp: workerOffer, ...this.side(e) });
@@ -298,7 +305,7 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
   }
 
   /** The callee's offer made from the caller's (see {@link offer}): rtpengine relays the two peers from the start. */
-  private offerThrough(e: Endpoint, caller: Endpoint, offer: string, codecs: readonly CodecName[], telephoneEvent: number | undefined): Promise<string> {
+  private offerThrough(e: Endpoint, caller: Endpoint, offer: string, codecs: readonly CodecName[], telephoneEvent: number): Promise<string> {
     return this.serial(e, async () => {
       const toPeer = await this.ng(e, 'offer', {
         'from-tag': caller.ext, 'to-tag': e.ext, sdp: withoutSsrc(offer), ...this.side(e),
@@ -325,13 +332,12 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     const caller = e.through;
     if (caller && !e.workerSdp) {
       return this.serial(e, async () => {
-        const codec = answeredCodec(answer);
+        const { codec, events } = answered(answer);
         e.peerSdp = answer;
         e.codec = caller.codec = codec;
         // The worker takes the call: the caller was answered otherwise meanwhile, or the callee
         // declined RFC 4733 (the worker turns the caller's events into SIP INFO for it).
-        const noEvents = e.telephoneEvent !== undefined && parseAudio(answer).telephoneEvent === undefined;
-        if (noEvents || !this.endpoints.has(caller.id) || caller.workerSdp || e.leftDirect || (caller.pairedWith && caller.pairedWith !== e)) {
+        if (!events || !this.endpoints.has(caller.id) || caller.workerSdp || e.leftDirect || (caller.pairedWith && caller.pairedWith !== e)) {
           await this.attach(e);
           return codec;
         }
@@ -385,8 +391,7 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
     e.offerer = offerer;
     e.peerSdp = peerSdp; // our offer: the peer's answer comes in acceptAnswer
     e.workerSdp = workerSdp;
-    const m = /^m=audio (\d+)/m.exec(toPeer);
-    e.peerFacingPort = m ? Number(m[1]) : undefined;
+    e.peerFacingPort = port(toPeer);
   }
 
   /**
@@ -586,7 +591,7 @@ export class RtpengineMediaEngine extends Emitter<MediaEngineEvents> implements 
 
   async hasTelephoneEvent(endpointId: string): Promise<boolean> {
     const e = this.get(endpointId);
-    if (e.workerSdp || !e.codec) return this.inner.hasTelephoneEvent(e.inner);
+    if (!throughOnly(e)) return this.inner.hasTelephoneEvent(e.inner);
     // Peer to peer from the first offer: what the peers agreed on.
     const agreed = e.through ? e.peerSdp : e.throughAnswer;
     try {
