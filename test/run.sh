@@ -59,19 +59,31 @@ rm -rf "$warm"
 
 # Everything the run prints (and every gateway process it starts) is kept, and checked below
 # for passwords: none may ever be logged.
+# Each leg has a generous bound (here the first takes about 19 minutes, the second 10): a test
+# file that never exits (a child process left running keeps node:test waiting for it) then fails
+# the run with everything it printed instead of running into CI's limit. timeout(1) signals its
+# whole process group, so the test files' peers go too.
+leg() {
+  local limit=$1 rc=0
+  shift
+  timeout --kill-after=30 "$limit" "$@" || rc=$?
+  [ "$rc" != 124 ] || echo "== not finished after $limit: stopped (a test file that does not exit?) =="
+  return "$rc"
+}
+
 mkdir -p test/.work
 log=test/.work/test-run.log
 rm -f "$log" test/.work/gateway-processes.log
 if [ "$(id -u)" = 0 ] && ip netns add "sbtest-$$" 2>/dev/null; then
   trap 'ip netns del "sbtest-$$" 2>/dev/null || true' EXIT
   ip netns exec "sbtest-$$" ip link set lo up
-  ip netns exec "sbtest-$$" env SWITCHBOARD_LOG_FORMAT=text "${cmd[@]}" 2>&1 | tee "$log"
+  leg 50m ip netns exec "sbtest-$$" env SWITCHBOARD_LOG_FORMAT=text "${cmd[@]}" 2>&1 | tee "$log"
   echo "== the same media tests on rtpengine =="
-  ip netns exec "sbtest-$$" env SWITCHBOARD_LOG_FORMAT=text "${cmd2[@]}" 2>&1 | tee -a "$log"
+  leg 30m ip netns exec "sbtest-$$" env SWITCHBOARD_LOG_FORMAT=text "${cmd2[@]}" 2>&1 | tee -a "$log"
 else
   echo "WARNING: cannot create a network namespace (needs root); running on the host network." >&2
-  SWITCHBOARD_LOG_FORMAT=text "${cmd[@]}" 2>&1 | tee "$log"
+  leg 50m env SWITCHBOARD_LOG_FORMAT=text "${cmd[@]}" 2>&1 | tee "$log"
   echo "== the same media tests on rtpengine =="
-  SWITCHBOARD_LOG_FORMAT=text "${cmd2[@]}" 2>&1 | tee -a "$log"
+  leg 30m env SWITCHBOARD_LOG_FORMAT=text "${cmd2[@]}" 2>&1 | tee -a "$log"
 fi
 node scripts/check-log-secrets.mjs "$log" test/.work/gateway-processes.log

@@ -60,6 +60,8 @@ export class Kamailio {
       if (await this.ping()) return;
       await new Promise((r) => setTimeout(r, 100));
     }
+    // Not left running: the child would keep the test file's process from ever exiting.
+    await this.stop();
     throw new Error(`kamailio ${this.name} did not answer OPTIONS:\n${this.log.slice(-3000)}`);
   }
 

@@ -45,20 +45,35 @@ export class Rtpengine {
     return `127.0.0.1:${this.ngPort}`;
   }
 
-  /** Starts one (with `ports` media ports, 400 by default); resolves when it answers an ng ping. */
+  /**
+   * Starts one (with `ports` media ports, 400 by default); resolves when it answers an ng ping.
+   * A start that fails is retried on fresh ports (twice), in case a port was taken between
+   * {@link freePort} and rtpengine's bind.
+   */
   static async start(ports = 400): Promise<Rtpengine> {
     mkdirSync(WORK, { recursive: true });
-    // Media ports: a block of 400 per instance, away from the ephemeral ports the tests use.
-    const n = instances++ % 20;
-    // Even: rtpengine takes an even RTP port and the odd one above it for RTCP, so a block of
-    // `ports` holds exactly `ports / 2` pairs whatever this process's PID.
-    const base = 20000 + (((process.pid * 7 + n * 400) % 8000) & ~1);
-    const r = new Rtpengine(await freePort(), base, base + Math.min(400, ports) - 1, await freePort());
-    await r.run();
-    return r;
+    for (let attempt = 1; ; attempt++) {
+      // Media ports: a block of 400 per instance, away from the ephemeral ports the tests use.
+      const n = instances++ % 20;
+      // Even: rtpengine takes an even RTP port and the odd one above it for RTCP, so a block of
+      // `ports` holds exactly `ports / 2` pairs whatever this process's PID.
+      const base = 20000 + (((process.pid * 7 + n * 400) % 8000) & ~1);
+      const r = new Rtpengine(await freePort(), base, base + Math.min(400, ports) - 1, await freePort());
+      try {
+        await r.run();
+        return r;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        console.log(`# rtpengine start ${attempt} failed, retrying on other ports: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
   }
 
-  /** (Re)starts the process on the same ports. */
+  /**
+   * (Re)starts the process on the same ports and waits (up to 15 s) for it to answer a ping. If
+   * it does not, the process is killed before this throws: a leftover child would keep the test
+   * file's process (and so the whole run) from ever exiting.
+   */
   async run(): Promise<void> {
     const args = [
       // Not Debian's /etc/rtpengine/rtpengine.conf (its HTTP and CLI ports would collide between instances).
@@ -72,12 +87,24 @@ export class Rtpengine {
     running.add(proc);
     proc.once('exit', () => running.delete(proc));
     const ng = new NgClient(this.address, { retransmitMs: 100, attempts: 1 });
+    const t0 = Date.now();
+    let last = 'no reply';
     try {
-      for (let i = 0; i < 100; i++) {
-        if (proc.exitCode !== null) throw new Error(`rtpengine exited (${proc.exitCode}):\n${this.log.slice(-3000)}`);
-        if ((await ng.request('ping').catch(() => undefined))?.result === 'pong') return;
+      for (let tries = 1; ; tries++) {
+        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`rtpengine exited (${proc.exitCode ?? proc.signalCode}):\n${this.log.slice(-3000)}`);
+        try {
+          const reply = await ng.request('ping');
+          if (reply.result === 'pong') return;
+          last = `replied ${JSON.stringify(reply)}`;
+        } catch (err) {
+          last = (err as Error).message;
+        }
+        if (Date.now() - t0 > 15_000) throw new Error(`rtpengine did not answer on ${this.address} (${tries} pings in ${Date.now() - t0} ms; the last: ${last}):\n${this.log.slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 50));
       }
-      throw new Error(`rtpengine did not answer on ${this.address}:\n${this.log.slice(-3000)}`);
+    } catch (err) {
+      await this.kill();
+      throw err;
     } finally {
       ng.close();
     }
