@@ -5,6 +5,8 @@ import { createGateway, demoConfig, mergeConfig, type Gateway, type GatewayAddre
 export interface TestGateway {
   gw: Gateway;
   addrs: GatewayAddresses;
+  /** The gateway's own rtpengine (the engine matrix's second leg), if it has one. */
+  rtpengine?: Rtpengine | undefined;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export async function startGateway(over: Over = {}, opts: GatewayOptions = {}): 
   return {
     gw,
     addrs,
+    rtpengine,
     stop: async () => {
       await gw.stop();
       await rtpengine?.stop();

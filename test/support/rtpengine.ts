@@ -110,6 +110,37 @@ export class Rtpengine {
     }
   }
 
+  /**
+   * What rtpengine holds now, for a failure message: every call's tags (what rtpengine says of each:
+   * label, dialogue, subscriptions…), and each stream's ports, SSRC and last packet (ng `list` and `query`).
+   */
+  async dump(): Promise<string> {
+    const ng = new NgClient(this.address, { retransmitMs: 300, attempts: 3 });
+    const text = (v: unknown): unknown =>
+      Buffer.isBuffer(v) ? v.toString('latin1') : Array.isArray(v) ? v.map(text) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, text(x)])) : v;
+    try {
+      const calls = ((await ng.request('list', { limit: 20 })).calls ?? []) as unknown[];
+      const out: string[] = [];
+      for (const id of calls.map((c) => String(text(c)))) {
+        const q = text(await ng.request('query', { 'call-id': id })) as { tags?: Record<string, { medias?: Array<{ streams?: Array<Record<string, unknown>> }> }> };
+        for (const [tag, t] of Object.entries(q.tags ?? {})) {
+          const streams = (t.medias ?? []).flatMap((m) => m.streams ?? []).map((st) => {
+            const ep = st.endpoint as { port?: number } | undefined;
+            const adv = st['advertised endpoint'] as { port?: number } | undefined;
+            return `local ${String(st['local port'])} peer ${ep?.port ?? '-'}/${adv?.port ?? '-'} ssrc ${String(st.SSRC ?? '-')} last ${String(st['last packet'] ?? '-')} [${String(st.flags ?? '')}]`;
+          });
+          const { medias: _m, ...rest } = t as Record<string, unknown>;
+          out.push(`${id} ${tag} ${JSON.stringify(rest).slice(0, 400)}: ${streams.join('; ')}`);
+        }
+      }
+      return out.join('\n');
+    } catch (err) {
+      return `(no dump: ${(err as Error).message})`;
+    } finally {
+      ng.close();
+    }
+  }
+
   /** Kills it at once (SIGKILL), as a crash would. */
   async kill(): Promise<void> {
     const p = this.proc;
