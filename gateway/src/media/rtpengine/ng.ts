@@ -83,6 +83,10 @@ export class NgClient {
       const reply = bdecode(msg.subarray(space + 1));
       if (!reply || typeof reply !== 'object' || Array.isArray(reply) || Buffer.isBuffer(reply)) throw new Error('the reply is not a dictionary');
       const r = reply as NgReply;
+      // Every reply has a result (ok, pong, error…). A dictionary without one is not rtpengine's:
+      // our own request echoed — another program on that port, or this socket's own port when
+      // rtpengine is not listening there (a client bound to an ephemeral port can get the very port).
+      if (r.result === undefined) return p.reject(new NgError(`rtpengine ${this.address}: a reply without a result${r.command !== undefined ? ' (the request itself came back: is rtpengine listening there?)' : ''}`));
       if (r.result === 'error') return p.reject(new NgError(`rtpengine ${this.address}: ${String(r['error-reason'] ?? 'error')}`));
       p.resolve(r);
     } catch (err) {
